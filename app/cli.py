@@ -1,0 +1,72 @@
+"""The ``selfheal`` command.
+
+Each subcommand lives in its own module, which exposes ``register(subparsers)``; the module
+adds its parser and sets ``handler`` (a callable taking the parsed namespace and returning an
+exit code) with ``parser.set_defaults(handler=...)``. Modules are imported here so that
+``selfheal --help`` lists every command.
+
+Exit codes across all commands: 0 success / clean, 1 findings at or above the threshold (or a
+check that failed), 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+from app import __version__
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+
+# Modules that provide subcommands, in the order they appear in --help.
+COMMAND_MODULES: tuple[str, ...] = (
+    "app.scan.cli",  # scan
+    "app.scan.advisories_cli",  # advisories update / info
+    "app.review.cli",  # review
+    "app.policy_cli",  # policy check / explain
+    "app.server_cli",  # serve, audit
+    "app.ops_cli",  # halt, resume, setup
+)
+
+
+class UsageError(Exception):
+    """Raised by a command for bad arguments or configuration (exit code 2)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="selfheal",
+        description="Security gate, scanner and GitHub App for agent-written code changes.",
+    )
+    parser.add_argument("--version", action="version", version=f"selfheal {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue  # a command module not built yet
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return handler(args)
+    except UsageError as exc:
+        print(f"selfheal: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("selfheal: interrupted", file=sys.stderr)
+        return 130

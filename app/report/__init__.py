@@ -1,0 +1,1 @@
+"""Render findings and verdicts as text, JSON, SARIF, markdown and workflow annotations."""
