@@ -1,0 +1,117 @@
+"""``selfheal policy check [FILE]`` and ``selfheal policy explain PATH... [--policy FILE]``.
+
+check: lint a policy file (default ``.github/selfheal.policy`` under the current directory;
+when that does not exist, the shipped defaults). Prints ``file:line: error: message`` lines.
+Exit 0 clean (warnings allowed), 1 errors, 2 unreadable file.
+
+explain: for each path, the line that decides its level under the effective policy
+(defaults + the repository file), the level and the owners.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from app.cli import EXIT_FINDINGS, EXIT_OK, UsageError
+from app.policy import (
+    REPO_POLICY_PATH,
+    Policy,
+    PolicyError,
+    combine,
+    decode_policy,
+    lint_policy,
+    load_default_policy_text,
+    parse_policy,
+)
+
+NO_MATCH = "no rule matched: open"
+
+
+def _read(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read policy file {path}: {exc.strerror or exc}") from None
+    return decode_policy(data, str(path))
+
+
+def _lint(text: str, source: str) -> int:
+    """Print the problems of one policy text; return the number of errors."""
+    try:
+        problems = lint_policy(text, source)
+    except PolicyError as exc:
+        print(exc)
+        return 1
+    for problem in problems:
+        print(problem)
+    errors = sum(1 for p in problems if p.severity == "error")
+    if not errors:
+        print(f"{source}: ok ({len(parse_policy(text, source).rules)} rules)", file=sys.stderr)
+    return errors
+
+
+def _check(args: argparse.Namespace) -> int:
+    path = Path(args.file) if args.file is not None else Path(REPO_POLICY_PATH)
+    if args.file is None and not path.is_file():
+        print(f"no {REPO_POLICY_PATH} here; checking the shipped defaults", file=sys.stderr)
+        text, source = load_default_policy_text()
+    else:
+        source = str(path)
+        try:
+            text = _read(path)
+        except PolicyError as exc:  # invalid UTF-8: a problem in the file, not a usage error
+            print(exc)
+            return EXIT_FINDINGS
+    return EXIT_FINDINGS if _lint(text, source) else EXIT_OK
+
+
+def _effective(args: argparse.Namespace) -> Policy:
+    text, source = load_default_policy_text()
+    defaults = parse_policy(text, source)
+    if args.no_defaults and args.policy is None:
+        raise UsageError("--no-defaults needs --policy FILE")
+    path = Path(args.policy) if args.policy is not None else Path(REPO_POLICY_PATH)
+    if args.policy is None and not path.is_file():
+        return defaults
+    repo = parse_policy(_read(path), str(path))
+    return repo if args.no_defaults else combine(defaults, repo)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    try:
+        policy = _effective(args)
+    except PolicyError as exc:
+        raise UsageError(str(exc)) from None
+    for path in args.paths:
+        found = policy.match(path)
+        if found is None:
+            print(f"{path}: {NO_MATCH}")
+            continue
+        owners = " ".join(found.owners) if found.owners else "(no owners)"
+        print(f"{path}: {found.level.label} by {found.location} `{found.pattern}` owners: {owners}")
+        if found.note:
+            print(f"  note: {found.note}")
+    return EXIT_OK
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "policy", help="check or explain CODEOWNERS-style selfheal policy files"
+    )
+    sub = parser.add_subparsers(dest="policy_command", metavar="ACTION", required=True)
+    check = sub.add_parser("check", help="lint a policy file (file:line: error: message)")
+    check.add_argument(
+        "file", nargs="?", help=f"policy file (default: {REPO_POLICY_PATH}, else the defaults)"
+    )
+    check.set_defaults(handler=_check)
+    explain = sub.add_parser("explain", help="show which policy line decides each path")
+    explain.add_argument("paths", nargs="+", metavar="PATH")
+    explain.add_argument(
+        "--policy", metavar="FILE", help=f"repository policy (default: {REPO_POLICY_PATH})"
+    )
+    explain.add_argument(
+        "--no-defaults", action="store_true", help="use only --policy FILE, not the defaults"
+    )
+    explain.set_defaults(handler=_explain)
