@@ -1,1 +1,48 @@
-"""Render findings and verdicts as text, JSON, SARIF, markdown and workflow annotations."""
+"""Render findings and verdicts as text, JSON, SARIF, markdown and workflow annotations.
+
+``render(fmt, findings, verdict=..., skipped=..., errors=..., meta=...)`` is the one entry
+point; ``meta`` carries facts such as ``files_scanned`` and ``advisories`` (the advisory data
+description) as strings. ``check_run_annotations`` builds the check-run API objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from app.findings import Finding, Verdict
+from app.report.annotations import batches, check_run_annotations, render_annotations
+from app.report.jsonfmt import render_json
+from app.report.markdown import render_markdown
+from app.report.sarif import render_sarif
+from app.report.text import render_text
+
+FORMATS = ("text", "json", "sarif", "markdown", "annotations")
+
+__all__ = ["FORMATS", "batches", "check_run_annotations", "render"]
+
+
+def render(
+    fmt: str,
+    findings: Sequence[Finding],
+    *,
+    verdict: Verdict | None = None,
+    skipped: Sequence[tuple[str, str]] = (),
+    errors: Sequence[str] = (),
+    meta: Mapping[str, str] = {},
+) -> str:
+    """The report in ``fmt`` (one of :data:`FORMATS`); ValueError for an unknown format."""
+    if fmt == "annotations":
+        return render_annotations(findings)
+    renderers = {
+        "text": render_text,
+        "json": render_json,
+        "sarif": render_sarif,
+        "markdown": render_markdown,
+    }
+    try:
+        renderer = renderers[fmt]
+    except KeyError:
+        raise ValueError(
+            f"unknown format {fmt!r} (expected one of: {', '.join(FORMATS)})"
+        ) from None
+    return renderer(findings, verdict=verdict, skipped=skipped, errors=errors, meta=meta)
