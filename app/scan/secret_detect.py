@@ -1,0 +1,230 @@
+"""Find secret candidates in a text: provider tokens, key blocks, JWTs, connection strings
+and generic ``name = "value"`` assignments.
+
+Pure and I/O-free. :func:`find_hits` returns :class:`Hit` objects holding the exact span of
+each secret; :mod:`app.scan.secrets` turns them into findings (line numbers, suppression,
+redacted snippets) or masks them (:func:`app.scan.secrets.mask_secrets`).
+
+Work is proportional to the text: each detector first checks cheap literal keywords with
+``str`` searches and only then runs its (bounded, non-nested) regex; generic assignments are
+found by locating keyword occurrences and matching the value right after the name.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bisect
+import json
+import re
+from dataclasses import dataclass
+
+from app.findings import Severity
+from app.scan import secret_filters as filters
+from app.scan import secret_patterns as patterns
+
+# Literal keywords (lower case) that can start a generic secret name.
+GENERIC_KEYWORDS = ("pass", "pwd", "secret", "token", "key", "auth", "cred")
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+_MAX_NAME = 100
+_VALUE = re.compile(
+    r"""["']?\]?[ \t]{0,4}"""
+    r"""(?::[ \t]{0,4}[A-Za-z_][\w\[\], .|]{0,40}?[ \t]{0,4}(?==))?"""  # type annotation
+    r"""(?::=|=>|\?\?=|\|\|=|=(?!=)|:(?![:=]))[ \t]{0,8}"""
+    r"""(?:[rRbBuUfF]{1,2}(?=["'`]))?"""
+    r"""(?:"(?P<dq>[^"\r\n]{1,512})"|'(?P<sq>[^'\r\n]{1,512})'|`(?P<bq>[^`\r\n]{1,512})`"""
+    r"""|(?P<bare>[^\s"'`#;,)}\]]{1,512}))"""
+)
+_AUTH_PREFIX = re.compile(r"(?i)(?:bearer|basic|token|bot)\s{1,3}")
+_AWS_SECRET = re.compile(r"[A-Za-z0-9/+]{40}")
+_KEY_BODY = re.compile(r"(?:[A-Za-z0-9+/=\s]|\\[nr]){0," + f"{patterns.PRIVATE_KEY_MAX_BODY}}}")
+_BASE64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+")
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One secret: ``text[start:end] == secret``; ``anchor`` is where it is reported (the
+    ``BEGIN`` line of a key block, else ``start``)."""
+
+    rule_id: str
+    kind: str
+    title: str
+    severity: Severity
+    start: int
+    end: int
+    secret: str
+    anchor: int
+
+
+def _hit(rule: tuple[str, str, str, Severity], start: int, secret: str, anchor: int = -1) -> Hit:
+    rule_id, kind, title, severity = rule
+    end = start + len(secret)
+    return Hit(rule_id, kind, title, severity, start, end, secret, start if anchor < 0 else anchor)
+
+
+def _providers(text: str) -> list[Hit]:
+    hits: list[Hit] = []
+    for rule in patterns.PROVIDER_RULES:
+        if not any(k in text for k in rule.keywords):
+            continue
+        for m in rule.regex.finditer(text):
+            secret = m.group("secret")
+            if filters.is_provider_placeholder(secret[rule.prefix_len :]):
+                continue
+            meta = (rule.rule_id, rule.kind, rule.title, rule.severity)
+            hits.append(_hit(meta, m.start("secret"), secret))
+    return hits
+
+
+def _private_keys(text: str) -> list[Hit]:
+    if "PRIVATE KEY" not in text:
+        return []
+    hits: list[Hit] = []
+    for m in patterns.PRIVATE_KEY_BEGIN.finditer(text):
+        limit = m.end() + patterns.PRIVATE_KEY_MAX_BODY
+        end = text.find(patterns.PRIVATE_KEY_END, m.end(), limit)
+        if end < 0:
+            body_match = _KEY_BODY.match(text, m.end())
+            end = body_match.end() if body_match else m.end()
+        raw = text[m.start() : end]
+        body = text[m.end() : end]
+        lead = len(body) - len(body.lstrip())
+        secret = body.strip()
+        compact = secret.replace("\\n", "").replace("\\r", "")
+        if sum(c in _BASE64_CHARS for c in compact) < patterns.PRIVATE_KEY_MIN_BODY:
+            continue
+        if "..." in raw or filters.is_provider_placeholder("".join(compact.split())):
+            continue
+        hits.append(_hit(patterns.PRIVATE_KEY_RULE, m.end() + lead, secret, m.start()))
+    return hits
+
+
+def _b64json(segment: str) -> object:
+    try:
+        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        return json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+
+
+def _jwts(text: str) -> list[Hit]:
+    if "eyJ" not in text:
+        return []
+    hits: list[Hit] = []
+    for m in patterns.JWT_REGEX.finditer(text):
+        token = m.group("secret")
+        header_segment, payload_segment, _ = token.split(".")
+        header = _b64json(header_segment)
+        if not isinstance(header, dict) or not ({"alg", "typ", "enc", "kid"} & header.keys()):
+            continue
+        payload = _b64json(payload_segment)
+        # The example token of RFC 7519 / jwt.io ("John Doe", sub 1234567890) is documentation.
+        if isinstance(payload, dict) and payload.get("name") == "John Doe":
+            continue
+        hits.append(_hit(patterns.JWT_RULE, m.start("secret"), token))
+    return hits
+
+
+def _connection_strings(text: str) -> list[Hit]:
+    hits: list[Hit] = []
+    pos = text.find("://")
+    while pos >= 0:
+        start = pos
+        while start > 0 and pos - start < 30 and text[start - 1] in _SCHEME_CHARS:
+            start -= 1
+        m = patterns.CONNECTION_REGEX.match(text, start)
+        if m and not filters.is_placeholder(m.group("secret")):
+            hits.append(_hit(patterns.CONNECTION_RULE, m.start("secret"), m.group("secret")))
+        pos = text.find("://", pos + 3)
+    return hits
+
+
+def _name_span(text: str, index: int) -> tuple[int, int]:
+    start = index
+    while start > 0 and index - start < _MAX_NAME and text[start - 1] in _NAME_CHARS:
+        start -= 1
+    end = index
+    while end < len(text) and end - index < _MAX_NAME and text[end] in _NAME_CHARS:
+        end += 1
+    return start, end
+
+
+def _generic_hit(text: str, name: str, end: int, config_like: bool) -> Hit | None:
+    kind = filters.classify_name(name)
+    if kind is None:
+        return None
+    m = _VALUE.match(text, end)
+    if not m:
+        return None
+    group = next((g for g in ("dq", "sq", "bq", "bare") if m.group(g) is not None), "bare")
+    if group == "bare" and not config_like:
+        return None
+    value, start = m.group(group), m.start(group)
+    prefix = _AUTH_PREFIX.match(value)
+    if prefix:
+        value, start = value[prefix.end() :], start + prefix.end()
+    if not value or any(c.isspace() for c in value) or "://" in value:
+        return None
+    if filters.is_placeholder(value):
+        return None
+    words = set(filters.name_words(name))
+    if ("aws" in words or {"access", "key"} <= words) and "secret" in words:
+        if _AWS_SECRET.fullmatch(value):
+            meta = ("secret-aws-secret-access-key", "aws-secret-access-key",
+                    "AWS secret access key", Severity.CRITICAL)  # fmt: skip
+            return _hit(meta, start, value)
+    if kind == "password":
+        meta = ("secret-generic-password", "password", "Hard-coded password", Severity.HIGH)
+        return _hit(meta, start, value)
+    if filters.looks_random(value):
+        meta = ("secret-generic-high-entropy", "high-entropy", "High-entropy secret value",
+                Severity.HIGH)  # fmt: skip
+        return _hit(meta, start, value)
+    return None
+
+
+def _generic(text: str, config_like: bool) -> list[Hit]:
+    lower = text.lower()
+    if not any(k in lower for k in GENERIC_KEYWORDS):
+        return []
+    seen: set[tuple[int, int]] = set()
+    hits: list[Hit] = []
+    for keyword in GENERIC_KEYWORDS:
+        pos = lower.find(keyword)
+        while pos >= 0:
+            span = _name_span(text, pos)
+            if span not in seen:
+                seen.add(span)
+                hit = _generic_hit(text, text[span[0] : span[1]], span[1], config_like)
+                if hit:
+                    hits.append(hit)
+            pos = lower.find(keyword, span[1])
+    return hits
+
+
+def find_hits(text: str, *, config_like: bool = False) -> list[Hit]:
+    """Every secret in ``text``, in order, without overlaps (specific formats win).
+
+    ``config_like`` allows unquoted values (``.env``, YAML, INI): in code an unquoted value
+    is an expression, not a literal.
+    """
+    chosen: list[Hit] = []
+    starts: list[int] = []  # sorted starts of ``chosen`` (kept in step for bisect)
+    detectors = (
+        _providers(text),
+        _private_keys(text),
+        _jwts(text),
+        _connection_strings(text),
+        _generic(text, config_like),
+    )
+    for found in detectors:
+        for hit in found:
+            i = bisect.bisect_left(starts, hit.start)
+            if i < len(chosen) and chosen[i].start < hit.end:
+                continue  # overlaps the next chosen hit
+            if i > 0 and chosen[i - 1].end > hit.start:
+                continue  # overlaps the previous one
+            chosen.insert(i, hit)
+            starts.insert(i, hit.start)
+    return chosen
