@@ -1,0 +1,357 @@
+"""Advisory data: OSV records for PyPI, the compact on-disk form, and the in-memory index.
+
+Inputs understood by :meth:`AdvisoryDB.load` and by ``selfheal advisories update``:
+
+* our compact file (``*.json.gz`` / ``*.json`` with ``"format": "selfheal-osv-compact"``);
+* an OSV export as JSON lines (``*.jsonl`` or ``*.jsonl.gz``);
+* a folder of OSV JSON files (searched recursively);
+* a zip of OSV JSON files (like OSV's per-ecosystem ``all.zip``);
+* a single OSV JSON record.
+
+Only ``PyPI`` entries and ``ECOSYSTEM``/``SEMVER`` ranges are kept. Explicit ``versions``
+are kept only where the ranges do not already cover them, which keeps the bundled
+snapshot small without changing what matches.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import re
+import tempfile
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.findings import Severity
+from app.resources import package_data
+from app.scan.versions import AffectedSet, build_affected_set, cvss3_base_score
+
+COMPACT_FORMAT = "selfheal-osv-compact"
+COMPACT_VERSION = 1
+BUNDLED_NAME = "pypa-osv-2024-10-10.json.gz"
+UPDATED_NAME = "osv-compact.json.gz"
+SUMMARY_MAX = 240
+RANGE_TYPES = frozenset({"ECOSYSTEM", "SEMVER"})
+EVENT_KINDS = ("introduced", "fixed", "last_affected")
+DB_SEVERITY = {
+    "CRITICAL": Severity.CRITICAL,
+    "HIGH": Severity.HIGH,
+    "MODERATE": Severity.MEDIUM,
+    "MEDIUM": Severity.MEDIUM,
+    "LOW": Severity.LOW,
+}
+
+
+class AdvisoryDataError(Exception):
+    """Advisory input that cannot be read or is not OSV data."""
+
+
+def normalize_name(name: str) -> str:
+    """PEP 503 normalised project name."""
+    return re.sub(r"[-_.]+", "-", name.strip()).lower()
+
+
+def bundled_path() -> Path:
+    return package_data("advisories") / BUNDLED_NAME
+
+
+def updated_path(env: Mapping[str, str] | None = None) -> Path:
+    """Where ``selfheal advisories update`` stores data: $SELFHEAL_HOME or ~/.local/share."""
+    env = os.environ if env is None else env
+    home = env.get("SELFHEAL_HOME")
+    base = Path(home) if home else Path.home() / ".local" / "share" / "selfheal"
+    return base / "advisories" / UPDATED_NAME
+
+
+@dataclass(frozen=True, slots=True)
+class Affected:
+    package: str  # PEP 503 normalised
+    ranges: tuple[tuple[tuple[str, str], ...], ...]  # per range: (event kind, version)
+    versions: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Advisory:
+    id: str
+    aliases: tuple[str, ...]
+    summary: str
+    affected: tuple[Affected, ...]
+    severity: tuple[tuple[str, str], ...] = ()  # (type, score) e.g. ("CVSS_V3", "CVSS:3.1/...")
+    db_severity: str = ""  # database_specific.severity (GHSA style), if any
+    withdrawn: str = ""
+    published: str = ""
+    modified: str = ""
+
+    @property
+    def level(self) -> Severity:
+        """Severity from CVSS v3, else the database's own label, else HIGH."""
+        scores = [s for t, v in self.severity if (s := cvss3_base_score(v)) is not None]
+        if scores:
+            top = max(scores)
+            if top >= 9.0:
+                return Severity.CRITICAL
+            if top >= 7.0:
+                return Severity.HIGH
+            return Severity.MEDIUM if top >= 4.0 else Severity.LOW
+        return DB_SEVERITY.get(self.db_severity.upper(), Severity.HIGH)
+
+    def to_compact(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "aliases": list(self.aliases)}
+        out["summary"] = self.summary
+        out["affected"] = [
+            {"package": a.package, "ranges": [[list(e) for e in r] for r in a.ranges]}
+            | ({"versions": list(a.versions)} if a.versions else {})
+            for a in self.affected
+        ]
+        if self.severity:
+            out["severity"] = [list(s) for s in self.severity]
+        for key in ("db_severity", "withdrawn", "published", "modified"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
+        return out
+
+
+def _summary(record: Mapping[str, Any]) -> str:
+    text = " ".join(str(record.get("summary") or record.get("details") or "").split())
+    return text if len(text) <= SUMMARY_MAX else text[: SUMMARY_MAX - 1].rstrip() + "…"
+
+
+def _affected_from_osv(entry: Mapping[str, Any]) -> Affected | None:
+    pkg = entry.get("package") or {}
+    if not isinstance(pkg, Mapping) or pkg.get("ecosystem") != "PyPI" or not pkg.get("name"):
+        return None
+    ranges: list[tuple[tuple[str, str], ...]] = []
+    for rng in entry.get("ranges") or ():
+        if not isinstance(rng, Mapping) or rng.get("type") not in RANGE_TYPES:
+            continue
+        events = tuple(
+            (kind, str(ev[kind]))
+            for ev in rng.get("events") or ()
+            for kind in EVENT_KINDS
+            if isinstance(ev, Mapping) and kind in ev
+        )
+        if events:
+            ranges.append(events)
+    covered = build_affected_set(ranges, ())
+    versions = tuple(
+        str(v) for v in entry.get("versions") or () if not covered.contains_text(str(v))
+    )
+    return Affected(normalize_name(str(pkg["name"])), tuple(ranges), versions)
+
+
+def advisory_from_osv(record: Any, where: str) -> Advisory | None:
+    """One OSV record -> an :class:`Advisory` (None when it has no PyPI package)."""
+    if not isinstance(record, Mapping) or not isinstance(record.get("id"), str):
+        raise AdvisoryDataError(f"{where}: not an OSV record (no string 'id')")
+    if not isinstance(record.get("affected", []), list):
+        raise AdvisoryDataError(f"{where}: {record['id']}: 'affected' must be a list")
+    affected = tuple(a for e in record.get("affected", []) if (a := _affected_from_osv(e)))
+    if not affected:
+        return None
+    severity = tuple(
+        (str(s.get("type", "")), str(s.get("score", "")))
+        for s in record.get("severity") or ()
+        if isinstance(s, Mapping)
+    )
+    dbs = record.get("database_specific")
+    return Advisory(
+        id=record["id"],
+        aliases=tuple(str(a) for a in record.get("aliases") or ()),
+        summary=_summary(record),
+        affected=affected,
+        severity=severity,
+        db_severity=str(dbs.get("severity") or "") if isinstance(dbs, Mapping) else "",
+        withdrawn=str(record.get("withdrawn") or ""),
+        published=str(record.get("published") or ""),
+        modified=str(record.get("modified") or ""),
+    )
+
+
+def advisory_from_compact(rec: Mapping[str, Any]) -> Advisory:
+    return Advisory(
+        id=rec["id"],
+        aliases=tuple(rec.get("aliases", ())),
+        summary=rec.get("summary", ""),
+        affected=tuple(
+            Affected(
+                a["package"],
+                tuple(tuple((k, v) for k, v in r) for r in a.get("ranges", ())),
+                tuple(a.get("versions", ())),
+            )
+            for a in rec["affected"]
+        ),
+        severity=tuple((t, s) for t, s in rec.get("severity", ())),
+        db_severity=rec.get("db_severity", ""),
+        withdrawn=rec.get("withdrawn", ""),
+        published=rec.get("published", ""),
+        modified=rec.get("modified", ""),
+    )
+
+
+def _json_docs(name: str, data: bytes) -> Iterator[tuple[str, Any]]:
+    try:
+        yield name, json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise AdvisoryDataError(f"{name}: invalid JSON ({exc})") from None
+
+
+def iter_osv_documents(path: Path) -> Iterator[tuple[str, Any]]:
+    """Yield ``(location, parsed JSON)`` for every document in an OSV export."""
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*.json") if p.is_file())
+        for p in files:
+            yield from _json_docs(str(p), p.read_bytes())
+        return
+    if not path.is_file():
+        raise AdvisoryDataError(f"{path}: no such file or folder")
+    name = path.name.lower()
+    if name.endswith(".zip"):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                for info in sorted(zf.infolist(), key=lambda i: i.filename):
+                    if not info.is_dir() and info.filename.endswith(".json"):
+                        yield from _json_docs(f"{path}!{info.filename}", zf.read(info))
+        except zipfile.BadZipFile as exc:
+            raise AdvisoryDataError(f"{path}: not a zip file ({exc})") from None
+        return
+    try:
+        raw = gzip.decompress(path.read_bytes()) if name.endswith(".gz") else path.read_bytes()
+    except (OSError, EOFError) as exc:
+        raise AdvisoryDataError(f"{path}: cannot read ({exc})") from None
+    if ".jsonl" in name:
+        for number, line in enumerate(io.BytesIO(raw), 1):
+            if line.strip():
+                yield from _json_docs(f"{path}:{number}", line)
+        return
+    yield from _json_docs(str(path), raw)
+
+
+def read_advisories(path: Path) -> tuple[dict[str, Any], list[Advisory]]:
+    """Read any supported input; return (header, advisories). Raises AdvisoryDataError."""
+    header: dict[str, Any] = {}
+    advisories: list[Advisory] = []
+    for where, doc in iter_osv_documents(path):
+        if isinstance(doc, Mapping) and doc.get("format") == COMPACT_FORMAT:
+            if doc.get("version") != COMPACT_VERSION:
+                raise AdvisoryDataError(
+                    f"{where}: unsupported compact version {doc.get('version')}"
+                )
+            header = {k: v for k, v in doc.items() if k != "advisories"}
+            try:
+                advisories.extend(advisory_from_compact(r) for r in doc["advisories"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise AdvisoryDataError(
+                    f"{where}: corrupt compact advisory data ({exc!r})"
+                ) from None
+            continue
+        for number, record in enumerate(doc if isinstance(doc, list) else [doc]):
+            adv = advisory_from_osv(
+                record, where if not isinstance(doc, list) else f"{where}[{number}]"
+            )
+            if adv is not None:
+                advisories.append(adv)
+    return header, advisories
+
+
+def build_compact(advisories: Iterable[Advisory], **header: Any) -> dict[str, Any]:
+    """The compact document: a header (source, snapshot, license, attribution...) + records."""
+    records = sorted(advisories, key=lambda a: a.id)
+    newest = max((a.modified for a in records), default="")
+    return {
+        "format": COMPACT_FORMAT,
+        "version": COMPACT_VERSION,
+        **header,
+        "newest_modified": newest,
+        "count": len(records),
+        "advisories": [a.to_compact() for a in records],
+    }
+
+
+def write_compact(document: Mapping[str, Any], path: Path) -> None:
+    """Write gzip'd compact JSON atomically (temp file + rename) and reproducibly (mtime 0)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    fd, tmp = tempfile.mkstemp(prefix=".advisories-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as raw, gzip.GzipFile("", "wb", 9, raw, mtime=0) as gz:
+            gz.write(payload)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class AdvisoryDB:
+    """Advisories indexed by normalised package name; withdrawn ones are left out."""
+
+    advisories: list[Advisory]
+    source: str = "OSV data"
+    snapshot: str = ""
+    license: str = ""
+    attribution: str = ""
+    path: Path | None = None
+    _index: dict[str, list[tuple[Advisory, Affected]]] = field(default_factory=dict, repr=False)
+    _compiled: dict[str, list[tuple[Advisory, AffectedSet]]] = field(
+        default_factory=dict, repr=False
+    )
+
+    def __post_init__(self) -> None:
+        for adv in self.advisories:
+            if adv.withdrawn:
+                continue
+            for aff in adv.affected:
+                self._index.setdefault(aff.package, []).append((adv, aff))
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> AdvisoryDB:
+        """``path`` None: the data ``selfheal advisories update`` stored, else the bundle."""
+        if path is None:
+            updated = updated_path()
+            path = updated if updated.is_file() else bundled_path()
+        header, advisories = read_advisories(path)
+        if not header:
+            newest = max((a.modified for a in advisories), default="")
+            header = {
+                "source": f"OSV data from {path.name}",
+                "snapshot": newest[:10] or "unknown date",
+                "license": "licence as published by the data's source",
+            }
+        return cls(
+            advisories,
+            source=str(header.get("source", "OSV data")),
+            snapshot=str(header.get("snapshot", "")),
+            license=str(header.get("license", "")),
+            attribution=str(header.get("attribution", "")),
+            path=path,
+        )
+
+    @property
+    def description(self) -> str:
+        parts = [self.source, f"snapshot {self.snapshot}" if self.snapshot else "", self.license]
+        return ", ".join(p for p in parts if p)
+
+    @property
+    def active_count(self) -> int:
+        return sum(1 for a in self.advisories if not a.withdrawn)
+
+    @property
+    def newest_modified(self) -> str:
+        return max((a.modified for a in self.advisories), default="")
+
+    def affected_sets(self, package: str) -> list[tuple[Advisory, AffectedSet]]:
+        """Advisories for one package with their compiled version sets (cached)."""
+        name = normalize_name(package)
+        got = self._compiled.get(name)
+        if got is None:
+            got = [
+                (adv, build_affected_set(aff.ranges, aff.versions))
+                for adv, aff in self._index.get(name, ())
+            ]
+            self._compiled[name] = got
+        return got

@@ -1,0 +1,266 @@
+"""Known-vulnerable dependencies: parse dependency files and match them against advisories.
+
+Matching rule (documented in ``docs/dependencies.md``):
+
+* an exact pin (``==``, ``===``, any lock file) is reported when the version lies in an
+  advisory's affected ranges or its explicit ``versions`` list;
+* a range is reported ("range admits vulnerable versions") when its lowest admitted
+  version is affected, or when it has an upper bound and the newest versions it admits
+  are affected; a range with neither bound (a bare name, ``!=`` only) is not evaluated;
+* URL, VCS, editable and local-path requirements cannot be matched: they are listed in
+  :attr:`DependencyScan.unknown` and produce no finding;
+* withdrawn advisories never match.
+
+Files that cannot be parsed, and includes that cannot be followed, become error entries
+(``DependencyScan.errors``; ``scan_dependencies`` returns them as ``scanner-error``
+findings so a gate fails closed) while the rest of the scan continues.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from packaging.version import Version
+
+from app.findings import Category, Finding, Severity, Source
+from app.scan.advisories import Advisory, AdvisoryDB
+from app.scan.depfiles import (
+    Dependency,
+    DepFileError,
+    Include,
+    is_dependency_file,
+    parse_dependency_file,
+)
+from app.scan.versions import (
+    AffectedSet,
+    Bounds,
+    bounds_from_specifier,
+    parse_specifier,
+    parse_version,
+)
+
+__all__ = ["DependencyScan", "analyse_dependencies", "is_dependency_file", "scan_dependencies"]
+
+RULE_ID = "dependency-vulnerable"
+ERROR_RULE_ID = "dependency-file-error"
+CWE = ("CWE-1395",)
+OWASP = ("A06:2021",)
+MAX_INCLUDE_DEPTH = 16
+
+Reader = Callable[[str], str | None]
+
+
+@dataclass
+class DependencyScan:
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[DepFileError] = field(default_factory=list)
+    dependencies: list[Dependency] = field(default_factory=list)
+
+    @property
+    def unknown(self) -> list[Dependency]:
+        """Dependencies whose version cannot be known (URL, VCS, editable, local path)."""
+        return [d for d in self.dependencies if d.unknown]
+
+
+def _first_fixed(aset: AffectedSet, version: Version | None) -> str:
+    for text in aset.fixed:
+        fixed = parse_version(text)
+        if version is None or (fixed is not None and fixed > version):
+            return text
+    return "no fixed version"
+
+
+def _range_reason(b: Bounds, aset: AffectedSet) -> str:
+    """Why a ranged requirement admits vulnerable versions, or "" when it does not."""
+    if b.lower is not None and b.upper is not None and b.lower > b.upper:
+        return ""
+    if b.lower is not None:
+        if b.lower_inclusive:
+            admitted = b.specifier is None or b.specifier.contains(b.lower, prereleases=True)
+            if admitted and aset.contains(b.lower):
+                return f"its lowest admitted version {b.lower} is affected"
+        elif aset.contains_just_above(b.lower):
+            return f"the versions just above {b.lower} are affected"
+    if b.upper is not None:
+        if b.upper_inclusive and aset.contains(b.upper):
+            return f"its highest admitted version {b.upper} is affected"
+        if not b.upper_inclusive and aset.contains_just_below(b.upper):
+            return f"the newest versions it admits (below {b.upper}) are affected"
+    return ""
+
+
+def _match(dep: Dependency, aset: AffectedSet) -> tuple[str, Version | None] | None:
+    """(reason, version) when ``dep`` is affected; reason "" means an exact pin."""
+    if dep.pinned is not None:
+        version = parse_version(dep.pinned)
+        hit = aset.contains(version) if version is not None else aset.contains_text(dep.pinned)
+        return ("", version) if hit else None
+    for alternative in dep.alternatives:
+        spec = parse_specifier(alternative)
+        if spec is None:
+            continue
+        bounds = bounds_from_specifier(spec)
+        if bounds.pin is not None:
+            version = parse_version(bounds.pin)
+            if version is not None and aset.contains(version):
+                return "", version
+            continue
+        reason = _range_reason(bounds, aset)
+        if reason:
+            return reason, bounds.lower
+    return None
+
+
+def _finding(
+    dep: Dependency,
+    adv: Advisory,
+    aset: AffectedSet,
+    reason: str,
+    version: Version | None,
+    db: AdvisoryDB,
+) -> Finding:
+    fixed = _first_fixed(aset, version)
+    aliases = ", ".join(adv.aliases) or "no aliases"
+    fix_text = f"fixed in {fixed}" if fixed != "no fixed version" else fixed
+    if reason:
+        what = f"{dep.name} {','.join(dep.alternatives)} admits vulnerable versions ({reason})"
+    else:
+        what = f"{dep.name} {dep.pinned} is vulnerable"
+    message = f"{what}: {adv.id} ({aliases}); {fix_text}. {adv.summary}".strip()
+    material = "\x1f".join((RULE_ID, dep.path, dep.name, ",".join(dep.alternatives), adv.id))
+    return Finding(
+        rule_id=RULE_ID,
+        category=Category.DEPENDENCY,
+        severity=adv.level,
+        path=dep.path,
+        line=dep.line,
+        message=message,
+        source=Source.DEPENDENCIES,
+        snippet=dep.declared,
+        cwe=CWE,
+        owasp=OWASP,
+        properties={
+            "advisory": adv.id,
+            "aliases": list(adv.aliases),
+            "package": dep.name,
+            "version": dep.pinned if dep.pinned is not None else ",".join(dep.alternatives),
+            "fixed": list(aset.fixed),
+            "first_fixed": fixed,
+            "match": "range" if reason else "pinned",
+            "marker": dep.marker,
+            "advisory_data": db.description,
+        },
+        fingerprint=hashlib.sha256(material.encode()).hexdigest()[:32],
+    )
+
+
+def _resolve(including: str, target: str) -> str | None:
+    """Repo-relative path of an include, or None when it leaves the repository."""
+    if "://" in target or target.startswith("/") or ":" in target[:3]:
+        return None
+    joined = posixpath.normpath(posixpath.join(posixpath.dirname(including), target))
+    return None if joined == ".." or joined.startswith("../") else joined
+
+
+class _Walker:
+    def __init__(
+        self, read: Reader, db: AdvisoryDB, changed: Mapping[str, Collection[int]] | None
+    ) -> None:
+        self.read, self.db, self.changed = read, db, changed
+        self.result = DependencyScan()
+        self.seen: set[tuple[str, str, int, str]] = set()
+        self.parsed: set[tuple[str, bool]] = set()
+
+    def visit(self, path: str, chain: tuple[str, ...], everything: bool) -> None:
+        if (path, everything) in self.parsed:
+            return
+        self.parsed.add((path, everything))
+        text = self.read(path)
+        if text is None:
+            return
+        try:
+            deps, includes = parse_dependency_file(path, text)
+        except DepFileError as exc:
+            self.result.errors.append(exc)
+            return
+        lines = None if everything or self.changed is None else self.changed.get(path, ())
+        for dep in deps:
+            if lines is not None and not dep.touches(lines):
+                continue
+            self.result.dependencies.append(dep)
+            self.check(dep)
+        for inc in includes:
+            self.follow(path, inc, chain, everything or (lines is not None and inc.line in lines))
+
+    def follow(self, path: str, inc: Include, chain: tuple[str, ...], everything: bool) -> None:
+        target = _resolve(path, inc.target)
+        if target is None:
+            msg = f"{inc.kind} include {inc.target!r} is outside the repository; not followed"
+            self.result.errors.append(DepFileError(path, inc.line, msg))
+        elif target in chain:
+            return  # an include cycle: the file is already being read
+        elif len(chain) >= MAX_INCLUDE_DEPTH:
+            self.result.errors.append(DepFileError(path, inc.line, "includes nested too deeply"))
+        elif self.read(target) is None:
+            msg = f"included file {inc.target!r} not found"
+            self.result.errors.append(DepFileError(path, inc.line, msg))
+        else:
+            self.visit(target, (*chain, target), everything)
+
+    def check(self, dep: Dependency) -> None:
+        if dep.unknown:
+            return
+        for adv, aset in self.db.affected_sets(dep.name):
+            key = (dep.path, dep.name, dep.line, adv.id)
+            if key in self.seen:
+                continue
+            got = _match(dep, aset)
+            if got is not None:
+                self.seen.add(key)
+                self.result.findings.append(_finding(dep, adv, aset, got[0], got[1], self.db))
+
+
+def analyse_dependencies(
+    paths: Sequence[str],
+    read: Reader,
+    db: AdvisoryDB,
+    *,
+    changed_lines: Mapping[str, Collection[int]] | None = None,
+) -> DependencyScan:
+    """Parse every dependency file in ``paths`` (following includes) and match it."""
+    walker = _Walker(read, db, changed_lines)
+    for path in paths:
+        if not is_dependency_file(path):
+            continue
+        if changed_lines is not None and path not in changed_lines:
+            continue
+        walker.visit(path, (path,), False)
+    return walker.result
+
+
+def error_finding(error: DepFileError) -> Finding:
+    return Finding(
+        rule_id=ERROR_RULE_ID,
+        category=Category.SCANNER_ERROR,
+        severity=Severity.HIGH,
+        path=error.path,
+        line=error.line,
+        message=f"dependency file could not be checked: {error.message}",
+        source=Source.DEPENDENCIES,
+    )
+
+
+def scan_dependencies(
+    paths: Sequence[str],
+    read: Reader,
+    db: AdvisoryDB,
+    *,
+    changed_lines: Mapping[str, Collection[int]] | None = None,
+) -> list[Finding]:
+    """Findings for vulnerable dependencies, plus one ``scanner-error`` finding per file
+    or include that could not be checked (category ``Category.SCANNER_ERROR``)."""
+    result = analyse_dependencies(paths, read, db, changed_lines=changed_lines)
+    return result.findings + [error_finding(e) for e in result.errors]
