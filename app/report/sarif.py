@@ -12,6 +12,7 @@ files become note-level notifications.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -50,6 +51,11 @@ def _cwe_uri(cwe: str) -> str | None:
     return f"https://cwe.mitre.org/data/definitions/{number}.html" if number.isdigit() else None
 
 
+def _rule_name(rule_id: str) -> str:
+    """A readable identifier (``python.sql-injection`` -> ``PythonSqlInjection``)."""
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", rule_id))
+
+
 def _text(value: Any, fallback: str) -> str:
     text = str(value).strip() if value else ""
     return text or fallback
@@ -74,12 +80,14 @@ def _rule(finding: Finding, severity: Severity) -> dict[str, Any]:
         rule_props["security-severity"] = SECURITY_SEVERITY[severity]
     rule: dict[str, Any] = {
         "id": finding.rule_id,
-        "name": finding.rule_id,
         "shortDescription": {"text": name},
         "fullDescription": {"text": full},
         "defaultConfiguration": {"level": LEVELS[severity]},
         "properties": rule_props,
     }
+    name_id = _rule_name(finding.rule_id)
+    if name_id and name_id != finding.rule_id:
+        rule["name"] = name_id
     help_uri = props.get("help_uri") or next(filter(None, map(_cwe_uri, finding.cwe)), None)
     if help_uri:
         rule["helpUri"] = str(help_uri)

@@ -302,6 +302,7 @@ def walk_tree(
             else:
                 result.skipped.append((rel, reason))
         stack.extend(reversed(subdirs))
+    result.files.sort()
     return result
 
 
