@@ -1,0 +1,308 @@
+"""The ledger's SQLite database: connections, migrations and the single writer.
+
+Following Datasette's design, exactly one thread writes: :class:`Ledger` owns a writer thread
+with its own connection and runs every write function (``fn(conn) -> T``) inside a
+``BEGIN IMMEDIATE`` transaction, one after another. Reads use per-thread connections, so the
+aiohttp loop can read in an executor (:meth:`Ledger.aread`) and write without blocking
+(:meth:`Ledger.awrite`). WAL mode lets readers and the writer work at the same time;
+``busy_timeout`` covers a second process (the CLI) writing to the same file.
+
+Schema changes happen only through :data:`MIGRATIONS`, numbered and recorded in
+``schema_migrations``; opening a ledger applies the missing ones and is idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlite_utils
+
+T = TypeVar("T")
+BUSY_TIMEOUT_MS = 10_000
+WriteFn = Callable[[sqlite3.Connection], Any]
+
+MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
+    (
+        1,
+        "initial schema",
+        (
+            """CREATE TABLE deliveries (
+                id INTEGER PRIMARY KEY,
+                delivery_id TEXT NOT NULL UNIQUE,
+                event TEXT NOT NULL,
+                action TEXT,
+                installation_id INTEGER,
+                repository TEXT,
+                received_at REAL NOT NULL,
+                payload TEXT NOT NULL,
+                outcome TEXT NOT NULL DEFAULT 'queued',
+                processed_at REAL
+            )""",
+            "CREATE INDEX deliveries_repository ON deliveries(repository, received_at)",
+            """CREATE TABLE jobs (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                kind TEXT NOT NULL,
+                key TEXT,
+                repository TEXT,
+                payload TEXT NOT NULL DEFAULT '{}',
+                status TEXT NOT NULL DEFAULT 'queued'
+                    CHECK (status IN ('queued', 'running', 'done', 'dead')),
+                attempts INTEGER NOT NULL DEFAULT 0,
+                max_attempts INTEGER NOT NULL DEFAULT 5,
+                lease_owner TEXT,
+                lease_expires_at REAL,
+                run_after REAL NOT NULL,
+                last_error TEXT,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL,
+                started_at REAL,
+                finished_at REAL
+            )""",
+            "CREATE INDEX jobs_runnable ON jobs(status, run_after, id)",
+            """CREATE UNIQUE INDEX jobs_active_key ON jobs(key)
+                WHERE key IS NOT NULL AND status IN ('queued', 'running')""",
+            """CREATE TABLE installations (
+                id INTEGER PRIMARY KEY,
+                account TEXT NOT NULL,
+                account_type TEXT,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL,
+                suspended_at REAL,
+                deleted_at REAL
+            )""",
+            """CREATE TABLE repositories (
+                id INTEGER PRIMARY KEY,
+                installation_id INTEGER REFERENCES installations(id),
+                full_name TEXT NOT NULL UNIQUE,
+                default_branch TEXT,
+                private INTEGER,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL,
+                removed_at REAL
+            )""",
+            """CREATE TABLE gate_runs (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                repository TEXT NOT NULL,
+                pr_number INTEGER,
+                head_sha TEXT NOT NULL,
+                base_sha TEXT,
+                check_run_id INTEGER,
+                status TEXT NOT NULL DEFAULT 'queued',
+                conclusion TEXT,
+                risk TEXT,
+                title TEXT,
+                approved_by TEXT,
+                approved_at REAL,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL
+            )""",
+            "CREATE INDEX gate_runs_head ON gate_runs(repository, head_sha)",
+            """CREATE TABLE findings (
+                id INTEGER PRIMARY KEY,
+                gate_run_id INTEGER NOT NULL REFERENCES gate_runs(id) ON DELETE CASCADE,
+                rule_id TEXT NOT NULL,
+                category TEXT NOT NULL,
+                severity TEXT NOT NULL,
+                path TEXT NOT NULL,
+                line INTEGER NOT NULL,
+                message TEXT NOT NULL,
+                source TEXT NOT NULL,
+                fingerprint TEXT NOT NULL,
+                data TEXT NOT NULL
+            )""",
+            "CREATE INDEX findings_gate_run ON findings(gate_run_id)",
+            """CREATE TABLE audit (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                ts TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                repository TEXT,
+                request INTEGER,
+                details TEXT NOT NULL,
+                prev_hash TEXT NOT NULL,
+                hash TEXT NOT NULL UNIQUE
+            )""",
+            "CREATE INDEX audit_repository ON audit(repository, request)",
+            """CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+                BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+            """CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+                BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+            """CREATE TABLE effects (
+                key TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                github_id TEXT,
+                job_id INTEGER,
+                data TEXT NOT NULL DEFAULT '{}',
+                created_at REAL NOT NULL
+            )""",
+        ),
+    ),
+)
+
+
+def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection with WAL, foreign keys and a busy timeout; autocommit mode."""
+    conn = sqlite3.connect(
+        str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if readonly:
+        conn.execute("PRAGMA query_only = ON")
+    else:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    db = sqlite_utils.Database(conn)
+    if not db["schema_migrations"].exists():
+        return 0
+    row = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(conn: sqlite3.Connection) -> list[int]:
+    """Apply missing migrations (the caller holds the write transaction)."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
+    )
+    current = schema_version(conn)
+    applied: list[int] = []
+    for version, name, statements in MIGRATIONS:
+        if version <= current:
+            continue
+        for statement in statements:
+            conn.execute(statement)
+        conn.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+            (version, name, time.time()),
+        )
+        applied.append(version)
+    return applied
+
+
+class LedgerClosed(RuntimeError):
+    """A write was submitted after :meth:`Ledger.close`."""
+
+
+class Ledger:
+    """The ledger: one writer thread, per-thread read connections."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._queue: queue.SimpleQueue[tuple[WriteFn, Future[Any]] | None] = queue.SimpleQueue()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._closed = False
+        ready: Future[None] = Future()
+        self._thread = threading.Thread(
+            target=self._run, args=(ready,), name="ledger-writer", daemon=True
+        )
+        self._thread.start()
+        ready.result()
+        self.applied_migrations: list[int] = self.write(migrate)
+
+    @classmethod
+    def open(cls, path: Path | str) -> Ledger:
+        return cls(path)
+
+    def _run(self, ready: Future[None]) -> None:
+        try:
+            conn = connect(self.path)
+        except BaseException as exc:
+            ready.set_exception(exc)
+            return
+        ready.set_result(None)
+        try:
+            while True:
+                item = self._queue.get()
+                if item is None:
+                    break
+                fn, future = item
+                if not future.set_running_or_notify_cancel():
+                    continue
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    result = fn(conn)
+                    conn.execute("COMMIT")
+                except BaseException as exc:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    future.set_exception(exc)
+                else:
+                    future.set_result(result)
+        finally:
+            conn.close()
+
+    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
+        if self._closed:
+            raise LedgerClosed("the ledger is closed")
+        future: Future[T] = Future()
+        self._queue.put((fn, future))
+        return future
+
+    def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in a write transaction on the writer thread and return its result."""
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("Ledger.write called from inside a write function")
+        return self.submit(fn).result()
+
+    async def awrite(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Like :meth:`write`, without blocking the event loop."""
+        return await asyncio.wrap_future(self.submit(fn))
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path, readonly=True)
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` on this thread's read connection (a consistent snapshot)."""
+        conn = self._reader()
+        conn.execute("BEGIN")
+        try:
+            return fn(conn)
+        finally:
+            conn.execute("COMMIT")
+
+    async def aread(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, self.read, fn)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def rows(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    return list(conn.execute(sql, params).fetchall())

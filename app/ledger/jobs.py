@@ -1,0 +1,267 @@
+"""The durable job queue kept in the ledger.
+
+Statuses: ``queued`` -> ``running`` (leased by one worker until ``lease_expires_at``) ->
+``done``, or back to ``queued`` with a backoff after a failure, or ``dead`` after
+``max_attempts`` (the reason is kept in ``last_error``). A lease that expires (the worker
+crashed or was killed) makes the job runnable again, so nothing is lost; the retake counts as
+an attempt, so a job that kills its worker every time still ends up dead.
+
+A ``key`` deduplicates: while a job with that key is queued or running, enqueueing it again
+returns the existing job. Every function takes the writer's connection (run them through
+``Ledger.write``/``awrite``); times are epoch seconds and can be injected for tests.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+STATUSES = ("queued", "running", "done", "dead")
+MAX_ERROR_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    key: str | None
+    repository: str | None
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    max_attempts: int
+    lease_owner: str | None
+    lease_expires_at: float | None
+    run_after: float
+    last_error: str | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Job:
+        return cls(
+            id=row["id"],
+            kind=row["kind"],
+            key=row["key"],
+            repository=row["repository"],
+            payload=json.loads(row["payload"]),
+            status=row["status"],
+            attempts=row["attempts"],
+            max_attempts=row["max_attempts"],
+            lease_owner=row["lease_owner"],
+            lease_expires_at=row["lease_expires_at"],
+            run_after=row["run_after"],
+            last_error=row["last_error"],
+            created_at=row["created_at"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+        )
+
+
+def backoff_delay(
+    attempts: int, base: float, maximum: float, rng: random.Random | None = None
+) -> float:
+    """Exponential backoff with jitter: base * 2**(attempts-1), capped, times 0.5..1.0."""
+    delay = min(maximum, base * (2.0 ** max(0, attempts - 1)))
+    jitter: float = (rng or random).random()
+    return delay * (0.5 + jitter / 2)
+
+
+def enqueue(
+    conn: sqlite3.Connection,
+    kind: str,
+    payload: Mapping[str, Any] | None = None,
+    *,
+    key: str | None = None,
+    repository: str | None = None,
+    max_attempts: int = 5,
+    run_after: float | None = None,
+    now: float | None = None,
+) -> tuple[int, bool]:
+    """Add a job; returns (job id, created). An active job with the same key is reused."""
+    now = time.time() if now is None else now
+    if key is not None:
+        row = conn.execute(
+            "SELECT id FROM jobs WHERE key = ? AND status IN ('queued', 'running')", (key,)
+        ).fetchone()
+        if row is not None:
+            return int(row["id"]), False
+    cursor = conn.execute(
+        "INSERT INTO jobs (kind, key, repository, payload, status, attempts, max_attempts,"
+        " run_after, created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?)",
+        (
+            kind,
+            key,
+            repository,
+            json.dumps(dict(payload or {}), sort_keys=True),
+            max_attempts,
+            now if run_after is None else run_after,
+            now,
+            now,
+        ),
+    )
+    return int(cursor.lastrowid or 0), True
+
+
+def lease(
+    conn: sqlite3.Connection,
+    worker_id: str,
+    lease_seconds: float,
+    *,
+    now: float | None = None,
+) -> Job | None:
+    """Take the oldest runnable job (queued and due, or running with an expired lease)."""
+    now = time.time() if now is None else now
+    while True:
+        row = conn.execute(
+            "SELECT * FROM jobs WHERE (status = 'queued' AND run_after <= ?)"
+            " OR (status = 'running' AND lease_expires_at <= ?)"
+            " ORDER BY run_after, id LIMIT 1",
+            (now, now),
+        ).fetchone()
+        if row is None:
+            return None
+        if row["status"] == "running" and row["attempts"] >= row["max_attempts"]:
+            _finish(
+                conn,
+                row["id"],
+                "dead",
+                f"dead after {row['attempts']} attempts: lease expired "
+                f"(worker {row['lease_owner']} stopped mid-job)",
+                now,
+            )
+            continue
+        conn.execute(
+            "UPDATE jobs SET status = 'running', lease_owner = ?, lease_expires_at = ?,"
+            " attempts = attempts + 1, started_at = ?, updated_at = ? WHERE id = ?",
+            (worker_id, now + lease_seconds, now, now, row["id"]),
+        )
+        return get(conn, row["id"])
+
+
+def heartbeat(
+    conn: sqlite3.Connection,
+    job_id: int,
+    worker_id: str,
+    lease_seconds: float,
+    *,
+    now: float | None = None,
+) -> bool:
+    """Extend a lease; False when the worker no longer holds it."""
+    now = time.time() if now is None else now
+    cursor = conn.execute(
+        "UPDATE jobs SET lease_expires_at = ?, updated_at = ?"
+        " WHERE id = ? AND lease_owner = ? AND status = 'running'",
+        (now + lease_seconds, now, job_id, worker_id),
+    )
+    return cursor.rowcount == 1
+
+
+def complete(
+    conn: sqlite3.Connection, job_id: int, worker_id: str, *, now: float | None = None
+) -> bool:
+    """Mark a leased job done; False when the lease was lost (another worker has it)."""
+    now = time.time() if now is None else now
+    cursor = conn.execute(
+        "UPDATE jobs SET status = 'done', lease_owner = NULL, lease_expires_at = NULL,"
+        " finished_at = ?, updated_at = ? WHERE id = ? AND lease_owner = ? AND status = 'running'",
+        (now, now, job_id, worker_id),
+    )
+    return cursor.rowcount == 1
+
+
+def fail(
+    conn: sqlite3.Connection,
+    job_id: int,
+    worker_id: str,
+    error: str,
+    *,
+    backoff_base: float = 2.0,
+    backoff_max: float = 600.0,
+    retry: bool = True,
+    now: float | None = None,
+    rng: random.Random | None = None,
+) -> str | None:
+    """Record a failure: requeue with backoff, or dead-letter. Returns the new status."""
+    now = time.time() if now is None else now
+    row = conn.execute(
+        "SELECT attempts, max_attempts FROM jobs"
+        " WHERE id = ? AND lease_owner = ? AND status = 'running'",
+        (job_id, worker_id),
+    ).fetchone()
+    if row is None:
+        return None
+    error = error[:MAX_ERROR_CHARS]
+    if not retry or row["attempts"] >= row["max_attempts"]:
+        reason = error if not retry else f"dead after {row['attempts']} attempts: {error}"
+        _finish(conn, job_id, "dead", reason, now)
+        return "dead"
+    delay = backoff_delay(row["attempts"], backoff_base, backoff_max, rng)
+    conn.execute(
+        "UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL,"
+        " run_after = ?, last_error = ?, updated_at = ? WHERE id = ?",
+        (now + delay, error, now, job_id),
+    )
+    return "queued"
+
+
+def _finish(conn: sqlite3.Connection, job_id: int, status: str, error: str, now: float) -> None:
+    conn.execute(
+        "UPDATE jobs SET status = ?, lease_owner = NULL, lease_expires_at = NULL,"
+        " last_error = ?, finished_at = ?, updated_at = ? WHERE id = ?",
+        (status, error[:MAX_ERROR_CHARS], now, now, job_id),
+    )
+
+
+def requeue(conn: sqlite3.Connection, job_id: int, *, now: float | None = None) -> bool:
+    """Give a dead job a fresh set of attempts (an operator's retry)."""
+    now = time.time() if now is None else now
+    cursor = conn.execute(
+        "UPDATE jobs SET status = 'queued', attempts = 0, run_after = ?, updated_at = ?,"
+        " finished_at = NULL WHERE id = ? AND status = 'dead'",
+        (now, now, job_id),
+    )
+    return cursor.rowcount == 1
+
+
+def get(conn: sqlite3.Connection, job_id: int) -> Job | None:
+    row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    return Job.from_row(row) if row is not None else None
+
+
+def find(conn: sqlite3.Connection, *, status: str | None = None, limit: int = 100) -> list[Job]:
+    sql = "SELECT * FROM jobs"
+    params: tuple[Any, ...] = ()
+    if status is not None:
+        sql += " WHERE status = ?"
+        params = (status,)
+    sql += " ORDER BY id LIMIT ?"
+    return [Job.from_row(r) for r in conn.execute(sql, (*params, limit))]
+
+
+def depth(conn: sqlite3.Connection) -> dict[str, int]:
+    """Number of jobs per status (every status present, zero when none)."""
+    counts = dict.fromkeys(STATUSES, 0)
+    for row in conn.execute("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status"):
+        counts[row["status"]] = int(row["n"])
+    return counts
+
+
+def release(
+    conn: sqlite3.Connection, job_id: int, worker_id: str, *, now: float | None = None
+) -> bool:
+    """Give a leased job back untouched (graceful shutdown): runnable now, attempt not counted."""
+    now = time.time() if now is None else now
+    cursor = conn.execute(
+        "UPDATE jobs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL,"
+        " attempts = MAX(0, attempts - 1), run_after = ?, updated_at = ?"
+        " WHERE id = ? AND lease_owner = ? AND status = 'running'",
+        (now, now, job_id, worker_id),
+    )
+    return cursor.rowcount == 1

@@ -1,0 +1,175 @@
+"""Structured logging with secret redaction.
+
+:func:`setup_logging` installs one handler on the ``app`` logger tree (and the root logger):
+JSON lines when the stream is not a terminal, a readable one-line format when it is. Every
+record passes through :func:`mask`, which removes configured secret values, anything
+``app.scan.secrets.mask_secrets`` recognises, GitHub tokens, bearer/token Authorization
+values and PEM blocks. Extra fields whose *name* looks sensitive (``token``, ``authorization``,
+``secret``, ``password``, ``private_key`` ...) are replaced entirely.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+import logging
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TextIO, cast
+
+MASK = "[REDACTED]"
+SENSITIVE_KEY = re.compile(
+    r"(authorization|token|secret|password|passwd|private[_-]?key|api[_-]?key|cookie|jwt)",
+    re.IGNORECASE,
+)
+PATTERNS: tuple[re.Pattern[str], ...] = (
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)", re.S),
+    re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b"),
+    re.compile(r"\b(sk-ant-[A-Za-z0-9_\-]{10,})"),
+    re.compile(r"(?i)\b(bearer|token)\s+[A-Za-z0-9._\-~+/]{8,}=*"),
+    re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),  # JWT
+    re.compile(r"(?i)(x-access-token:)[^@\s]+"),
+)
+STANDARD_ATTRS = frozenset(
+    logging.LogRecord("x", 0, "x", 0, "", None, None).__dict__.keys() | {"message", "asctime"}
+)
+
+_configured_secrets: list[str] = []
+
+
+@functools.cache
+def _external_masker() -> Callable[[str], str] | None:
+    """``app.scan.secrets.mask_secrets`` if that module is installed (looked up once)."""
+    try:
+        module = importlib.import_module("app.scan.secrets")
+    except ImportError:
+        return None
+    function = getattr(module, "mask_secrets", None)
+    return cast("Callable[[str], str]", function) if callable(function) else None
+
+
+def add_secret_values(values: Iterable[str]) -> None:
+    """Register literal values (webhook secret, key, tokens) that must never be logged."""
+    for value in values:
+        if value and len(value) >= 6 and value not in _configured_secrets:
+            _configured_secrets.append(value)
+    # Longest first so that a secret containing another is masked whole.
+    _configured_secrets.sort(key=len, reverse=True)
+
+
+def mask(text: str) -> str:
+    """Remove every known or recognisable secret from ``text``."""
+    for value in _configured_secrets:
+        if value in text:
+            text = text.replace(value, MASK)
+        for line in value.splitlines():  # multi-line keys logged partially
+            if len(line) >= 16 and line in text:
+                text = text.replace(line, MASK)
+    for pattern in PATTERNS:
+        text = pattern.sub(_replacement, text)
+    external = _external_masker()
+    if external is not None:
+        try:
+            text = external(text)
+        except Exception:  # noqa: S110 - a broken detector must not break logging
+            pass
+    return text
+
+
+def _replacement(match: re.Match[str]) -> str:
+    prefix = match.group(1) if match.lastindex else ""
+    if prefix and prefix.lower() in ("bearer", "token", "x-access-token:"):
+        return f"{prefix} {MASK}" if not prefix.endswith(":") else f"{prefix}{MASK}"
+    return MASK
+
+
+def mask_value(key: str, value: Any) -> Any:
+    """Mask a structured field: by key name first, then by content."""
+    if SENSITIVE_KEY.search(key) and value not in (None, "", 0, False):
+        return MASK
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, Mapping):
+        return {str(k): mask_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_value(key, v) for v in value]
+    if isinstance(value, int | float | bool) or value is None:
+        return value
+    return mask(repr(value))
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {
+        k: mask_value(k, v)
+        for k, v in record.__dict__.items()
+        if k not in STANDARD_ATTRS and not k.startswith("_")
+    }
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, msg, extra fields, exc."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": mask(record.getMessage()),
+        }
+        entry.update(_extras(record))
+        if record.exc_info:
+            entry["exc"] = mask(self.formatException(record.exc_info))
+        return mask(json.dumps(entry, default=str, ensure_ascii=False))
+
+
+class TextFormatter(logging.Formatter):
+    """Readable output for a terminal: time level logger: message key=value ..."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
+        extras = " ".join(f"{k}={v}" for k, v in _extras(record).items())
+        line = f"{stamp} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        if extras:
+            line += f"  {extras}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return mask(line)
+
+
+class RedactingFilter(logging.Filter):
+    """Attach to foreign handlers: rewrites msg/args so no secret survives formatting."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = mask(record.getMessage())
+        record.args = None
+        return True
+
+
+def setup_logging(
+    level: str = "INFO",
+    *,
+    secrets: Iterable[str] = (),
+    stream: TextIO | None = None,
+    json_lines: bool | None = None,
+) -> logging.Handler:
+    """Configure the root logger once for the process and return the installed handler."""
+    add_secret_values(secrets)
+    out = stream if stream is not None else sys.stderr
+    if json_lines is None:
+        json_lines = not (hasattr(out, "isatty") and out.isatty())
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(JsonFormatter() if json_lines else TextFormatter())
+    handler.addFilter(RedactingFilter())
+    handler.set_name("selfheal")
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if old.get_name() == "selfheal":
+            root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    return handler

@@ -1,0 +1,136 @@
+"""``selfheal serve`` and ``selfheal audit verify|log``.
+
+``serve`` reads the settings (environment and ``.env``), refuses to start when they are
+incomplete (exit 2), configures structured logging, imports ``SELFHEAL_PLUGINS`` modules (which
+may register job kinds and dispatch hooks), opens the ledger and runs the aiohttp app until
+SIGINT/SIGTERM. ``audit`` works on the ledger file only and needs no App credentials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from app.cli import EXIT_FINDINGS, EXIT_OK, UsageError
+from app.settings import SettingsError, db_path_from, environment, load_settings
+
+SHUTDOWN_TIMEOUT = 15.0
+
+
+def register(subparsers: Any) -> None:
+    serve = subparsers.add_parser("serve", help="run the GitHub App webhook server and workers")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (0 = any)")
+    serve.add_argument("--db", type=Path, help="ledger file (default: $SELFHEAL_DB)")
+    serve.add_argument("--env-file", type=Path, default=Path(".env"), help="dotenv file")
+    serve.set_defaults(handler=run_serve)
+
+    audit = subparsers.add_parser("audit", help="verify or list the audit log")
+    audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    verify = audit_sub.add_parser("verify", help="check the hash chain")
+    verify.add_argument("--db", type=Path, help="ledger file (default: $SELFHEAL_DB)")
+    verify.set_defaults(handler=run_verify)
+    log = audit_sub.add_parser("log", help="list audit entries, newest first")
+    log.add_argument("--db", type=Path, help="ledger file (default: $SELFHEAL_DB)")
+    log.add_argument("--repo", metavar="OWNER/NAME")
+    log.add_argument("--request", type=int, metavar="N", help="request issue number")
+    log.add_argument("--actor", metavar="LOGIN")
+    log.add_argument("--action")
+    log.add_argument("--limit", type=int, default=50)
+    log.add_argument("--format", choices=("text", "json"), default="text")
+    log.set_defaults(handler=run_log)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from app.ledger import Ledger
+    from app.logs import setup_logging
+    from app.server import create_app
+
+    try:
+        settings = load_settings(args.env_file)
+    except SettingsError as exc:
+        raise UsageError(f"cannot start: {exc}") from None
+    if args.db is not None:
+        from dataclasses import replace
+
+        settings = replace(settings, db_path=args.db)
+    setup_logging(settings.log_level, secrets=settings.secret_values())
+    for name in settings.plugins:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise UsageError(f"SELFHEAL_PLUGINS: cannot import {name!r}: {exc}") from None
+    ledger = Ledger.open(settings.db_path)
+    try:
+        app = create_app(settings, ledger=ledger)
+        web.run_app(
+            app,
+            host=args.host,
+            port=args.port,
+            print=lambda text: print(text, file=sys.stderr, flush=True),
+            shutdown_timeout=SHUTDOWN_TIMEOUT,
+            access_log=None,
+        )
+    finally:
+        ledger.close()
+    return EXIT_OK
+
+
+def _db(args: argparse.Namespace) -> Path:
+    path: Path = args.db if args.db is not None else db_path_from(environment())
+    if not path.is_file():
+        raise UsageError(f"no ledger at {path} (pass --db or set SELFHEAL_DB)")
+    return path
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from app.ledger import audit, connect
+
+    conn = connect(_db(args), readonly=True)
+    try:
+        result = audit.verify(conn)
+    finally:
+        conn.close()
+    if result.ok:
+        print(f"audit chain ok: {result.checked} entries verified")
+        return EXIT_OK
+    print(f"audit chain BROKEN at entry {result.broken_id}: {result.reason}")
+    print(f"({result.checked} entries before it verified)")
+    return EXIT_FINDINGS
+
+
+def run_log(args: argparse.Namespace) -> int:
+    from app.ledger import audit, connect
+
+    if args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    conn = connect(_db(args), readonly=True)
+    try:
+        found = audit.entries(
+            conn,
+            repository=args.repo,
+            request=args.request,
+            actor=args.actor,
+            action=args.action,
+            limit=args.limit,
+        )
+    finally:
+        conn.close()
+    if args.format == "json":
+        print(json.dumps([e.to_dict() for e in found], indent=2))
+        return EXIT_OK
+    for e in found:
+        where = e.repository or "-"
+        if e.request is not None:
+            where += f"#{e.request}"
+        details = json.dumps(e.details, sort_keys=True) if e.details else ""
+        print(f"{e.id:>6}  {e.ts}  {e.actor:<20} {e.action:<24} {where}  {details}".rstrip())
+    if not found:
+        print("no audit entries match", file=sys.stderr)
+    return EXIT_OK
