@@ -1,0 +1,206 @@
+"""What a change touches: a :class:`ChangeSet` of :class:`ChangedFile` entries.
+
+Three sources, one shape:
+
+* :func:`changeset_from_git` reads a range ``base..head`` of a repository with pygit2 (no git
+  subprocess). Like a pull request, it compares ``head`` with the merge base of the two refs,
+  detects renames, flags binary files and takes each file's new content from the head tree;
+* :func:`changeset_from_diff` (in :mod:`app.review.diffparse`) parses a unified diff;
+* :func:`changeset_from_paths` lists target paths, for a request reviewed before any code
+  exists (only the path policy applies).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pygit2
+
+from app.policy import normalize_path
+
+BINARY_SNIFF_BYTES = 8000
+Reader = Callable[[str], str | None]
+
+
+class ChangeStatus(enum.StrEnum):
+    ADDED = "added"
+    MODIFIED = "modified"
+    DELETED = "deleted"
+    RENAMED = "renamed"
+
+
+class ChangeSetError(ValueError):
+    """The change cannot be read (unknown ref, not a repository ...): a usage error."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedFile:
+    """One changed path. ``content`` is the new version (None when deleted, binary or unknown);
+    ``added_lines`` are the 1-based line numbers, in the new version, that were added or
+    changed; only those lines may produce code findings."""
+
+    path: str
+    old_path: str | None = None
+    status: ChangeStatus = ChangeStatus.MODIFIED
+    content: bytes | None = None
+    added_lines: frozenset[int] = frozenset()
+    binary: bool = False
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Every path the change touches (a rename touches the old and the new one)."""
+        if self.old_path and self.old_path != self.path:
+            return (self.old_path, self.path)
+        return (self.path,)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSet:
+    files: tuple[ChangedFile, ...]
+    kind: str = "paths"  # "git" | "diff" | "paths"
+    base: str | None = None
+    head: str | None = None
+    # Text of any repository path in the new version (for `-r` includes); None = unknown.
+    read: Reader | None = field(default=None, compare=False)
+
+    @property
+    def paths(self) -> list[str]:
+        return [f.path for f in self.files]
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def looks_binary(data: bytes) -> bool:
+    return b"\0" in data[:BINARY_SNIFF_BYTES]
+
+
+def _peel_commit(repo: Any, ref: str) -> Any:
+    if not ref or ref.startswith("-"):
+        raise ChangeSetError(f"invalid git ref {ref!r}")
+    try:
+        return repo.revparse_single(ref).peel(pygit2.Commit)
+    except (KeyError, ValueError, pygit2.GitError) as exc:
+        raise ChangeSetError(f"unknown git ref {ref!r}: {exc}") from None
+
+
+def _open(repo_path: Path) -> Any:
+    try:
+        found = pygit2.discover_repository(str(repo_path))
+    except pygit2.GitError:
+        found = None
+    if not found:
+        raise ChangeSetError(f"{repo_path} is not inside a git repository")
+    return pygit2.Repository(found)
+
+
+def _tree_reader(repo: Any, tree: Any) -> Reader:
+    def read(path: str) -> str | None:
+        try:
+            obj = repo[tree[normalize_path(path)].id]
+        except (KeyError, ValueError):
+            return None
+        if not isinstance(obj, pygit2.Blob) or obj.is_binary:
+            return None
+        data: bytes = obj.data
+        return data.decode("utf-8", "replace")
+
+    return read
+
+
+_STATUS = {
+    pygit2.enums.DeltaStatus.ADDED: ChangeStatus.ADDED,
+    pygit2.enums.DeltaStatus.DELETED: ChangeStatus.DELETED,
+    pygit2.enums.DeltaStatus.RENAMED: ChangeStatus.RENAMED,
+}
+
+
+def _file_from_patch(repo: Any, patch: Any) -> ChangedFile:
+    delta = patch.delta
+    status = _STATUS.get(delta.status, ChangeStatus.MODIFIED)
+    path = delta.new_file.path if status is not ChangeStatus.DELETED else delta.old_file.path
+    old_path = delta.old_file.path if status is ChangeStatus.RENAMED else None
+    content: bytes | None = None
+    binary = bool(delta.is_binary)
+    if status is not ChangeStatus.DELETED:
+        obj = repo.get(delta.new_file.id)
+        if isinstance(obj, pygit2.Blob):
+            content = obj.data
+            binary = binary or obj.is_binary or looks_binary(obj.data)
+        else:  # a submodule (gitlink): nothing to scan
+            binary = True
+    added = frozenset(
+        line.new_lineno
+        for hunk in ([] if binary else patch.hunks)
+        for line in hunk.lines
+        if line.origin == "+" and line.new_lineno > 0
+    )
+    return ChangedFile(path, old_path, status, None if binary else content, added, binary)
+
+
+# -- public functions ------------------------------------------------------------------------
+
+
+def changeset_from_git(
+    repo_path: Path | str, base: str, head: str = "HEAD", *, merge_base: bool = True
+) -> ChangeSet:
+    """The files changed from ``base`` to ``head`` (refs, tags, short or full SHAs).
+
+    With ``merge_base`` (the default, like a pull request's "files changed"), the comparison
+    starts at the merge base of the two commits, so changes that landed on ``base`` after
+    ``head`` branched off are not attributed to ``head``.
+    """
+    repo = _open(Path(repo_path))
+    base_commit, head_commit = _peel_commit(repo, base), _peel_commit(repo, head)
+    start = base_commit
+    if merge_base:
+        found = repo.merge_base(base_commit.id, head_commit.id)
+        if found is not None:
+            start = repo[found]
+    diff = repo.diff(start.tree, head_commit.tree, context_lines=0)
+    diff.find_similar()
+    files = tuple(_file_from_patch(repo, patch) for patch in diff if patch is not None)
+    return ChangeSet(
+        files,
+        kind="git",
+        base=str(start.id),
+        head=str(head_commit.id),
+        read=_tree_reader(repo, head_commit.tree),
+    )
+
+
+def read_blob_text(repo_path: Path | str, ref: str, path: str) -> bytes | None:
+    """The bytes of ``path`` at ``ref`` (e.g. the policy file on the base branch), or None."""
+    repo = _open(Path(repo_path))
+    tree = _peel_commit(repo, ref).tree
+    try:
+        obj = repo[tree[path].id]
+    except KeyError:
+        return None
+    return obj.data if isinstance(obj, pygit2.Blob) else None
+
+
+def changeset_from_paths(paths: Iterable[str]) -> ChangeSet:
+    """Target paths of a request not yet coded: path checks only, nothing to scan."""
+    seen: dict[str, ChangedFile] = {}
+    for raw in paths:
+        path = normalize_path(raw.strip())
+        if not path:
+            raise ChangeSetError(f"empty target path {raw!r}")
+        seen.setdefault(path, ChangedFile(path))
+    return ChangeSet(tuple(seen.values()), kind="paths")
+
+
+def changeset_from_files(files: Sequence[ChangedFile], *, kind: str = "diff") -> ChangeSet:
+    """A change set from already-built entries; ``read`` serves their new contents."""
+    texts = {f.path: f.content for f in files if f.content is not None}
+
+    def read(path: str) -> str | None:
+        data = texts.get(normalize_path(path))
+        return data.decode("utf-8", "replace") if data is not None else None
+
+    return ChangeSet(tuple(files), kind=kind, read=read)

@@ -1,0 +1,325 @@
+"""A strict, bounded parser for unified diffs (git's and plain ``diff -u``), into a ChangeSet.
+
+Handles ``diff --git`` extended headers (new/deleted file modes, renames, copies, mode
+changes), ``/dev/null`` for additions and deletions, quoted C-style paths, ``a/`` ``b/`` (and
+git's mnemonic ``i/ w/ c/ o/``) prefixes, timestamps after a tab in plain diffs, ``\\ No
+newline at end of file``, binary patches (``Binary files ... differ`` and ``GIT binary
+patch``), CRLF and invalid UTF-8 (content is kept as bytes). Leading text (a commit message,
+mail headers) and trailing text (a format-patch signature) are ignored.
+
+Each file's new content is rebuilt from its hunks' new-side lines (context and added) at
+their real line numbers; lines the diff does not show are left empty, so findings land on
+the right lines. A malformed hunk raises :class:`DiffError` with the 1-based input line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from app.review.changeset import ChangedFile, ChangeSet, ChangeStatus, changeset_from_files
+
+MAX_DIFF_BYTES = 64 * 1024 * 1024
+MAX_LINE_NUMBER = 5_000_000
+HUNK_RE = re.compile(rb"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(?: .*)?$")
+BINARY_RE = re.compile(r"^Binary files (.+) and (.+) differ$")
+PREFIXES = ("a/", "b/", "i/", "w/", "c/", "o/")
+ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
+DEV_NULL = "/dev/null"
+EPOCH = "\t1970-01-01 00:00:00"  # `diff -N` dates a missing file at the epoch
+
+
+class DiffError(ValueError):
+    """A diff that cannot be parsed; ``line`` is the 1-based input line (None: whole input)."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(f"line {line}: {message}" if line is not None else message)
+        self.message = message
+        self.line = line
+
+
+@dataclass
+class _File:
+    old: str | None = None
+    new: str | None = None
+    git: bool = False
+    created: bool = False
+    deleted: bool = False
+    renamed: bool = False
+    copied: bool = False
+    binary: bool = False
+    has_headers: bool = False  # saw ---/+++
+    hunks: int = 0
+    lines: dict[int, bytes] = field(default_factory=dict)
+    added: set[int] = field(default_factory=set)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _text(raw: bytes) -> str:
+    return raw.rstrip(b"\r").decode("utf-8", "surrogateescape")
+
+
+def _unquote(text: str, lineno: int) -> tuple[str, str]:
+    """Parse a C-quoted path at the start of ``text``; return (path, rest)."""
+    out = bytearray()
+    i = 1
+    while i < len(text):
+        ch = text[i]
+        if ch == '"':
+            return out.decode("utf-8", "replace"), text[i + 1 :]
+        if ch == "\\" and i + 1 < len(text):
+            nxt = text[i + 1]
+            if nxt in "0123" and re.fullmatch(r"[0-7]{3}", text[i + 1 : i + 4]):
+                out.append(int(text[i + 1 : i + 4], 8))
+                i += 4
+                continue
+            out.append(ESCAPES.get(nxt, ord(nxt)))
+            i += 2
+            continue
+        out.extend(ch.encode("utf-8", "surrogateescape"))
+        i += 1
+    raise DiffError("unterminated quoted path", lineno)
+
+
+def _header_path(text: str, lineno: int) -> str | None:
+    """The path of a ``---``/``+++`` line (without the marker), or None for /dev/null."""
+    if text.startswith('"'):
+        path, _ = _unquote(text, lineno)
+    else:
+        path = text.split("\t", 1)[0].rstrip(" ")
+    if not path:
+        raise DiffError("file header without a path", lineno)
+    return None if path == DEV_NULL else path
+
+
+def _strip(path: str | None) -> str | None:
+    if path is not None and path.startswith(PREFIXES) and len(path) > 2:
+        return path[2:]
+    return path
+
+
+def _strip_pair(old: str | None, new: str | None, git: bool) -> tuple[str | None, str | None]:
+    """Drop the ``a/`` ``b/`` prefixes; for plain diffs, like ``patch -p1``, a first
+    component in which the old and new paths differ (``old/src/x`` vs ``new/src/x``)."""
+    if not git and old is not None and new is not None and "/" in old and "/" in new:
+        old_head, old_tail = old.split("/", 1)
+        new_head, new_tail = new.split("/", 1)
+        if old_tail == new_tail and old_head != new_head:
+            return old_tail, new_tail
+    return _strip(old), _strip(new)
+
+
+def _git_header_paths(text: str, lineno: int) -> tuple[str, str]:
+    """``a/x b/y`` from a ``diff --git`` line: exact for quoted or same-name paths."""
+    if text.startswith('"'):
+        old, rest = _unquote(text, lineno)
+        rest = rest.lstrip(" ")
+        new = _unquote(rest, lineno)[0] if rest.startswith('"') else rest
+        return old, new
+    candidates = [i for i, ch in enumerate(text) if ch == " "]
+    for i in candidates:
+        left, right = text[:i], text[i + 1 :]
+        if right.startswith('"'):
+            return left, _unquote(right, lineno)[0]
+        if _strip(left) == _strip(right):
+            return left, right
+    cut = text.rfind(" b/")
+    if cut > 0:
+        return text[:cut], text[cut + 1 :]
+    raise DiffError("cannot read the paths of a `diff --git` line", lineno)
+
+
+def _finish(state: _File, files: dict[str, ChangedFile]) -> None:
+    old, new = _strip_pair(state.old, state.new, state.git)
+    if state.deleted or new is None:
+        if old is None:
+            return
+        entry = ChangedFile(old, None, ChangeStatus.DELETED, None, frozenset(), state.binary)
+    else:
+        if state.created or old is None or state.copied:
+            status, old_path = ChangeStatus.ADDED, None
+        elif state.renamed or old != new:
+            status, old_path = ChangeStatus.RENAMED, old
+        else:
+            status, old_path = ChangeStatus.MODIFIED, None
+        content: bytes | None = None
+        if state.lines and not state.binary:
+            top = max(state.lines)
+            content = b"".join(state.lines.get(n, b"\n") for n in range(1, top + 1))
+        entry = ChangedFile(new, old_path, status, content, frozenset(state.added), state.binary)
+    previous = files.get(entry.path)
+    if previous is not None and previous.content and entry.content is not None:
+        # The same file twice (a patch series): overlay the later hunks on the earlier ones.
+        merged = previous.content.splitlines(keepends=True)
+        for n, line in state.lines.items():
+            while len(merged) < n:
+                merged.append(b"\n")
+            merged[n - 1] = line
+        entry = ChangedFile(
+            entry.path,
+            previous.old_path,
+            previous.status,
+            b"".join(merged),
+            previous.added_lines | entry.added_lines,
+            entry.binary,
+        )
+    files[entry.path] = entry
+
+
+def _extended_header(state: _File, text: str, lineno: int) -> bool:
+    """Apply a git extended header line; False if ``text`` is not one."""
+    if text.startswith(("new file mode ", "deleted file mode ")):
+        state.created = text.startswith("new")
+        state.deleted = text.startswith("deleted")
+    elif text.startswith(("rename from ", "copy from ")):
+        state.old = "a/" + _path_arg(text.split(" ", 2)[2], lineno)
+        state.renamed = text.startswith("rename")
+        state.copied = text.startswith("copy")
+    elif text.startswith(("rename to ", "copy to ")):
+        state.new = "b/" + _path_arg(text.split(" ", 2)[2], lineno)
+    elif text.startswith("GIT binary patch"):
+        state.binary = True
+    elif not text.startswith(
+        ("index ", "old mode ", "new mode ", "similarity index ", "dissimilarity index ")
+    ):
+        return False
+    return True
+
+
+def _no_newline(state: _File | None, last_new: int | None) -> None:
+    """``\\ No newline at end of file``: the previous new-side line has no line break."""
+    if state is not None and last_new is not None and last_new in state.lines:
+        line = state.lines[last_new]
+        state.lines[last_new] = line[:-2] if line.endswith(b"\r\n") else line.removesuffix(b"\n")
+
+
+def _path_arg(text: str, lineno: int) -> str:
+    return _unquote(text, lineno)[0] if text.startswith('"') else text
+
+
+# -- public functions ------------------------------------------------------------------------
+
+
+def parse_diff(data: bytes | str, *, max_bytes: int = MAX_DIFF_BYTES) -> list[ChangedFile]:
+    """Parse a unified diff into changed files (see the module docstring)."""
+    raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
+    if len(raw) > max_bytes:
+        raise DiffError(f"diff is {len(raw)} bytes, over the {max_bytes}-byte limit")
+    lines = raw.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    files: dict[str, ChangedFile] = {}
+    state: _File | None = None
+    old_left = new_left = 0
+    cursor = 0
+    last_new: int | None = None  # new-side line number of the previous hunk line, if any
+    in_binary_patch = False
+    for index, line in enumerate(lines):
+        lineno = index + 1
+        if old_left > 0 or new_left > 0:
+            marker = line[:1]
+            body = line[1:] + b"\n"
+            if marker in (b"", b"\r"):  # an empty context line whose space was stripped
+                marker, body = b" ", line + b"\n"
+            if marker == b" " and old_left > 0 and new_left > 0:
+                old_left, new_left = old_left - 1, new_left - 1
+            elif marker == b"+" and new_left > 0:
+                new_left -= 1
+            elif marker == b"-" and old_left > 0:
+                old_left -= 1
+                last_new = None
+                continue
+            elif marker == b"\\":
+                _no_newline(state, last_new)
+                continue
+            else:
+                raise DiffError(
+                    f"malformed hunk: expected {old_left} more old and {new_left} more new "
+                    f"line(s), got {_text(line)[:60]!r}",
+                    lineno,
+                )
+            assert state is not None
+            state.lines[cursor] = body
+            if marker == b"+":
+                state.added.add(cursor)
+            last_new = cursor
+            cursor += 1
+            continue
+        text = _text(line)
+        if text.startswith("\\") and state is not None and state.hunks:
+            _no_newline(state, last_new)
+            continue
+        last_new = None
+        if text.startswith("diff --git "):
+            if state is not None:
+                _finish(state, files)
+            old, new = _git_header_paths(text[len("diff --git ") :], lineno)
+            state = _File(old=old, new=new, git=True)
+            in_binary_patch = False
+            continue
+        if in_binary_patch:
+            continue
+        if text.startswith("--- ") and index + 1 < len(lines) and lines[index + 1][:4] == b"+++ ":
+            if state is None or state.hunks or state.has_headers or not state.git:
+                if state is not None:
+                    _finish(state, files)
+                state = _File()
+            state.has_headers = True
+            new_text = _text(lines[index + 1])[4:]
+            state.old = _header_path(text[4:], lineno)
+            state.new = _header_path(new_text, lineno + 1)
+            state.created = state.old is None or EPOCH in text
+            state.deleted = state.deleted or EPOCH in new_text
+            continue
+        if text.startswith("+++ ") and state is not None and state.has_headers and not state.hunks:
+            continue  # the second half of a ---/+++ pair
+        if text.startswith("@@"):
+            if text.startswith("@@@"):
+                raise DiffError("combined diffs (merge commits) are not supported", lineno)
+            if state is None or (state.old is None and state.new is None):
+                raise DiffError("hunk header before any file header", lineno)
+            found = HUNK_RE.match(line.rstrip(b"\r"))
+            if found is None:
+                raise DiffError(f"malformed hunk header {text[:60]!r}", lineno)
+            old_left = int(found.group(2) or b"1")
+            new_start, new_left = int(found.group(3)), int(found.group(4) or b"1")
+            if new_start + new_left > MAX_LINE_NUMBER:
+                raise DiffError(f"hunk line numbers over {MAX_LINE_NUMBER}", lineno)
+            cursor = new_start if new_left else new_start + 1
+            state.hunks += 1
+            continue
+        binary = BINARY_RE.match(text)
+        if binary is not None:
+            if state is None or state.hunks or state.has_headers:
+                if state is not None:
+                    _finish(state, files)
+                state = _File(old=_header_path(binary.group(1), lineno))
+                state.new = _header_path(binary.group(2), lineno)
+            state.binary = True
+            continue
+        if state is not None and state.git and not state.hunks and not state.has_headers:
+            if _extended_header(state, text, lineno):
+                in_binary_patch = state.binary
+                continue
+        if state is not None and state.hunks and line[:1] in (b"+", b"-", b" "):
+            if text not in ("-- ", "--"):
+                raise DiffError(
+                    "line outside any hunk (a hunk header's line count is too small?)", lineno
+                )
+    if old_left > 0 or new_left > 0:
+        raise DiffError(
+            f"diff ends inside a hunk ({old_left} old and {new_left} new line(s) missing)",
+            len(lines),
+        )
+    if state is not None:
+        _finish(state, files)
+    elif raw.strip():
+        raise DiffError("no file headers found: this is not a unified diff", 1)
+    return list(files.values())
+
+
+def changeset_from_diff(data: bytes | str, *, max_bytes: int = MAX_DIFF_BYTES) -> ChangeSet:
+    """A :class:`ChangeSet` from unified diff text (raises :class:`DiffError`)."""
+    return changeset_from_files(parse_diff(data, max_bytes=max_bytes), kind="diff")

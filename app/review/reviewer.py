@@ -1,0 +1,175 @@
+"""SecurityCodeReviewer: a :class:`ChangeSet` and a :class:`Policy` in, a :class:`Verdict` out.
+
+Three kinds of findings feed the decision rules in :mod:`app.review.rules`:
+
+* path findings from the policy: every path a change touches (both sides of a rename, and
+  deleted files: deleting a protected file is a change to it) that is ``protected`` or
+  ``review``, with the deciding line and its owners in ``properties``;
+* sensitive changes: the selfheal policy file, CODEOWNERS (all three locations) and workflow
+  files, which always need a person's approval whatever the policy says;
+* code findings from :func:`app.scan.engine.scan_targets` (semgrep rules, secrets and
+  vulnerable dependencies) on ADDED or CHANGED lines only. Any scanner error becomes a
+  ``scanner-error`` finding, and the rules block: the gate fails closed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app.findings import Category, Finding, Severity, Source, Verdict
+from app.policy import Level, Policy, PolicyError, compile_pattern
+from app.review.changeset import ChangedFile, ChangeSet
+from app.review.rules import Thresholds, decide, policy_error_verdict
+from app.scan.engine import ScanOptions, ScanTarget, scan_targets
+
+SENSITIVE_PATTERNS = {
+    "/.github/selfheal.policy": "the selfheal policy",
+    "/CODEOWNERS": "CODEOWNERS",
+    "/.github/CODEOWNERS": "CODEOWNERS",
+    "/docs/CODEOWNERS": "CODEOWNERS",
+    "/.github/workflows/": "a GitHub Actions workflow",
+}
+SENSITIVE = [(compile_pattern(p), what) for p, what in SENSITIVE_PATTERNS.items()]
+RULE_PROTECTED = "selfheal.policy.protected-path"
+RULE_REVIEW = "selfheal.policy.review-path"
+RULE_SENSITIVE = "selfheal.sensitive-change"
+RULE_SCANNER_ERROR = "selfheal.scanner-error"
+BINARY_REASON = "binary file or submodule: not scanned"
+VERBS = {"added": "adds", "modified": "changes", "deleted": "deletes", "renamed": "renames"}
+
+
+@dataclass(frozen=True)
+class ReviewOptions:
+    """``actor_kind``: who makes the change ("automation" or "human"). ``scan``: options for
+    the scan engine (None = defaults). ``run_scanners=False`` reviews paths only."""
+
+    actor_kind: str = "automation"
+    scan: ScanOptions | None = None
+    run_scanners: bool = True
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _verb(change: ChangedFile, path: str, kind: str) -> str:
+    if kind == "paths":
+        return "targets"
+    if change.old_path == path and change.path != path:
+        return "renames away"
+    return VERBS[change.status.value]
+
+
+def _path_finding(change: ChangedFile, path: str, policy: Policy, kind: str) -> Finding | None:
+    found = policy.match(path)
+    if found is None or found.level is Level.OPEN:
+        return None
+    protected = found.level is Level.PROTECTED
+    owners = f" (owners: {' '.join(found.owners)})" if found.owners else ""
+    return Finding(
+        rule_id=RULE_PROTECTED if protected else RULE_REVIEW,
+        category=Category.PROTECTED_PATH if protected else Category.REVIEW_PATH,
+        severity=Severity.HIGH if protected else Severity.MEDIUM,
+        path=path,
+        line=0,
+        message=(
+            f"The change {_verb(change, path, kind)} {path}, which is {found.level.label} "
+            f"by {found.location} (`{found.pattern}`){owners}."
+        ),
+        source=Source.POLICY,
+        properties={
+            "level": found.level.label,
+            "pattern": found.pattern,
+            "policy": found.location,
+            "owners": list(found.owners),
+            "status": change.status.value,
+            **({"note": found.note} if found.note else {}),
+        },
+    )
+
+
+def _sensitive_finding(change: ChangedFile, path: str, kind: str) -> Finding | None:
+    for regex, what in SENSITIVE:
+        if regex.match(path):
+            return Finding(
+                rule_id=RULE_SENSITIVE,
+                category=Category.SENSITIVE_CHANGE,
+                severity=Severity.MEDIUM,
+                path=path,
+                line=0,
+                message=(
+                    f"The change {_verb(change, path, kind)} {path} ({what}); "
+                    "a person must approve."
+                ),
+                source=Source.POLICY,
+                properties={"status": change.status.value},
+            )
+    return None
+
+
+def error_finding(message: str) -> Finding:
+    return Finding(
+        rule_id=RULE_SCANNER_ERROR,
+        category=Category.SCANNER_ERROR,
+        severity=Severity.HIGH,
+        path=".",
+        line=0,
+        message=message,
+        source=Source.ENGINE,
+    )
+
+
+# -- public functions ------------------------------------------------------------------------
+
+
+def path_findings(changes: ChangeSet, policy: Policy) -> list[Finding]:
+    """Policy and sensitive-file findings for every path the change touches."""
+    findings: list[Finding] = []
+    for change in changes.files:
+        for path in change.paths:
+            for found in (
+                _path_finding(change, path, policy, changes.kind),
+                _sensitive_finding(change, path, changes.kind),
+            ):
+                if found is not None:
+                    findings.append(found)
+    return findings
+
+
+def code_findings(
+    changes: ChangeSet, options: ScanOptions | None = None
+) -> tuple[list[Finding], list[tuple[str, str]]]:
+    """Scanner findings on added lines, plus the files that could not be scanned."""
+    skipped: list[tuple[str, str]] = []
+    targets: list[ScanTarget] = []
+    for change in changes.files:
+        if change.binary and change.status.value != "deleted":
+            skipped.append((change.path, BINARY_REASON))
+        elif change.content is not None and change.added_lines:
+            targets.append(ScanTarget(change.path, change.content, change.added_lines))
+    if not targets:
+        return [], skipped
+    try:
+        report = scan_targets(targets, options or ScanOptions(), read=changes.read)
+    except Exception as exc:  # the engine must not raise; if it does, fail closed anyway
+        return [error_finding(f"scan engine: {exc.__class__.__name__}: {exc}")], skipped
+    findings = list(report.findings) + [error_finding(e) for e in report.errors]
+    return findings, skipped + list(report.skipped)
+
+
+def review(
+    changes: ChangeSet,
+    policy: Policy | PolicyError,
+    *,
+    options: ReviewOptions | None = None,
+) -> Verdict:
+    """Review one change. A :class:`PolicyError` in place of a policy blocks (fail closed)."""
+    opts = options or ReviewOptions()
+    if isinstance(policy, PolicyError):
+        return policy_error_verdict(policy)
+    findings = path_findings(changes, policy)
+    skipped: list[tuple[str, str]] = []
+    if opts.run_scanners:
+        found, skipped = code_findings(changes, opts.scan)
+        findings.extend(found)
+    return decide(findings, actor_kind=opts.actor_kind, skipped=skipped, thresholds=opts.thresholds)
