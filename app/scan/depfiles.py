@@ -121,7 +121,8 @@ def _from_requirement(path: str, line: int, lines: frozenset[int], text: str) ->
     try:
         req = Requirement(text)
     except InvalidRequirement as exc:
-        raise DepFileError(path, line, f"cannot parse requirement {text!r}: {exc}") from None
+        reason = str(exc).splitlines()[0] if str(exc) else "invalid requirement"
+        raise DepFileError(path, line, f"cannot parse requirement {text!r}: {reason}") from None
     name = normalize_name(req.name)
     marker = str(req.marker) if req.marker else ""
     if req.url:

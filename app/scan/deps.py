@@ -78,11 +78,12 @@ def _range_reason(b: Bounds, aset: AffectedSet) -> str:
     if b.lower is not None and b.upper is not None and b.lower > b.upper:
         return ""
     if b.lower is not None:
+        admitted = True
         if b.lower_inclusive:
             admitted = b.specifier is None or b.specifier.contains(b.lower, prereleases=True)
             if admitted and aset.contains(b.lower):
                 return f"its lowest admitted version {b.lower} is affected"
-        elif aset.contains_just_above(b.lower):
+        if (not b.lower_inclusive or not admitted) and aset.contains_just_above(b.lower):
             return f"the versions just above {b.lower} are affected"
     if b.upper is not None:
         if b.upper_inclusive and aset.contains(b.upper):
