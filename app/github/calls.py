@@ -20,8 +20,8 @@ from types import MappingProxyType
 from typing import Any
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
-# Parameters whose values legitimately contain "/" (git refs, file paths); all others are
-# quoted completely so a value can never add a path segment.
+# Parameters whose values legitimately contain "/" (git refs, file paths): their segments
+# are checked for "." and ".." before encoding.
 _SLASHED_PARAMS = frozenset({"ref", "path", "branch", "base", "head"})
 
 
@@ -50,14 +50,13 @@ class CallError(ValueError):
 
 
 def _quote(name: str, value: Any) -> str:
+    """Percent-encode one path parameter completely, "/" included (as octokit does; GitHub
+    decodes ``heads%2Fmain`` and ``dir%2Ffile.py``), so a value is always one segment."""
     text = str(value)
     if text == "" or "\x00" in text:
         raise CallError(f"path parameter {name!r} is empty or contains NUL")
-    segments = text.split("/")
-    if name in _SLASHED_PARAMS:
-        if any(seg in ("", ".", "..") for seg in segments):
-            raise CallError(f"path parameter {name!r} has an empty, '.' or '..' segment")
-        return "/".join(urllib.parse.quote(seg, safe="") for seg in segments)
+    if name in _SLASHED_PARAMS and any(seg in ("", ".", "..") for seg in text.split("/")):
+        raise CallError(f"path parameter {name!r} has an empty, '.' or '..' segment")
     if text in (".", ".."):
         raise CallError(f"path parameter {name!r} may not be {text!r}")
     return urllib.parse.quote(text, safe="")

@@ -26,13 +26,17 @@ from typing import Any, Protocol
 import aiohttp
 import gidgethub
 import gidgethub.aiohttp
+import yarl
 
-from app.github.calls import Call, expand, get_call
+from app.github.calls import Call, CallError, expand, get_call
 from app.github.ratelimit import Decision, Failure, RetryPolicy, classify, decide
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 USER_AGENT = "selfheal"
+# GitHub's recommended media type, plus plain JSON: the two are the same representation,
+# and tools that only know the published description (Prism) negotiate on the second.
+ACCEPT = "application/vnd.github+json, application/json"
 # Responses that list items inside an object rather than as a bare JSON array.
 ITEMS_KEYS: Mapping[str, str] = {
     "apps.list_repos_accessible_to_installation": "repositories",
@@ -121,6 +125,9 @@ class _RetryingAPI(gidgethub.aiohttp.GitHubAPI):
         self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
     ) -> tuple[int, Mapping[str, str], bytes]:
         client, policy = self._client, self._client.policy
+        if not client.owns(url):
+            # A Link header (or a bug) pointing elsewhere must never receive our token.
+            raise CallError(f"refusing to send a GitHub request off {client.base_url}: {url}")
         attempt, waited = 0, 0.0
         while True:
             attempt += 1
@@ -205,6 +212,13 @@ class GitHubClient:
     def __repr__(self) -> str:
         return f"GitHubClient(base_url={self.base_url!r}, credential={self.credential!r})"
 
+    def owns(self, url: str) -> bool:
+        """Whether ``url`` is under this client's API base URL (same origin and prefix)."""
+        base, target = yarl.URL(self.base_url), yarl.URL(url)
+        return target.origin() == base.origin() and (target.path + "/").startswith(
+            base.path.rstrip("/") + "/"
+        )
+
     def notify_call(self, name: str, status: int | None, remaining: int | None) -> None:
         if remaining is not None:
             self.rate_limit_remaining = remaining
@@ -222,7 +236,7 @@ class GitHubClient:
         return {"jwt": value} if kind == "jwt" else {"oauth_token": value}
 
     async def call(
-        self, name: str, *, data: Any = None, accept: str | None = None, **params: Any
+        self, name: str, /, *, data: Any = None, accept: str | None = None, **params: Any
     ) -> Any:
         """Make the registered call ``name``. Path parameters fill the template; the other
         keyword arguments become query parameters. ``data`` is the JSON body."""
@@ -233,7 +247,7 @@ class GitHubClient:
         for attempt in (1, 2):
             api = _RetryingAPI(self, call)
             kwargs: dict[str, Any] = {
-                "accept": accept or "application/vnd.github+json",
+                "accept": accept or ACCEPT,
                 "extra_headers": {"x-github-api-version": API_VERSION},
                 **await self._auth(),
             }
@@ -257,7 +271,7 @@ class GitHubClient:
         raise AssertionError("unreachable")
 
     async def paginate(
-        self, name: str, *, per_page: int = 100, **params: Any
+        self, name: str, /, *, per_page: int = 100, **params: Any
     ) -> AsyncIterator[Any]:
         """Every item of a paginated call, following ``Link: rel="next"``."""
         call = get_call(name)
@@ -268,7 +282,7 @@ class GitHubClient:
         async for item in api.getiter(
             target,
             {},
-            accept="application/vnd.github+json",
+            accept=ACCEPT,
             extra_headers={"x-github-api-version": API_VERSION},
             iterable_key=ITEMS_KEYS.get(name),
             **await self._auth(),

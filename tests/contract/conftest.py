@@ -1,0 +1,87 @@
+"""Session fixtures for the contract suites: GitHub's official description and a Prism mock.
+
+Prism serves the pruned description (tests/contract/github-pruned.json) with request
+validation on and ``--errors``; it is started once per session, waited for with a bounded
+loop and stopped at teardown.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+OFFICIAL = ROOT / "node_modules/@octokit/openapi/generated/api.github.com.json"
+PRUNED = Path(__file__).with_name("github-pruned.json")
+PRISM = ROOT / "node_modules/.bin/prism"
+PRISM_START_TIMEOUT = 120.0
+
+
+@dataclass
+class PrismServer:
+    url: str
+    log: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/rate_limit", timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True  # it answered
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def official_spec() -> dict[str, Any]:
+    """GitHub's REST description from @octokit/openapi (pinned in package.json)."""
+    data: dict[str, Any] = json.loads(OFFICIAL.read_text(encoding="utf-8"))
+    return data
+
+
+@pytest.fixture(scope="session")
+def prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrismServer]:
+    port = _free_port()
+    log = tmp_path_factory.mktemp("prism") / "prism.log"
+    argv = [str(PRISM), "mock", str(PRUNED), "--errors", "--port", str(port), "-h", "127.0.0.1"]
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            argv, stdout=sink, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + PRISM_START_TIMEOUT
+        while not _ready(url):
+            if proc.poll() is not None:
+                pytest.fail(f"prism exited early:\n{log.read_text(errors='replace')[-3000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail("prism did not start within the bound")
+            time.sleep(0.25)
+        yield PrismServer(url, log)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
