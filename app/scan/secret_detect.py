@@ -33,7 +33,7 @@ _VALUE = re.compile(
     r"""(?::=|=>|\?\?=|\|\|=|=(?!=)|:(?![:=]))[ \t]{0,8}"""
     r"""(?:[rRbBuUfF]{1,2}(?=["'`]))?"""
     r"""(?:"(?P<dq>[^"\r\n]{1,512})"|'(?P<sq>[^'\r\n]{1,512})'|`(?P<bq>[^`\r\n]{1,512})`"""
-    r"""|(?P<bare>[^\s"'`#;,)}\]]{1,512}))"""
+    r"""|(?P<bare>[^\s"'`]{1,512}))"""
 )
 _AUTH_PREFIX = re.compile(r"(?i)(?:bearer|basic|token|bot)\s{1,3}")
 _AWS_SECRET = re.compile(r"[A-Za-z0-9/+]{40}")
@@ -89,8 +89,8 @@ def _private_keys(text: str) -> list[Hit]:
             end = body_match.end() if body_match else m.end()
         raw = text[m.start() : end]
         body = text[m.end() : end]
-        lead = len(body) - len(body.lstrip())
-        secret = body.strip()
+        secret = _strip_escapes(body)
+        lead = body.find(secret) if secret else 0
         compact = secret.replace("\\n", "").replace("\\r", "")
         if sum(c in _BASE64_CHARS for c in compact) < patterns.PRIVATE_KEY_MIN_BODY:
             continue
@@ -98,6 +98,16 @@ def _private_keys(text: str) -> list[Hit]:
             continue
         hits.append(_hit(patterns.PRIVATE_KEY_RULE, m.end() + lead, secret, m.start()))
     return hits
+
+
+def _strip_escapes(body: str) -> str:
+    """A key body without surrounding whitespace or escaped newlines (JSON ``\\n``)."""
+    secret = body.strip()
+    while secret.startswith(("\\n", "\\r")):
+        secret = secret[2:].lstrip()
+    while secret.endswith(("\\n", "\\r")):
+        secret = secret[:-2].rstrip()
+    return secret
 
 
 def _b64json(segment: str) -> object:
@@ -161,6 +171,8 @@ def _generic_hit(text: str, name: str, end: int, config_like: bool) -> Hit | Non
     if group == "bare" and not config_like:
         return None
     value, start = m.group(group), m.start(group)
+    if group == "bare":  # YAML flow mappings, INI lists: "{password: x}", "pwd=x;"
+        value = value.rstrip(",;)}]")
     prefix = _AUTH_PREFIX.match(value)
     if prefix:
         value, start = value[prefix.end() :], start + prefix.end()
@@ -220,6 +232,8 @@ def find_hits(text: str, *, config_like: bool = False) -> list[Hit]:
     )
     for found in detectors:
         for hit in found:
+            if filters.is_known_example(hit.secret):
+                continue
             i = bisect.bisect_left(starts, hit.start)
             if i < len(chosen) and chosen[i].start < hit.end:
                 continue  # overlaps the next chosen hit

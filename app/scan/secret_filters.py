@@ -25,6 +25,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 import re
@@ -100,6 +101,24 @@ _FAKE_RUN = re.compile(r"x{4,}|X{4,}|\*{3,}|•{3,}|\.{3,}|#{4,}|0{10,}")
 _TEMPLATE = re.compile(r"\$\{|\$\(|\{\{|\}\}|\{%|%\(|%s\b|\{[A-Za-z_0-9.]*\}|\[\[|\]\]")
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 
+# SHA-256 of values that vendors publish in their documentation as examples. Stored as
+# hashes so that this file holds no token-shaped literal.
+KNOWN_EXAMPLE_HASHES = frozenset(
+    {
+        # AWS docs: the example access key id (AKIA...EXAMPLE) and secret access key.
+        "1a5d44a2dca19669d72edf4c4f1c27c4c1ca4b4408fbb17f6ce4ad452d78ddb3",
+        "78314b11be2e581549ac1c4f616563fad3fdf0c3b71678f6e2299182080e0598",
+        # GitHub REST API docs (api.github.com OpenAPI examples): an installation token,
+        # a repository's temp_clone_token, and the app-manifest conversion example's
+        # client_secret, webhook_secret and private key.
+        "797c0ce414586cc8eb6929afe947c720e3e4d351dd070a6fe39f630beaab3054",
+        "58ab891f5503eae682fead7e32aa4db5e0cb54faa17feab88f44f5913aac7a70",
+        "0bc74d568394fb8fb11adf356e5b3d24856314b8f072a89252c8deeb70b159e1",
+        "0ac25cd47fc2fbbd353d0a94b4b8d6c02d63e69555528440b9a99a9fe0e4a731",
+        "4ac8770f214e392572044a868ec8d6786916995230151170c19d91293a340496",
+    }
+)
+
 CONFIG_SUFFIXES = frozenset(
     {".env", ".ini", ".cfg", ".conf", ".config", ".properties", ".yaml", ".yml", ".toml",
      ".tfvars", ".sh", ".bash", ".zsh", ".envrc", ".npmrc", ".pypirc", ".netrc", ".txt",
@@ -164,6 +183,13 @@ def is_placeholder(value: str) -> bool:
         return True
     words = [w.lower() for w in _WORDS.findall(stripped)]
     return lower in FAKE_VALUES or any(w in FAKE_WORDS for w in words)
+
+
+def is_known_example(secret: str) -> bool:
+    """A value published in vendor documentation as an example (matched by its hash)."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest() in (
+        KNOWN_EXAMPLE_HASHES
+    )
 
 
 def is_provider_placeholder(body: str) -> bool:
