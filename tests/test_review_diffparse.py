@@ -1,0 +1,149 @@
+"""The unified diff parser: real git and diff(1) output, and malformed input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.review.changeset import ChangedFile, ChangeStatus
+from app.review.diffparse import DiffError, changeset_from_diff, parse_diff
+
+FIXTURES = Path(__file__).parent / "fixtures" / "review"
+
+
+def _files(name: str) -> dict[str, ChangedFile]:
+    return {f.path: f for f in parse_diff((FIXTURES / name).read_bytes())}
+
+
+@pytest.mark.parametrize("name", ["git_full.diff", "git_binary_patch.diff"])
+def test_git_diff_statuses_lines_and_content(name: str) -> None:
+    files = _files(name)
+    assert set(files) == {
+        ".github/workflows/ci.yml",
+        "app.py",
+        "gone.txt",
+        "latin.txt",
+        "logo.bin",
+        "nonl.txt",
+        "renamed_module.py",
+        "with space.txt",
+    }
+    app = files["app.py"]
+    assert app.status is ChangeStatus.MODIFIED
+    assert app.added_lines == frozenset({2, 7})
+    assert app.content is not None
+    lines = app.content.split(b"\n")
+    assert lines[1] == b"import subprocess"  # line 2
+    assert lines[6] == b'    subprocess.call("ls", shell=True)'  # line 7
+
+    renamed = files["renamed_module.py"]
+    assert (renamed.status, renamed.old_path) == (ChangeStatus.RENAMED, "big_module.py")
+    assert renamed.added_lines == frozenset({15})
+    assert renamed.content is not None
+    assert renamed.content.split(b"\n")[14] == b"def f15(): return 150"
+    assert renamed.content.split(b"\n")[:11] == [b""] * 11  # lines the diff does not show
+
+    assert files["gone.txt"].status is ChangeStatus.DELETED
+    assert files["gone.txt"].content is None
+    assert files["logo.bin"].binary and files["logo.bin"].content is None
+    assert files["nonl.txt"].content == b"abcd"  # "\ No newline at end of file"
+    assert files["latin.txt"].content == b"caf\xe9 latin1\n"  # invalid UTF-8 kept as bytes
+    assert files["with space.txt"].status is ChangeStatus.ADDED
+    assert files[".github/workflows/ci.yml"].added_lines == frozenset({1, 2})
+
+
+def test_crlf_diff_parses_like_lf() -> None:
+    lf, crlf = _files("git_full.diff"), _files("git_full_crlf.diff")
+    assert {p: (f.status, f.added_lines, f.binary) for p, f in crlf.items()} == {
+        p: (f.status, f.added_lines, f.binary) for p, f in lf.items()
+    }
+    assert crlf["nonl.txt"].content == b"abcd"
+    assert crlf["app.py"].content is not None
+    assert crlf["app.py"].content.startswith(b"import os\r\nimport subprocess\r\n")
+
+
+def test_quoted_paths_and_plain_diff_u() -> None:
+    assert list(_files("git_quoted.diff")) == ["café.py"]
+    plain = _files("plain_ruN.diff")
+    assert plain["src/m.py"].added_lines == frozenset({2, 4})
+    assert plain["src/m.py"].content == b"a\nB\nc\nd\n"
+    assert plain["src/n.py"].status is ChangeStatus.ADDED
+
+
+def test_changeset_reader_serves_new_contents() -> None:
+    changes = changeset_from_diff((FIXTURES / "git_full.diff").read_bytes())
+    assert changes.kind == "diff"
+    assert changes.read is not None
+    assert changes.read("with space.txt") == "new file\nsecond line\n"
+    assert changes.read("not-in-diff.txt") is None
+
+
+def test_preamble_signature_and_empty_context_lines_are_tolerated() -> None:
+    text = (
+        "From 123 Mon Sep 17 00:00:00 2001\n"
+        "Subject: [PATCH] tweak\n"
+        "\n"
+        "---\n"
+        " a.py | 2 +-\n"
+        "\n"
+        "diff --git a/a.py b/a.py\n"
+        "--- a/a.py\n"
+        "+++ b/a.py\n"
+        "@@ -1,3 +1,3 @@\n"
+        " x = 1\n"
+        "\n"  # a context line whose leading space an editor stripped
+        "-y = 2\n"
+        "+y = 3\n"
+        "-- \n"
+        "2.39.5\n"
+    )
+    (only,) = parse_diff(text)
+    assert only.path == "a.py"
+    assert only.added_lines == frozenset({3})
+    assert only.content == b"x = 1\n\ny = 3\n"
+
+
+def test_mode_change_and_pure_rename_have_no_content() -> None:
+    text = (
+        "diff --git a/run.sh b/run.sh\nold mode 100644\nnew mode 100755\n"
+        "diff --git a/old name.py b/new name.py\nsimilarity index 100%\n"
+        "rename from old name.py\nrename to new name.py\n"
+    )
+    files = {f.path: f for f in parse_diff(text)}
+    assert files["run.sh"].status is ChangeStatus.MODIFIED
+    assert files["run.sh"].content is None
+    assert files["new name.py"].status is ChangeStatus.RENAMED
+    assert files["new name.py"].old_path == "old name.py"
+
+
+def test_empty_diff_is_no_change() -> None:
+    assert parse_diff(b"") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "fragment"),
+    [
+        ("--- a/x\n+++ b/x\n@@ -1,2 +1,2 @@\n a\n", 4, "diff ends inside a hunk"),
+        ("--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n+c\n", 6, "line outside any hunk"),
+        ("--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n*b\n", 5, "malformed hunk"),
+        ("--- a/x\n+++ b/x\n@@ -1,2 +1,2 @@\n a\ndiff --git a/y b/y\n", 5, "malformed hunk"),
+        ("--- a/x\n+++ b/x\n@@ -one +1 @@\n", 3, "malformed hunk header"),
+        ("@@ -1 +1 @@\n-a\n+b\n", 1, "hunk header before any file header"),
+        ("diff --cc x\n--- a/x\n+++ b/x\n@@@ -1 -1 +1 @@@\n", 4, "combined diffs"),
+        ("--- a/x\n+++ b/x\n@@ -1 +4999999,9 @@\n", 3, "line numbers over"),
+        ('diff --git "a/x b/x\n', 1, "unterminated quoted path"),
+        ("just some text\nnot a diff\n", 1, "not a unified diff"),
+    ],
+)
+def test_malformed_diffs_name_the_line(text: str, line: int, fragment: str) -> None:
+    with pytest.raises(DiffError) as info:
+        parse_diff(text)
+    assert info.value.line == line
+    assert fragment in info.value.message
+    assert str(info.value).startswith(f"line {line}: ")
+
+
+def test_oversize_input_is_rejected() -> None:
+    with pytest.raises(DiffError, match="over the 1000-byte limit"):
+        parse_diff(b"x" * 1001, max_bytes=1000)
