@@ -363,7 +363,7 @@ def test_safety_offline_probe_fails_fast(closed_port: int) -> None:
         closed_port,
     )
     assert "cannot reach 127.0.0.1" in probe_network(("127.0.0.1", closed_port), timeout=1.0)
-    with pytest.raises(ScannerError, match="needs network access.*works offline"):
+    with pytest.raises(ScannerError, match=r"needs network access.*works offline"):
         scan_with_safety(
             ["requirements.txt"],
             {"requirements.txt": "jinja2==2.10\n"}.get,
