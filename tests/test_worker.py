@@ -1,0 +1,143 @@
+"""The job runner against a real ledger: dispatch, retries, dead letter, halt cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gidgethub.sansio import Event
+
+from app.ledger import Ledger, deliveries, jobs
+from app.worker import JobContext, PermanentError, Worker, handle_webhook
+from tests.appcore_support import pull_request_payload
+
+
+@pytest.fixture
+async def ledger(tmp_path: Path) -> AsyncIterator[Ledger]:
+    led = Ledger.open(tmp_path / "w.db")
+    yield led
+    led.close()
+
+
+async def _until(predicate: Any, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, "condition not reached"
+        await asyncio.sleep(0.02)
+
+
+def _worker(ledger: Ledger, kinds: dict[str, Any], **kw: Any) -> Worker:
+    options: dict[str, Any] = {"poll_interval": 0.02, "backoff_base": 0.0, "lease_seconds": 5.0}
+    options.update(kw)
+    return Worker(ledger, job_kinds=kinds, dispatchers=[], **options)
+
+
+async def test_retry_then_success(ledger: Ledger) -> None:
+    calls: list[int] = []
+
+    async def flaky(job: jobs.Job, ctx: JobContext) -> None:
+        calls.append(job.attempts)
+        if len(calls) < 3:
+            raise RuntimeError("temporary")
+
+    job_id, _ = await ledger.awrite(lambda c: jobs.enqueue(c, "flaky", max_attempts=5))
+    worker = _worker(ledger, {"flaky": flaky})
+    await worker.start()
+    await _until(lambda: ledger.read(lambda c: jobs.get(c, job_id)).status == "done")
+    await worker.stop()
+    assert calls == [1, 2, 3]
+
+
+async def test_dead_letter_keeps_reason(ledger: Ledger) -> None:
+    async def broken(job: jobs.Job, ctx: JobContext) -> None:
+        raise ValueError("token ghs_0123456789abcdefghijABCDEFGHIJ rejected")
+
+    job_id, _ = await ledger.awrite(lambda c: jobs.enqueue(c, "broken", max_attempts=2))
+    worker = _worker(ledger, {"broken": broken})
+    await worker.start()
+    await _until(lambda: ledger.read(lambda c: jobs.get(c, job_id)).status == "dead")
+    await worker.stop()
+    job = ledger.read(lambda c: jobs.get(c, job_id))
+    assert job is not None and job.attempts == 2
+    assert job.last_error is not None and job.last_error.startswith("dead after 2 attempts:")
+    assert "ValueError" in job.last_error and "ghs_0123456789" not in job.last_error
+
+
+async def test_permanent_error_and_unknown_kind_die_at_once(ledger: Ledger) -> None:
+    async def permanent(job: jobs.Job, ctx: JobContext) -> None:
+        raise PermanentError("bad payload")
+
+    a, _ = await ledger.awrite(lambda c: jobs.enqueue(c, "permanent"))
+    b, _ = await ledger.awrite(lambda c: jobs.enqueue(c, "nobody-handles-this"))
+    worker = _worker(ledger, {"permanent": permanent})
+    await worker.start()
+    await _until(lambda: ledger.read(jobs.depth)["dead"] == 2)
+    await worker.stop()
+    ja = ledger.read(lambda c: jobs.get(c, a))
+    jb = ledger.read(lambda c: jobs.get(c, b))
+    assert ja is not None and ja.attempts == 1 and "bad payload" in (ja.last_error or "")
+    assert jb is not None and "no handler" in (jb.last_error or "")
+
+
+async def test_cancel_repository_stops_running_jobs(ledger: Ledger) -> None:
+    started = asyncio.Event()
+
+    async def stubborn(job: jobs.Job, ctx: JobContext) -> None:
+        started.set()
+        await asyncio.sleep(3600)  # ignores ctx.cancelled: the grace period must end it
+
+    async def cooperative(job: jobs.Job, ctx: JobContext) -> None:
+        while True:
+            ctx.raise_if_cancelled()
+            await asyncio.sleep(0.01)
+
+    kinds = {"stubborn": stubborn, "coop": cooperative}
+    s_id, _ = await ledger.awrite(lambda c: jobs.enqueue(c, "stubborn", repository="o/halted"))
+    c_id, _ = await ledger.awrite(lambda c: jobs.enqueue(c, "coop", repository="o/halted"))
+    o_id, _ = await ledger.awrite(lambda c: jobs.enqueue(c, "coop", repository="o/other"))
+    worker = _worker(ledger, kinds, concurrency=3, cancel_grace=0.3)
+    await worker.start()
+    await started.wait()
+    await _until(lambda: len(worker.running) == 3)
+    assert worker.cancel_repository("o/halted") == 2
+    await _until(lambda: ledger.read(jobs.depth)["dead"] == 2, timeout=10)
+    for job_id in (s_id, c_id):
+        job = ledger.read(lambda c, j=job_id: jobs.get(c, j))
+        assert job is not None and job.last_error == "cancelled: repository halted"
+    other = ledger.read(lambda c: jobs.get(c, o_id))
+    assert other is not None and other.status == "running"
+    await worker.stop(timeout=0.2)
+    released = ledger.read(lambda c: jobs.get(c, o_id))
+    assert released is not None and released.status == "queued" and released.attempts == 0
+
+
+async def test_webhook_kind_dispatches_to_hooks(ledger: Ledger) -> None:
+    seen: list[tuple[str, Any, Any]] = []
+
+    async def hook(event: Event, ctx: JobContext) -> None:
+        seen.append((event.data["action"], ctx.repository, await ctx.github()))
+
+    async def factory(installation_id: int | None) -> Any:
+        return f"client-for-{installation_id}"
+
+    payload = pull_request_payload()
+    await ledger.awrite(
+        lambda c: deliveries.accept_delivery(c, "x1", "pull_request", json.dumps(payload), payload)
+    )
+    worker = Worker(
+        ledger,
+        dispatchers=[hook],
+        github_factory=factory,
+        job_kinds={"webhook": handle_webhook},
+        poll_interval=0.02,
+    )
+    worker.concurrency = 1
+    await worker.start()
+    await _until(lambda: ledger.read(jobs.depth)["done"] == 1)
+    await worker.stop()
+    assert seen == [("opened", "octo/demo", "client-for-77")]
