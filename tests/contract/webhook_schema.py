@@ -1,0 +1,52 @@
+"""Validate webhook payloads against @octokit/webhooks-schemas (a JSON Schema, draft 07).
+
+The schema file holds one definition per event and action (``issues$labeled``), or per
+event for events without actions (``push$event``). Validation uses jsonschema with the
+whole document as the resolution root, so every ``#/definitions/...`` reference resolves.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft7Validator
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = ROOT / "node_modules/@octokit/webhooks-schemas/schema.json"
+
+
+@cache
+def _document() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    return data
+
+
+def definition_for(event: str, action: str | None) -> str:
+    """The schema definition that describes ``event`` with ``action``."""
+    definitions = _document()["definitions"]
+    keys = (f"{event}${action}",) if action is not None else (f"{event}$event", f"{event}_event")
+    for key in keys:
+        if key in definitions:
+            return key
+    raise KeyError(f"no webhook schema for {event} {action}")
+
+
+@cache
+def validator_for(event: str, action: str | None) -> Draft7Validator:
+    document = _document()
+    root = {
+        "$schema": document["$schema"],
+        "definitions": document["definitions"],
+        "$ref": f"#/definitions/{definition_for(event, action)}",
+    }
+    return Draft7Validator(root)
+
+
+def problems(event: str, payload: Any) -> list[str]:
+    """Every schema violation in ``payload`` for ``event`` (empty when it conforms)."""
+    action = payload.get("action") if isinstance(payload, dict) else None
+    errors = sorted(validator_for(event, action).iter_errors(payload), key=lambda e: e.path)
+    return [f"{'/'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}" for e in errors]
