@@ -96,7 +96,7 @@ def _render(fmt: str, verdict: Verdict, changes: ChangeSet, options: ScanOptions
     from app.report import render
 
     meta = {
-        "tool": "selfheal review",
+        "title": "selfheal security review",
         "input": changes.kind,
         "files_changed": str(len(changes.files)),
     }
