@@ -11,4 +11,4 @@ import os
 os.environ.setdefault("SEMGREP_ENABLE_VERSION_CHECK", "0")
 os.environ.setdefault("SEMGREP_SEND_METRICS", "off")
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = ["tests.github_emulator.plugin"]

@@ -1,0 +1,142 @@
+"""Git smart HTTP: each request runs ``git http-backend`` as a CGI subprocess.
+
+URL: http://127.0.0.1:PORT/{owner}/{repo}.git/... ; HTTP Basic auth where the password is an
+installation token (user ``x-access-token``) or a person's token. Fetch needs read access, push
+needs write. A receive-pack request is bracketed by ref snapshots; the difference becomes
+``push`` / ``pull_request.synchronize`` / ``check_suite.requested`` webhooks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import zlib
+
+from aiohttp import web
+
+from . import gitdata
+from .auth import Identity, _bearer, permission
+from .context import emu
+from .state import permission_at_least
+
+HTTP_BACKEND = "/usr/lib/git-core/git-http-backend"
+CHUNK = 64 * 1024
+SERVICES = {"git-upload-pack": "read", "git-receive-pack": "write"}
+
+
+def _text(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, text=message + "\n", headers=headers)
+
+
+def _unauthorized() -> web.Response:
+    return _text(401, "Authentication required",
+                 {"WWW-Authenticate": 'Basic realm="GitHub"'})
+
+
+async def handle(request: web.Request) -> web.StreamResponse:
+    e = emu(request)
+    owner, name, tail = (request.match_info[k] for k in ("owner", "name", "tail"))
+    repo = e.world.repo(owner, name)
+    if repo is None:
+        return _text(404, "Repository not found.")
+    service = request.query.get("service") if tail == "info/refs" else tail
+    if service not in SERVICES:
+        return _text(404, "Not Found")
+    header = request.headers.get("Authorization", "")
+    parsed = _bearer(header) if header else None
+    token = e.world.tokens.get(parsed[1]) if parsed else None
+    if token is None or (token.expires_at is not None and token.expires_at <= time.time()):
+        return _unauthorized()
+    ident = Identity("token", token=token)
+    have = permission(ident, repo)
+    if have == "none":
+        return _text(404, "Repository not found.")
+    if not permission_at_least(have, SERVICES[service]):
+        return _text(403, f"Permission to {repo.full_name}.git denied to {token.user.login}.")
+    pushing = service == "git-receive-pack" and request.method == "POST"
+    before = gitdata.refs(gitdata.open_repo(repo.path)) if pushing else {}
+    response = await _run_backend(request, repo.path.relative_to(e.root / "git"), tail,
+                                  token.user.login, e.root)
+    if pushing:
+        e.refs_changed(repo, before, gitdata.refs(gitdata.open_repo(repo.path)), token.user)
+    return response
+
+
+async def _run_backend(request: web.Request, rel: object, tail: str, user: str,
+                       root: object) -> web.StreamResponse:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(root),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_PROJECT_ROOT": f"{root}/git",
+        "GIT_HTTP_EXPORT_ALL": "1",
+        "PATH_INFO": f"/{rel}/{tail}",
+        "REMOTE_USER": user,
+        "REMOTE_ADDR": request.remote or "127.0.0.1",
+        "REQUEST_METHOD": request.method,
+        "QUERY_STRING": request.query_string,
+        "CONTENT_TYPE": request.headers.get("Content-Type", ""),
+        "GATEWAY_INTERFACE": "CGI/1.1",
+    }
+    protocol = request.headers.get("Git-Protocol")
+    if protocol:
+        env["HTTP_GIT_PROTOCOL"] = env["GIT_PROTOCOL"] = protocol
+    proc = await asyncio.create_subprocess_exec(
+        HTTP_BACKEND, env=env, stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdin and proc.stdout and proc.stderr
+    feeder = asyncio.create_task(_feed(request, proc.stdin))
+    status, headers = await _cgi_headers(proc.stdout)
+    response = web.StreamResponse(status=status, headers=headers)
+    await response.prepare(request)
+    try:
+        while chunk := await proc.stdout.read(CHUNK):
+            await response.write(chunk)
+        await response.write_eof()
+    except ConnectionResetError:  # the client hung up once it had what it needed
+        pass
+    finally:
+        await feeder
+        await proc.stdout.read()
+        await proc.stderr.read()
+        await proc.wait()
+    return response
+
+
+async def _feed(request: web.Request, stdin: asyncio.StreamWriter) -> None:
+    inflater = (
+        zlib.decompressobj(16 + zlib.MAX_WBITS)
+        if request.headers.get("Content-Encoding", "").lower() in ("gzip", "x-gzip")
+        else None
+    )
+    try:
+        async for chunk in request.content.iter_chunked(CHUNK):
+            stdin.write(inflater.decompress(chunk) if inflater else chunk)
+            await stdin.drain()
+        if inflater:
+            stdin.write(inflater.flush())
+        await stdin.drain()
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    finally:
+        stdin.close()
+
+
+async def _cgi_headers(stdout: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
+    status, headers = 200, {}
+    while True:
+        line = (await stdout.readline()).decode("latin-1").rstrip("\r\n")
+        if not line:
+            return status, headers
+        key, _, value = line.partition(":")
+        if key.lower() == "status":
+            status = int(value.strip().split()[0])
+        else:
+            headers[key.strip()] = value.strip()
+
+
+def setup(router: web.UrlDispatcher) -> None:
+    router.add_route("GET", "/{owner}/{name}.git/{tail:.*}", handle)
+    router.add_route("POST", "/{owner}/{name}.git/{tail:.*}", handle)

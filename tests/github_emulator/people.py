@@ -1,0 +1,170 @@
+"""Acting as people: a Person calls the emulator's REST API and git smart HTTP with their own
+personal token, exactly as the app would, so scenarios read like user stories::
+
+    alice = github.person("alice", permission="write")
+    issue = await alice.open_issue(repo, "Crash on save", labels=["selfheal:request"])
+    sha = await alice.push(repo, "feature", {"app.py": "print('hi')\\n"})
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import pygit2
+
+from .state import CheckRun, Repo, Token, User
+
+if TYPE_CHECKING:
+    from .emulator import Emulator
+
+
+class PersonError(Exception):
+    """A non-2xx answer to a person's request (status and GitHub's error body)."""
+
+    def __init__(self, status: int, data: Any) -> None:
+        super().__init__(f"HTTP {status}: {data}")
+        self.status = status
+        self.data = data
+
+
+@dataclass
+class Person:
+    emulator: Emulator
+    credentials: Token
+
+    @property
+    def user(self) -> User:
+        return self.credentials.user
+
+    @property
+    def login(self) -> str:
+        return self.user.login
+
+    @property
+    def token(self) -> str:
+        return self.credentials.token
+
+    # -- raw API ---------------------------------------------------------------------------
+    async def api(self, method: str, path: str, data: Any = None) -> tuple[int, Any]:
+        """One REST call; returns (status, decoded JSON or None)."""
+        headers = {
+            "Authorization": f"token {self.token}",
+            "Accept": "application/vnd.github+json",
+            "User-Agent": f"person/{self.login}",
+        }
+        async with aiohttp.ClientSession() as session, session.request(
+            method, self.emulator.base_url + path, json=data, headers=headers
+        ) as resp:
+            payload = await resp.json() if resp.content_type == "application/json" else None
+            return resp.status, payload
+
+    async def call(self, method: str, path: str, data: Any = None) -> Any:
+        status, payload = await self.api(method, path, data)
+        if status >= 300:
+            raise PersonError(status, payload)
+        return payload
+
+    # -- issues ----------------------------------------------------------------------------
+    async def open_issue(self, repo: Repo, title: str, body: str | None = None,
+                         labels: list[str] | None = None) -> dict[str, Any]:
+        data: dict[str, Any] = {"title": title, "body": body}
+        if labels:
+            data["labels"] = labels
+        result: dict[str, Any] = await self.call("POST", f"/repos/{repo.full_name}/issues", data)
+        return result
+
+    async def add_labels(self, repo: Repo, number: int, *labels: str) -> list[dict[str, Any]]:
+        path = f"/repos/{repo.full_name}/issues/{number}/labels"
+        result: list[dict[str, Any]] = await self.call("POST", path, {"labels": list(labels)})
+        return result
+
+    async def remove_label(self, repo: Repo, number: int, label: str) -> None:
+        await self.call("DELETE", f"/repos/{repo.full_name}/issues/{number}/labels/{label}")
+
+    async def comment(self, repo: Repo, number: int, body: str) -> dict[str, Any]:
+        path = f"/repos/{repo.full_name}/issues/{number}/comments"
+        result: dict[str, Any] = await self.call("POST", path, {"body": body})
+        return result
+
+    async def close(self, repo: Repo, number: int, reason: str = "completed") -> dict[str, Any]:
+        path = f"/repos/{repo.full_name}/issues/{number}"
+        result: dict[str, Any] = await self.call(
+            "PATCH", path, {"state": "closed", "state_reason": reason}
+        )
+        return result
+
+    async def react(self, repo: Repo, number: int, content: str = "+1") -> dict[str, Any]:
+        path = f"/repos/{repo.full_name}/issues/{number}/reactions"
+        result: dict[str, Any] = await self.call("POST", path, {"content": content})
+        return result
+
+    # -- pull requests ---------------------------------------------------------------------
+    async def open_pr(self, repo: Repo, head: str, title: str, body: str | None = None, *,
+                      base: str | None = None, draft: bool = False) -> dict[str, Any]:
+        data = {"head": head, "base": base or repo.default_branch, "title": title,
+                "body": body, "draft": draft}
+        result: dict[str, Any] = await self.call("POST", f"/repos/{repo.full_name}/pulls", data)
+        return result
+
+    async def merge(self, repo: Repo, number: int, method: str = "merge") -> dict[str, Any]:
+        path = f"/repos/{repo.full_name}/pulls/{number}/merge"
+        result: dict[str, Any] = await self.call("PUT", path, {"merge_method": method})
+        return result
+
+    async def click_check_run_action(self, run: CheckRun | int, identifier: str) -> None:
+        """Press a check run's action button: sends check_run.requested_action to its app."""
+        run_id = run if isinstance(run, int) else run.id
+        for repo in self.emulator.world.repos.values():
+            if run_id in repo.check_runs:
+                self.emulator.click_check_run_action(self.user, repo.check_runs[run_id],
+                                                     identifier)
+                return
+        raise KeyError(run_id)
+
+    # -- git -------------------------------------------------------------------------------
+    def clone_url(self, repo: Repo) -> str:
+        return f"{self.emulator.base_url}/{repo.full_name}.git"
+
+    async def push(self, repo: Repo, branch: str, files: Mapping[str, str | bytes | None],
+                   message: str = "Update files", *, base: str | None = None,
+                   force: bool = False) -> str:
+        """Commit ``files`` (None deletes a path) on ``branch`` (started from ``base`` or the
+        default branch when new) and push it over smart HTTP with pygit2. Returns the sha.
+        Raises pygit2.GitError when the server refuses the push."""
+        workdir = self.emulator.root / "people" / self.login / uuid.uuid4().hex
+        return await asyncio.to_thread(
+            _push_sync, self.clone_url(repo), self.login, self.token, str(workdir), branch,
+            base or repo.default_branch, dict(files), message, self.user, force,
+        )
+
+
+def _push_sync(url: str, login: str, token: str, workdir: str, branch: str, base: str,
+               files: dict[str, str | bytes | None], message: str, user: User,
+               force: bool) -> str:
+    callbacks = pygit2.RemoteCallbacks(credentials=pygit2.UserPass(login, token))
+    repo = pygit2.clone_repository(url, workdir, bare=True, callbacks=callbacks)
+    start_ref = f"refs/heads/{branch}" if f"refs/heads/{branch}" in repo.references \
+        else f"refs/heads/{base}"
+    start = repo.references[start_ref].peel(pygit2.Commit)
+    index = pygit2.Index()
+    index.read_tree(start.tree)
+    for path, content in files.items():
+        if content is None:
+            index.remove(path)
+            continue
+        data = content.encode() if isinstance(content, str) else content
+        index.add(pygit2.IndexEntry(path, repo.create_blob(data), pygit2.enums.FileMode.BLOB))
+    tree = index.write_tree(repo)
+    sig = pygit2.Signature(user.name or login, user.email or f"{login}@example.invalid",
+                           int(time.time()), 0)
+    oid = repo.create_commit(None, sig, sig, message, tree, [start.id])
+    repo.references.create(f"refs/heads/{branch}", oid, force=True)
+    spec = f"{'+' if force else ''}refs/heads/{branch}:refs/heads/{branch}"
+    repo.remotes["origin"].push([spec], callbacks=callbacks)
+    return str(oid)

@@ -1,0 +1,34 @@
+"""pytest plugin: the ``github_emulator`` fixture (function scope, async).
+
+It starts an Emulator on 127.0.0.1 (ephemeral port) with one App ("selfheal"; RSA key generated
+once per session and reused) and yields it. Register in tests/conftest.py::
+
+    pytest_plugins = ["tests.github_emulator.plugin"]
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from .emulator import Emulator, generate_private_key
+
+
+@pytest.fixture(scope="session")
+def github_app_private_key() -> bytes:
+    """One 2048-bit RSA key (PEM) per test session, shared by every emulator's App."""
+    return generate_private_key()
+
+
+@pytest.fixture
+async def github_emulator(tmp_path: Path, github_app_private_key: bytes) -> AsyncIterator[Emulator]:
+    emulator = Emulator(tmp_path / "github", private_key_pem=github_app_private_key)
+    emulator.root.mkdir(parents=True, exist_ok=True)
+    await emulator.start()
+    emulator.create_app("selfheal")
+    try:
+        yield emulator
+    finally:
+        await emulator.stop()

@@ -1,0 +1,274 @@
+"""Pull requests: create (incl. draft), get, update, list, files, commits, merge honouring
+required checks; and a minimal POST /graphql for markPullRequestReadyForReview and
+convertPullRequestToDraft (GitHub offers those only through GraphQL)."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from aiohttp import web
+
+from . import events, gitdata
+from .auth import permission
+from .context import emu, identity, issue_for, repo_for
+from .responses import ApiError, body, paged_reply, reply, validation
+from .routes_issues import set_state
+from .serializers import parse_node_id
+from .state import Issue, PullRequest, Repo, User, permission_at_least
+
+CLOSING_RE = re.compile(r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s+#(\d+)", re.IGNORECASE)
+GRAPHQL_MUTATIONS = ("markPullRequestReadyForReview", "convertPullRequestToDraft")
+GOOD_CONCLUSIONS = {"success", "neutral", "skipped"}
+
+
+def _actor(request: web.Request) -> User:
+    user = identity(request).user
+    if user is None:
+        raise ApiError(401, "Requires authentication")
+    return user
+
+
+async def create_pull(request: web.Request) -> web.Response:
+    repo = repo_for(request)
+    e = emu(request)
+    data = await body(request)
+    head, base = str(data.get("head", "")), str(data.get("base", ""))
+    head = head.split(":", 1)[-1]
+    git = gitdata.open_repo(repo.path)
+    refs = gitdata.refs(git)
+    if f"refs/heads/{head}" not in refs:
+        raise validation("PullRequest", "head", "invalid")
+    if f"refs/heads/{base}" not in refs:
+        raise validation("PullRequest", "base", "invalid")
+    if not data.get("title"):
+        raise validation("PullRequest", "title", "missing_field")
+    head_sha, base_sha = refs[f"refs/heads/{head}"], refs[f"refs/heads/{base}"]
+    if gitdata.is_ancestor(git, head_sha, base_sha):
+        raise ApiError(422, "Validation Failed", errors=[
+            {"resource": "PullRequest", "code": "custom",
+             "message": f"No commits between {base} and {head}"}])
+    for other in repo.issues.values():
+        if other.pull and other.state == "open" and other.pull.head_ref == head \
+                and other.pull.base_ref == base:
+            raise ApiError(422, "Validation Failed", errors=[
+                {"resource": "PullRequest", "code": "custom",
+                 "message": f"A pull request already exists for {repo.owner.login}:{head}."}])
+    now, actor = time.time(), _actor(request)
+    issue = Issue(id=e.world.next_id(), number=e.world.next_issue_number(repo),
+                  title=str(data["title"]), body=data.get("body"), user=actor,
+                  created_at=now, updated_at=now, pr_id=e.world.next_id(),
+                  pull=PullRequest(head_ref=head, base_ref=base, head_sha=head_sha,
+                                   base_sha=base_sha, draft=bool(data.get("draft")),
+                                   maintainer_can_modify=bool(data.get("maintainer_can_modify"))))
+    repo.issues[issue.number] = issue
+    events.pull_request(e, repo, issue, "opened", actor)
+    return reply(e.render.pull(repo, issue, git), status=201)
+
+
+async def get_pull(request: web.Request) -> web.Response:
+    repo = repo_for(request)
+    issue = issue_for(repo, request.match_info["pull_number"], pulls=True)
+    return reply(emu(request).render.pull(repo, issue, gitdata.open_repo(repo.path)))
+
+
+async def update_pull(request: web.Request) -> web.Response:
+    repo = repo_for(request)
+    e, ident = emu(request), identity(request)
+    issue = issue_for(repo, request.match_info["pull_number"], pulls=True)
+    assert issue.pull is not None
+    actor = _actor(request)
+    if actor.login != issue.user.login and not permission_at_least(permission(ident, repo), "write"):
+        raise ApiError(403, "Must have push access to repository")
+    data = await body(request)
+    changes: dict[str, Any] = {}
+    for key in ("title", "body"):
+        if key in data and data[key] != getattr(issue, key):
+            changes[key] = {"from": getattr(issue, key)}
+            setattr(issue, key, data[key])
+    if "base" in data and data["base"] != issue.pull.base_ref:
+        sha = gitdata.refs(gitdata.open_repo(repo.path)).get(f"refs/heads/{data['base']}")
+        if sha is None:
+            raise validation("PullRequest", "base", "invalid")
+        changes["base"] = {"ref": {"from": issue.pull.base_ref}, "sha": {"from": issue.pull.base_sha}}
+        issue.pull.base_ref, issue.pull.base_sha = str(data["base"]), sha
+    if changes:
+        issue.updated_at = time.time()
+        events.pull_request(e, repo, issue, "edited", actor, changes=changes)
+    if "state" in data:
+        if data["state"] not in ("open", "closed"):
+            raise validation("PullRequest", "state", "invalid")
+        set_state(request, repo, issue, data["state"], None)
+    return reply(e.render.pull(repo, issue, gitdata.open_repo(repo.path)))
+
+
+async def list_pulls(request: web.Request) -> web.Response:
+    repo = repo_for(request)
+    q = request.query
+    state = q.get("state", "open")
+    items = [i for i in repo.issues.values() if i.pull and (state == "all" or i.state == state)]
+    if q.get("head"):
+        head = q["head"].split(":", 1)[-1]
+        items = [i for i in items if i.pull and i.pull.head_ref == head]
+    if q.get("base"):
+        items = [i for i in items if i.pull and i.pull.base_ref == q["base"]]
+    items.sort(key=lambda i: (i.created_at, i.number), reverse=q.get("direction", "desc") != "asc")
+    git = gitdata.open_repo(repo.path)
+    r = emu(request).render
+    return paged_reply(request, [r.pull(repo, i, git) for i in items])
+
+
+def _range(repo: Repo, issue: Issue) -> tuple[Any, str]:
+    assert issue.pull is not None
+    git = gitdata.open_repo(repo.path)
+    mb = gitdata.merge_base(git, issue.pull.base_sha, issue.pull.head_sha) or issue.pull.base_sha
+    return git, mb
+
+
+async def list_files(request: web.Request) -> web.Response:
+    repo = repo_for(request)
+    issue = issue_for(repo, request.match_info["pull_number"], pulls=True)
+    assert issue.pull is not None
+    git, mb = _range(repo, issue)
+    r = emu(request).render
+    files = gitdata.diff_files(git, mb, issue.pull.head_sha)
+    return paged_reply(request, [r.file_change(repo, issue.pull.head_sha, f) for f in files])
+
+
+async def list_commits(request: web.Request) -> web.Response:
+    repo = repo_for(request)
+    issue = issue_for(repo, request.match_info["pull_number"], pulls=True)
+    assert issue.pull is not None
+    git, mb = _range(repo, issue)
+    r = emu(request).render
+    commits = gitdata.commits_between(git, mb, issue.pull.head_sha)
+    return paged_reply(request, [r.commit(repo, c) for c in commits])
+
+
+def required_check_problem(repo: Repo, branch: str, head_sha: str) -> str | None:
+    """Why the branch protection refuses a merge of ``head_sha``, or None."""
+    for name in repo.required_checks.get(branch, []):
+        runs = [r for r in repo.check_runs.values() if r.head_sha == head_sha and r.name == name]
+        if not runs:
+            return f'Required status check "{name}" is expected.'
+        latest = max(runs, key=lambda r: (r.started_at, r.id))
+        if latest.status != "completed":
+            return f'Required status check "{name}" is expected.'
+        if latest.conclusion not in GOOD_CONCLUSIONS:
+            return f'Required status check "{name}" is failing.'
+    return None
+
+
+async def merge_pull(request: web.Request) -> web.Response:
+    repo = repo_for(request, "write")
+    e = emu(request)
+    issue = issue_for(repo, request.match_info["pull_number"], pulls=True)
+    pr = issue.pull
+    assert pr is not None
+    data = await body(request)
+    if pr.merged or issue.state != "open":
+        raise ApiError(405, "Pull Request is not mergeable")
+    if pr.draft:
+        raise ApiError(405, "Pull Request is still a draft")
+    if data.get("sha") and data["sha"] != pr.head_sha:
+        raise ApiError(409, "Head branch was modified. Review and try the merge again.")
+    problem = required_check_problem(repo, pr.base_ref, pr.head_sha)
+    if problem:
+        raise ApiError(405, problem)
+    method = str(data.get("merge_method", "merge"))
+    if method not in ("merge", "squash", "rebase"):
+        raise validation("PullRequest", "merge_method", "invalid")
+    actor = _actor(request)
+    git = gitdata.open_repo(repo.path)
+    default_title = (
+        f"Merge pull request #{issue.number} from {repo.owner.login}/{pr.head_ref}"
+        if method == "merge" else f"{issue.title} (#{issue.number})"
+    )
+    message = str(data.get("commit_title") or default_title)
+    if data.get("commit_message"):
+        message += "\n\n" + str(data["commit_message"])
+    author = {"name": actor.name or actor.login,
+              "email": actor.email or f"{actor.id}+{actor.login}@users.noreply.github.invalid"}
+    sha = gitdata.merge(git, pr.base_sha, pr.head_sha, method, message, author)
+    if sha is None:
+        raise ApiError(405, "Pull Request is not mergeable")
+    now = time.time()
+    pr.merged, pr.merged_at, pr.merged_by, pr.merge_commit_sha = True, now, actor, sha
+    issue.state, issue.closed_at, issue.closed_by, issue.updated_at = "closed", now, actor, now
+    before = gitdata.refs(git)
+    gitdata.set_ref(git, f"refs/heads/{pr.base_ref}", sha)
+    events.pull_request(e, repo, issue, "closed", actor)
+    e.refs_changed(repo, before, gitdata.refs(git), actor)
+    if pr.base_ref == repo.default_branch:
+        for number in CLOSING_RE.findall(issue.body or ""):
+            target = repo.issues.get(int(number))
+            if target is not None and target.pull is None:
+                set_state(request, repo, target, "closed", "completed")
+    return reply({"sha": sha, "merged": True, "message": "Pull Request successfully merged"})
+
+
+async def graphql(request: web.Request) -> web.Response:
+    """Only the two draft mutations; anything else gets a GraphQL error."""
+    e, ident = emu(request), identity(request)
+    if ident.user is None:
+        raise ApiError(401, "This endpoint requires you to be authenticated.")
+    data = await body(request)
+    query = str(data.get("query", ""))
+    variables = data.get("variables") or {}
+    mutation = next((m for m in GRAPHQL_MUTATIONS if m in query), None)
+    if mutation is None:
+        return reply({"errors": [{"message": "The emulator supports only the "
+                                  "markPullRequestReadyForReview and convertPullRequestToDraft "
+                                  "mutations", "type": "NOT_IMPLEMENTED"}]})
+    literal = re.search(r'pullRequestId\s*:\s*"([^"]+)"', query)
+    node = literal.group(1) if literal else _find_pr_id(variables)
+    parsed = parse_node_id(node or "")
+    found = None
+    if parsed and parsed[0] == "PullRequest":
+        for repo in e.world.repos.values():
+            for issue in repo.issues.values():
+                if issue.pull and issue.pr_id == parsed[1]:
+                    found = (repo, issue)
+    if found is None:
+        return reply({"data": {mutation: None}, "errors": [
+            {"type": "NOT_FOUND", "path": [mutation],
+             "message": f"Could not resolve to a node with the global id of '{node}'."}]})
+    repo, issue = found
+    assert issue.pull is not None
+    if not permission_at_least(permission(ident, repo), "write") \
+            and ident.user.login != issue.user.login:
+        return reply({"data": {mutation: None}, "errors": [
+            {"type": "FORBIDDEN", "path": [mutation],
+             "message": "Resource not accessible by integration"}]})
+    want_draft = mutation == "convertPullRequestToDraft"
+    if issue.pull.draft != want_draft:
+        issue.pull.draft, issue.updated_at = want_draft, time.time()
+        action = "converted_to_draft" if want_draft else "ready_for_review"
+        events.pull_request(e, repo, issue, action, ident.user)
+    pr_json = {"id": node, "number": issue.number, "isDraft": issue.pull.draft}
+    return reply({"data": {mutation: {"pullRequest": pr_json}}})
+
+
+def _find_pr_id(variables: Any) -> str | None:
+    if isinstance(variables, dict):
+        for key, value in variables.items():
+            if key in ("pullRequestId", "id") and isinstance(value, str):
+                return value
+            found = _find_pr_id(value)
+            if found:
+                return found
+    return None
+
+
+def setup(router: web.UrlDispatcher) -> None:
+    p = "/repos/{owner}/{repo}/pulls"
+    n = p + "/{pull_number:\\d+}"
+    router.add_get(p, list_pulls)
+    router.add_post(p, create_pull)
+    router.add_get(n, get_pull)
+    router.add_patch(n, update_pull)
+    router.add_get(n + "/files", list_files)
+    router.add_get(n + "/commits", list_commits)
+    router.add_put(n + "/merge", merge_pull)
+    router.add_post("/graphql", graphql)
