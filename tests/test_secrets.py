@@ -651,3 +651,36 @@ def test_documented_examples_are_known_by_hash() -> None:
     assert is_known_example("AKIA" + "IOSFODNN7" + "EXAMPLE")
     assert is_known_example("wJalrXUtnFEMI/K7MDENG/bPxRfiCY" + "EXAMPLEKEY")
     assert not is_known_example("AKIA" + rand(16, UPPER_DIGITS))
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'FORCE_CHANGE_PASSWORD = "FORCE_CHANGE_PASSWORD"',
+        'PassStateEntered = "PassStateEntered"',
+        'WaitForTaskToken = "waitForTaskToken"',
+        '"requireAuthorizationForCacheControl": "requireAuthorizationForCacheControl1",',
+        'password_last_used = "not_supported"',
+        '<assemblyIdentity publicKeyToken="' + rand(16, HEX, 40) + '"/>',
+    ],
+)
+def test_labels_and_public_values_are_not_secrets(line: str) -> None:
+    assert scan_secrets("models.py", line + "\n") == []
+
+
+def test_mask_secrets_leaves_code_expressions_alone() -> None:
+    for line in (
+        'password = request.form["pw"]',
+        "password = settings.DB_PASSWORD",
+        "token = make_token(user)",
+        'cur.execute("SELECT * FROM users WHERE password = %s", (pw,))',
+    ):
+        assert mask_secrets(line) == line
+
+
+def test_crlf_lines_and_no_trailing_newline() -> None:
+    secret = "ghu_" + rand(36, seed=50)
+    text = f"a = 1\r\nb = '{secret}'\r\nc = 2"
+    finding = only(scan_secrets("a.py", text))
+    assert (finding.line, finding.snippet) == (2, "b = 'ghu_********(40 chars)'")
+    assert only(scan_secrets("a.py", f"x = '{secret}'")).line == 1

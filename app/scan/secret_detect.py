@@ -36,6 +36,8 @@ _VALUE = re.compile(
     r"""|(?P<bare>[^\s"'`]{1,512}))"""
 )
 _AUTH_PREFIX = re.compile(r"(?i)(?:bearer|basic|token|bot)\s{1,3}")
+_EXPRESSION = re.compile(r"[(\[{]")
+_DOTTED = re.compile(r"[A-Za-z_]\w{0,100}(?:\.[A-Za-z_]\w{0,100}){1,10}")
 _AWS_SECRET = re.compile(r"[A-Za-z0-9/+]{40}")
 _KEY_BODY = re.compile(r"(?:[A-Za-z0-9+/=\s]|\\[nr]){0," + f"{patterns.PRIVATE_KEY_MAX_BODY}}}")
 _BASE64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
@@ -173,12 +175,14 @@ def _generic_hit(text: str, name: str, end: int, config_like: bool) -> Hit | Non
     value, start = m.group(group), m.start(group)
     if group == "bare":  # YAML flow mappings, INI lists: "{password: x}", "pwd=x;"
         value = value.rstrip(",;)}]")
+        if _EXPRESSION.search(value) or _DOTTED.fullmatch(value):
+            return None  # code (a call, an index, settings.X), not a literal
     prefix = _AUTH_PREFIX.match(value)
     if prefix:
         value, start = value[prefix.end() :], start + prefix.end()
     if not value or any(c.isspace() for c in value) or "://" in value:
         return None
-    if filters.is_placeholder(value):
+    if filters.is_placeholder(value) or filters.is_label_value(name, value):
         return None
     words = set(filters.name_words(name))
     if ("aws" in words or {"access", "key"} <= words) and "secret" in words:

@@ -99,6 +99,7 @@ FAKE_VALUES = FAKE_WORDS | frozenset(
 ENV_READS = ("os.environ", "getenv", "process.env", "env[", "env(", "environ.get", "secrets.")
 _FAKE_RUN = re.compile(r"x{4,}|X{4,}|\*{3,}|•{3,}|\.{3,}|#{4,}|0{10,}")
 _TEMPLATE = re.compile(r"\$\{|\$\(|\{\{|\}\}|\{%|%\(|%s\b|\{[A-Za-z_0-9.]*\}|\[\[|\]\]")
+_IDENTIFIER = re.compile(r"[a-z]+(?:_[a-z]+)+|[A-Z]+(?:_[A-Z]+)+")
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 
 # SHA-256 of values that vendors publish in their documentation as examples. Stored as
@@ -212,10 +213,23 @@ def name_words(name: str) -> list[str]:
     return [w.lower() for w in _WORDS.findall(name)]
 
 
+def is_label_value(name: str, value: str) -> bool:
+    """A value that names something rather than being a secret: an enum-like constant
+    (``FORCE_CHANGE_PASSWORD = "FORCE_CHANGE_PASSWORD"``), a value that itself contains a
+    secret word (``"requireAuthorizationForCacheControl"``), or a snake_case identifier
+    (``password_last_used = "not_supported"``)."""
+    words = name_words(value)
+    if any(w in PASSWORD_WORDS or w in SECRET_WORDS for w in words):
+        return True
+    if re.sub(r"[^a-z0-9]", "", value.lower()) == re.sub(r"[^a-z0-9]", "", name.lower()):
+        return True
+    return _IDENTIFIER.fullmatch(value) is not None
+
+
 def classify_name(name: str) -> str | None:
     """``"password"``, ``"secret"`` or ``None`` for an assignment target name."""
     words = name_words(name)
-    if not words:
+    if not words or "public" in words:
         return None
     if words[-1] in NOT_SECRET_SUFFIXES or "".join(words[-2:]) in NOT_SECRET_SUFFIXES:
         return None
