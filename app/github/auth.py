@@ -115,6 +115,8 @@ class AppAuth:
         hooks: ClientHooks | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``clock`` drives the token cache's expiry checks (tests move it forward); JWTs
+        always use the real clock."""
         self.app_id = str(app_id)
         self._key = load_private_key(private_key)
         self.session = session
@@ -131,7 +133,7 @@ class AppAuth:
         return f"AppAuth(app_id={self.app_id!r}, private_key='***')"
 
     def jwt(self) -> str:
-        now = self.clock()
+        now = time.time()  # the real clock: GitHub checks iat/exp against its own
         if self._jwt is None or now - self._jwt[1] >= JWT_REUSE or now < self._jwt[1]:
             self._jwt = (app_jwt(self.app_id, self._key, now=now), now)
         return self._jwt[0]
