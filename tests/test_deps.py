@@ -248,8 +248,18 @@ def test_malformed_files_are_reported_and_others_still_scanned(db: AdvisoryDB) -
     messages = " ".join(f.message for f in findings if f.category is Category.SCANNER_ERROR)
     assert "cannot parse requirement" in messages and "invalid TOML" in messages
     assert "invalid JSON" in messages
-    assert {f.path for f in findings if f.category is Category.DEPENDENCY} == {
-        "good/requirements.txt"
+    # a bad requirements line does not hide the lines after it
+    assert {(f.path, f.line) for f in findings if f.category is Category.DEPENDENCY} == {
+        ("good/requirements.txt", 1),
+        ("bad/requirements.txt", 3),
+    }
+    # under a line restriction, a bad line that did not change is not reported, but a file
+    # that cannot be parsed at all always is
+    changed = {"bad/requirements.txt": {3}, "bad/pyproject.toml": {1}}
+    findings = scan_dependencies(sorted(changed), files.get, db, changed_lines=changed)
+    assert {(f.path, f.line, f.category) for f in findings} == {
+        ("bad/requirements.txt", 3, Category.DEPENDENCY),
+        ("bad/pyproject.toml", 5, Category.SCANNER_ERROR),
     }
 
 

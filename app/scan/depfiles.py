@@ -135,7 +135,11 @@ def _from_requirement(path: str, line: int, lines: frozenset[int], text: str) ->
     return Dependency(name, path, line, text, alternatives, pinned, lines, marker=marker)
 
 
-def parse_requirements(path: str, text: str) -> tuple[list[Dependency], list[Include]]:
+def parse_requirements(
+    path: str, text: str, errors: list[DepFileError] | None = None
+) -> tuple[list[Dependency], list[Include]]:
+    """Parse a requirements file. With ``errors``, a bad line is recorded there and parsing
+    goes on with the next line; without it, the first bad line raises DepFileError."""
     deps: list[Dependency] = []
     includes: list[Include] = []
     for line, lines, content in _logical_lines(text):
@@ -150,7 +154,12 @@ def parse_requirements(path: str, text: str) -> tuple[list[Dependency], list[Inc
         if URLISH.match(requirement):
             deps.append(_unknown(path, line, lines, requirement, "URL, VCS or local path"))
             continue
-        deps.append(_from_requirement(path, line, lines, requirement))
+        try:
+            deps.append(_from_requirement(path, line, lines, requirement))
+        except DepFileError as exc:
+            if errors is None:
+                raise
+            errors.append(exc)
     return deps, includes
 
 
@@ -410,8 +419,11 @@ def parse_pipfile_lock(path: str, text: str) -> list[Dependency]:
     return deps
 
 
-def parse_dependency_file(path: str, text: str) -> tuple[list[Dependency], list[Include]]:
-    """Dispatch on the file name. Raises DepFileError on malformed input."""
+def parse_dependency_file(
+    path: str, text: str, errors: list[DepFileError] | None = None
+) -> tuple[list[Dependency], list[Include]]:
+    """Dispatch on the file name. Raises DepFileError when a file cannot be parsed at all;
+    bad lines of a requirements file go to ``errors`` when it is given."""
     name = posixpath.basename(path).lower()
     if name == "pyproject.toml":
         return parse_pyproject(path, text), []
@@ -419,4 +431,4 @@ def parse_dependency_file(path: str, text: str) -> tuple[list[Dependency], list[
         return parse_lockfile(path, text), []
     if name == "pipfile.lock":
         return parse_pipfile_lock(path, text), []
-    return parse_requirements(path, text)
+    return parse_requirements(path, text, errors)

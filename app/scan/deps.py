@@ -65,14 +65,6 @@ class DependencyScan:
         return [d for d in self.dependencies if d.unknown]
 
 
-def _first_fixed(aset: AffectedSet, version: Version | None) -> str:
-    for text in aset.fixed:
-        fixed = parse_version(text)
-        if version is None or (fixed is not None and fixed > version):
-            return text
-    return "no fixed version"
-
-
 def _range_reason(b: Bounds, aset: AffectedSet) -> str:
     """Why a ranged requirement admits vulnerable versions, or "" when it does not."""
     if b.lower is not None and b.upper is not None and b.lower > b.upper:
@@ -93,22 +85,39 @@ def _range_reason(b: Bounds, aset: AffectedSet) -> str:
     return ""
 
 
-def _match(dep: Dependency, aset: AffectedSet) -> tuple[str, Version | None] | None:
-    """(reason, version) when ``dep`` is affected; reason "" means an exact pin."""
+@dataclass(frozen=True, slots=True)
+class _Query:
+    """A dependency prepared for matching: an exact version, or the bounds of its ranges."""
+
+    pinned_text: str | None
+    pinned: Version | None
+    ranges: tuple[Bounds, ...]
+
+
+def _query(dep: Dependency) -> _Query:
     if dep.pinned is not None:
-        version = parse_version(dep.pinned)
-        hit = aset.contains(version) if version is not None else aset.contains_text(dep.pinned)
-        return ("", version) if hit else None
+        return _Query(dep.pinned, parse_version(dep.pinned), ())
+    ranges: list[Bounds] = []
     for alternative in dep.alternatives:
         spec = parse_specifier(alternative)
         if spec is None:
             continue
         bounds = bounds_from_specifier(spec)
         if bounds.pin is not None:
-            version = parse_version(bounds.pin)
-            if version is not None and aset.contains(version):
-                return "", version
-            continue
+            return _Query(bounds.pin, parse_version(bounds.pin), ())
+        ranges.append(bounds)
+    return _Query(None, None, tuple(ranges))
+
+
+def _match(query: _Query, aset: AffectedSet) -> tuple[str, Version | None] | None:
+    """(reason, version) when the dependency is affected; reason "" means an exact pin."""
+    if query.pinned_text is not None:
+        if query.pinned is not None:
+            hit = aset.contains(query.pinned)
+        else:
+            hit = aset.contains_text(query.pinned_text)
+        return ("", query.pinned) if hit else None
+    for bounds in query.ranges:
         reason = _range_reason(bounds, aset)
         if reason:
             return reason, bounds.lower
@@ -123,7 +132,7 @@ def _finding(
     version: Version | None,
     db: AdvisoryDB,
 ) -> Finding:
-    fixed = _first_fixed(aset, version)
+    fixed = aset.first_fixed_after(version) or "no fixed version"
     aliases = ", ".join(adv.aliases) or "no aliases"
     fix_text = f"fixed in {fixed}" if fixed != "no fixed version" else fixed
     if reason:
@@ -182,12 +191,14 @@ class _Walker:
         text = self.read(path)
         if text is None:
             return
+        line_errors: list[DepFileError] = []
         try:
-            deps, includes = parse_dependency_file(path, text)
+            deps, includes = parse_dependency_file(path, text, line_errors)
         except DepFileError as exc:
-            self.result.errors.append(exc)
+            self.result.errors.append(exc)  # the whole file is unreadable: always reported
             return
         lines = None if everything or self.changed is None else self.changed.get(path, ())
+        self.result.errors += [e for e in line_errors if lines is None or e.line in lines]
         for dep in deps:
             if lines is not None and not dep.touches(lines):
                 continue
@@ -214,11 +225,15 @@ class _Walker:
     def check(self, dep: Dependency) -> None:
         if dep.unknown:
             return
-        for adv, aset in self.db.affected_sets(dep.name):
+        candidates = self.db.affected_sets(dep.name)
+        if not candidates:
+            return
+        query = _query(dep)
+        for adv, aset in candidates:
             key = (dep.path, dep.name, dep.line, adv.id)
             if key in self.seen:
                 continue
-            got = _match(dep, aset)
+            got = _match(query, aset)
             if got is not None:
                 self.seen.add(key)
                 self.result.findings.append(_finding(dep, adv, aset, got[0], got[1], self.db))

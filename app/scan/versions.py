@@ -71,6 +71,14 @@ class AffectedSet:
     versions: frozenset[Version]
     raw_versions: frozenset[str]  # explicit versions that are not PEP 440 (compared as text)
     fixed: tuple[str, ...]
+    fixed_parsed: tuple[Version | None, ...] = ()
+
+    def first_fixed_after(self, version: Version | None) -> str | None:
+        """The lowest fixed version above ``version`` (any fixed one when unknown)."""
+        for text, parsed in zip(self.fixed, self.fixed_parsed, strict=True):
+            if version is None or (parsed is not None and parsed > version):
+                return text
+        return None
 
     def contains(self, v: Version) -> bool:
         return v in self.versions or any(i.contains(v) for i in self.intervals)
@@ -138,7 +146,13 @@ def build_affected_set(
         else:
             parsed.add(v)
     fixed.sort(key=lambda t: parse_version(t) or Version("0"))
-    return AffectedSet(tuple(intervals), frozenset(parsed), frozenset(raw), tuple(fixed))
+    return AffectedSet(
+        tuple(intervals),
+        frozenset(parsed),
+        frozenset(raw),
+        tuple(fixed),
+        tuple(parse_version(t) for t in fixed),
+    )
 
 
 @dataclass(frozen=True, slots=True)
