@@ -20,6 +20,7 @@ Pure: no I/O except :func:`load_default_policy_text`, which reads the shipped de
 from __future__ import annotations
 
 import enum
+import posixpath
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -141,10 +142,9 @@ class Policy:
 
 
 def normalize_path(path: str) -> str:
-    """Repository-relative, forward slashes, no leading ``./`` or ``/``."""
-    path = path.replace("\\", "/")
-    while path.startswith("./"):
-        path = path[2:]
+    """Repository-relative with forward slashes; ``.``, ``..`` and ``//`` resolved, so that
+    ``src/../.env`` is matched as ``.env`` (``..`` above the root stops at the root)."""
+    path = posixpath.normpath("/" + path.replace("\\", "/")) if path else ""
     return path.lstrip("/")
 
 

@@ -238,3 +238,10 @@ def test_example_policy_is_valid_and_mirrors_the_seed() -> None:
     assert policy.level_of("mycosoft_mas/agents/worker.py") is Level.OPEN
     assert policy.level_of("docs/#drafts/a.md") is Level.REVIEW
     assert policy.level_of(".env.local") is Level.PROTECTED
+
+
+@pytest.mark.parametrize(
+    "path", ["src/../.env", "./.env", "a//../.env", "../../.env", "x\\..\\.env"]
+)
+def test_paths_are_normalised_before_matching(path: str) -> None:
+    assert load_effective_policy(None).level_of(path) is Level.PROTECTED

@@ -134,6 +134,8 @@ def test_empty_diff_is_no_change() -> None:
         ("--- a/x\n+++ b/x\n@@ -1 +4999999,9 @@\n", 3, "line numbers over"),
         ('diff --git "a/x b/x\n', 1, "unterminated quoted path"),
         ("just some text\nnot a diff\n", 1, "not a unified diff"),
+        ("--- a/x\n+++ b/../.env\n@@ -1 +1 @@\n-a\n+b\n", 2, "unsafe path"),
+        ("diff --git a/x b/x\nrename from x\nrename to /etc/passwd\n", 3, "unsafe path"),
     ],
 )
 def test_malformed_diffs_name_the_line(text: str, line: int, fragment: str) -> None:

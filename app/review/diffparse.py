@@ -91,7 +91,15 @@ def _header_path(text: str, lineno: int) -> str | None:
         path = text.split("\t", 1)[0].rstrip(" ")
     if not path:
         raise DiffError("file header without a path", lineno)
-    return None if path == DEV_NULL else path
+    return None if path == DEV_NULL else _checked(path, lineno)
+
+
+def _checked(path: str, lineno: int) -> str:
+    """Refuse paths that git itself would refuse to apply: absolute, ``..``, NUL."""
+    parts = path.split("/")
+    if path.startswith("/") or ".." in parts or "\0" in path:
+        raise DiffError(f"unsafe path {path[:80]!r} (absolute or containing '..')", lineno)
+    return path
 
 
 def _strip(path: str | None) -> str | None:
@@ -196,7 +204,7 @@ def _no_newline(state: _File | None, last_new: int | None) -> None:
 
 
 def _path_arg(text: str, lineno: int) -> str:
-    return _unquote(text, lineno)[0] if text.startswith('"') else text
+    return _checked(_unquote(text, lineno)[0] if text.startswith('"') else text, lineno)
 
 
 # -- public functions ------------------------------------------------------------------------
@@ -256,6 +264,7 @@ def parse_diff(data: bytes | str, *, max_bytes: int = MAX_DIFF_BYTES) -> list[Ch
             if state is not None:
                 _finish(state, files)
             old, new = _git_header_paths(text[len("diff --git ") :], lineno)
+            old, new = _checked(old, lineno), _checked(new, lineno)
             state = _File(old=old, new=new, git=True)
             in_binary_patch = False
             continue
