@@ -15,7 +15,7 @@ import pytest
 from app.findings import Category, Decision, Risk, Verdict
 from app.policy import Policy, PolicyError, load_effective_policy
 from app.review.changeset import changeset_from_git, changeset_from_paths
-from app.review.reviewer import ReviewOptions, review
+from app.review.reviewer import ReviewOptions, policy_at, review, review_range
 from app.scan.engine import ScanOptions
 from tests.review_repo import GitRepo
 
@@ -177,3 +177,22 @@ def test_target_paths_are_reviewed_before_any_code_exists(policy: Policy) -> Non
     assert "targets .env.production" in verdict.findings[0].message
     ok = review(changeset_from_paths(["src/app.py"]), policy)
     assert ok.decision is Decision.APPROVE
+
+
+def test_review_range_uses_the_base_policy_and_fails_closed_on_a_bad_one(
+    repo: GitRepo, tmp_path: Path
+) -> None:
+    options = ReviewOptions(scan=NO_SEMGREP)
+    # relax-policy sets "* open" on its head; the base policy still makes core/ review-level.
+    verdict = review_range(repo.path, "base", "relax-policy", options=options)
+    assert ("review-path", "core/engine.py") in {
+        (f.category.value, f.path) for f in verdict.findings
+    }
+    broken = GitRepo(tmp_path / "broken")
+    base = broken.commit({".github/selfheal.policy": "/src/ review\n!/src/x open\n"})
+    broken.branch("base", base)
+    broken.commit({"src/a.py": "A = 1\n"})
+    assert isinstance(policy_at(broken.path, "base"), PolicyError)
+    blocked = review_range(broken.path, "base", "main", options=options)
+    assert blocked.decision is Decision.BLOCK
+    assert ".github/selfheal.policy:2: error: bad pattern '!/src/x'" in blocked.reasons[0]

@@ -15,10 +15,19 @@ Three kinds of findings feed the decision rules in :mod:`app.review.rules`:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from app.findings import Category, Finding, Severity, Source, Verdict
-from app.policy import Level, Policy, PolicyError, compile_pattern
-from app.review.changeset import ChangedFile, ChangeSet
+from app.policy import (
+    REPO_POLICY_PATH,
+    Level,
+    Policy,
+    PolicyError,
+    compile_pattern,
+    decode_policy,
+    load_effective_policy,
+)
+from app.review.changeset import ChangedFile, ChangeSet, changeset_from_git, read_blob_text
 from app.review.rules import Thresholds, decide, policy_error_verdict
 from app.scan.engine import ScanOptions, ScanTarget, scan_targets
 
@@ -173,3 +182,28 @@ def review(
         found, skipped = code_findings(changes, opts.scan)
         findings.extend(found)
     return decide(findings, actor_kind=opts.actor_kind, skipped=skipped, thresholds=opts.thresholds)
+
+
+def policy_at(repo_path: Path | str, ref: str) -> Policy | PolicyError:
+    """The effective policy with the repository file as it is at ``ref`` (the base branch).
+
+    Returns the :class:`PolicyError` instead of raising, so callers can pass it straight to
+    :func:`review`, which blocks.
+    """
+    try:
+        data = read_blob_text(repo_path, ref, REPO_POLICY_PATH)
+        text = decode_policy(data, REPO_POLICY_PATH) if data is not None else None
+        return load_effective_policy(text, REPO_POLICY_PATH)
+    except PolicyError as exc:
+        return exc
+
+
+def review_range(
+    repo_path: Path | str, base: str, head: str, *, options: ReviewOptions | None = None
+) -> Verdict:
+    """Review ``base..head`` (from their merge base) under the policy of ``base``.
+
+    Raises :class:`app.review.changeset.ChangeSetError` for unknown refs or no repository.
+    """
+    changes = changeset_from_git(repo_path, base, head)
+    return review(changes, policy_at(repo_path, base), options=options)
