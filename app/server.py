@@ -218,7 +218,7 @@ def create_app(
         await worker.start()
         log.info("worker started", extra={"workers": worker.concurrency})
         yield
-        await worker.stop()
+        await worker.stop(timeout=settings.shutdown_grace_seconds)
         if isinstance(factory_state, dict) and "session" in factory_state:
             await factory_state["session"].close()
         log.info("stopped", extra={"uptime_seconds": round(time.monotonic() - started, 1)})

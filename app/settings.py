@@ -67,6 +67,7 @@ class Settings:
     job_backoff_max: float = 600.0
     poll_interval: float = 0.5
     cancel_grace_seconds: float = 5.0
+    shutdown_grace_seconds: float = 10.0
     plugins: tuple[str, ...] = ()
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -178,6 +179,7 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         job_backoff_max=_float(env, "SELFHEAL_JOB_BACKOFF_MAX_SECONDS", 600.0, 0.0),
         poll_interval=_float(env, "SELFHEAL_POLL_INTERVAL", 0.5, 0.01),
         cancel_grace_seconds=_float(env, "SELFHEAL_CANCEL_GRACE_SECONDS", 5.0, 0.0),
+        shutdown_grace_seconds=_float(env, "SELFHEAL_SHUTDOWN_GRACE_SECONDS", 10.0, 0.0),
         plugins=plugins,
     )
 
