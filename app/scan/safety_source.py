@@ -178,7 +178,7 @@ def scan_with_safety(
         req.write_text("".join(sorted({f"{d.name}=={d.pinned}\n" for d in pins})), "utf-8")
         try:
             done = subprocess.run(
-                [*argv, "check", "--json", "-r", str(req)],
+                [*argv, "check", "--output", "json", "-r", str(req)],
                 capture_output=True,
                 text=True,
                 timeout=timeout,
