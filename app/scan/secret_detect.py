@@ -27,6 +27,9 @@ from app.scan import secret_patterns as patterns
 GENERIC_KEYWORDS = ("pass", "pwd", "secret", "token", "key", "auth", "cred")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 _MAX_NAME = 100
+_NAME_TAIL = re.compile(r"[A-Za-z0-9_.\-]{0,100}")
+# Cheap check that an assignment operator follows a name, before any other work.
+_ASSIGN_AHEAD = re.compile(r"[\"'\]]{0,2}[ \t]{0,4}[:=]")
 _VALUE = re.compile(
     r"""["']?\]?[ \t]{0,4}"""
     r"""(?::[ \t]{0,4}[A-Za-z_][\w\[\], .|]{0,40}?[ \t]{0,4}(?==))?"""  # type annotation
@@ -67,7 +70,10 @@ def _hit(rule: tuple[str, str, str, Severity], start: int, secret: str, anchor: 
 
 def _providers(text: str) -> list[Hit]:
     hits: list[Hit] = []
+    roots = {root: root in text for root in patterns.KEYWORD_ROOTS}
     for rule in patterns.PROVIDER_RULES:
+        if rule.root and not roots[rule.root]:
+            continue
         if not any(k in text for k in rule.keywords):
             continue
         for m in rule.regex.finditer(text):
@@ -156,10 +162,8 @@ def _name_span(text: str, index: int) -> tuple[int, int]:
     start = index
     while start > 0 and index - start < _MAX_NAME and text[start - 1] in _NAME_CHARS:
         start -= 1
-    end = index
-    while end < len(text) and end - index < _MAX_NAME and text[end] in _NAME_CHARS:
-        end += 1
-    return start, end
+    tail = _NAME_TAIL.match(text, index)
+    return start, tail.end() if tail else index
 
 
 def _generic_hit(text: str, name: str, end: int, config_like: bool) -> Hit | None:
@@ -210,7 +214,7 @@ def _generic(text: str, config_like: bool) -> list[Hit]:
         pos = lower.find(keyword)
         while pos >= 0:
             span = _name_span(text, pos)
-            if span not in seen:
+            if span not in seen and _ASSIGN_AHEAD.match(text, span[1]):
                 seen.add(span)
                 hit = _generic_hit(text, text[span[0] : span[1]], span[1], config_like)
                 if hit:

@@ -25,6 +25,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import math
@@ -226,6 +227,7 @@ def is_label_value(name: str, value: str) -> bool:
     return _IDENTIFIER.fullmatch(value) is not None
 
 
+@functools.lru_cache(maxsize=4096)
 def classify_name(name: str) -> str | None:
     """``"password"``, ``"secret"`` or ``None`` for an assignment target name."""
     words = name_words(name)

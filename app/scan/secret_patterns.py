@@ -50,6 +50,12 @@ class ProviderRule:
     keywords: tuple[str, ...]
     regex: re.Pattern[str]
     prefix_len: int
+    # A substring of every keyword, shared with other rules: checked once per text first.
+    root: str
+
+
+# Substrings shared by several rules' keywords: a text without one skips all those rules.
+KEYWORD_ROOTS = ("sk-", "gh", "xox", "k_live_", "k_test_")
 
 
 def _rule(
@@ -61,7 +67,9 @@ def _rule(
     pattern: str,
     prefix_len: int,
 ) -> ProviderRule:
-    return ProviderRule(rule_id, kind, title, severity, keywords, re.compile(pattern), prefix_len)
+    root = next((r for r in KEYWORD_ROOTS if all(r in k for k in keywords)), "")
+    compiled = re.compile(pattern)
+    return ProviderRule(rule_id, kind, title, severity, keywords, compiled, prefix_len, root)
 
 
 CRIT = Severity.CRITICAL
