@@ -22,6 +22,22 @@ from tests.review_repo import GitRepo
 NO_SEMGREP = ScanOptions(scanners=frozenset({"secrets", "dependencies"}))
 REPO_POLICY = "# repo policy\n/core/   review @org/core\n/src/auth/ protected @org/sec\n"
 APP = "import os\n\n\ndef greet(name: str) -> str:\n    return 'hello ' + name\n"
+# Already in the base: an unsafe query on line 5 that a review of the change must NOT report.
+DB = (
+    "import sqlite3\n"
+    "\n"
+    "\n"
+    "def legacy(cur, name):\n"
+    "    cur.execute(\"SELECT * FROM users WHERE name = '%s'\" % name)\n"
+    "    return cur.fetchall()\n"
+)
+DB_CHANGED = DB + (
+    "\n"
+    "\n"
+    "def find_user(cur, username):\n"
+    "    cur.execute(f\"SELECT * FROM users WHERE name = '{username}'\")\n"  # line 10
+    "    return cur.fetchall()\n"
+)
 # A GitHub-format token, built at runtime so no secret-shaped literal lives in the repo.
 TOKEN = "ghp_" + hashlib.sha256(b"selfheal review test").hexdigest()[:36]
 
@@ -33,6 +49,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> GitRepo:
         {
             ".github/selfheal.policy": REPO_POLICY,
             "src/app.py": APP,
+            "src/db.py": DB,
             "src/auth/login.py": "def login():\n    return True\n",
             "core/engine.py": "VALUE = 1\n",
             "requirements.txt": "requests==2.32.3\n",
@@ -42,7 +59,10 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> GitRepo:
     )
     repo.branch("base", base)
     scenarios: dict[str, dict[str, str | bytes | None]] = {
-        "leak": {"src/settings.py": f'import os\n\nGITHUB_TOKEN = "{TOKEN}"\nDEBUG = False\n'},
+        "unsafe": {
+            "src/settings.py": f'import os\n\nGITHUB_TOKEN = "{TOKEN}"\nDEBUG = False\n',
+            "src/db.py": DB_CHANGED,
+        },
         "clean": {
             "src/app.py": APP + "\n\ndef shout(name: str) -> str:\n    return name.upper()\n"
         },
@@ -77,12 +97,16 @@ def _review(
     return review(changes, policy, options=ReviewOptions(actor_kind=actor, scan=scan))
 
 
-def test_leaked_key_blocks_with_the_finding_on_its_line(repo: GitRepo, policy: Policy) -> None:
-    verdict = _review(repo, "leak", policy, scan=ScanOptions())
+def test_leaked_key_and_sql_injection_block_on_their_lines(repo: GitRepo, policy: Policy) -> None:
+    verdict = _review(repo, "unsafe", policy, scan=ScanOptions())
     assert (verdict.decision, verdict.risk) == (Decision.BLOCK, Risk.CRITICAL)
+    assert not [f for f in verdict.findings if f.category is Category.SCANNER_ERROR]
     secrets = [f for f in verdict.findings if f.category is Category.SECRET]
     assert [(f.path, f.line) for f in secrets] == [("src/settings.py", 3)]
-    assert not [f for f in verdict.findings if f.category is Category.SCANNER_ERROR]
+    injections = [f for f in verdict.findings if f.category is Category.INJECTION]
+    # Only the added query on line 10; the base's legacy query on line 5 is not reported.
+    assert {(f.path, f.line) for f in injections} == {("src/db.py", 10)}
+    assert all("CWE-89" in f.cwe for f in injections)
     rendered = json.dumps(verdict.to_dict())
     assert TOKEN not in rendered  # redacted everywhere
     assert TOKEN[:4] in secrets[0].snippet

@@ -149,3 +149,33 @@ def test_malformed_diffs_name_the_line(text: str, line: int, fragment: str) -> N
 def test_oversize_input_is_rejected() -> None:
     with pytest.raises(DiffError, match="over the 1000-byte limit"):
         parse_diff(b"x" * 1001, max_bytes=1000)
+
+
+def test_mutated_diffs_only_ever_raise_diff_error() -> None:
+    """Seeded, bounded fuzzing: truncations, dropped, duplicated and corrupted lines."""
+    import random
+
+    rng = random.Random(20261125)
+    sources = [(FIXTURES / n).read_bytes() for n in ("git_full.diff", "git_binary_patch.diff")]
+    parsed = failed = 0
+    for _ in range(400):
+        lines = rng.choice(sources).split(b"\n")
+        for _ in range(rng.randint(1, 3)):
+            if not lines:
+                break
+            i = rng.randrange(len(lines))
+            action = rng.randrange(4)
+            if action == 0:
+                del lines[i]
+            elif action == 1:
+                lines.insert(i, lines[rng.randrange(len(lines))])
+            elif action == 2:
+                lines[i] = bytes(rng.randrange(256) for _ in range(rng.randint(0, 12)))
+            else:
+                lines = lines[:i]
+        try:
+            parse_diff(b"\n".join(lines))
+            parsed += 1
+        except DiffError:
+            failed += 1
+    assert parsed > 0 and failed > 0
