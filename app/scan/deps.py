@@ -27,13 +27,8 @@ from packaging.version import Version
 
 from app.findings import Category, Finding, Severity, Source
 from app.scan.advisories import Advisory, AdvisoryDB
-from app.scan.depfiles import (
-    Dependency,
-    DepFileError,
-    Include,
-    is_dependency_file,
-    parse_dependency_file,
-)
+from app.scan.depfiles import Dependency, DepFileError, Include, is_dependency_file
+from app.scan.manifests import parse_dependency_file
 from app.scan.versions import (
     AffectedSet,
     Bounds,
