@@ -15,9 +15,10 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
 
 import pygit2
+
+from app.scan.gitdiff import ignore_context
 
 # Directory names that hold third-party or generated code. Pruned unless include_vendored.
 # dist/ and build/ are deliberately NOT here: they are usually gitignored anyway, and when a
@@ -80,37 +81,6 @@ class FileText:
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def _git_context(root: Path) -> tuple[Any, str, frozenset[str]] | None:
-    """(repository, root's path inside the work tree, tracked directory prefixes) or None."""
-    try:
-        found = pygit2.discover_repository(str(root))
-    except pygit2.GitError:
-        return None
-    if not found:
-        return None
-    try:
-        repo = pygit2.Repository(found)
-    except pygit2.GitError:
-        return None
-    if repo.is_bare or not repo.workdir:
-        return None
-    workdir = Path(repo.workdir).resolve()
-    try:
-        prefix = root.resolve().relative_to(workdir).as_posix()
-    except ValueError:
-        return None
-    prefix = "" if prefix == "." else prefix + "/"
-    tracked_dirs: set[str] = set()
-    try:
-        for entry in repo.index:
-            parts = entry.path.split("/")[:-1]
-            for i in range(1, len(parts) + 1):
-                tracked_dirs.add("/".join(parts[:i]))
-    except pygit2.GitError:
-        pass
-    return repo, prefix, frozenset(tracked_dirs)
 
 
 def matches_any(rel: str, patterns: Iterable[str]) -> bool:
@@ -196,7 +166,7 @@ class _Filter:
         self.real_root = root.resolve()
         self.exclude = tuple(exclude)
         self.include_vendored = include_vendored
-        self.git = _git_context(root) if use_gitignore else None
+        self.git = ignore_context(root) if use_gitignore else None
 
     def ignored(self, rel: str, is_dir: bool) -> bool:
         if self.git is None:

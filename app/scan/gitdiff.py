@@ -41,6 +41,37 @@ def _open_repo(root: Path) -> tuple[Any, str]:
     return repo, "" if prefix == "." else prefix + "/"
 
 
+def ignore_context(root: Path) -> tuple[Any, str, frozenset[str]] | None:
+    """For ignore checks: (repository, root's prefix in the work tree, tracked dirs) or None."""
+    try:
+        found = pygit2.discover_repository(str(root))
+    except pygit2.GitError:
+        return None
+    if not found:
+        return None
+    try:
+        repo = pygit2.Repository(found)
+    except pygit2.GitError:
+        return None
+    if repo.is_bare or not repo.workdir:
+        return None
+    workdir = Path(repo.workdir).resolve()
+    try:
+        prefix = root.resolve().relative_to(workdir).as_posix()
+    except ValueError:
+        return None
+    prefix = "" if prefix == "." else prefix + "/"
+    tracked_dirs: set[str] = set()
+    try:
+        for entry in repo.index:
+            parts = entry.path.split("/")[:-1]
+            for i in range(1, len(parts) + 1):
+                tracked_dirs.add("/".join(parts[:i]))
+    except pygit2.GitError:
+        pass
+    return repo, prefix, frozenset(tracked_dirs)
+
+
 def resolve_tree(repo: Any, ref: str) -> Any:
     """The tree of ``ref`` (a branch, tag, sha or any rev-parse expression) or UsageError."""
     if ref.startswith("-"):

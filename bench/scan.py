@@ -1,0 +1,114 @@
+"""Scan speed: prints figures, asserts nothing.
+
+    python bench/scan.py [--package anthropic] [--changed 10]
+
+Copies an installed package (default: the anthropic SDK, 3,000+ Python files) into a temporary
+git repository and reports:
+
+* full scan: wall time of ``selfheal scan`` against ``semgrep`` alone with the same rules on
+  the same tree, their ratio, and the peak RSS of the largest process of each run;
+* diff-aware scan: ``selfheal scan --base HEAD`` after changing ``--changed`` files;
+* the secret detector and the dependency scanner alone, in files per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pygit2
+
+from app.resources import rules_dir
+from app.scan.engine import ScanOptions, scan_path
+
+ENV = {**os.environ, "SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"}
+MEASURE = (
+    "import resource, subprocess, sys, time\n"
+    "start = time.perf_counter()\n"
+    "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode\n"
+    "wall = time.perf_counter() - start\n"
+    "print(code, wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+)
+
+
+def measure(argv: list[str], cwd: Path) -> tuple[int, float, int]:
+    """(exit code, wall seconds, peak RSS in KiB of the largest process) of one command."""
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, *argv], cwd=cwd, env=ENV, capture_output=True, text=True
+    )
+    code, wall, rss = out.stdout.split()
+    return int(code), float(wall), int(rss)
+
+
+def build_tree(package: str, dest: Path) -> int:
+    source = Path(importlib.import_module(package).__file__ or "").parent
+    shutil.copytree(source, dest / package, ignore=shutil.ignore_patterns("__pycache__"))
+    repo = pygit2.init_repository(str(dest))
+    repo.index.add_all()
+    repo.index.write()
+    sig = pygit2.Signature("bench", "bench@example.com")
+    repo.create_commit("HEAD", sig, sig, "tree", repo.index.write_tree(), [])
+    return sum(1 for p in dest.rglob("*") if p.is_file() and ".git" not in p.parts)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--package", default="anthropic")
+    parser.add_argument("--changed", type=int, default=10)
+    args = parser.parse_args()
+    rule_files = sorted(str(p) for p in rules_dir().rglob("*.yaml"))
+    with tempfile.TemporaryDirectory(prefix="selfheal-bench-") as tmp:
+        root = Path(tmp) / "tree"
+        files = build_tree(args.package, root)
+        print(f"tree: {args.package}, {files} files, {len(rule_files)} rule files")
+
+        semgrep_argv = ["semgrep", "scan", "--metrics=off", "--disable-version-check", "--json"]
+        semgrep_argv += [arg for f in rule_files for arg in ("--config", f)] + ["."]
+        code, sg_wall, sg_rss = measure(semgrep_argv, root)
+        print(f"semgrep alone:   {sg_wall:7.2f} s  peak RSS {sg_rss / 1024:6.0f} MiB  exit {code}")
+        selfheal = [
+            "selfheal",
+            "scan",
+            ".",
+            "--format",
+            "json",
+            "--no-progress",
+            "--fail-on",
+            "none",
+        ]
+        code, sh_wall, sh_rss = measure(selfheal, root)
+        print(f"selfheal scan:   {sh_wall:7.2f} s  peak RSS {sh_rss / 1024:6.0f} MiB  exit {code}")
+        print(f"ratio selfheal/semgrep: {sh_wall / sg_wall:.2f} (target <= 1.20)")
+
+        changed = sorted(root.rglob("*.py"))[: args.changed]
+        for path in changed:
+            with path.open("a") as handle:
+                handle.write("\nprint('changed')\n")
+        code, wall, rss = measure([*selfheal, "--base", "HEAD"], root)
+        print(f"diff-aware scan of {len(changed)} changed files: {wall:.2f} s (target < 5 s), "
+              f"peak RSS {rss / 1024:.0f} MiB, exit {code}")  # fmt: skip
+
+        for scanner in ("secrets", "dependencies"):
+            start = time.perf_counter()
+            report = scan_path(root, ScanOptions(scanners=frozenset({scanner})))
+            wall = time.perf_counter() - start
+            rate = report.files_scanned / wall if wall else 0.0
+            n = report.files_scanned
+            print(f"{scanner} alone: {n} files in {wall:.2f} s = {rate:,.0f} files/s")
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        print(f"bench process peak RSS: {own / 1024:.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
