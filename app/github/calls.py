@@ -55,8 +55,8 @@ def _quote(name: str, value: Any) -> str:
     text = str(value)
     if text == "" or "\x00" in text:
         raise CallError(f"path parameter {name!r} is empty or contains NUL")
-    if name in _SLASHED_PARAMS and any(seg in ("", ".", "..") for seg in text.split("/")):
-        raise CallError(f"path parameter {name!r} has an empty, '.' or '..' segment")
+    if name in _SLASHED_PARAMS and any(seg in (".", "..") for seg in text.split("/")):
+        raise CallError(f"path parameter {name!r} has a '.' or '..' segment")
     if text in (".", ".."):
         raise CallError(f"path parameter {name!r} may not be {text!r}")
     return urllib.parse.quote(text, safe="")
@@ -117,6 +117,7 @@ CALLS: Mapping[str, Call] = _calls(
         "apps/create-installation-access-token",
     ),
     _get("apps.get_repo_installation", _R + "/installation", "apps/get-repo-installation"),
+    _get("apps.get_installation", "/app/installations/{installation_id}", "apps/get-installation"),
     _get(
         "apps.list_repos_accessible_to_installation",
         "/installation/repositories",
@@ -154,6 +155,11 @@ CALLS: Mapping[str, Call] = _calls(
     _send("DELETE", "git.delete_ref", _R + "/git/refs/{ref}", "git/delete-ref", body=False),
     _get("git.get_commit", _R + "/git/commits/{commit_sha}", "git/get-commit"),
     _get("git.get_tree", _R + "/git/trees/{tree_sha}", "git/get-tree"),
+    _get("git.list_matching_refs", _R + "/git/matching-refs/{ref}", "git/list-matching-refs"),
+    _send("POST", "git.create_blob", _R + "/git/blobs", "git/create-blob"),
+    _get("git.get_blob", _R + "/git/blobs/{file_sha}", "git/get-blob"),
+    _send("POST", "git.create_tree", _R + "/git/trees", "git/create-tree"),
+    _send("POST", "git.create_commit", _R + "/git/commits", "git/create-commit"),
     # Issues
     _send("POST", "issues.create", _R + "/issues", "issues/create"),
     _get("issues.get", _R + "/issues/{issue_number}", "issues/get"),
@@ -182,6 +188,13 @@ CALLS: Mapping[str, Call] = _calls(
         "DELETE", "issues.delete_label", _R + "/labels/{name}", "issues/delete-label", body=False
     ),
     _get("issues.list_labels_for_repo", _R + "/labels", "issues/list-labels-for-repo", pages=True),
+    _send(
+        "DELETE",
+        "issues.remove_all_labels",
+        _R + "/issues/{issue_number}/labels",
+        "issues/remove-all-labels",
+        body=False,
+    ),
     # Comments and reactions
     _send(
         "POST",
@@ -222,6 +235,18 @@ CALLS: Mapping[str, Call] = _calls(
         "reactions/create-for-issue-comment",
     ),
     _get(
+        "reactions.list_for_issue",
+        _R + "/issues/{issue_number}/reactions",
+        "reactions/list-for-issue",
+        pages=True,
+    ),
+    _get(
+        "reactions.list_for_issue_comment",
+        _R + "/issues/comments/{comment_id}/reactions",
+        "reactions/list-for-issue-comment",
+        pages=True,
+    ),
+    _get(
         "issues.list_events",
         _R + "/issues/{issue_number}/events",
         "issues/list-events",
@@ -240,12 +265,16 @@ CALLS: Mapping[str, Call] = _calls(
     _get("pulls.list", _R + "/pulls", "pulls/list", pages=True),
     _get("pulls.list_files", _R + "/pulls/{pull_number}/files", "pulls/list-files", pages=True),
     _get(
+        "pulls.list_commits", _R + "/pulls/{pull_number}/commits", "pulls/list-commits", pages=True
+    ),
+    _get(
         "pulls.list_reviews", _R + "/pulls/{pull_number}/reviews", "pulls/list-reviews", pages=True
     ),
     _send("PUT", "pulls.merge", _R + "/pulls/{pull_number}/merge", "pulls/merge"),
     # Checks
     _send("POST", "checks.create", _R + "/check-runs", "checks/create"),
     _get("checks.get", _R + "/check-runs/{check_run_id}", "checks/get"),
+    _get("checks.get_suite", _R + "/check-suites/{check_suite_id}", "checks/get-suite"),
     _send("PATCH", "checks.update", _R + "/check-runs/{check_run_id}", "checks/update"),
     _get(
         "checks.list_annotations",

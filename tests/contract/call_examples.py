@@ -40,6 +40,7 @@ EXAMPLES: dict[str, Example] = {
     "apps.list_installations": Example(),
     "apps.create_installation_access_token": Example({"installation_id": 42}),
     "apps.get_repo_installation": Example(_repo()),
+    "apps.get_installation": Example({"installation_id": 42}),
     "apps.list_repos_accessible_to_installation": Example(),
     "apps.create_from_manifest": Example({"code": "d8e5b7a0c1f2"}),
     "repos.get": Example(_repo()),
@@ -55,6 +56,19 @@ EXAMPLES: dict[str, Example] = {
     "git.delete_ref": Example(_repo(ref="heads/selfheal/7-fix-sql")),
     "git.get_commit": Example(_repo(commit_sha=SHA)),
     "git.get_tree": Example(_repo(tree_sha=SHA, recursive="1")),
+    "git.list_matching_refs": Example(_repo(ref="heads/selfheal/")),
+    "git.create_blob": Example(_repo(), {"content": "print('fixed')\n", "encoding": "utf-8"}),
+    "git.get_blob": Example(_repo(file_sha=SHA)),
+    "git.create_tree": Example(
+        _repo(),
+        {
+            "base_tree": SHA,
+            "tree": [{"path": "app/db.py", "mode": "100644", "type": "blob", "sha": SHA}],
+        },
+    ),
+    "git.create_commit": Example(
+        _repo(), {"message": "selfheal: fix SQL injection", "tree": SHA, "parents": [SHA]}
+    ),
     "issues.create": Example(
         _repo(),
         {
@@ -72,6 +86,7 @@ EXAMPLES: dict[str, Example] = {
     "issues.remove_label": Example(_repo(issue_number=7, name="selfheal:state/queued")),
     "issues.set_labels": Example(_repo(issue_number=7), {"labels": ["selfheal:request"]}),
     "issues.list_labels_on_issue": Example(_repo(issue_number=7)),
+    "issues.remove_all_labels": Example(_repo(issue_number=7)),
     "issues.create_label": Example(
         _repo(), {"name": "selfheal:halt", "color": "b60205", "description": "Stops selfheal"}
     ),
@@ -92,6 +107,8 @@ EXAMPLES: dict[str, Example] = {
     "issues.delete_comment": Example(_repo(comment_id=1001)),
     "reactions.create_for_issue": Example(_repo(issue_number=7), {"content": "eyes"}),
     "reactions.create_for_issue_comment": Example(_repo(comment_id=1001), {"content": "+1"}),
+    "reactions.list_for_issue": Example(_repo(issue_number=7, content="eyes")),
+    "reactions.list_for_issue_comment": Example(_repo(comment_id=1001)),
     "issues.list_events": Example(_repo(issue_number=7)),
     "issues.list_events_for_timeline": Example(_repo(issue_number=7)),
     "pulls.create": Example(
@@ -108,6 +125,7 @@ EXAMPLES: dict[str, Example] = {
     "pulls.update": Example(_repo(pull_number=8), {"state": "closed"}),
     "pulls.list": Example(_repo(state="open", head="octo-org:selfheal/7-fix-sql")),
     "pulls.list_files": Example(_repo(pull_number=8)),
+    "pulls.list_commits": Example(_repo(pull_number=8)),
     "pulls.list_reviews": Example(_repo(pull_number=8)),
     "pulls.merge": Example(_repo(pull_number=8), {"merge_method": "squash", "sha": SHA}),
     "checks.create": Example(
@@ -120,6 +138,7 @@ EXAMPLES: dict[str, Example] = {
         },
     ),
     "checks.get": Example(_repo(check_run_id=4)),
+    "checks.get_suite": Example(_repo(check_suite_id=5)),
     "checks.update": Example(
         _repo(check_run_id=4),
         {
