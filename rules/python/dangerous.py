@@ -1,0 +1,47 @@
+# Test cases for rules/python/dangerous.yaml.
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+import requests
+
+
+def permissions(path):
+    # ruleid: python-world-writable-permissions
+    os.chmod(path, 0o777)
+    # ruleid: python-world-writable-permissions
+    os.chmod(path, stat.S_IRWXU | stat.S_IRWXO)
+    # ruleid: python-world-writable-permissions
+    Path(path).chmod(0o666)
+    # ok: python-world-writable-permissions
+    os.chmod(path, 0o755)
+    # ok: python-world-writable-permissions
+    os.chmod(path, 0o600)
+    # ok: python-world-writable-permissions
+    os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+
+
+def temp():
+    # ruleid: python-insecure-temp-file
+    name = tempfile.mktemp(suffix=".txt")
+    # ok: python-insecure-temp-file
+    handle, other = tempfile.mkstemp(suffix=".txt")
+    return name, handle, other
+
+
+def delete_account(user, account):
+    # ruleid: python-assert-for-access-control
+    assert user.is_admin, "admins only"
+    # ruleid: python-assert-for-access-control
+    assert user.has_perm("accounts.delete")
+    # ok: python-assert-for-access-control
+    assert isinstance(account, dict)
+    account.clear()
+
+
+def fetch():
+    # ruleid: python-request-without-timeout
+    requests.get("https://example.com")
+    # ok: python-request-without-timeout
+    requests.get("https://example.com", timeout=10)
