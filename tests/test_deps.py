@@ -409,3 +409,19 @@ def test_safety_report_maps_back_to_declaring_lines(open_port: int) -> None:
     ]
     assert findings[0].properties["aliases"] == ["CVE-2019-10906"]
     assert "fixed in 2.10.1" in findings[0].message
+
+
+def test_credentials_in_urls_never_reach_output(db: AdvisoryDB) -> None:
+    token = "ghp_" + "abcdefghijklmnopqrstuvwxyz0123456789"
+    text = (
+        "\ufeffjinja2==2.10\n"
+        f"-e git+https://user:{token}@github.com/example/tool.git#egg=tool\n"
+        f"https://user:{token}@example.com/pkg.tar.gz\n"
+    )
+    result = analyse_dependencies(["requirements.txt"], {"requirements.txt": text}.get, db)
+    assert result.errors == []  # the byte-order mark is not part of the first requirement
+    assert {f.line for f in result.findings} == {1}
+    assert len(result.unknown) == 2
+    for dep in result.unknown:
+        assert token not in dep.declared and token not in dep.name
+    assert result.unknown[0].name == "tool"

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from packaging.requirements import InvalidRequirement, Requirement
 
 from app.scan.osv import normalize_name
+from app.scan.secrets import mask_secrets
 
 LOCK_FILES = frozenset({"poetry.lock", "uv.lock", "pipfile.lock"})
 REQUIREMENTS_NAME = re.compile(
@@ -89,7 +90,7 @@ def _logical_lines(text: str) -> Iterable[tuple[int, frozenset[int], str]]:
     """Join backslash continuations; strip comments. Yields (first line, lines, text)."""
     buf: list[str] = []
     nums: list[int] = []
-    for number, raw in enumerate(text.splitlines(), 1):
+    for number, raw in enumerate(text.removeprefix("\ufeff").splitlines(), 1):
         nums.append(number)
         if raw.endswith("\\") and not COMMENT.search(raw):
             buf.append(raw[:-1])
@@ -107,8 +108,9 @@ def _logical_lines(text: str) -> Iterable[tuple[int, frozenset[int], str]]:
 
 def _unknown(path: str, line: int, lines: frozenset[int], spec: str, why: str) -> Dependency:
     egg = EGG.search(spec)
-    name = normalize_name(egg.group(1)) if egg else spec
-    return Dependency(name, path, line, spec, lines=lines, unknown=why)
+    shown = mask_secrets(spec)  # URLs may carry credentials (https://user:token@host/...)
+    name = normalize_name(egg.group(1)) if egg else shown
+    return Dependency(name, path, line, shown, lines=lines, unknown=why)
 
 
 def requirement_dependency(path: str, line: int, lines: frozenset[int], text: str) -> Dependency:

@@ -29,6 +29,7 @@ from app.findings import Category, Finding, Severity, Source
 from app.scan.advisories import Advisory, AdvisoryDB
 from app.scan.depfiles import Dependency, DepFileError, Include, is_dependency_file
 from app.scan.manifests import parse_dependency_file
+from app.scan.secrets import mask_secrets
 from app.scan.versions import (
     AffectedSet,
     Bounds,
@@ -144,7 +145,7 @@ def _finding(
         line=dep.line,
         message=message,
         source=Source.DEPENDENCIES,
-        snippet=dep.declared,
+        snippet=mask_secrets(dep.declared),
         cwe=CWE,
         owasp=OWASP,
         properties={

@@ -30,6 +30,7 @@ from app.scan import ScannerError
 from app.scan.advisories import AdvisoryDB, normalize_name
 from app.scan.depfiles import Dependency
 from app.scan.deps import CWE, OWASP, RULE_ID, analyse_dependencies, error_finding
+from app.scan.secrets import mask_secrets
 
 PROBE_ENV = "SELFHEAL_SAFETY_PROBE"  # "host:port" to probe instead of the default
 DEFAULT_PROBE = ("pyup.io", 443)
@@ -128,7 +129,7 @@ def _finding(dep: Dependency, vuln: Mapping[str, Any]) -> Finding:
         path=dep.path,
         line=dep.line,
         source=Source.DEPENDENCIES,
-        snippet=dep.declared,
+        snippet=mask_secrets(dep.declared),
         cwe=CWE,
         owasp=OWASP,
         message=f"{dep.name} {dep.pinned} is vulnerable: safety {vid} ({alias_text}); "
