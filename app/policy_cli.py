@@ -14,6 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
+import pygit2
+
 from app.cli import EXIT_FINDINGS, EXIT_OK, UsageError
 from app.policy import (
     REPO_POLICY_PATH,
@@ -27,6 +29,21 @@ from app.policy import (
 )
 
 NO_MATCH = "no rule matched: open"
+
+
+def _repo_policy() -> Path:
+    """``.github/selfheal.policy`` at the root of the repository holding the cwd (or cwd)."""
+    try:
+        found = pygit2.discover_repository(".")
+        workdir = pygit2.Repository(found).workdir if found else None
+    except pygit2.GitError:
+        workdir = None
+    root = Path(workdir) if workdir else Path()
+    path = root / REPO_POLICY_PATH
+    try:
+        return path.relative_to(Path.cwd()) if path.is_absolute() else path
+    except ValueError:
+        return path
 
 
 def _read(path: Path) -> str:
@@ -53,7 +70,7 @@ def _lint(text: str, source: str) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    path = Path(args.file) if args.file is not None else Path(REPO_POLICY_PATH)
+    path = Path(args.file) if args.file is not None else _repo_policy()
     if args.file is None and not path.is_file():
         print(f"no {REPO_POLICY_PATH} here; checking the shipped defaults", file=sys.stderr)
         text, source = load_default_policy_text()
@@ -72,7 +89,7 @@ def _effective(args: argparse.Namespace) -> Policy:
     defaults = parse_policy(text, source)
     if args.no_defaults and args.policy is None:
         raise UsageError("--no-defaults needs --policy FILE")
-    path = Path(args.policy) if args.policy is not None else Path(REPO_POLICY_PATH)
+    path = Path(args.policy) if args.policy is not None else _repo_policy()
     if args.policy is None and not path.is_file():
         return defaults
     repo = parse_policy(_read(path), str(path))

@@ -109,3 +109,17 @@ def test_console_script_runs_policy_check(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1
     assert proc.stdout.startswith(f"{policy}:1: error: unknown level 'nope'")
+
+
+def test_check_finds_the_policy_at_the_repository_root(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pygit2
+
+    pygit2.init_repository(str(tmp_path / "repo"))
+    policy = _write_repo_policy(tmp_path / "repo", "/src/ review\n/lib/ maybe\n")
+    (tmp_path / "repo" / "src" / "deep").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "repo" / "src" / "deep")
+    assert main(["policy", "check"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"{policy.resolve()}:2: error: unknown level 'maybe'")
