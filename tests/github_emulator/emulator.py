@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
+from dataclasses import dataclass
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,22 @@ def public_key_of(private_pem: bytes) -> bytes:
     )
 
 
+@dataclass(frozen=True)
+class Exchange:
+    """One recorded REST request/response (enable with ``emulator.record_exchanges = True``);
+    the contract suite validates these against GitHub's OpenAPI description."""
+
+    method: str
+    path: str
+    template: str
+    query: dict[str, str]
+    request_body: bytes
+    status: int
+    content_type: str
+    body: bytes
+    headers: dict[str, str]
+
+
 class Emulator:
     """A stateful GitHub on 127.0.0.1. Create, ``await start()``, use, ``await stop()``."""
 
@@ -68,9 +85,11 @@ class Emulator:
         self._default_key = private_key_pem
         self._runner: web.AppRunner | None = None
         self.base_url = ""
-        self.render = Render("http://127.0.0.1")
+        self.render = Render("http://127.0.0.1", self.world.users)
         self.web_app = self._build()
         self.default_permissions: dict[str, str] = {}  # login -> permission on new repos
+        self.record_exchanges = False
+        self.exchanges: list[Exchange] = []
 
     # -- server ----------------------------------------------------------------------------
     def _build(self) -> web.Application:
@@ -98,7 +117,7 @@ class Emulator:
         assert server is not None
         sock = server.sockets[0]  # type: ignore[attr-defined]
         self.base_url = f"http://{host}:{sock.getsockname()[1]}"
-        self.render = Render(self.base_url)
+        self.render = Render(self.base_url, self.world.users)
         await self.sender.start()
         return self.base_url
 
@@ -144,6 +163,22 @@ class Emulator:
         resp.headers.update(rate)
         resp.headers.update(MEDIA_HEADERS)
         resp.headers["X-GitHub-Request-Id"] = rid
+        if self.record_exchanges and isinstance(resp, web.Response):
+            self.exchanges.append(
+                Exchange(
+                    method=request.method,
+                    path=request.path,
+                    template=request.match_info.route.resource.canonical
+                    if request.match_info.route.resource
+                    else request.path,
+                    query=dict(request.query),
+                    request_body=await request.read() if request.can_read_body else b"",
+                    status=resp.status,
+                    content_type=resp.content_type,
+                    body=resp.body if isinstance(resp.body, bytes) else b"",
+                    headers=dict(resp.headers),
+                )
+            )
         return resp
 
     def routes(self) -> list[tuple[str, str]]:
@@ -177,6 +212,7 @@ class Emulator:
         slug = name.lower().replace(" ", "-")
         app_id = self.world.next_id()
         bot = self.world.user(f"{slug}[bot]", type="Bot")
+        bot.email = f"{bot.id}+{bot.login}@users.noreply.github.invalid"
         app = App(
             id=app_id,
             slug=slug,
@@ -285,6 +321,7 @@ class Emulator:
         """A user with ``permission`` on ``repos`` (default: every repo, present and future)
         and a personal token the emulator accepts. Prefer ``person()`` in tests."""
         user = self.world.user(login)
+        user.email = user.email or f"{login}@example.invalid"
         for repo in self.world.repos.values() if repos is None else repos:
             repo.collaborators[login] = permission
         if repos is None:

@@ -51,9 +51,8 @@ def emit(
 def installation(emu: Emulator, inst: Installation, action: str, repos: list[Repo]) -> None:
     payload: JSON = {
         "action": action,
-        "installation": emu.render.installation(inst),
+        "installation": emu.render.installation(inst, hook=True),
         "repositories": [_repo_lite(emu, r) for r in repos],
-        "requester": None,
         "sender": emu.render.user(inst.account),
     }
     emu.sender.enqueue(inst.app, "installation", payload, target_id=inst.app.id,
@@ -65,13 +64,13 @@ def installation_repositories(
 ) -> None:
     payload: JSON = {
         "action": action,
-        "installation": emu.render.installation(inst),
+        "installation": emu.render.installation(inst, hook=True),
         "repository_selection": "selected",
+        "requester": None,
         "repositories_added": [_repo_lite(emu, r) for r in repos] if action == "added" else [],
         "repositories_removed": [_repo_lite(emu, r) for r in repos]
         if action == "removed"
         else [],
-        "requester": None,
         "sender": emu.render.user(inst.account),
     }
     emu.sender.enqueue(inst.app, "installation_repositories", payload, target_id=inst.app.id,
@@ -94,7 +93,7 @@ def issue_event(emu: Emulator, repo: Repo, issue: Issue, action: str, sender: Us
     if issue.pull is not None:
         pull_request(emu, repo, issue, action, sender, **extra)
         return
-    fields: JSON = {"issue": emu.render.issue(repo, issue)}
+    fields: JSON = {"issue": emu.render.issue(repo, issue, hook=True)}
     fields.update(extra)
     emit(emu, "issues", repo, sender, fields, action=action)
 
@@ -110,7 +109,7 @@ def pull_request(emu: Emulator, repo: Repo, issue: Issue, action: str, sender: U
 
 def comment_event(emu: Emulator, repo: Repo, issue: Issue, comment: Comment, action: str,
                   sender: User, **extra: Any) -> None:
-    fields: JSON = {"issue": emu.render.issue(repo, issue),
+    fields: JSON = {"issue": emu.render.issue(repo, issue, hook=True),
                     "comment": emu.render.comment(repo, comment)}
     fields.update(extra)
     emit(emu, "issue_comment", repo, sender, fields, action=action)
@@ -123,12 +122,11 @@ def open_pulls_for(repo: Repo, sha: str) -> list[Issue]:
     ]
 
 
-def suite_json(emu: Emulator, repo: Repo, suite: CheckSuite) -> JSON:
+def suite_json(emu: Emulator, repo: Repo, suite: CheckSuite, *, hook: bool = True) -> JSON:
     runs = [r for r in repo.check_runs.values() if r.suite.id == suite.id]
     git = gitdata.open_repo(repo.path)
-    data = emu.render.check_suite(repo, suite, runs, open_pulls_for(repo, suite.head_sha), git)
-    data.pop("repository", None)
-    return data
+    pulls = open_pulls_for(repo, suite.head_sha)
+    return emu.render.check_suite(repo, suite, runs, pulls, git, hook=hook)
 
 
 def check_run_event(emu: Emulator, repo: Repo, run: CheckRun, action: str, sender: User,
@@ -246,7 +244,7 @@ def workflow_completed(emu: Emulator, repo: Repo, head_sha: str, head_branch: st
     run_id = emu.world.next_id()
     api = f"{r.base}/repos/{repo.full_name}/actions"
     workflow_id = abs(hash((repo.id, name))) % 10**8
-    repo_json = r.repo(repo)
+    repo_json = r.repo_lite(repo)
     for job in jobs:
         job_id = emu.world.next_id()
         wj = {

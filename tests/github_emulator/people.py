@@ -149,8 +149,8 @@ def _push_sync(url: str, login: str, token: str, workdir: str, branch: str, base
                force: bool) -> str:
     callbacks = pygit2.RemoteCallbacks(credentials=pygit2.UserPass(login, token))
     repo = pygit2.clone_repository(url, workdir, bare=True, callbacks=callbacks)
-    start_ref = f"refs/heads/{branch}" if f"refs/heads/{branch}" in repo.references \
-        else f"refs/heads/{base}"
+    remote = f"refs/remotes/origin/{branch}"
+    start_ref = remote if remote in repo.references else f"refs/remotes/origin/{base}"
     start = repo.references[start_ref].peel(pygit2.Commit)
     index = pygit2.Index()
     index.read_tree(start.tree)

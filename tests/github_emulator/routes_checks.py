@@ -233,8 +233,7 @@ async def suites_for_ref(request: web.Request) -> web.Response:
     suites = [s for s in repo.check_suites.values() if s.head_sha == sha]
     if request.query.get("app_id"):
         suites = [s for s in suites if str(s.app.id) == request.query["app_id"]]
-    items = [events.suite_json(emu(request), repo, s) | {"repository": emu(request).render.repo(repo)}
-             for s in suites]
+    items = [events.suite_json(emu(request), repo, s, hook=False) for s in suites]
     return reply({"total_count": len(items), "check_suites": items})
 
 
@@ -243,9 +242,7 @@ async def get_suite(request: web.Request) -> web.Response:
     suite = repo.check_suites.get(int(request.match_info["check_suite_id"]))
     if suite is None:
         raise not_found()
-    data = events.suite_json(emu(request), repo, suite)
-    data["repository"] = emu(request).render.repo(repo)
-    return reply(data)
+    return reply(events.suite_json(emu(request), repo, suite, hook=False))
 
 
 async def rerequest_run(request: web.Request) -> web.Response:

@@ -26,6 +26,7 @@ async def get_repo(request: web.Request) -> web.Response:
     repo = repo_for(request)
     data = emu(request).render.repo(repo)
     data["permissions"] = _flags(permission(identity(request), repo))
+    data.update(network_count=0, subscribers_count=0)
     return reply(data)
 
 
@@ -113,7 +114,7 @@ async def collaborator_permission(request: web.Request) -> web.Response:
         {
             "permission": LEGACY_PERMISSION[role],
             "role_name": role,
-            "user": e.render.user(user) | {"permissions": _flags(role)},
+            "user": e.render.user(user) | {"permissions": _flags(role), "role_name": role},
         }
     )
 

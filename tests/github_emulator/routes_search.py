@@ -93,7 +93,12 @@ async def search_issues(request: web.Request) -> web.Response:
     items = [e.render.issue(r, i) | {"score": 1.0} for r, i in found]
     chunk, headers = paginate(request, items)
     return reply(
-        {"total_count": len(items), "incomplete_results": False, "items": chunk}, headers=headers
+        {
+            "total_count": len(items),
+            "incomplete_results": False,
+            "items": chunk,
+            "search_type": "lexical",
+        }, headers=headers
     )
 
 

@@ -27,6 +27,8 @@ from .state import (
     iso,
 )
 
+SUITE_ONLY = {"check_runs_url", "head_commit", "latest_check_runs_count", "repository"}
+LITE_EXCLUDED = {"git_url", "ssh_url", "clone_url", "svn_url", "mirror_url"}
 REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
 JSON = dict[str, Any]
 
@@ -48,8 +50,13 @@ def parse_node_id(value: str) -> tuple[str, int] | None:
 class Render:
     """Renders objects with URLs rooted at ``base`` (the emulator's http://127.0.0.1:PORT)."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, users: dict[str, User] | None = None) -> None:
         self.base = base.rstrip("/")
+        self.users = users if users is not None else {}
+
+    def user_by_email(self, email: str) -> User | None:
+        """GitHub links commit authors to accounts by e-mail; unknown e-mails give null."""
+        return next((u for u in self.users.values() if u.email and u.email == email), None)
 
     # -- people and apps -------------------------------------------------------------------
     def user(self, u: User | None) -> JSON | None:
@@ -75,7 +82,6 @@ class Render:
             "received_events_url": f"{api}/received_events",
             "type": u.type,
             "site_admin": u.site_admin,
-            "user_view_type": "public",
         }
 
     def organization(self, u: User) -> JSON:
@@ -95,8 +101,8 @@ class Render:
             "description": None,
         }
 
-    def app(self, a: App) -> JSON:
-        return {
+    def app(self, a: App, *, hook: bool = False) -> JSON:
+        data: JSON = {
             "id": a.id,
             "slug": a.slug,
             "node_id": node_id("App", a.id),
@@ -112,10 +118,13 @@ class Render:
             "events": list(a.events),
             "installations_count": 0,
         }
+        if hook:  # webhook payloads carry the shorter App object
+            del data["client_id"], data["installations_count"]
+        return data
 
-    def installation(self, i: Installation) -> JSON:
+    def installation(self, i: Installation, *, hook: bool = False) -> JSON:
         api = f"{self.base}/app/installations/{i.id}"
-        return {
+        data: JSON = {
             "id": i.id,
             "client_id": i.app.client_id,
             "account": self.user(i.account),
@@ -137,6 +146,9 @@ class Render:
             "suspended_by": None,
             "suspended_at": None,
         }
+        if hook:
+            del data["client_id"]
+        return data
 
     def installation_lite(self, i: Installation) -> JSON:
         return {"id": i.id, "node_id": node_id("Installation", i.id)}
@@ -232,6 +244,14 @@ class Render:
             data.pop("custom_properties")
         return data
 
+    def repo_lite(self, r: Repo) -> JSON:
+        """The minimal repository (workflow_run.repository): identity, owner and *_url."""
+        full = self.repo(r)
+        keep = {"id", "node_id", "name", "full_name", "private", "owner", "html_url",
+                "description", "fork", "url"}
+        return {k: v for k, v in full.items()
+                if k in keep or (k.endswith("_url") and k not in LITE_EXCLUDED)}
+
     def label(self, r: Repo, lb: Label) -> JSON:
         return {
             "id": lb.id,
@@ -257,7 +277,7 @@ class Render:
             data[name] = sum(1 for x in reactions if x.content == name)
         return data
 
-    def issue(self, r: Repo, i: Issue) -> JSON:
+    def issue(self, r: Repo, i: Issue, *, hook: bool = False) -> JSON:
         api = f"{self.base}/repos/{r.full_name}/issues/{i.number}"
         kind = "pull" if i.pull else "issues"
         data: JSON = {
@@ -300,6 +320,8 @@ class Render:
                 "patch_url": f"{self.base}/{r.full_name}/pull/{i.number}.patch",
                 "merged_at": iso(i.pull.merged_at) if i.pull.merged_at else None,
             }
+        if hook:
+            del data["closed_by"]
         return data
 
     def comment(self, r: Repo, c: Comment) -> JSON:
@@ -480,7 +502,9 @@ class Render:
         return data
 
     # -- checks ----------------------------------------------------------------------------
-    def check_run(self, r: Repo, run: CheckRun, pulls: list[Issue]) -> JSON:
+    def check_run(
+        self, r: Repo, run: CheckRun, pulls: list[Issue], *, hook: bool = False
+    ) -> JSON:
         api = f"{self.base}/repos/{r.full_name}/check-runs/{run.id}"
         output = dict(run.output)
         output["annotations_count"] = len(run.annotations)
@@ -500,20 +524,27 @@ class Render:
             "output": output,
             "name": run.name,
             "check_suite": {"id": run.suite.id},
-            "app": self.app(run.suite.app),
+            "app": self.app(run.suite.app, hook=hook),
             "pull_requests": [self.pull_ref(r, i) for i in pulls],
         }
 
     def check_run_event(self, r: Repo, run: CheckRun, pulls: list[Issue], suite: JSON) -> JSON:
-        data = self.check_run(r, run, pulls)
-        data["check_suite"] = suite
+        data = self.check_run(r, run, pulls, hook=True)
+        data["check_suite"] = {k: v for k, v in suite.items() if k not in SUITE_ONLY}
         return data
 
     def check_suite(
-        self, r: Repo, s: CheckSuite, runs: list[CheckRun], pulls: list[Issue], git: Any
+        self,
+        r: Repo,
+        s: CheckSuite,
+        runs: list[CheckRun],
+        pulls: list[Issue],
+        git: Any,
+        *,
+        hook: bool = False,
     ) -> JSON:
         status, conclusion = suite_status(runs)
-        return {
+        data: JSON = {
             "id": s.id,
             "node_id": node_id("CheckSuite", s.id),
             "head_branch": s.head_branch,
@@ -524,7 +555,7 @@ class Render:
             "before": s.before,
             "after": s.head_sha,
             "pull_requests": [self.pull_ref(r, i) for i in pulls],
-            "app": self.app(s.app),
+            "app": self.app(s.app, hook=hook),
             "repository": self.repo(r),
             "created_at": iso(s.created_at),
             "updated_at": iso(s.updated_at),
@@ -534,6 +565,9 @@ class Render:
             "check_runs_url": f"{self.base}/repos/{r.full_name}/check-suites/{s.id}/check-runs",
             "head_commit": self.head_commit(git, s.head_sha),
         }
+        if hook:
+            del data["repository"], data["rerequestable"], data["runs_rerequestable"]
+        return data
 
     def head_commit(self, git: pygit2.Repository, sha: str) -> JSON | None:
         obj = gitdata.lookup(git, sha)
@@ -606,8 +640,8 @@ class Render:
             "html_url": git_part["html_url"],
             "comments_url": f"{self.base}/repos/{r.full_name}/commits/{sha}/comments",
             "commit": inner,
-            "author": None,
-            "committer": None,
+            "author": self.user(self.user_by_email(c.author.email)),
+            "committer": self.user(self.user_by_email(c.committer.email)),
             "parents": git_part["parents"],
         }
         if files is not None:
@@ -625,8 +659,8 @@ class Render:
             "message": c.message,
             "timestamp": iso(c.commit_time),
             "url": f"{self.base}/{r.full_name}/commit/{c.id}",
-            "author": {"name": c.author.name, "email": c.author.email, "username": None},
-            "committer": {"name": c.committer.name, "email": c.committer.email, "username": None},
+            "author": {"name": c.author.name, "email": c.author.email},
+            "committer": {"name": c.committer.name, "email": c.committer.email},
             "added": [f.filename for f in changes if f.status == "added"],
             "removed": [f.filename for f in changes if f.status == "removed"],
             "modified": [f.filename for f in changes if f.status not in ("added", "removed")],
