@@ -23,7 +23,7 @@ import enum
 import posixpath
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.resources import policies_dir
 
@@ -108,12 +108,22 @@ class Policy:
 
     rules: tuple[Rule, ...]
     floor: Policy | None = None
+    # One alternation of every rule, LAST rule first: the first alternative that matches
+    # the whole path is the last matching line, found in a single regex call.
+    _combined: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.rules:
+            alternatives = "|".join(f"({r.regex.pattern})" for r in reversed(self.rules))
+            object.__setattr__(self, "_combined", re.compile(alternatives, re.DOTALL))
 
     def _own_match(self, path: str) -> Rule | None:
-        for rule in reversed(self.rules):
-            if rule.regex.match(path):
-                return rule
-        return None
+        if self._combined is None:
+            return None
+        found = self._combined.match(path)
+        if found is None or found.lastindex is None:
+            return None
+        return self.rules[len(self.rules) - found.lastindex]
 
     def match(self, path: str) -> PolicyMatch | None:
         path = normalize_path(path)
