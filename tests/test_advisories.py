@@ -13,6 +13,7 @@ import pytest
 
 from app.cli import main
 from app.scan.advisories import (
+    AdvisoryDataError,
     AdvisoryDB,
     bundled_path,
     iter_osv_documents,
@@ -224,3 +225,14 @@ def test_info_on_bundled_and_explicit_data(home: Path, capsys: pytest.CaptureFix
     assert "OSV data from osv, snapshot 2025-02-03" in out and "given with --advisories" in out
     assert main(["advisories", "info", "--advisories", str(OSV_FIXTURES / "nope.json")]) == 2
     assert "cannot load advisory data" in capsys.readouterr().err
+
+
+def test_corrupt_stored_copy_is_a_clear_error(home: Path) -> None:
+    target = updated_path()
+    target.parent.mkdir(parents=True)
+    target.write_bytes(gzip.compress(b'{"format": "selfheal-osv-compact"}')[:-12])
+    with pytest.raises(AdvisoryDataError, match="cannot read"):
+        AdvisoryDB.load()
+    target.write_bytes(gzip.compress(b'{"format": "selfheal-osv-compact", "version": 1}'))
+    with pytest.raises(AdvisoryDataError, match="corrupt compact advisory data"):
+        AdvisoryDB.load()

@@ -21,6 +21,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,12 +93,12 @@ def iter_osv_documents(path: Path) -> Iterator[tuple[str, Any]]:
                 for info in sorted(zf.infolist(), key=lambda i: i.filename):
                     if not info.is_dir() and info.filename.endswith(".json"):
                         yield from _json_docs(f"{path}!{info.filename}", zf.read(info))
-        except zipfile.BadZipFile as exc:
+        except (zipfile.BadZipFile, zlib.error, OSError) as exc:
             raise AdvisoryDataError(f"{path}: not a zip file ({exc})") from None
         return
     try:
         raw = gzip.decompress(path.read_bytes()) if name.endswith(".gz") else path.read_bytes()
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise AdvisoryDataError(f"{path}: cannot read ({exc})") from None
     if ".jsonl" in name:
         for number, line in enumerate(io.BytesIO(raw), 1):

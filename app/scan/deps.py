@@ -127,6 +127,7 @@ def _finding(
     reason: str,
     version: Version | None,
     db: AdvisoryDB,
+    snippet: str,
 ) -> Finding:
     fixed = aset.first_fixed_after(version) or "no fixed version"
     aliases = ", ".join(adv.aliases) or "no aliases"
@@ -145,7 +146,7 @@ def _finding(
         line=dep.line,
         message=message,
         source=Source.DEPENDENCIES,
-        snippet=mask_secrets(dep.declared),
+        snippet=snippet,
         cwe=CWE,
         owasp=OWASP,
         properties={
@@ -225,6 +226,7 @@ class _Walker:
         if not candidates:
             return
         query = _query(dep)
+        snippet = ""
         for adv, aset in candidates:
             key = (dep.path, dep.name, dep.line, adv.id)
             if key in self.seen:
@@ -232,7 +234,9 @@ class _Walker:
             got = _match(query, aset)
             if got is not None:
                 self.seen.add(key)
-                self.result.findings.append(_finding(dep, adv, aset, got[0], got[1], self.db))
+                snippet = snippet or mask_secrets(dep.declared)
+                found = _finding(dep, adv, aset, got[0], got[1], self.db, snippet)
+                self.result.findings.append(found)
 
 
 def analyse_dependencies(
