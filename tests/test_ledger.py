@@ -180,3 +180,21 @@ def test_installations_from_payloads(ledger: Ledger) -> None:
     ledger.write(lambda c: installations.note_payload(c, "installation_repositories", removed))
     assert ledger.read(lambda c: installations.installation_for(c, "acme/a")) == 9
     assert ledger.read(lambda c: installations.installation_for(c, "acme/b")) is None
+
+
+def test_group_commit_isolates_a_failing_write(ledger: Ledger) -> None:
+    def write(n: int) -> object:
+        def fn(conn: sqlite3.Connection) -> int:
+            job_id, _ = jobs.enqueue(conn, "batch", {"n": n})
+            if n % 5 == 0:
+                raise ValueError(f"write {n} fails")
+            return job_id
+
+        return fn
+
+    futures = [ledger.submit(write(n)) for n in range(50)]  # queued faster than committed
+    failures = [f for f in futures if f.exception() is not None]
+    assert len(failures) == 10
+    assert all(isinstance(f.exception(), ValueError) for f in failures)
+    stored = ledger.read(lambda c: jobs.find(c, limit=100))
+    assert sorted(j.payload["n"] for j in stored) == [n for n in range(50) if n % 5]

@@ -27,6 +27,7 @@ import sqlite_utils
 
 T = TypeVar("T")
 BUSY_TIMEOUT_MS = 10_000
+MAX_BATCH = 64
 WriteFn = Callable[[sqlite3.Connection], Any]
 
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
@@ -148,6 +149,15 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
 )
 
 
+MIGRATIONS += (
+    (
+        2,
+        "index expired leases",
+        ("CREATE INDEX jobs_leases ON jobs(status, lease_expires_at)",),
+    ),
+)
+
+
 def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
     """A connection with WAL, foreign keys and a busy timeout; autocommit mode."""
     conn = sqlite3.connect(
@@ -231,21 +241,59 @@ class Ledger:
                 item = self._queue.get()
                 if item is None:
                     break
-                fn, future = item
-                if not future.set_running_or_notify_cancel():
-                    continue
-                try:
-                    conn.execute("BEGIN IMMEDIATE")
-                    result = fn(conn)
-                    conn.execute("COMMIT")
-                except BaseException as exc:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    future.set_exception(exc)
-                else:
-                    future.set_result(result)
+                batch = [item]
+                stop = False
+                while len(batch) < MAX_BATCH:  # group commit: drain what is already waiting
+                    try:
+                        more = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        stop = True
+                        break
+                    batch.append(more)
+                self._run_batch(conn, batch)
+                if stop:
+                    break
         finally:
             conn.close()
+
+    @staticmethod
+    def _run_batch(conn: sqlite3.Connection, batch: list[tuple[WriteFn, Future[Any]]]) -> None:
+        """Run each write function in its own savepoint, all under one commit.
+
+        A function that raises is rolled back alone; results are delivered only after the
+        COMMIT, so a caller never sees a write that is not durable.
+        """
+        outcomes: list[tuple[Future[Any], bool, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for fn, future in batch:
+                if not future.set_running_or_notify_cancel():
+                    continue
+                conn.execute("SAVEPOINT write_fn")
+                try:
+                    result = fn(conn)
+                except BaseException as exc:
+                    conn.execute("ROLLBACK TO write_fn")
+                    conn.execute("RELEASE write_fn")
+                    outcomes.append((future, False, exc))
+                else:
+                    conn.execute("RELEASE write_fn")
+                    outcomes.append((future, True, result))
+            conn.execute("COMMIT")
+        except BaseException as exc:  # the commit itself failed: nothing was written
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for future, ok, value in outcomes:
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
 
     def submit(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
         if self._closed:

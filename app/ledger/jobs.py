@@ -119,12 +119,19 @@ def lease(
     """Take the oldest runnable job (queued and due, or running with an expired lease)."""
     now = time.time() if now is None else now
     while True:
-        row = conn.execute(
-            "SELECT * FROM jobs WHERE (status = 'queued' AND run_after <= ?)"
-            " OR (status = 'running' AND lease_expires_at <= ?)"
-            " ORDER BY run_after, id LIMIT 1",
-            (now, now),
-        ).fetchone()
+        # Two indexed lookups rather than one OR: expired leases first (they are older).
+        row = (
+            conn.execute(
+                "SELECT * FROM jobs WHERE status = 'running' AND lease_expires_at <= ?"
+                " ORDER BY lease_expires_at LIMIT 1",
+                (now,),
+            ).fetchone()
+            or conn.execute(
+                "SELECT * FROM jobs WHERE status = 'queued' AND run_after <= ?"
+                " ORDER BY run_after, id LIMIT 1",
+                (now,),
+            ).fetchone()
+        )
         if row is None:
             return None
         if row["status"] == "running" and row["attempts"] >= row["max_attempts"]:
