@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pygit2
@@ -19,9 +20,9 @@ from app.review.diffparse import parse_diff
 from app.review.reviewer import path_findings
 
 
-def _timed(label: str, count: int, unit: str, action: object) -> None:
+def _timed(label: str, count: int, unit: str, action: Callable[[], object]) -> None:
     start = time.perf_counter()
-    action()  # type: ignore[operator]
+    action()
     elapsed = time.perf_counter() - start
     print(f"{label:<44} {count / elapsed:>14,.0f} {unit}/s   ({elapsed:.3f} s)")
 
