@@ -161,6 +161,7 @@ def test_poetry_pyproject(db: AdvisoryDB) -> None:
     assert ("pyproject.toml", 13, "django", "PYSEC-2024-47") in got  # list of constraints
     assert ("pyproject.toml", 20, "flask", "PYSEC-2023-62") in got  # group dependencies
     assert ("pyproject.toml", 23, "pyjwt", "PYSEC-2022-202") in got  # dev-dependencies
+    assert ("pyproject.toml", 25, "babel", "PYSEC-2021-421") in got  # a sub-table per package
     assert not {p for _, _, p, _ in got} & {"urllib3", "pillow", "python", "mytool"}
     deps = {d.name: d for d in result.dependencies}
     assert deps["requests"].alternatives == (">=2.19.0,<3",)
