@@ -426,3 +426,24 @@ def test_credentials_in_urls_never_reach_output(db: AdvisoryDB) -> None:
     for dep in result.unknown:
         assert token not in dep.declared and token not in dep.name
     assert result.unknown[0].name == "tool"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "errors"),
+    [
+        ("pyproject.toml", 'project = "not a table"\n', 1),
+        ("pyproject.toml", "[tool]\npoetry = 3\n", 1),
+        ("pyproject.toml", "[project]\ndependencies = [1, 2]\noptional-dependencies = 5\n", 1),
+        ("pyproject.toml", "[tool.poetry]\ngroup = { dev = 1 }\n", 1),
+        ("poetry.lock", "package = [1, 2]\n", 1),
+        ("uv.lock", "[[package]]\nversion = '1.0'\n", 1),
+        ("Pipfile.lock", '{"default": {"x": {"version": 5}}, "develop": []}', 0),
+        ("Pipfile.lock", "[1, 2]", 1),
+    ],
+)
+def test_hostile_structures_are_errors_not_crashes(
+    db: AdvisoryDB, name: str, text: str, errors: int
+) -> None:
+    findings = scan_dependencies([name], {name: text}.get, db)
+    assert len(findings) == errors
+    assert all(f.category is Category.SCANNER_ERROR and f.path == name for f in findings)

@@ -194,6 +194,10 @@ class _Walker:
         except DepFileError as exc:
             self.result.errors.append(exc)  # the whole file is unreadable: always reported
             return
+        except (TypeError, AttributeError, ValueError, KeyError) as exc:  # hostile structure
+            why = f"unexpected structure ({exc.__class__.__name__}: {exc})"
+            self.result.errors.append(DepFileError(path, 0, why))
+            return
         lines = None if everything or self.changed is None else self.changed.get(path, ())
         self.result.errors += [e for e in line_errors if lines is None or e.line in lines]
         for dep in deps:

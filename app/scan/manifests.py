@@ -23,6 +23,7 @@ from app.scan.depfiles import (
     requirement_dependency,
 )
 from app.scan.osv import normalize_name
+from app.scan.secrets import mask_secrets
 from app.scan.versions import poetry_to_pep440
 
 HEADER = re.compile(r"^\s*\[\[?\s*([^\]#]+?)\s*\]\]?\s*(?:#.*)?$")
@@ -107,7 +108,7 @@ def _poetry_entry(path: str, name: str, value: Any, line: int) -> Iterable[Depen
                     normalize_name(name),
                     path,
                     line,
-                    f"{name} = {entry}",
+                    mask_secrets(f"{name} = {entry}"),
                     lines=lines,
                     unknown="VCS, URL or local path",
                 )
