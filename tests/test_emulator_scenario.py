@@ -8,62 +8,26 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pygit2
 import pytest
-from aiohttp import web
-from gidgethub import BadRequest, apps, sansio
+from gidgethub import BadRequest, apps
 from gidgethub.aiohttp import GitHubAPI
 
 from tests.github_emulator import Emulator
-
-
-@dataclass
-class Receiver:
-    """Collects verified webhook events."""
-
-    secret: str
-    events: list[sansio.Event] = field(default_factory=list)
-    rejected: int = 0
-    url: str = ""
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        try:
-            event = sansio.Event.from_http(request.headers, body, secret=self.secret)
-        except Exception:
-            self.rejected += 1
-            return web.Response(status=401)
-        self.events.append(event)
-        return web.Response(status=202)
-
-    def seen(self, event: str, action: str | None = None) -> list[sansio.Event]:
-        return [
-            e for e in self.events
-            if e.event == event and (action is None or e.data.get("action") == action)
-        ]
+from tests.github_emulator.receiver import WebhookReceiver
 
 
 @pytest.fixture
-async def receiver(github_emulator: Emulator) -> AsyncIterator[Receiver]:
-    rec = Receiver(secret=github_emulator.app.webhook_secret)
-    app = web.Application()
-    app.router.add_post("/webhook", rec.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    rec.url = f"http://127.0.0.1:{port}/webhook"
-    github_emulator.set_webhook_url(rec.url)
+async def receiver(github_emulator: Emulator) -> AsyncIterator[WebhookReceiver]:
+    rec = WebhookReceiver(secret=github_emulator.app.webhook_secret)
+    github_emulator.set_webhook_url(await rec.start())
     try:
         yield rec
     finally:
-        await runner.cleanup()
+        await rec.stop()
 
 
 async def app_client(
@@ -82,11 +46,14 @@ async def app_client(
 
 def clone(emu: Emulator, full_name: str, token: str, dest: Path) -> pygit2.Repository:
     callbacks = pygit2.RemoteCallbacks(credentials=pygit2.UserPass("x-access-token", token))
-    return pygit2.clone_repository(f"{emu.base_url}/{full_name}.git", str(dest),
-                                   callbacks=callbacks)
+    return pygit2.clone_repository(
+        f"{emu.base_url}/{full_name}.git", str(dest), callbacks=callbacks
+    )
 
 
-async def test_whole_story(github_emulator: Emulator, receiver: Receiver, tmp_path: Path) -> None:
+async def test_whole_story(
+    github_emulator: Emulator, receiver: WebhookReceiver, tmp_path: Path
+) -> None:
     emu = github_emulator
     repo = emu.create_repo("acme/widgets", {"app.py": "def main():\n    return 1\n"})
     emu.require_checks(repo, "main", ["selfheal/security-gate"])
@@ -98,8 +65,10 @@ async def test_whole_story(github_emulator: Emulator, receiver: Receiver, tmp_pa
 
         # a person files a request; the app labels it
         issue = await alice.open_issue(repo, "Fix main", "It returns 1", labels=["bug"])
-        await gh.post(f"/repos/acme/widgets/issues/{issue['number']}/labels",
-                      data={"labels": ["selfheal:request"]})
+        await gh.post(
+            f"/repos/acme/widgets/issues/{issue['number']}/labels",
+            data={"labels": ["selfheal:request"]},
+        )
 
         # the app clones over HTTP with its installation token, commits, pushes a branch
         token = gh.oauth_token
@@ -111,34 +80,74 @@ async def test_whole_story(github_emulator: Emulator, receiver: Receiver, tmp_pa
         builder = local.TreeBuilder(head.tree)
         builder.insert("app.py", blob, pygit2.enums.FileMode.BLOB)
         sig = pygit2.Signature("selfheal", "bot@example.invalid")
-        new = local.create_commit("refs/heads/selfheal/1-fix", sig, sig, "Fix main",
-                                  builder.write(), [head.id])
+        new = local.create_commit(
+            "refs/heads/selfheal/1-fix", sig, sig, "Fix main", builder.write(), [head.id]
+        )
         callbacks = pygit2.RemoteCallbacks(credentials=pygit2.UserPass("x-access-token", token))
-        await asyncio.to_thread(local.remotes["origin"].push,
-                                ["refs/heads/selfheal/1-fix:refs/heads/selfheal/1-fix"],
-                                callbacks=callbacks)
+        await asyncio.to_thread(
+            local.remotes["origin"].push,
+            ["refs/heads/selfheal/1-fix:refs/heads/selfheal/1-fix"],
+            callbacks=callbacks,
+        )
         ref = await gh.getitem("/repos/acme/widgets/git/ref/heads/selfheal/1-fix")
         assert ref["object"]["sha"] == str(new)
 
         # draft PR, then ready for review through GraphQL
-        pr = await gh.post("/repos/acme/widgets/pulls", data={
-            "head": "selfheal/1-fix", "base": "main", "title": "Fix main",
-            "body": f"Fixes #{issue['number']}", "draft": True})
+        pr = await gh.post(
+            "/repos/acme/widgets/pulls",
+            data={
+                "head": "selfheal/1-fix",
+                "base": "main",
+                "title": "Fix main",
+                "body": f"Fixes #{issue['number']}",
+                "draft": True,
+            },
+        )
         assert pr["draft"] is True and pr["head"]["sha"] == str(new)
         files = await gh.getitem(f"/repos/acme/widgets/pulls/{pr['number']}/files")
         assert [f["filename"] for f in files] == ["app.py"]
 
         # the gate: a check run, annotations in two batches, failure first
-        run = await gh.post("/repos/acme/widgets/check-runs", data={
-            "name": "selfheal/security-gate", "head_sha": str(new), "status": "in_progress",
-            "output": {"title": "Scanning", "summary": "running", "annotations": [
-                {"path": "app.py", "start_line": 1, "end_line": 1,
-                 "annotation_level": "warning", "message": "first batch"}]}})
-        await gh.patch(f"/repos/acme/widgets/check-runs/{run['id']}", data={
-            "conclusion": "failure",
-            "output": {"title": "Blocked", "summary": "1 finding", "annotations": [
-                {"path": "app.py", "start_line": 2, "end_line": 2,
-                 "annotation_level": "failure", "message": "second batch"}]}})
+        run = await gh.post(
+            "/repos/acme/widgets/check-runs",
+            data={
+                "name": "selfheal/security-gate",
+                "head_sha": str(new),
+                "status": "in_progress",
+                "output": {
+                    "title": "Scanning",
+                    "summary": "running",
+                    "annotations": [
+                        {
+                            "path": "app.py",
+                            "start_line": 1,
+                            "end_line": 1,
+                            "annotation_level": "warning",
+                            "message": "first batch",
+                        }
+                    ],
+                },
+            },
+        )
+        await gh.patch(
+            f"/repos/acme/widgets/check-runs/{run['id']}",
+            data={
+                "conclusion": "failure",
+                "output": {
+                    "title": "Blocked",
+                    "summary": "1 finding",
+                    "annotations": [
+                        {
+                            "path": "app.py",
+                            "start_line": 2,
+                            "end_line": 2,
+                            "annotation_level": "failure",
+                            "message": "second batch",
+                        }
+                    ],
+                },
+            },
+        )
         notes = await gh.getitem(f"/repos/acme/widgets/check-runs/{run['id']}/annotations")
         assert [a["message"] for a in notes] == ["first batch", "second batch"]
 
@@ -146,18 +155,28 @@ async def test_whole_story(github_emulator: Emulator, receiver: Receiver, tmp_pa
         with pytest.raises(BadRequest) as refused:
             await gh.put(f"/repos/acme/widgets/pulls/{pr['number']}/merge", data={})
         assert refused.value.status_code == 405
-        await gh.post("/graphql", data={
-            "query": "mutation($id: ID!) { markPullRequestReadyForReview(input: "
-                     "{pullRequestId: $id}) { pullRequest { isDraft } } }",
-            "variables": {"id": pr["node_id"]}})
+        await gh.post(
+            "/graphql",
+            data={
+                "query": "mutation($id: ID!) { markPullRequestReadyForReview(input: "
+                "{pullRequestId: $id}) { pullRequest { isDraft } } }",
+                "variables": {"id": pr["node_id"]},
+            },
+        )
         with pytest.raises(BadRequest) as refused:
             await gh.put(f"/repos/acme/widgets/pulls/{pr['number']}/merge", data={})
         assert refused.value.status_code == 405
         assert "selfheal/security-gate" in str(refused.value)
 
-        rerun = await gh.post("/repos/acme/widgets/check-runs", data={
-            "name": "selfheal/security-gate", "head_sha": str(new), "conclusion": "success",
-            "output": {"title": "Passed", "summary": "no findings"}})
+        rerun = await gh.post(
+            "/repos/acme/widgets/check-runs",
+            data={
+                "name": "selfheal/security-gate",
+                "head_sha": str(new),
+                "conclusion": "success",
+                "output": {"title": "Passed", "summary": "no findings"},
+            },
+        )
         assert rerun["status"] == "completed"
         merged = await alice.merge(repo, pr["number"])
         assert merged["merged"] is True

@@ -6,6 +6,15 @@ hand with ``python -m tests.github_emulator --port 8080``.
 
 from .emulator import Emulator, generate_private_key
 from .people import Person, PersonError
+from .receiver import WebhookReceiver
 from .webhooks import Delivery, sign
 
-__all__ = ["Delivery", "Emulator", "Person", "PersonError", "generate_private_key", "sign"]
+__all__ = [
+    "Delivery",
+    "Emulator",
+    "Person",
+    "PersonError",
+    "WebhookReceiver",
+    "generate_private_key",
+    "sign",
+]
