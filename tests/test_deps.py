@@ -447,3 +447,27 @@ def test_hostile_structures_are_errors_not_crashes(
     findings = scan_dependencies([name], {name: text}.get, db)
     assert len(findings) == errors
     assert all(f.category is Category.SCANNER_ERROR and f.path == name for f in findings)
+
+
+@pytest.mark.parametrize(
+    ("requirement", "declared", "match"),
+    [
+        ("demo-pkg==1.2,<2", "1.2", "pinned"),  # an exact version with a redundant bound
+        ("demo-pkg>=1.0,<1.1", "<1.1,>=1.0", "range"),
+    ],
+)
+def test_message_names_the_matched_version_or_range(
+    test_db: AdvisoryDB, requirement: str, declared: str, match: str
+) -> None:
+    (finding,) = scan_dependencies(
+        ["requirements.txt"], {"requirements.txt": requirement}.get, test_db
+    )
+    assert finding.properties["version"] == declared and finding.properties["match"] == match
+    assert f"demo-pkg {declared} " in finding.message and "None" not in finding.message
+
+
+def test_poetry_alternatives_are_each_evaluated(test_db: AdvisoryDB) -> None:
+    text = '[tool.poetry.dependencies]\ndemo-pkg = "3.0 || 1.2"\nother-pkg = "*"\n'
+    findings = scan_dependencies(["pyproject.toml"], {"pyproject.toml": text}.get, test_db)
+    assert [(f.line, f.properties["version"]) for f in findings] == [(2, "==1.2")]
+    assert "admits vulnerable versions" in findings[0].message

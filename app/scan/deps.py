@@ -87,57 +87,60 @@ class _Query:
 
     pinned_text: str | None
     pinned: Version | None
-    ranges: tuple[Bounds, ...]
+    ranges: tuple[tuple[str, Bounds], ...]  # (the alternative as written, its bounds)
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    reason: str  # "" for an exact version
+    version: Version | None  # the version the first fixed version is counted from
+    declared: str  # the pinned version, or the range that admits vulnerable versions
 
 
 def _query(dep: Dependency) -> _Query:
     if dep.pinned is not None:
         return _Query(dep.pinned, parse_version(dep.pinned), ())
-    ranges: list[Bounds] = []
+    ranges: list[tuple[str, Bounds]] = []
     for alternative in dep.alternatives:
         spec = parse_specifier(alternative)
         if spec is None:
             continue
         bounds = bounds_from_specifier(spec)
         if bounds.pin is not None:
-            return _Query(bounds.pin, parse_version(bounds.pin), ())
-        ranges.append(bounds)
+            version = parse_version(bounds.pin)
+            if len(dep.alternatives) == 1 or version is None:
+                return _Query(bounds.pin, version, ())
+            bounds = Bounds(None, version, True, version, True, spec)  # one of several
+        ranges.append((alternative, bounds))
     return _Query(None, None, tuple(ranges))
 
 
-def _match(query: _Query, aset: AffectedSet) -> tuple[str, Version | None] | None:
-    """(reason, version) when the dependency is affected; reason "" means an exact pin."""
+def _match(query: _Query, aset: AffectedSet) -> _Hit | None:
     if query.pinned_text is not None:
         if query.pinned is not None:
             hit = aset.contains(query.pinned)
         else:
             hit = aset.contains_text(query.pinned_text)
-        return ("", query.pinned) if hit else None
-    for bounds in query.ranges:
+        return _Hit("", query.pinned, query.pinned_text) if hit else None
+    for alternative, bounds in query.ranges:
         reason = _range_reason(bounds, aset)
         if reason:
-            return reason, bounds.lower
+            return _Hit(reason, bounds.lower, alternative)
     return None
 
 
 def _finding(
-    dep: Dependency,
-    adv: Advisory,
-    aset: AffectedSet,
-    reason: str,
-    version: Version | None,
-    db: AdvisoryDB,
-    snippet: str,
+    dep: Dependency, adv: Advisory, aset: AffectedSet, hit: _Hit, db: AdvisoryDB, snippet: str
 ) -> Finding:
-    fixed = aset.first_fixed_after(version) or "no fixed version"
+    fixed = aset.first_fixed_after(hit.version) or "no fixed version"
     aliases = ", ".join(adv.aliases) or "no aliases"
     fix_text = f"fixed in {fixed}" if fixed != "no fixed version" else fixed
-    if reason:
-        what = f"{dep.name} {','.join(dep.alternatives)} admits vulnerable versions ({reason})"
+    if hit.reason:
+        what = f"{dep.name} {hit.declared} admits vulnerable versions ({hit.reason})"
     else:
-        what = f"{dep.name} {dep.pinned} is vulnerable"
+        what = f"{dep.name} {hit.declared} is vulnerable"
     message = f"{what}: {adv.id} ({aliases}); {fix_text}. {adv.summary}".strip()
-    material = "\x1f".join((RULE_ID, dep.path, dep.name, ",".join(dep.alternatives), adv.id))
+    material = "\x1f".join((RULE_ID, dep.path, dep.name, hit.declared, adv.id))
     return Finding(
         rule_id=RULE_ID,
         category=Category.DEPENDENCY,
@@ -153,10 +156,10 @@ def _finding(
             "advisory": adv.id,
             "aliases": list(adv.aliases),
             "package": dep.name,
-            "version": dep.pinned if dep.pinned is not None else ",".join(dep.alternatives),
+            "version": hit.declared,
             "fixed": list(aset.fixed),
             "first_fixed": fixed,
-            "match": "range" if reason else "pinned",
+            "match": "range" if hit.reason else "pinned",
             "marker": dep.marker,
             "advisory_data": db.description,
         },
@@ -235,12 +238,11 @@ class _Walker:
             key = (dep.path, dep.name, dep.line, adv.id)
             if key in self.seen:
                 continue
-            got = _match(query, aset)
-            if got is not None:
+            hit = _match(query, aset)
+            if hit is not None:
                 self.seen.add(key)
                 snippet = snippet or mask_secrets(dep.declared)
-                found = _finding(dep, adv, aset, got[0], got[1], self.db, snippet)
-                self.result.findings.append(found)
+                self.result.findings.append(_finding(dep, adv, aset, hit, self.db, snippet))
 
 
 def analyse_dependencies(
