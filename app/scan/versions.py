@@ -166,14 +166,6 @@ class Bounds:
     upper_inclusive: bool = False
     specifier: SpecifierSet | None = None
 
-    @property
-    def is_pinned(self) -> bool:
-        return self.pin is not None
-
-    @property
-    def is_bounded(self) -> bool:
-        return self.pin is not None or self.lower is not None or self.upper is not None
-
 
 def _bump(v: Version, keep: int) -> Version:
     """The next release after the first ``keep`` components: ``_bump(1.4.2, 2) == 1.5``."""
