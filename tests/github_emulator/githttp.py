@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-import zlib
 
 from aiohttp import web
 
@@ -106,18 +105,13 @@ async def _run_backend(request: web.Request, rel: object, tail: str, user: str,
 
 
 async def _feed(request: web.Request, stdin: asyncio.StreamWriter) -> None:
-    inflater = (
-        zlib.decompressobj(16 + zlib.MAX_WBITS)
-        if request.headers.get("Content-Encoding", "").lower() in ("gzip", "x-gzip")
-        else None
-    )
+    """Stream the request body to the backend. aiohttp's server already inflates bodies sent
+    with ``Content-Encoding: gzip`` (git does that for large fetch negotiations), so the
+    backend always sees plain pkt-lines."""
     try:
         async for chunk in request.content.iter_chunked(CHUNK):
-            stdin.write(inflater.decompress(chunk) if inflater else chunk)
+            stdin.write(chunk)
             await stdin.drain()
-        if inflater:
-            stdin.write(inflater.flush())
-        await stdin.drain()
     except (BrokenPipeError, ConnectionResetError):
         pass
     finally:
