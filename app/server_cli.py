@@ -19,6 +19,9 @@ from app.cli import EXIT_FINDINGS, EXIT_OK, UsageError
 from app.settings import SettingsError, db_path_from, environment, load_settings
 
 SHUTDOWN_TIMEOUT = 15.0
+# The ledger writer thread and the event loop hand the GIL back and forth on every write;
+# a shorter switch interval than the default 5 ms keeps that handoff from adding latency.
+SWITCH_INTERVAL = 0.0005
 
 
 def register(subparsers: Any) -> None:
@@ -60,6 +63,7 @@ def run_serve(args: argparse.Namespace) -> int:
         from dataclasses import replace
 
         settings = replace(settings, db_path=args.db)
+    sys.setswitchinterval(SWITCH_INTERVAL)
     setup_logging(settings.log_level, secrets=settings.secret_values())
     for name in settings.plugins:
         try:

@@ -198,3 +198,11 @@ def test_group_commit_isolates_a_failing_write(ledger: Ledger) -> None:
     assert all(isinstance(f.exception(), ValueError) for f in failures)
     stored = ledger.read(lambda c: jobs.find(c, limit=100))
     assert sorted(j.payload["n"] for j in stored) == [n for n in range(50) if n % 5]
+
+
+def test_repository_name_moves_to_a_new_id(ledger: Ledger) -> None:
+    ledger.write(lambda c: installations.upsert_repository(c, 1, "o/r", None))
+    ledger.write(lambda c: installations.upsert_installation(c, 5, "o"))
+    ledger.write(lambda c: installations.upsert_repository(c, 2, "o/r", 5))
+    assert ledger.read(lambda c: installations.installation_for(c, "o/r")) == 5
+    assert ledger.read(lambda c: installations.repositories_of(c, 5)) == ["o/r"]

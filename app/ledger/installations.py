@@ -59,6 +59,9 @@ def upsert_repository(
     now: float | None = None,
 ) -> None:
     now = time.time() if now is None else now
+    # A name belongs to one repository at a time on GitHub: a row holding this name under
+    # another id is stale (renamed, transferred or deleted and recreated).
+    conn.execute("DELETE FROM repositories WHERE full_name = ? AND id != ?", (full_name, repo_id))
     conn.execute(
         "INSERT INTO repositories (id, installation_id, full_name, default_branch, private,"
         " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
