@@ -8,6 +8,7 @@ the test reads that log and requires zero errors and zero warnings.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import stat
@@ -154,7 +155,9 @@ def test_json_is_stable_and_complete() -> None:
 
 
 def test_sarif_structure() -> None:
-    log = json.loads(render("sarif", FINDINGS, errors=["semgrep: crashed"], skipped=SKIPPED))
+    other_dep = dataclasses.replace(DEP, line=2, message="pyyaml 5.3 is affected", fingerprint="")
+    findings = [*FINDINGS, other_dep]
+    log = json.loads(render("sarif", findings, errors=["semgrep: crashed"], skipped=SKIPPED))
     assert log["version"] == "2.1.0" and log["$schema"].endswith("sarif-2.1.0.json")
     run = log["runs"][0]
     driver = run["tool"]["driver"]
@@ -166,7 +169,11 @@ def test_sarif_structure() -> None:
     assert sqli["defaultConfiguration"]["level"] == "error"
     assert sqli["helpUri"] == "https://cwe.mitre.org/data/definitions/89.html"
     assert rules["secrets.aws-access-key-id"]["properties"]["security-severity"] == "9.5"
-    results = {r["ruleId"]: r for r in run["results"]}
+    assert sqli["fullDescription"]["text"] == SQLI.message  # one message: it describes the rule
+    dep_rule = rules["deps.PYSEC-2024-1"]  # messages vary per finding: the category describes it
+    assert dep_rule["fullDescription"]["text"] == "A dependency version with a known vulnerability."
+    assert len(run["results"]) == 5
+    results = {r["ruleId"]: r for r in run["results"] if r["message"]["text"] != other_dep.message}
     sqli_result = results["python.sql-injection"]
     assert driver["rules"][sqli_result["ruleIndex"]]["id"] == "python.sql-injection"
     location = sqli_result["locations"][0]["physicalLocation"]

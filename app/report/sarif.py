@@ -40,6 +40,15 @@ LEVELS = {
 }
 PRECISIONS = frozenset({"very-high", "high", "medium", "low"})
 MAX_SKIPPED_NOTIFICATIONS = 1000
+CATEGORY_DESCRIPTIONS = {
+    "secret": "A secret (key, token, password) committed in plain text.",
+    "injection": "Untrusted data reaches an interpreter (SQL, shell, code, markup).",
+    "dangerous-code": "A dangerous construct that needs a careful look.",
+    "crypto": "Weak cryptography or randomness.",
+    "insecure-config": "An insecure configuration.",
+    "vulnerable-dependency": "A dependency version with a known vulnerability.",
+    "scanner-error": "A file or dependency that could not be checked.",
+}
 
 
 def _artifact_uri(path: str) -> str:
@@ -61,10 +70,15 @@ def _text(value: Any, fallback: str) -> str:
     return text or fallback
 
 
-def _rule(finding: Finding, severity: Severity) -> dict[str, Any]:
+def _rule(finding: Finding, severity: Severity, messages: set[str]) -> dict[str, Any]:
+    """The reporting descriptor; ``messages`` are all messages seen for this rule."""
     props = finding.properties
     name = _text(props.get("rule_name") or props.get("title"), finding.rule_id)
-    full = _text(props.get("description"), finding.message)
+    # A rule whose findings all say the same thing is described by that message; one whose
+    # messages vary per finding (a dependency advisory, say) by its category.
+    generic = CATEGORY_DESCRIPTIONS.get(finding.category.value, finding.category.value)
+    fallback = finding.message if len(messages) == 1 else generic
+    full = _text(props.get("description"), fallback)
     tags = [
         "security",
         finding.category.value,
@@ -175,7 +189,10 @@ def sarif_log(
         worst.setdefault(finding.rule_id, finding)
     rule_ids = sorted(worst)
     index = {rule_id: i for i, rule_id in enumerate(rule_ids)}
-    rules = [_rule(worst[r], worst[r].severity) for r in rule_ids]
+    messages: dict[str, set[str]] = {}
+    for finding in ordered:
+        messages.setdefault(finding.rule_id, set()).add(finding.message)
+    rules = [_rule(worst[r], worst[r].severity, messages[r]) for r in rule_ids]
     run: dict[str, Any] = {
         "tool": {
             "driver": {
