@@ -40,7 +40,19 @@ def reader(root: Path) -> Callable[[str], str | None]:
 
 
 def hits(findings: list) -> set[tuple[str, int, str, str]]:
-    return {(f.path, f.line, f.properties["package"], f.properties["advisory"]) for f in findings}
+    return {
+        (f.path, f.line, f.properties["package"], f.properties["advisory"])
+        for f in findings
+        if f.rule_id == "dependency-vulnerable"
+    }
+
+
+def unverified(findings: list) -> set[tuple[str, int, str]]:
+    return {
+        (f.path, f.line, f.properties["package"])
+        for f in findings
+        if f.rule_id == "dependency-unverified" and f.severity is Severity.INFO
+    }
 
 
 def test_requirements_with_includes_constraints_and_cycle(db: AdvisoryDB) -> None:
@@ -62,9 +74,14 @@ def test_requirements_with_includes_constraints_and_cycle(db: AdvisoryDB) -> Non
     }
     unknown = {(d.line, d.name, d.unknown) for d in result.unknown}
     assert unknown == {
-        (13, "example-tool", "editable install"),
-        (14, "https://example.com/packages/thing-1.0.tar.gz", "URL, VCS or local path"),
-        (15, "./local/package", "URL, VCS or local path"),
+        (13, "example-tool", "editable install from a URL or VCS requirement"),
+        (14, "https://example.com/packages/thing-1.0.tar.gz", "URL or VCS requirement"),
+        (15, "./local/package", "local path"),
+    }
+    # code fetched from a URL or VCS is reported (info); a local path is the project's own
+    assert unverified(result.findings) == {
+        ("requirements.txt", 13, "example-tool"),
+        ("requirements.txt", 14, "https://example.com/packages/thing-1.0.tar.gz"),
     }
 
 
@@ -165,7 +182,8 @@ def test_poetry_pyproject(db: AdvisoryDB) -> None:
     assert not {p for _, _, p, _ in got} & {"urllib3", "pillow", "python", "mytool"}
     deps = {d.name: d for d in result.dependencies}
     assert deps["requests"].alternatives == (">=2.19.0,<3",)
-    assert deps["mytool"].unknown
+    assert deps["mytool"].unknown and deps["mytool"].remote
+    assert unverified(result.findings) == {("pyproject.toml", 12, "mytool")}
 
 
 @pytest.mark.parametrize(
@@ -196,6 +214,8 @@ def test_lock_files(db: AdvisoryDB, name: str, expected: set[tuple[int, str, str
     assert result.errors == []
     assert {(line, pkg, adv) for _, line, pkg, adv in hits(result.findings)} == expected
     assert all(f.path == name for f in result.findings)
+    remote = {"poetry.lock": {(name, 32, "mytool")}, "uv.lock": set(), "Pipfile.lock": set()}
+    assert unverified(result.findings) == remote[name]  # uv's editable project is local
 
 
 def test_lock_sources_that_are_not_registries_are_unknown(db: AdvisoryDB) -> None:
@@ -421,10 +441,14 @@ def test_credentials_in_urls_never_reach_output(db: AdvisoryDB) -> None:
     )
     result = analyse_dependencies(["requirements.txt"], {"requirements.txt": text}.get, db)
     assert result.errors == []  # the byte-order mark is not part of the first requirement
-    assert {f.line for f in result.findings} == {1}
+    assert {f.line for f in result.findings if f.severity is Severity.HIGH} == {1}
     assert len(result.unknown) == 2
     for dep in result.unknown:
         assert token not in dep.declared and token not in dep.name
+    assert {f.line for f in result.findings if f.severity is Severity.INFO} == {2, 3}
+    for finding in result.findings:
+        assert token not in finding.snippet and token not in finding.message
+        assert token not in str(finding.properties)
     assert result.unknown[0].name == "tool"
 
 

@@ -30,6 +30,7 @@ INCLUDE_OPTION = re.compile(r"^(-r|--requirement|-c|--constraint)(?:\s*=\s*|\s*)
 EDITABLE_OPTION = re.compile(r"^(-e|--editable)(?:\s*=\s*|\s*)(\S+)")
 REQ_OPTION_START = re.compile(r"\s(?=--?[A-Za-z])")
 URLISH = re.compile(r"^([a-z][a-z0-9+.-]*://|[a-z]+\+|file:|\.{0,2}/|[A-Za-z]:\\)", re.IGNORECASE)
+REMOTE = re.compile(r"^(?!file:)([a-z][a-z0-9+.-]*://|[a-z]+\+)", re.IGNORECASE)
 EGG = re.compile(r"[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
@@ -47,7 +48,9 @@ class Dependency:
 
     ``alternatives`` holds PEP 440 specifier strings (several for Poetry ``||``); empty means
     unconstrained. ``pinned`` is the exact version for ``==``/``===`` and lock files.
-    ``unknown`` says why the version cannot be known (URL, VCS, editable, local path).
+    ``unknown`` says why the version cannot be known (URL, VCS, editable, local path);
+    ``remote`` marks the ones that fetch code from elsewhere (URL or VCS), which the scan
+    reports as unverifiable, unlike local paths (the repository's own code).
     """
 
     name: str
@@ -59,6 +62,7 @@ class Dependency:
     lines: frozenset[int] = frozenset()
     unknown: str = ""
     marker: str = ""
+    remote: bool = False
 
     def touches(self, changed: Iterable[int]) -> bool:
         span = self.lines or frozenset({self.line})
@@ -106,11 +110,19 @@ def _logical_lines(text: str) -> Iterable[tuple[int, frozenset[int], str]]:
             yield nums[0], frozenset(nums), joined
 
 
-def _unknown(path: str, line: int, lines: frozenset[int], spec: str, why: str) -> Dependency:
+def is_remote_reference(spec: str) -> bool:
+    """True for a URL or VCS reference that is not a local ``file:`` URL."""
+    return bool(REMOTE.match(spec.strip()))
+
+
+def _unknown(path: str, line: int, lines: frozenset[int], spec: str, editable: bool) -> Dependency:
     egg = EGG.search(spec)
     shown = mask_secrets(spec)  # URLs may carry credentials (https://user:token@host/...)
     name = normalize_name(egg.group(1)) if egg else shown
-    return Dependency(name, path, line, shown, lines=lines, unknown=why)
+    remote = is_remote_reference(spec)
+    why = "URL or VCS requirement" if remote else "local path"
+    why = f"editable install from a {why}" if editable else why
+    return Dependency(name, path, line, shown, lines=lines, unknown=why, remote=remote)
 
 
 def requirement_dependency(path: str, line: int, lines: frozenset[int], text: str) -> Dependency:
@@ -122,7 +134,10 @@ def requirement_dependency(path: str, line: int, lines: frozenset[int], text: st
     name = normalize_name(req.name)
     marker = str(req.marker) if req.marker else ""
     if req.url:
-        return Dependency(name, path, line, text, lines=lines, unknown="URL requirement")
+        remote = is_remote_reference(req.url)
+        why = "URL requirement" if remote else "local path"
+        shown = mask_secrets(text)
+        return Dependency(name, path, line, shown, lines=lines, unknown=why, remote=remote)
     specs = list(req.specifier)
     pinned = None
     if len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version:
@@ -144,11 +159,11 @@ def parse_requirements(
                 kind = "constraint" if m.group(1) in ("-c", "--constraint") else "requirement"
                 includes.append(Include(kind, m.group(2), line))
             elif m := EDITABLE_OPTION.match(content):
-                deps.append(_unknown(path, line, lines, m.group(2), "editable install"))
+                deps.append(_unknown(path, line, lines, m.group(2), editable=True))
             continue  # global options: --index-url, --hash, --pre, -f ...
         requirement = REQ_OPTION_START.split(content, maxsplit=1)[0].strip()
         if URLISH.match(requirement):
-            deps.append(_unknown(path, line, lines, requirement, "URL, VCS or local path"))
+            deps.append(_unknown(path, line, lines, requirement, editable=False))
             continue
         try:
             deps.append(requirement_dependency(path, line, lines, requirement))

@@ -8,7 +8,9 @@ Matching rule (documented in ``docs/dependencies.md``):
   version is affected, or when it has an upper bound and the newest versions it admits
   are affected; a range with neither bound (a bare name, ``!=`` only) is not evaluated;
 * URL, VCS, editable and local-path requirements cannot be matched: they are listed in
-  :attr:`DependencyScan.unknown` and produce no finding;
+  :attr:`DependencyScan.unknown`; those that fetch code from a URL or VCS also give an
+  ``info`` finding (rule ``dependency-unverified``), local paths (the project's own code)
+  give none;
 * withdrawn advisories never match.
 
 Files that cannot be parsed, and includes that cannot be followed, become error entries
@@ -42,6 +44,7 @@ __all__ = ["DependencyScan", "analyse_dependencies", "is_dependency_file", "scan
 
 RULE_ID = "dependency-vulnerable"
 ERROR_RULE_ID = "dependency-file-error"
+UNVERIFIED_RULE_ID = "dependency-unverified"
 CWE = ("CWE-1395",)
 OWASP = ("A06:2021",)
 MAX_INCLUDE_DEPTH = 16
@@ -167,6 +170,24 @@ def _finding(
     )
 
 
+def _unverified(dep: Dependency) -> Finding:
+    """An informational finding: code from a URL or VCS whose version we cannot check."""
+    return Finding(
+        rule_id=UNVERIFIED_RULE_ID,
+        category=Category.DEPENDENCY,
+        severity=Severity.INFO,
+        path=dep.path,
+        line=dep.line,
+        message=f"{dep.name}: cannot be checked against advisories ({dep.unknown}); "
+        "depend on a released version to have it checked",
+        source=Source.DEPENDENCIES,
+        snippet=dep.declared,  # already masked by the parser
+        cwe=CWE,
+        owasp=OWASP,
+        properties={"package": dep.name, "reason": dep.unknown},
+    )
+
+
 def _resolve(including: str, target: str) -> str | None:
     """Repo-relative path of an include, or None when it leaves the repository."""
     if "://" in target or target.startswith("/") or ":" in target[:3]:
@@ -183,6 +204,7 @@ class _Walker:
         self.result = DependencyScan()
         self.seen: set[tuple[str, str, int, str]] = set()
         self.parsed: set[tuple[str, bool]] = set()
+        self.unverified: set[tuple[str, int]] = set()
 
     def visit(self, path: str, chain: tuple[str, ...], everything: bool) -> None:
         if (path, everything) in self.parsed:
@@ -228,6 +250,9 @@ class _Walker:
 
     def check(self, dep: Dependency) -> None:
         if dep.unknown:
+            if dep.remote and (dep.path, dep.line) not in self.unverified:
+                self.unverified.add((dep.path, dep.line))
+                self.result.findings.append(_unverified(dep))
             return
         candidates = self.db.affected_sets(dep.name)
         if not candidates:

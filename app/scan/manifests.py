@@ -19,6 +19,7 @@ from app.scan.depfiles import (
     Dependency,
     DepFileError,
     Include,
+    is_remote_reference,
     parse_requirements,
     requirement_dependency,
 )
@@ -30,6 +31,7 @@ HEADER = re.compile(r"^\s*\[\[?\s*([^\]#]+?)\s*\]\]?\s*(?:#.*)?$")
 POETRY_SOURCE_KEYS = ("git", "path", "url", "file")
 UV_UNKNOWN_SOURCES = ("git", "path", "directory", "editable", "virtual", "url")
 POETRY_UNKNOWN_TYPES = frozenset({"git", "directory", "file", "url"})
+REMOTE_TYPES = frozenset({"git", "url"})
 
 
 # -- TOML helpers ---------------------------------------------------------------------
@@ -111,6 +113,7 @@ def _poetry_entry(path: str, name: str, value: Any, line: int) -> Iterable[Depen
                     mask_secrets(f"{name} = {entry}"),
                     lines=lines,
                     unknown="VCS, URL or local path",
+                    remote="git" in entry or "url" in entry,
                 )
                 continue
             constraint, marker = str(entry.get("version", "*")), str(entry.get("markers", ""))
@@ -207,13 +210,14 @@ def parse_lockfile(path: str, text: str) -> list[Dependency]:
         span = frozenset({header or name_line, name_line, version_line})
         version = str(pkg.get("version", ""))
         source = pkg.get("source") or {}
-        unknown = ""
+        unknown, remote = "", False
         if isinstance(source, Mapping):
             if (
                 any(k in source for k in UV_UNKNOWN_SOURCES)
                 or source.get("type") in POETRY_UNKNOWN_TYPES
             ):
                 unknown = "VCS, URL or local path source"
+                remote = "git" in source or "url" in source or source.get("type") in REMOTE_TYPES
         if not version:
             unknown = unknown or "no version"
         name = normalize_name(str(pkg["name"]))
@@ -227,6 +231,7 @@ def parse_lockfile(path: str, text: str) -> list[Dependency]:
                 version or None,
                 span,
                 unknown=unknown,
+                remote=remote,
             )
         )
     return deps
@@ -254,10 +259,11 @@ def parse_pipfile_lock(path: str, text: str) -> list[Dependency]:
             name = normalize_name(raw_name)
             lines_ = frozenset({line})
             if not isinstance(entry, Mapping) or any(k in entry for k in ("git", "path", "file")):
+                where = entry if isinstance(entry, Mapping) else {}
+                remote = "git" in where or is_remote_reference(str(where.get("file", "")))
+                why = "VCS, URL or local path"
                 deps.append(
-                    Dependency(
-                        name, path, line, raw_name, lines=lines_, unknown="VCS, URL or local path"
-                    )
+                    Dependency(name, path, line, raw_name, lines=lines_, unknown=why, remote=remote)
                 )
                 continue
             version = str(entry.get("version", ""))

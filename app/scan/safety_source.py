@@ -171,7 +171,8 @@ def scan_with_safety(
     empty = AdvisoryDB([], source="safety")
     parsed = analyse_dependencies(paths, read, empty, changed_lines=changed_lines)
     pins = [d for d in parsed.dependencies if d.pinned and not d.unknown]
-    findings = [error_finding(e) for e in parsed.errors]
+    # parse errors, and the info findings for URL/VCS dependencies (no advisories here)
+    findings = [error_finding(e) for e in parsed.errors] + parsed.findings
     if not pins:
         return findings
     with tempfile.TemporaryDirectory(prefix="selfheal-safety-") as tmp:
