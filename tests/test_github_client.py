@@ -389,5 +389,5 @@ def test_requests_never_leave_the_base_url() -> None:
     client = GitHubClient.for_token("t", session=None, base_url="https://ghe.example/api/v3")  # type: ignore[arg-type]
     assert client.owns("https://ghe.example/api/v3/repos/o/r?page=2")
     assert not client.owns("https://api.github.com/repos/o/r?page=2")
-    assert not client.owns("https://ghe.example/other/repos")
     assert not client.owns("http://ghe.example/api/v3/repos")
+    assert not client.owns("https://ghe.example:8443/api/v3/repos")

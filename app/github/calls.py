@@ -324,6 +324,22 @@ CALLS: Mapping[str, Call] = _calls(
 )
 
 
+# GitHub offers some operations only through GraphQL (no OpenAPI description, so these are
+# not in the Prism suite; the emulator implements them and the end-to-end tests use them).
+GRAPHQL: Mapping[str, str] = MappingProxyType(
+    {
+        "pulls.mark_ready_for_review": (
+            "mutation($id: ID!) { markPullRequestReadyForReview(input: {pullRequestId: $id})"
+            " { pullRequest { number isDraft } } }"
+        ),
+        "pulls.convert_to_draft": (
+            "mutation($id: ID!) { convertPullRequestToDraft(input: {pullRequestId: $id})"
+            " { pullRequest { number isDraft } } }"
+        ),
+    }
+)
+
+
 def get_call(name: str) -> Call:
     """The registered call ``name``; :class:`CallError` for anything not in :data:`CALLS`."""
     try:

@@ -28,7 +28,7 @@ import gidgethub
 import gidgethub.aiohttp
 import yarl
 
-from app.github.calls import Call, CallError, expand, get_call
+from app.github.calls import GRAPHQL, Call, CallError, expand, get_call
 from app.github.ratelimit import Decision, Failure, RetryPolicy, classify, decide
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -102,6 +102,14 @@ def api_url_from_env(env: Mapping[str, str] | None = None) -> str:
     return value.rstrip("/") or DEFAULT_API_URL
 
 
+def graphql_url(base_url: str) -> str:
+    """GitHub's GraphQL endpoint next to a REST base URL (GHES: ``/api/v3`` -> ``/api/graphql``)."""
+    base = base_url.rstrip("/")
+    if base.endswith("/api/v3"):
+        return base[: -len("v3")] + "graphql"
+    return base + "/graphql"
+
+
 def _remaining(headers: Mapping[str, str]) -> int | None:
     try:
         return int(headers["x-ratelimit-remaining"])
@@ -116,8 +124,10 @@ def _message(body: bytes) -> str:
 class _RetryingAPI(gidgethub.aiohttp.GitHubAPI):
     """gidgethub's aiohttp adapter with the retry loop around each HTTP attempt."""
 
-    def __init__(self, client: GitHubClient, call: Call) -> None:
-        super().__init__(client.session, USER_AGENT, base_url=client.base_url)
+    def __init__(self, client: GitHubClient, call: Call, oauth_token: str | None = None) -> None:
+        super().__init__(
+            client.session, USER_AGENT, base_url=client.base_url, oauth_token=oauth_token
+        )
         self._client = client
         self._call = call
 
@@ -288,3 +298,15 @@ class GitHubClient:
             **await self._auth(),
         ):
             yield item
+
+    async def graphql(self, name: str, /, **variables: Any) -> Any:
+        """Run the registered GraphQL operation ``name`` (see ``app.github.calls.GRAPHQL``)
+        and return its ``data``; same retries as REST calls. Needs a token credential."""
+        if name not in GRAPHQL:
+            raise CallError(f"{name!r} is not in the list of GraphQL operations the app runs")
+        auth = await self._auth()
+        if "oauth_token" not in auth:
+            raise ValueError("GraphQL needs a token (an installation or user token), not a JWT")
+        call = Call(name, "POST", "/graphql", "graphql", accepts_body=True)
+        api = _RetryingAPI(self, call, oauth_token=auth["oauth_token"])
+        return await api.graphql(GRAPHQL[name], endpoint=graphql_url(self.base_url), **variables)

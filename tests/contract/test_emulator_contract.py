@@ -1,0 +1,361 @@
+"""Contract suites 1 and 3: what the GitHub emulator says must match GitHub's descriptions.
+
+A realistic story is driven through GitHubClient (the app's own client and call list) and
+a person acting through the API: labels, an issue, comments and reactions, a branch built
+with the git-data API, a draft PR, a check run with annotations and an action button, a
+merge. Every (request, response) pair is recorded on the real aiohttp session and checked
+with openapi-core against api.github.com.json from @octokit/openapi; every REST route the
+emulator implements must have been exercised. Every webhook the emulator sent on the way
+is checked against @octokit/webhooks-schemas for its event and action.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import gidgethub
+import gidgethub.sansio
+import pytest
+from aiohttp import web
+
+from app.github.auth import AppAuth
+from app.github.client import GitHubClient
+from tests.contract.openapi_check import Exchange, Recorder, ResponseChecker
+from tests.contract.webhook_schema import problems as webhook_problems
+from tests.github_emulator.emulator import Emulator
+
+OWNER, REPO = "octo-org", "service"
+R = {"owner": OWNER, "repo": REPO}
+NOT_REST = {("POST", "/graphql")}  # GraphQL has no OpenAPI description
+
+
+@dataclass
+class Story:
+    emulator: Emulator
+    recorder: Recorder
+    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+
+
+@dataclass
+class Receiver:
+    received: list[tuple[dict[str, str], bytes]]
+    url: str
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A webhook endpoint on loopback that records what it is sent."""
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        received.append((headers, await request.read()))
+        return web.Response(status=202)
+
+    app = web.Application()
+    app.router.add_post("/webhook", hook)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield Receiver(received, f"http://127.0.0.1:{port}/webhook")
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture(scope="module")
+def checker(official_spec: dict[str, Any]) -> ResponseChecker:
+    return ResponseChecker(official_spec)
+
+
+async def _drive(emulator: Emulator, session: aiohttp.ClientSession) -> None:
+    """The story: every call the app makes that the emulator implements, in a sensible order."""
+    emulator.create_repo(
+        f"{OWNER}/{REPO}",
+        {"README.md": "# service\n", "app/db.py": "def q(x):\n    return x\n"},
+    )
+    alice = emulator.person("alice", "admin")
+    installation = emulator.install([f"{OWNER}/{REPO}"])
+    auth = AppAuth(
+        emulator.app.id, emulator.app.private_key_pem, session=session, base_url=emulator.base_url
+    )
+    app_gh = auth.app_client()
+    gh = await auth.installation_client(installation.id)
+    anonymous = GitHubClient(session, None, base_url=emulator.base_url)
+
+    await app_gh.call("apps.get_authenticated")
+    [i async for i in app_gh.paginate("apps.list_installations")]
+    await app_gh.call("apps.get_installation", installation_id=installation.id)
+    await app_gh.call("apps.get_repo_installation", **R)
+    [r async for r in gh.paginate("apps.list_repos_accessible_to_installation")]
+    code = emulator.register_manifest_code()
+    await anonymous.call("apps.create_from_manifest", code=code)
+
+    await gh.call("repos.get", **R)
+    await gh.call("repos.get_content", path="app/db.py", ref="main", **R)
+    await gh.call("repos.get_content", path="app", **R)
+    await gh.call("repos.get_branch", branch="main", **R)
+    await gh.call("repos.get_collaborator_permission_level", username="alice", **R)
+
+    main = await gh.call("git.get_ref", ref="heads/main", **R)
+    main_sha = main["object"]["sha"]
+    await gh.call("repos.get_commit", ref=main_sha, **R)
+    commit = await gh.call("git.get_commit", commit_sha=main_sha, **R)
+    await gh.call("git.get_tree", tree_sha=commit["tree"]["sha"], recursive="1", **R)
+    fixed = "def q(x):\n    return int(x)\n"
+    blob = await gh.call("git.create_blob", data={"content": fixed, "encoding": "utf-8"}, **R)
+    got = await gh.call("git.get_blob", file_sha=blob["sha"], **R)
+    assert base64.b64decode(got["content"]).decode() == fixed
+    tree = await gh.call(
+        "git.create_tree",
+        data={
+            "base_tree": commit["tree"]["sha"],
+            "tree": [{"path": "app/db.py", "mode": "100644", "type": "blob", "sha": blob["sha"]}],
+        },
+        **R,
+    )
+    new = await gh.call(
+        "git.create_commit",
+        data={"message": "selfheal: cast input", "tree": tree["sha"], "parents": [main_sha]},
+        **R,
+    )
+    branch = "selfheal/7-cast-input"
+    await gh.call("git.create_ref", data={"ref": f"refs/heads/{branch}", "sha": main_sha}, **R)
+    await gh.call("git.update_ref", ref=f"heads/{branch}", data={"sha": new["sha"]}, **R)
+    await gh.call("git.list_matching_refs", ref="heads/selfheal/", **R)
+    await gh.call("repos.compare_commits", base="main", head=branch, **R)
+
+    await gh.call("issues.create_label", data={"name": "selfheal:request", "color": "0e8a16"}, **R)
+    await gh.call("issues.create_label", data={"name": "selfheal:obsolete", "color": "cccccc"}, **R)
+    await gh.call("issues.get_label", name="selfheal:request", **R)
+    await gh.call(
+        "issues.update_label", name="selfheal:request", data={"description": "A change"}, **R
+    )
+    [lb async for lb in gh.paginate("issues.list_labels_for_repo", **R)]
+    await gh.call("issues.create", data={"title": "Monitor: crash in q()"}, **R)
+    issue = await alice.open_issue(emulator.repo(f"{OWNER}/{REPO}"), "Cast the input")
+    number = issue["number"]
+    await gh.call("issues.get", issue_number=number, **R)
+    await gh.call("issues.update", issue_number=number, data={"body": "Please cast."}, **R)
+    [i async for i in gh.paginate("issues.list_for_repo", state="open", **R)]
+    await gh.call(
+        "issues.add_labels", issue_number=number, data={"labels": ["selfheal:request"]}, **R
+    )
+    [lb async for lb in gh.paginate("issues.list_labels_on_issue", issue_number=number, **R)]
+    await gh.call(
+        "issues.set_labels",
+        issue_number=number,
+        data={"labels": ["selfheal:request", "selfheal:obsolete"]},
+        **R,
+    )
+    await gh.call("issues.remove_label", issue_number=number, name="selfheal:obsolete", **R)
+    comment = await gh.call(
+        "issues.create_comment", issue_number=number, data={"body": "<!-- selfheal:status -->"}, **R
+    )
+    await gh.call("issues.get_comment", comment_id=comment["id"], **R)
+    await gh.call("issues.update_comment", comment_id=comment["id"], data={"body": "Coding."}, **R)
+    [c async for c in gh.paginate("issues.list_comments", issue_number=number, **R)]
+    await gh.call("reactions.create_for_issue", issue_number=number, data={"content": "eyes"}, **R)
+    await gh.call(
+        "reactions.create_for_issue_comment", comment_id=comment["id"], data={"content": "+1"}, **R
+    )
+    [x async for x in gh.paginate("reactions.list_for_issue", issue_number=number, **R)]
+    [
+        x
+        async for x in gh.paginate(
+            "reactions.list_for_issue_comment", comment_id=comment["id"], **R
+        )
+    ]
+    [e async for e in gh.paginate("issues.list_events", issue_number=number, **R)]
+    [e async for e in gh.paginate("issues.list_events_for_timeline", issue_number=number, **R)]
+    await gh.call("issues.delete_comment", comment_id=comment["id"], **R)
+    await gh.call("issues.remove_all_labels", issue_number=number, **R)
+    await gh.call("issues.delete_label", name="selfheal:obsolete", **R)
+    with pytest.raises(gidgethub.BadRequest):
+        await gh.call("issues.get", issue_number=9999, **R)
+
+    pr = await gh.call(
+        "pulls.create",
+        data={
+            "title": "Cast input",
+            "head": branch,
+            "base": "main",
+            "body": f"Fixes #{number}",
+            "draft": True,
+        },
+        **R,
+    )
+    await gh.call("pulls.get", pull_number=pr["number"], **R)
+    await gh.call("pulls.update", pull_number=pr["number"], data={"body": f"Fixes #{number}."}, **R)
+    [p async for p in gh.paginate("pulls.list", state="open", **R)]
+    [f async for f in gh.paginate("pulls.list_files", pull_number=pr["number"], **R)]
+    [c async for c in gh.paginate("pulls.list_commits", pull_number=pr["number"], **R)]
+
+    head = pr["head"]["sha"]
+    run = await gh.call(
+        "checks.create",
+        data={"name": "selfheal/security-gate", "head_sha": head, "status": "in_progress"},
+        **R,
+    )
+    annotation = {
+        "path": "app/db.py",
+        "start_line": 2,
+        "end_line": 2,
+        "annotation_level": "warning",
+        "message": "input reaches a query",
+        "title": "taint",
+    }
+    await gh.call(
+        "checks.update",
+        check_run_id=run["id"],
+        data={
+            "status": "completed",
+            "conclusion": "action_required",
+            "output": {
+                "title": "Risk: medium",
+                "summary": "1 finding",
+                "annotations": [annotation],
+            },
+            "actions": [{"label": "Approve", "description": "Approve it", "identifier": "approve"}],
+        },
+        **R,
+    )
+    await gh.call("checks.get", check_run_id=run["id"], **R)
+    [a async for a in gh.paginate("checks.list_annotations", check_run_id=run["id"], **R)]
+    [c async for c in gh.paginate("checks.list_for_ref", ref=head, **R)]
+    suites = [s async for s in gh.paginate("checks.list_suites_for_ref", ref=head, **R)]
+    suite_id = run["check_suite"]["id"] if run.get("check_suite") else suites[0]["id"]
+    await gh.call("checks.get_suite", check_suite_id=suite_id, **R)
+    await gh.call("checks.rerequest_run", check_run_id=run["id"], **R)
+    await gh.call("checks.rerequest_suite", check_suite_id=suite_id, **R)
+    await gh.call(
+        "checks.update",
+        check_run_id=run["id"],
+        data={"status": "completed", "conclusion": "success"},
+        **R,
+    )
+    await gh.call("pulls.update", pull_number=pr["number"], data={"state": "closed"}, **R)
+    await gh.call("pulls.update", pull_number=pr["number"], data={"state": "open"}, **R)
+    await gh.graphql("pulls.mark_ready_for_review", id=pr["node_id"])
+    await gh.call("pulls.merge", pull_number=pr["number"], data={"merge_method": "squash"}, **R)
+    await gh.call("git.delete_ref", ref=f"heads/{branch}", **R)
+    [
+        i
+        async for i in gh.paginate(
+            "search.issues_and_pull_requests", q=f"repo:{OWNER}/{REPO} is:issue"
+        )
+    ]
+    await gh.call("rate_limit.get")
+
+
+def _route_regex(template: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[^}]+\})", template)
+    return re.compile(
+        "^" + "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts) + "$"
+    )
+
+
+def _exercised(routes: list[tuple[str, str]], exchanges: list[Exchange]) -> set[tuple[str, str]]:
+    seen = set()
+    for method, template in routes:
+        pattern = _route_regex(template)
+        if any(e.method == method and pattern.match(e.raw_path) for e in exchanges):
+            seen.add((method, template))
+    return seen
+
+
+@pytest.fixture
+async def story(github_emulator: Emulator, receiver: Receiver) -> Story:
+    github_emulator.set_webhook_url(receiver.url)
+    recorder = Recorder()
+    async with aiohttp.ClientSession(trace_configs=[recorder.trace()]) as session:
+        await _drive(github_emulator, session)
+    await github_emulator.drain()
+    return Story(github_emulator, recorder, receiver.received)
+
+
+async def test_every_emulator_response_matches_githubs_description(
+    story: Story, checker: ResponseChecker
+) -> None:
+    exchanges = [e for e in story.recorder.exchanges if (e.method, e.raw_path) not in NOT_REST]
+    assert len(exchanges) > 60
+    failures = {
+        f"{e.method} {e.raw_path} -> {e.status}": found
+        for e in exchanges
+        if (found := checker.problems(e))
+    }
+    assert not failures, json.dumps(failures, indent=1)[:20000]
+
+
+async def test_every_emulator_route_was_exercised(story: Story) -> None:
+    routes = [r for r in story.emulator.routes() if r not in NOT_REST]
+    missing = sorted(set(routes) - _exercised(routes, story.recorder.exchanges))
+    assert not missing, f"add these emulator routes to the story: {missing}"
+
+
+async def test_every_webhook_sent_matches_the_webhook_schemas(story: Story) -> None:
+    secret = story.emulator.app.webhook_secret
+    events = set()
+    failures = {}
+    for headers, body in story.received:
+        event = gidgethub.sansio.Event.from_http(headers, body, secret=secret)  # checks signature
+        action = event.data.get("action")
+        events.add((event.event, action))
+        if found := webhook_problems(event.event, event.data):
+            failures[f"{event.event}.{action}"] = found[:10]
+    assert not failures, json.dumps(failures, indent=1)[:20000]
+    for expected in [
+        ("installation", "created"),
+        ("issues", "opened"),
+        ("issues", "labeled"),
+        ("issue_comment", "created"),
+        ("pull_request", "opened"),
+        ("check_run", "created"),
+        ("check_suite", "requested"),
+    ]:
+        assert expected in events, sorted(events, key=str)
+
+
+async def test_a_mutated_emulator_response_is_reported(
+    story: Story, checker: ResponseChecker
+) -> None:
+    issue = next(
+        e
+        for e in story.recorder.exchanges
+        if e.method == "GET"
+        and e.status == 200
+        and re.fullmatch(r"/repos/[^/]+/[^/]+/issues/\d+", e.raw_path)
+    )
+    assert checker.problems(issue) == []
+    data = issue.json()
+    for mutate in (
+        lambda d: d.pop("title"),
+        lambda d: d.__setitem__("number", "one"),
+        lambda d: d["user"].__setitem__("login", None),
+        lambda d: d.__setitem__("state", 42),
+    ):
+        broken = copy.deepcopy(data)
+        mutate(broken)
+        mutated = Exchange(**{**issue.__dict__, "body": json.dumps(broken).encode()})
+        assert checker.problems(mutated), f"mutation of {broken} went unnoticed"
+    undocumented = Exchange(**{**issue.__dict__, "status": 418, "body": b'{"msg": 1}'})
+    assert checker.problems(undocumented)
+
+
+async def test_a_mutated_webhook_is_reported(story: Story) -> None:
+    _headers, body = next(
+        (h, b) for h, b in story.received if h.get("x-github-event") == "pull_request"
+    )
+    payload = json.loads(body)
+    assert webhook_problems("pull_request", payload) == []
+    payload["pull_request"]["number"] = "one"
+    assert webhook_problems("pull_request", payload)
