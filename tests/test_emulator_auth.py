@@ -17,12 +17,14 @@ from tests.github_emulator import Emulator, PersonError, generate_private_key
 from tests.github_emulator.state import Repo
 
 
-async def call(emu: Emulator, method: str, path: str, auth: str | None,
-               data: object = None) -> tuple[int, dict[str, object]]:
+async def call(
+    emu: Emulator, method: str, path: str, auth: str | None, data: object = None
+) -> tuple[int, dict[str, object]]:
     headers = {"Authorization": auth} if auth else {}
-    async with aiohttp.ClientSession() as session, session.request(
-        method, emu.base_url + path, headers=headers, json=data
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, emu.base_url + path, headers=headers, json=data) as resp,
+    ):
         return resp.status, await resp.json()
 
 
@@ -38,8 +40,9 @@ async def test_jwt_mints_installation_token_that_works(
 ) -> None:
     inst = next(iter(github_emulator.world.installations.values()))
     bearer = f"Bearer {github_emulator.app_jwt()}"
-    status, data = await call(github_emulator, "POST",
-                              f"/app/installations/{inst.id}/access_tokens", bearer)
+    status, data = await call(
+        github_emulator, "POST", f"/app/installations/{inst.id}/access_tokens", bearer
+    )
     assert status == 201
     assert str(data["token"]).startswith("ghs_")
     assert str(data["expires_at"]).endswith("Z")
@@ -58,8 +61,11 @@ async def test_bad_jwt_claims_are_401(
     github_emulator: Emulator, repo: Repo, claims_change: dict[str, object]
 ) -> None:
     now = int(time.time())
-    claims = {"iat": now - 30, "exp": now + int(str(claims_change.get("exp_delta", 500))),
-              "iss": str(claims_change.get("iss", github_emulator.app.id))}
+    claims = {
+        "iat": now - 30,
+        "exp": now + int(str(claims_change.get("exp_delta", 500))),
+        "iss": str(claims_change.get("iss", github_emulator.app.id)),
+    }
     token = jwt.encode(claims, github_emulator.app.private_key_pem, algorithm="RS256")
     status, data = await call(github_emulator, "GET", "/app", f"Bearer {token}")
     assert status == 401
@@ -68,11 +74,15 @@ async def test_bad_jwt_claims_are_401(
 
 async def test_jwt_signed_by_another_key_is_401(github_emulator: Emulator, repo: Repo) -> None:
     now = int(time.time())
-    forged = jwt.encode({"iat": now - 30, "exp": now + 500, "iss": str(github_emulator.app.id)},
-                        generate_private_key(), algorithm="RS256")
+    forged = jwt.encode(
+        {"iat": now - 30, "exp": now + 500, "iss": str(github_emulator.app.id)},
+        generate_private_key(),
+        algorithm="RS256",
+    )
     inst = next(iter(github_emulator.world.installations.values()))
-    status, data = await call(github_emulator, "POST",
-                              f"/app/installations/{inst.id}/access_tokens", f"Bearer {forged}")
+    status, data = await call(
+        github_emulator, "POST", f"/app/installations/{inst.id}/access_tokens", f"Bearer {forged}"
+    )
     assert status == 401
     assert data["message"] == "A JSON web token could not be decoded"
 
@@ -100,9 +110,13 @@ async def test_narrowed_token_sees_only_its_repositories(github_emulator: Emulat
     one = github_emulator.create_repo("acme/one")
     two = github_emulator.create_repo("acme/two")
     inst = github_emulator.install([one, two])
-    status, data = await call(github_emulator, "POST",
-                              f"/app/installations/{inst.id}/access_tokens",
-                              f"Bearer {github_emulator.app_jwt()}", {"repositories": ["one"]})
+    status, data = await call(
+        github_emulator,
+        "POST",
+        f"/app/installations/{inst.id}/access_tokens",
+        f"Bearer {github_emulator.app_jwt()}",
+        {"repositories": ["one"]},
+    )
     assert status == 201
     token = f"token {data['token']}"
     assert (await call(github_emulator, "GET", "/repos/acme/one", token))[0] == 200
@@ -122,9 +136,12 @@ async def test_read_only_person_cannot_label_or_push(
     assert (await reader.comment(repo, issue["number"], "ping"))["user"]["login"] == "rita"
     with pytest.raises(pygit2.GitError):
         await reader.push(repo, "rita-branch", {"a.txt": "changed\n"})
-    status, perm = await call(github_emulator, "GET",
-                              "/repos/acme/widgets/collaborators/rita/permission",
-                              f"token {writer.token}")
+    status, perm = await call(
+        github_emulator,
+        "GET",
+        "/repos/acme/widgets/collaborators/rita/permission",
+        f"token {writer.token}",
+    )
     assert status == 200 and perm["permission"] == "read" and perm["role_name"] == "read"
     assert (await writer.add_labels(repo, issue["number"], "selfheal:request"))[0]["name"] == (
         "selfheal:request"
@@ -136,16 +153,19 @@ async def test_read_only_person_cannot_label_or_push(
     )
 
 
-async def test_git_requires_credentials(github_emulator: Emulator, repo: Repo,
-                                        tmp_path: Path) -> None:
+async def test_git_requires_credentials(
+    github_emulator: Emulator, repo: Repo, tmp_path: Path
+) -> None:
     url = f"{github_emulator.base_url}/acme/widgets.git/info/refs?service=git-upload-pack"
     async with aiohttp.ClientSession() as session, session.get(url) as resp:
         assert resp.status == 401
         assert resp.headers["WWW-Authenticate"].startswith("Basic")
     with pytest.raises(pygit2.GitError):
-        await asyncio.to_thread(pygit2.clone_repository,
-                                f"{github_emulator.base_url}/acme/widgets.git",
-                                str(tmp_path / "anon"))
+        await asyncio.to_thread(
+            pygit2.clone_repository,
+            f"{github_emulator.base_url}/acme/widgets.git",
+            str(tmp_path / "anon"),
+        )
     stranger = github_emulator.person("eve", permission="none")
     basic = base64.b64encode(f"eve:{stranger.token}".encode()).decode()
     headers = {"Authorization": f"Basic {basic}"}
@@ -157,7 +177,8 @@ async def test_people_cannot_create_check_runs(github_emulator: Emulator, repo: 
     alice = github_emulator.person("alice", permission="admin")
     git = pygit2.Repository(str(repo.path))
     sha = str(git.references["refs/heads/main"].target)
-    status, data = await alice.api("POST", "/repos/acme/widgets/check-runs",
-                                   {"name": "x", "head_sha": sha})
+    status, data = await alice.api(
+        "POST", "/repos/acme/widgets/check-runs", {"name": "x", "head_sha": sha}
+    )
     assert status == 403
     assert "GitHub App" in str(data["message"])

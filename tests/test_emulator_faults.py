@@ -20,9 +20,10 @@ def token(github_emulator: Emulator) -> str:
 
 
 async def get(emu: Emulator, path: str, token: str) -> aiohttp.ClientResponse:
-    async with aiohttp.ClientSession() as session, session.get(
-        emu.base_url + path, headers={"Authorization": f"token {token}"}
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(emu.base_url + path, headers={"Authorization": f"token {token}"}) as resp,
+    ):
         await resp.read()
         return resp
 
@@ -32,9 +33,10 @@ async def test_rate_limit_headers_count_down(github_emulator: Emulator, token: s
     second = await get(github_emulator, "/repos/acme/widgets", token)
     assert first.headers["X-RateLimit-Limit"] == "5000"
     assert first.headers["X-RateLimit-Resource"] == "core"
-    assert int(second.headers["X-RateLimit-Remaining"]) == int(
-        first.headers["X-RateLimit-Remaining"]
-    ) - 1
+    assert (
+        int(second.headers["X-RateLimit-Remaining"])
+        == int(first.headers["X-RateLimit-Remaining"]) - 1
+    )
     assert int(second.headers["X-RateLimit-Used"]) == 2
     assert int(first.headers["X-RateLimit-Reset"]) > time.time()
     assert first.headers["X-GitHub-Request-Id"] != second.headers["X-GitHub-Request-Id"]
@@ -61,10 +63,13 @@ async def test_secondary_rate_limit_has_retry_after(
     github_emulator: Emulator, token: str, status: int
 ) -> None:
     github_emulator.faults.secondary_rate_limit(count=1, retry_after=7, status=status)
-    async with aiohttp.ClientSession() as session, session.get(
-        github_emulator.base_url + "/repos/acme/widgets",
-        headers={"Authorization": f"token {token}"},
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(
+            github_emulator.base_url + "/repos/acme/widgets",
+            headers={"Authorization": f"token {token}"},
+        ) as resp,
+    ):
         body = await resp.json()
         assert resp.status == status
         assert resp.headers["Retry-After"] == "7"

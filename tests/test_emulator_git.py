@@ -29,12 +29,19 @@ def git(*args: str, cwd: Path, token: str) -> subprocess.CompletedProcess[str]:
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_TERMINAL_PROMPT": "0",
         "EMU_TOKEN": token,
-        "GIT_AUTHOR_NAME": "Bot", "GIT_AUTHOR_EMAIL": "bot@example.invalid",
-        "GIT_COMMITTER_NAME": "Bot", "GIT_COMMITTER_EMAIL": "bot@example.invalid",
+        "GIT_AUTHOR_NAME": "Bot",
+        "GIT_AUTHOR_EMAIL": "bot@example.invalid",
+        "GIT_COMMITTER_NAME": "Bot",
+        "GIT_COMMITTER_EMAIL": "bot@example.invalid",
     }
     return subprocess.run(
         ["git", "-c", f"credential.helper={CREDENTIAL_HELPER}", *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -65,8 +72,11 @@ async def test_git_cli_clone_and_push_moves_api_refs(
     assert cloned.returncode == 0, cloned.stderr
     work = tmp_path / "work"
     assert (work / "README.md").read_text() == "hi\n"
-    steps = [("checkout", "-q", "topic"), ("commit", "-q", "--allow-empty", "-m", "more"),
-             ("push", "-q", "origin", "topic")]
+    steps = [
+        ("checkout", "-q", "topic"),
+        ("commit", "-q", "--allow-empty", "-m", "more"),
+        ("push", "-q", "origin", "topic"),
+    ]
     for step in steps:
         done = await asyncio.to_thread(git, *step, cwd=work, token=token)
         assert done.returncode == 0, done.stderr
@@ -86,17 +96,21 @@ async def test_git_cli_clone_and_push_moves_api_refs(
     assert receiver.rejected == 0
 
 
-async def test_api_refs_are_visible_to_git(github_emulator: Emulator, repo: Repo,
-                                           tmp_path: Path) -> None:
+async def test_api_refs_are_visible_to_git(
+    github_emulator: Emulator, repo: Repo, tmp_path: Path
+) -> None:
     token = github_emulator.installation_token()
     alice = github_emulator.person("alice")
     main = (await alice.api("GET", "/repos/acme/widgets/git/ref/heads/main"))[1]
-    status, _ = await alice.api("POST", "/repos/acme/widgets/git/refs",
-                                {"ref": "refs/heads/from-api", "sha": main["object"]["sha"]})
+    status, _ = await alice.api(
+        "POST",
+        "/repos/acme/widgets/git/refs",
+        {"ref": "refs/heads/from-api", "sha": main["object"]["sha"]},
+    )
     assert status == 201
     listed = await asyncio.to_thread(
-        git, "ls-remote", f"{github_emulator.base_url}/acme/widgets.git", cwd=tmp_path,
-        token=token)
+        git, "ls-remote", f"{github_emulator.base_url}/acme/widgets.git", cwd=tmp_path, token=token
+    )
     assert f"{main['object']['sha']}\trefs/heads/from-api" in listed.stdout
 
 
@@ -105,14 +119,17 @@ async def test_read_only_token_cannot_push_with_git_cli(
 ) -> None:
     reader = github_emulator.person("rita", permission="read")
     url = f"{github_emulator.base_url}/acme/widgets.git"
-    cloned = await asyncio.to_thread(git, "clone", "-q", url, "work", cwd=tmp_path,
-                                     token=reader.token)
+    cloned = await asyncio.to_thread(
+        git, "clone", "-q", url, "work", cwd=tmp_path, token=reader.token
+    )
     assert cloned.returncode == 0, cloned.stderr
     work = tmp_path / "work"
-    await asyncio.to_thread(git, "commit", "-q", "--allow-empty", "-m", "x", cwd=work,
-                            token=reader.token)
-    pushed = await asyncio.to_thread(git, "push", "origin", "HEAD:refs/heads/rita", cwd=work,
-                                     token=reader.token)
+    await asyncio.to_thread(
+        git, "commit", "-q", "--allow-empty", "-m", "x", cwd=work, token=reader.token
+    )
+    pushed = await asyncio.to_thread(
+        git, "push", "origin", "HEAD:refs/heads/rita", cwd=work, token=reader.token
+    )
     assert pushed.returncode != 0
     assert "403" in pushed.stderr or "denied" in pushed.stderr
     assert "refs/heads/rita" not in pygit2.Repository(str(repo.path)).references
@@ -129,10 +146,14 @@ async def test_gzip_request_body(github_emulator: Emulator, repo: Repo) -> None:
         "Content-Type": "application/x-git-upload-pack-request",
         "Content-Encoding": "gzip",
     }
-    async with aiohttp.ClientSession() as session, session.post(
-        f"{github_emulator.base_url}/acme/widgets.git/git-upload-pack",
-        data=gzip.compress(request), headers=headers,
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{github_emulator.base_url}/acme/widgets.git/git-upload-pack",
+            data=gzip.compress(request),
+            headers=headers,
+        ) as resp,
+    ):
         body = await resp.read()
         assert resp.status == 200
         assert resp.headers["Content-Type"] == "application/x-git-upload-pack-result"

@@ -49,16 +49,18 @@ def repo(github_emulator: Emulator) -> Repo:
     return github_emulator.create_repo("acme/widgets", {"app.py": "print(1)\n"})
 
 
-async def test_headers_and_signature(github_emulator: Emulator, receiver: WebhookReceiver,
-                                     repo: Repo) -> None:
+async def test_headers_and_signature(
+    github_emulator: Emulator, receiver: WebhookReceiver, repo: Repo
+) -> None:
     inst = github_emulator.install([repo])
     alice = github_emulator.person("alice")
     await alice.open_issue(repo, "hello")
     await github_emulator.drain()
     opened = github_emulator.deliveries[-1]
     assert opened.event == "issues" and opened.action == "opened" and opened.status == 202
-    assert opened.headers["X-Hub-Signature-256"] == sign(github_emulator.app.webhook_secret,
-                                                         opened.body)
+    assert opened.headers["X-Hub-Signature-256"] == sign(
+        github_emulator.app.webhook_secret, opened.body
+    )
     assert opened.headers["User-Agent"].startswith("GitHub-Hookshot/")
     assert opened.headers["X-GitHub-Hook-Installation-Target-ID"] == str(github_emulator.app.id)
     assert opened.headers["X-GitHub-Hook-Installation-Target-Type"] == "integration"
@@ -68,8 +70,9 @@ async def test_headers_and_signature(github_emulator: Emulator, receiver: Webhoo
     assert [e.event for e in receiver.events] == ["installation", "issues"]
 
 
-async def test_replay_is_identical(github_emulator: Emulator, receiver: WebhookReceiver,
-                                   repo: Repo) -> None:
+async def test_replay_is_identical(
+    github_emulator: Emulator, receiver: WebhookReceiver, repo: Repo
+) -> None:
     github_emulator.install([repo])
     await github_emulator.person("alice").open_issue(repo, "hello")
     await github_emulator.drain()
@@ -123,8 +126,11 @@ async def test_every_payload_matches_its_schema(
     await alice.add_labels(repo, number, "selfheal:request")
     await alice.remove_label(repo, number, "bug")
     comment = await alice.comment(repo, number, "/selfheal status")
-    await alice.call("PATCH", f"/repos/acme/widgets/issues/comments/{comment['id']}",
-                     {"body": "/selfheal approve"})
+    await alice.call(
+        "PATCH",
+        f"/repos/acme/widgets/issues/comments/{comment['id']}",
+        {"body": "/selfheal approve"},
+    )
     await alice.call("PATCH", f"/repos/acme/widgets/issues/{number}", {"title": "Bug!"})
     await alice.call("DELETE", f"/repos/acme/widgets/issues/comments/{comment['id']}")
     await alice.close(repo, number)
@@ -135,23 +141,43 @@ async def test_every_payload_matches_its_schema(
     head = await alice.push(repo, "feature", {"new.py": "x = 1\n"})
     token = emu.installation_token(inst)
     app_as_person = Person(emu, emu.world.tokens[token])
-    run = await app_as_person.call("POST", "/repos/acme/widgets/check-runs", {
-        "name": "selfheal/security-gate", "head_sha": head,
-        "actions": [{"label": "Approve", "description": "Override", "identifier": "approve"}]})
-    await app_as_person.call("PATCH", f"/repos/acme/widgets/check-runs/{run['id']}",
-                             {"conclusion": "neutral", "output": {"title": "t", "summary": "s"}})
+    run = await app_as_person.call(
+        "POST",
+        "/repos/acme/widgets/check-runs",
+        {
+            "name": "selfheal/security-gate",
+            "head_sha": head,
+            "actions": [{"label": "Approve", "description": "Override", "identifier": "approve"}],
+        },
+    )
+    await app_as_person.call(
+        "PATCH",
+        f"/repos/acme/widgets/check-runs/{run['id']}",
+        {"conclusion": "neutral", "output": {"title": "t", "summary": "s"}},
+    )
     await app_as_person.call("POST", f"/repos/acme/widgets/check-runs/{run['id']}/rerequest")
     await app_as_person.call(
-        "POST", f"/repos/acme/widgets/check-suites/{run['check_suite']['id']}/rerequest")
+        "POST", f"/repos/acme/widgets/check-suites/{run['check_suite']['id']}/rerequest"
+    )
     await alice.click_check_run_action(run["id"], "approve")
     for mutation in ("markPullRequestReadyForReview", "convertPullRequestToDraft"):
-        await alice.call("POST", "/graphql", {
-            "query": f'mutation {{ {mutation}(input: {{pullRequestId: "{pr["node_id"]}"}}) '
-                     "{ pullRequest { isDraft } } }"})
-    await alice.call("POST", "/graphql", {
-        "query": "mutation($id: ID!) { markPullRequestReadyForReview(input: "
-                 "{pullRequestId: $id}) { pullRequest { isDraft } } }",
-        "variables": {"id": pr["node_id"]}})
+        await alice.call(
+            "POST",
+            "/graphql",
+            {
+                "query": f'mutation {{ {mutation}(input: {{pullRequestId: "{pr["node_id"]}"}}) '
+                "{ pullRequest { isDraft } } }"
+            },
+        )
+    await alice.call(
+        "POST",
+        "/graphql",
+        {
+            "query": "mutation($id: ID!) { markPullRequestReadyForReview(input: "
+            "{pullRequestId: $id}) { pullRequest { isDraft } } }",
+            "variables": {"id": pr["node_id"]},
+        },
+    )
     await alice.merge(repo, pr["number"], method="squash")
     emu.complete_workflow_run(repo, head_sha=head, head_branch="feature", conclusion="failure")
     other = emu.create_repo("acme/other")
@@ -162,18 +188,34 @@ async def test_every_payload_matches_its_schema(
 
     kinds = {(d.event, d.action) for d in emu.deliveries}
     expected = {
-        ("installation", "created"), ("installation", "deleted"),
-        ("installation_repositories", "added"), ("installation_repositories", "removed"),
-        ("issues", "opened"), ("issues", "labeled"), ("issues", "unlabeled"),
-        ("issues", "edited"), ("issues", "closed"), ("issues", "reopened"),
-        ("issue_comment", "created"), ("issue_comment", "edited"),
-        ("issue_comment", "deleted"), ("push", None), ("pull_request", "opened"),
-        ("pull_request", "labeled"), ("pull_request", "synchronize"),
-        ("pull_request", "ready_for_review"), ("pull_request", "converted_to_draft"),
-        ("pull_request", "closed"), ("check_suite", "requested"),
-        ("check_suite", "rerequested"), ("check_suite", "completed"),
-        ("check_run", "created"), ("check_run", "completed"), ("check_run", "rerequested"),
-        ("check_run", "requested_action"), ("workflow_run", "completed"),
+        ("installation", "created"),
+        ("installation", "deleted"),
+        ("installation_repositories", "added"),
+        ("installation_repositories", "removed"),
+        ("issues", "opened"),
+        ("issues", "labeled"),
+        ("issues", "unlabeled"),
+        ("issues", "edited"),
+        ("issues", "closed"),
+        ("issues", "reopened"),
+        ("issue_comment", "created"),
+        ("issue_comment", "edited"),
+        ("issue_comment", "deleted"),
+        ("push", None),
+        ("pull_request", "opened"),
+        ("pull_request", "labeled"),
+        ("pull_request", "synchronize"),
+        ("pull_request", "ready_for_review"),
+        ("pull_request", "converted_to_draft"),
+        ("pull_request", "closed"),
+        ("check_suite", "requested"),
+        ("check_suite", "rerequested"),
+        ("check_suite", "completed"),
+        ("check_run", "created"),
+        ("check_run", "completed"),
+        ("check_run", "rerequested"),
+        ("check_run", "requested_action"),
+        ("workflow_run", "completed"),
         ("workflow_job", "completed"),
     }
     assert expected <= kinds, expected - kinds

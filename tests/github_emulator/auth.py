@@ -91,7 +91,9 @@ def verify_app_jwt(world: World, token: str, now: float | None = None) -> App:
             docs=JWT_DOCS,
         )
     if exp > now + JWT_MAX_LIFETIME + JWT_CLOCK_SKEW:
-        raise ApiError(401, "'Expiration time' claim ('exp') is too far in the future", docs=JWT_DOCS)
+        raise ApiError(
+            401, "'Expiration time' claim ('exp') is too far in the future", docs=JWT_DOCS
+        )
     if not isinstance(iat, int | float) or iat > now + JWT_CLOCK_SKEW:
         raise ApiError(
             401,

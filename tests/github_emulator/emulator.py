@@ -3,11 +3,12 @@ plus the helpers tests use to set the world up (apps, repos, installations, peop
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 import uuid
-from dataclasses import dataclass
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from . import (
     events,
-    githttp,
     gitdata,
+    githttp,
     routes_apps,
     routes_checks,
     routes_git,
@@ -39,6 +40,7 @@ from .webhooks import Delivery, WebhookSender
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ZERO_SHA = "0" * 40
+LOG = logging.getLogger("github_emulator")
 
 
 def generate_private_key() -> bytes:
@@ -160,6 +162,9 @@ class Emulator:
             resp = ApiError(404, "Not Found").response()
         except web.HTTPMethodNotAllowed:
             resp = ApiError(404, "Not Found").response()
+        except Exception:  # an emulator bug: answer like GitHub's 500, keep the traceback
+            LOG.exception("emulator error on %s %s", request.method, request.path)
+            resp = ApiError(500, "Server Error").response()
         resp.headers.update(rate)
         resp.headers.update(MEDIA_HEADERS)
         resp.headers["X-GitHub-Request-Id"] = rid

@@ -55,8 +55,9 @@ def installation(emu: Emulator, inst: Installation, action: str, repos: list[Rep
         "repositories": [_repo_lite(emu, r) for r in repos],
         "sender": emu.render.user(inst.account),
     }
-    emu.sender.enqueue(inst.app, "installation", payload, target_id=inst.app.id,
-                       target_type="integration")
+    emu.sender.enqueue(
+        inst.app, "installation", payload, target_id=inst.app.id, target_type="integration"
+    )
 
 
 def installation_repositories(
@@ -68,13 +69,16 @@ def installation_repositories(
         "repository_selection": "selected",
         "requester": None,
         "repositories_added": [_repo_lite(emu, r) for r in repos] if action == "added" else [],
-        "repositories_removed": [_repo_lite(emu, r) for r in repos]
-        if action == "removed"
-        else [],
+        "repositories_removed": [_repo_lite(emu, r) for r in repos] if action == "removed" else [],
         "sender": emu.render.user(inst.account),
     }
-    emu.sender.enqueue(inst.app, "installation_repositories", payload, target_id=inst.app.id,
-                       target_type="integration")
+    emu.sender.enqueue(
+        inst.app,
+        "installation_repositories",
+        payload,
+        target_id=inst.app.id,
+        target_type="integration",
+    )
 
 
 def _repo_lite(emu: Emulator, r: Repo) -> JSON:
@@ -87,8 +91,9 @@ def _repo_lite(emu: Emulator, r: Repo) -> JSON:
     }
 
 
-def issue_event(emu: Emulator, repo: Repo, issue: Issue, action: str, sender: User,
-                **extra: Any) -> None:
+def issue_event(
+    emu: Emulator, repo: Repo, issue: Issue, action: str, sender: User, **extra: Any
+) -> None:
     """issues.<action>, or pull_request.<action> when the issue is a pull request."""
     if issue.pull is not None:
         pull_request(emu, repo, issue, action, sender, **extra)
@@ -98,8 +103,9 @@ def issue_event(emu: Emulator, repo: Repo, issue: Issue, action: str, sender: Us
     emit(emu, "issues", repo, sender, fields, action=action)
 
 
-def pull_request(emu: Emulator, repo: Repo, issue: Issue, action: str, sender: User,
-                 **extra: Any) -> None:
+def pull_request(
+    emu: Emulator, repo: Repo, issue: Issue, action: str, sender: User, **extra: Any
+) -> None:
     git = gitdata.open_repo(repo.path)
     fields: JSON = {"number": issue.number}
     fields.update(extra)
@@ -107,17 +113,27 @@ def pull_request(emu: Emulator, repo: Repo, issue: Issue, action: str, sender: U
     emit(emu, "pull_request", repo, sender, fields, action=action)
 
 
-def comment_event(emu: Emulator, repo: Repo, issue: Issue, comment: Comment, action: str,
-                  sender: User, **extra: Any) -> None:
-    fields: JSON = {"issue": emu.render.issue(repo, issue, hook=True),
-                    "comment": emu.render.comment(repo, comment)}
+def comment_event(
+    emu: Emulator,
+    repo: Repo,
+    issue: Issue,
+    comment: Comment,
+    action: str,
+    sender: User,
+    **extra: Any,
+) -> None:
+    fields: JSON = {
+        "issue": emu.render.issue(repo, issue, hook=True),
+        "comment": emu.render.comment(repo, comment),
+    }
     fields.update(extra)
     emit(emu, "issue_comment", repo, sender, fields, action=action)
 
 
 def open_pulls_for(repo: Repo, sha: str) -> list[Issue]:
     return [
-        i for i in repo.issues.values()
+        i
+        for i in repo.issues.values()
         if i.pull is not None and i.state == "open" and i.pull.head_sha == sha
     ]
 
@@ -129,8 +145,9 @@ def suite_json(emu: Emulator, repo: Repo, suite: CheckSuite, *, hook: bool = Tru
     return emu.render.check_suite(repo, suite, runs, pulls, git, hook=hook)
 
 
-def check_run_event(emu: Emulator, repo: Repo, run: CheckRun, action: str, sender: User,
-                    **extra: Any) -> None:
+def check_run_event(
+    emu: Emulator, repo: Repo, run: CheckRun, action: str, sender: User, **extra: Any
+) -> None:
     pulls = open_pulls_for(repo, run.head_sha)
     fields: JSON = {
         "check_run": emu.render.check_run_event(repo, run, pulls, suite_json(emu, repo, run.suite))
@@ -139,8 +156,9 @@ def check_run_event(emu: Emulator, repo: Repo, run: CheckRun, action: str, sende
     emit(emu, "check_run", repo, sender, fields, action=action, only_app_id=run.suite.app.id)
 
 
-def check_suite_event(emu: Emulator, repo: Repo, suite: CheckSuite, action: str,
-                      sender: User) -> None:
+def check_suite_event(
+    emu: Emulator, repo: Repo, suite: CheckSuite, action: str, sender: User
+) -> None:
     fields: JSON = {"check_suite": suite_json(emu, repo, suite)}
     emit(emu, "check_suite", repo, sender, fields, action=action, only_app_id=suite.app.id)
 
@@ -149,27 +167,35 @@ def requested_action(emu: Emulator, person: User, run: CheckRun, identifier: str
     repo = next(r for r in emu.world.repos.values() if run.id in r.check_runs)
     if identifier not in {a["identifier"] for a in run.actions}:
         raise ValueError(f"check run {run.id} has no action {identifier!r}")
-    check_run_event(emu, repo, run, "requested_action", person,
-                    requested_action={"identifier": identifier})
+    check_run_event(
+        emu, repo, run, "requested_action", person, requested_action={"identifier": identifier}
+    )
 
 
-def suite_for(emu: Emulator, repo: Repo, app_id: int, sha: str, branch: str | None,
-              before: str | None = None) -> tuple[CheckSuite, bool]:
+def suite_for(
+    emu: Emulator, repo: Repo, app_id: int, sha: str, branch: str | None, before: str | None = None
+) -> tuple[CheckSuite, bool]:
     """The app's check suite for ``sha``, created if missing (second value: created)."""
     for suite in repo.check_suites.values():
         if suite.app.id == app_id and suite.head_sha == sha:
             return suite, False
     now = time.time()
     suite = CheckSuite(
-        id=emu.world.next_id(), app=emu.world.apps[app_id], head_sha=sha, head_branch=branch,
-        before=before, created_at=now, updated_at=now,
+        id=emu.world.next_id(),
+        app=emu.world.apps[app_id],
+        head_sha=sha,
+        head_branch=branch,
+        before=before,
+        created_at=now,
+        updated_at=now,
     )
     repo.check_suites[suite.id] = suite
     return suite, True
 
 
-def refs_changed(emu: Emulator, repo: Repo, before: dict[str, str], after: dict[str, str],
-                 sender: User) -> None:
+def refs_changed(
+    emu: Emulator, repo: Repo, before: dict[str, str], after: dict[str, str], sender: User
+) -> None:
     """After a push (git or API): push events, PR head/base updates and synchronize events,
     and check_suite.requested for new branch heads."""
     git = gitdata.open_repo(repo.path)
@@ -194,14 +220,16 @@ def refs_changed(emu: Emulator, repo: Repo, before: dict[str, str], after: dict[
                 pull_request(emu, repo, issue, "synchronize", sender, before=old, after=new)
         if new != ZERO_SHA:
             for inst in emu.world.installations_for(repo):
-                suite, created = suite_for(emu, repo, inst.app.id, new, branch,
-                                           None if old == ZERO_SHA else old)
+                suite, created = suite_for(
+                    emu, repo, inst.app.id, new, branch, None if old == ZERO_SHA else old
+                )
                 if created:
                     check_suite_event(emu, repo, suite, "requested", sender)
 
 
-def _push(emu: Emulator, repo: Repo, git: pygit2.Repository, name: str, old: str, new: str,
-          sender: User) -> None:
+def _push(
+    emu: Emulator, repo: Repo, git: pygit2.Repository, name: str, old: str, new: str, sender: User
+) -> None:
     r = emu.render
     commits: list[JSON] = []
     head: JSON | None = None
@@ -232,13 +260,24 @@ def _push(emu: Emulator, repo: Repo, git: pygit2.Repository, name: str, old: str
         "compare": f"{r.base}/{repo.full_name}/compare/{old[:12]}...{new[:12]}",
         "commits": commits,
         "head_commit": head,
-        "pusher": {"name": sender.login, "email": sender.email or f"{sender.id}+{sender.login}@users.noreply.github.invalid"},
+        "pusher": {
+            "name": sender.login,
+            "email": sender.email or f"{sender.id}+{sender.login}@users.noreply.github.invalid",
+        },
     }
     emit(emu, "push", repo, sender, fields)
 
 
-def workflow_completed(emu: Emulator, repo: Repo, head_sha: str, head_branch: str,
-                       conclusion: str, name: str, jobs: list[str], actor: User) -> JSON:
+def workflow_completed(
+    emu: Emulator,
+    repo: Repo,
+    head_sha: str,
+    head_branch: str,
+    conclusion: str,
+    name: str,
+    jobs: list[str],
+    actor: User,
+) -> JSON:
     r = emu.render
     now = time.time()
     run_id = emu.world.next_id()
@@ -248,47 +287,98 @@ def workflow_completed(emu: Emulator, repo: Repo, head_sha: str, head_branch: st
     for job in jobs:
         job_id = emu.world.next_id()
         wj = {
-            "id": job_id, "run_id": run_id, "workflow_name": name, "head_branch": head_branch,
-            "run_url": f"{api}/runs/{run_id}", "run_attempt": 1,
-            "node_id": r.repo(repo)["node_id"] + f"J{job_id}", "head_sha": head_sha,
+            "id": job_id,
+            "run_id": run_id,
+            "workflow_name": name,
+            "head_branch": head_branch,
+            "run_url": f"{api}/runs/{run_id}",
+            "run_attempt": 1,
+            "node_id": r.repo(repo)["node_id"] + f"J{job_id}",
+            "head_sha": head_sha,
             "url": f"{api}/jobs/{job_id}",
             "html_url": f"{r.base}/{repo.full_name}/actions/runs/{run_id}/job/{job_id}",
-            "status": "completed", "conclusion": conclusion, "created_at": iso(now),
-            "started_at": iso(now), "completed_at": iso(now), "name": job,
-            "steps": [{"name": "Run tests", "status": "completed", "conclusion": conclusion,
-                       "number": 1, "started_at": iso(now), "completed_at": iso(now)}],
+            "status": "completed",
+            "conclusion": conclusion,
+            "created_at": iso(now),
+            "started_at": iso(now),
+            "completed_at": iso(now),
+            "name": job,
+            "steps": [
+                {
+                    "name": "Run tests",
+                    "status": "completed",
+                    "conclusion": conclusion,
+                    "number": 1,
+                    "started_at": iso(now),
+                    "completed_at": iso(now),
+                }
+            ],
             "check_run_url": f"{r.base}/repos/{repo.full_name}/check-runs/{job_id}",
-            "labels": ["ubuntu-latest"], "runner_id": 1, "runner_name": "emulator",
-            "runner_group_id": 1, "runner_group_name": "Default",
+            "labels": ["ubuntu-latest"],
+            "runner_id": 1,
+            "runner_name": "emulator",
+            "runner_group_id": 1,
+            "runner_group_name": "Default",
         }
         emit(emu, "workflow_job", repo, actor, {"workflow_job": wj}, action="completed")
     pulls = [r.pull_ref(repo, i) for i in open_pulls_for(repo, head_sha)]
     git = gitdata.open_repo(repo.path)
     head_commit = r.head_commit(git, head_sha) or {}
     wr: JSON = {
-        "id": run_id, "name": name, "node_id": f"WFR_{run_id}", "head_branch": head_branch,
-        "head_sha": head_sha, "path": ".github/workflows/ci.yml", "display_title": name,
-        "run_number": run_id % 1000, "event": "push", "status": "completed",
-        "conclusion": conclusion, "workflow_id": workflow_id, "check_suite_id": run_id + 1,
-        "check_suite_node_id": f"CS_{run_id + 1}", "url": f"{api}/runs/{run_id}",
+        "id": run_id,
+        "name": name,
+        "node_id": f"WFR_{run_id}",
+        "head_branch": head_branch,
+        "head_sha": head_sha,
+        "path": ".github/workflows/ci.yml",
+        "display_title": name,
+        "run_number": run_id % 1000,
+        "event": "push",
+        "status": "completed",
+        "conclusion": conclusion,
+        "workflow_id": workflow_id,
+        "check_suite_id": run_id + 1,
+        "check_suite_node_id": f"CS_{run_id + 1}",
+        "url": f"{api}/runs/{run_id}",
         "html_url": f"{r.base}/{repo.full_name}/actions/runs/{run_id}",
-        "pull_requests": pulls, "created_at": iso(now), "updated_at": iso(now),
-        "actor": r.user(actor), "triggering_actor": r.user(actor), "run_attempt": 1,
-        "referenced_workflows": [], "run_started_at": iso(now),
-        "jobs_url": f"{api}/runs/{run_id}/jobs", "logs_url": f"{api}/runs/{run_id}/logs",
+        "pull_requests": pulls,
+        "created_at": iso(now),
+        "updated_at": iso(now),
+        "actor": r.user(actor),
+        "triggering_actor": r.user(actor),
+        "run_attempt": 1,
+        "referenced_workflows": [],
+        "run_started_at": iso(now),
+        "jobs_url": f"{api}/runs/{run_id}/jobs",
+        "logs_url": f"{api}/runs/{run_id}/logs",
         "check_suite_url": f"{r.base}/repos/{repo.full_name}/check-suites/{run_id + 1}",
         "artifacts_url": f"{api}/runs/{run_id}/artifacts",
-        "cancel_url": f"{api}/runs/{run_id}/cancel", "rerun_url": f"{api}/runs/{run_id}/rerun",
-        "previous_attempt_url": None, "workflow_url": f"{api}/workflows/{workflow_id}",
-        "head_commit": head_commit, "repository": repo_json, "head_repository": repo_json,
+        "cancel_url": f"{api}/runs/{run_id}/cancel",
+        "rerun_url": f"{api}/runs/{run_id}/rerun",
+        "previous_attempt_url": None,
+        "workflow_url": f"{api}/workflows/{workflow_id}",
+        "head_commit": head_commit,
+        "repository": repo_json,
+        "head_repository": repo_json,
     }
     workflow = {
-        "id": workflow_id, "node_id": f"W_{workflow_id}", "name": name,
-        "path": ".github/workflows/ci.yml", "state": "active", "created_at": iso(now),
-        "updated_at": iso(now), "url": f"{api}/workflows/{workflow_id}",
+        "id": workflow_id,
+        "node_id": f"W_{workflow_id}",
+        "name": name,
+        "path": ".github/workflows/ci.yml",
+        "state": "active",
+        "created_at": iso(now),
+        "updated_at": iso(now),
+        "url": f"{api}/workflows/{workflow_id}",
         "html_url": f"{r.base}/{repo.full_name}/actions/workflows/ci.yml",
         "badge_url": f"{r.base}/{repo.full_name}/workflows/{name}/badge.svg",
     }
-    emit(emu, "workflow_run", repo, actor, {"workflow_run": wr, "workflow": workflow},
-         action="completed")
+    emit(
+        emu,
+        "workflow_run",
+        repo,
+        actor,
+        {"workflow_run": wr, "workflow": workflow},
+        action="completed",
+    )
     return wr

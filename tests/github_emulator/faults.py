@@ -25,12 +25,10 @@ SECONDARY_MESSAGE = (
     "If you reach out to GitHub Support for help, please include the request ID {rid}."
 )
 SECONDARY_DOCS = (
-    "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
-    "#about-secondary-rate-limits"
+    "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"
 )
 PRIMARY_DOCS = (
-    "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
-    "#about-primary-rate-limits"
+    "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-primary-rate-limits"
 )
 SERVER_ERROR_BODIES = {
     500: "Server Error",

@@ -69,8 +69,8 @@ def resolve(repo: pygit2.Repository, ref: str) -> pygit2.Commit | None:
     """A branch name, tag, full ref name or (abbreviated) sha -> commit, or None."""
     for name in (ref, f"refs/heads/{ref}", f"refs/tags/{ref}"):
         if name.startswith("refs/") and name in repo.references:
-            obj = repo.references[name].peel(pygit2.Commit)
-            return obj if isinstance(obj, pygit2.Commit) else None
+            target = repo.references[name].peel(pygit2.Commit)
+            return target if isinstance(target, pygit2.Commit) else None
     try:
         obj = repo.revparse_single(ref)
     except (KeyError, ValueError, pygit2.GitError):
@@ -108,7 +108,9 @@ def create_tree(
     delete), applied over ``base_tree``."""
     index = pygit2.Index()
     if base_tree:
-        index.read_tree(repo[base_tree])
+        tree = repo[base_tree]
+        assert isinstance(tree, pygit2.Tree)
+        index.read_tree(tree)
     for entry in entries:
         path = str(entry["path"]).strip("/")
         if "content" in entry and entry["content"] is not None:
@@ -129,7 +131,7 @@ def create_tree(
             for item in _walk(repo, sub, path):
                 index.add(item)
             continue
-        mode = int(str(entry.get("mode", "100644")), 8)
+        mode = pygit2.enums.FileMode(int(str(entry.get("mode", "100644")), 8))
         index.add(pygit2.IndexEntry(path, oid, mode))
     return str(index.write_tree(repo))
 

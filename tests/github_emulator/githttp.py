@@ -29,8 +29,7 @@ def _text(status: int, message: str, headers: dict[str, str] | None = None) -> w
 
 
 def _unauthorized() -> web.Response:
-    return _text(401, "Authentication required",
-                 {"WWW-Authenticate": 'Basic realm="GitHub"'})
+    return _text(401, "Authentication required", {"WWW-Authenticate": 'Basic realm="GitHub"'})
 
 
 async def handle(request: web.Request) -> web.StreamResponse:
@@ -55,15 +54,17 @@ async def handle(request: web.Request) -> web.StreamResponse:
         return _text(403, f"Permission to {repo.full_name}.git denied to {token.user.login}.")
     pushing = service == "git-receive-pack" and request.method == "POST"
     before = gitdata.refs(gitdata.open_repo(repo.path)) if pushing else {}
-    response = await _run_backend(request, repo.path.relative_to(e.root / "git"), tail,
-                                  token.user.login, e.root)
+    response = await _run_backend(
+        request, repo.path.relative_to(e.root / "git"), tail, token.user.login, e.root
+    )
     if pushing:
         e.refs_changed(repo, before, gitdata.refs(gitdata.open_repo(repo.path)), token.user)
     return response
 
 
-async def _run_backend(request: web.Request, rel: object, tail: str, user: str,
-                       root: object) -> web.StreamResponse:
+async def _run_backend(
+    request: web.Request, rel: object, tail: str, user: str, root: object
+) -> web.StreamResponse:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(root),
@@ -82,8 +83,11 @@ async def _run_backend(request: web.Request, rel: object, tail: str, user: str,
     if protocol:
         env["HTTP_GIT_PROTOCOL"] = env["GIT_PROTOCOL"] = protocol
     proc = await asyncio.create_subprocess_exec(
-        HTTP_BACKEND, env=env, stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        HTTP_BACKEND,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     assert proc.stdin and proc.stdout and proc.stderr
     feeder = asyncio.create_task(_feed(request, proc.stdin))
@@ -119,7 +123,7 @@ async def _feed(request: web.Request, stdin: asyncio.StreamWriter) -> None:
 
 
 async def _cgi_headers(stdout: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
-    status, headers = 200, {}
+    status, headers = 200, dict[str, str]()
     while True:
         line = (await stdout.readline()).decode("latin-1").rstrip("\r\n")
         if not line:

@@ -58,9 +58,12 @@ class Person:
             "Accept": "application/vnd.github+json",
             "User-Agent": f"person/{self.login}",
         }
-        async with aiohttp.ClientSession() as session, session.request(
-            method, self.emulator.base_url + path, json=data, headers=headers
-        ) as resp:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                method, self.emulator.base_url + path, json=data, headers=headers
+            ) as resp,
+        ):
             payload = await resp.json() if resp.content_type == "application/json" else None
             return resp.status, payload
 
@@ -71,8 +74,9 @@ class Person:
         return payload
 
     # -- issues ----------------------------------------------------------------------------
-    async def open_issue(self, repo: Repo, title: str, body: str | None = None,
-                         labels: list[str] | None = None) -> dict[str, Any]:
+    async def open_issue(
+        self, repo: Repo, title: str, body: str | None = None, labels: list[str] | None = None
+    ) -> dict[str, Any]:
         data: dict[str, Any] = {"title": title, "body": body}
         if labels:
             data["labels"] = labels
@@ -105,10 +109,23 @@ class Person:
         return result
 
     # -- pull requests ---------------------------------------------------------------------
-    async def open_pr(self, repo: Repo, head: str, title: str, body: str | None = None, *,
-                      base: str | None = None, draft: bool = False) -> dict[str, Any]:
-        data = {"head": head, "base": base or repo.default_branch, "title": title,
-                "body": body, "draft": draft}
+    async def open_pr(
+        self,
+        repo: Repo,
+        head: str,
+        title: str,
+        body: str | None = None,
+        *,
+        base: str | None = None,
+        draft: bool = False,
+    ) -> dict[str, Any]:
+        data = {
+            "head": head,
+            "base": base or repo.default_branch,
+            "title": title,
+            "body": body,
+            "draft": draft,
+        }
         result: dict[str, Any] = await self.call("POST", f"/repos/{repo.full_name}/pulls", data)
         return result
 
@@ -122,8 +139,7 @@ class Person:
         run_id = run if isinstance(run, int) else run.id
         for repo in self.emulator.world.repos.values():
             if run_id in repo.check_runs:
-                self.emulator.click_check_run_action(self.user, repo.check_runs[run_id],
-                                                     identifier)
+                self.emulator.click_check_run_action(self.user, repo.check_runs[run_id], identifier)
                 return
         raise KeyError(run_id)
 
@@ -131,22 +147,47 @@ class Person:
     def clone_url(self, repo: Repo) -> str:
         return f"{self.emulator.base_url}/{repo.full_name}.git"
 
-    async def push(self, repo: Repo, branch: str, files: Mapping[str, str | bytes | None],
-                   message: str = "Update files", *, base: str | None = None,
-                   force: bool = False) -> str:
+    async def push(
+        self,
+        repo: Repo,
+        branch: str,
+        files: Mapping[str, str | bytes | None],
+        message: str = "Update files",
+        *,
+        base: str | None = None,
+        force: bool = False,
+    ) -> str:
         """Commit ``files`` (None deletes a path) on ``branch`` (started from ``base`` or the
         default branch when new) and push it over smart HTTP with pygit2. Returns the sha.
         Raises pygit2.GitError when the server refuses the push."""
         workdir = self.emulator.root / "people" / self.login / uuid.uuid4().hex
         return await asyncio.to_thread(
-            _push_sync, self.clone_url(repo), self.login, self.token, str(workdir), branch,
-            base or repo.default_branch, dict(files), message, self.user, force,
+            _push_sync,
+            self.clone_url(repo),
+            self.login,
+            self.token,
+            str(workdir),
+            branch,
+            base or repo.default_branch,
+            dict(files),
+            message,
+            self.user,
+            force,
         )
 
 
-def _push_sync(url: str, login: str, token: str, workdir: str, branch: str, base: str,
-               files: dict[str, str | bytes | None], message: str, user: User,
-               force: bool) -> str:
+def _push_sync(
+    url: str,
+    login: str,
+    token: str,
+    workdir: str,
+    branch: str,
+    base: str,
+    files: dict[str, str | bytes | None],
+    message: str,
+    user: User,
+    force: bool,
+) -> str:
     callbacks = pygit2.RemoteCallbacks(credentials=pygit2.UserPass(login, token))
     repo = pygit2.clone_repository(url, workdir, bare=True, callbacks=callbacks)
     remote = f"refs/remotes/origin/{branch}"
@@ -161,8 +202,9 @@ def _push_sync(url: str, login: str, token: str, workdir: str, branch: str, base
         data = content.encode() if isinstance(content, str) else content
         index.add(pygit2.IndexEntry(path, repo.create_blob(data), pygit2.enums.FileMode.BLOB))
     tree = index.write_tree(repo)
-    sig = pygit2.Signature(user.name or login, user.email or f"{login}@example.invalid",
-                           int(time.time()), 0)
+    sig = pygit2.Signature(
+        user.name or login, user.email or f"{login}@example.invalid", int(time.time()), 0
+    )
     oid = repo.create_commit(None, sig, sig, message, tree, [start.id])
     repo.references.create(f"refs/heads/{branch}", oid, force=True)
     spec = f"{'+' if force else ''}refs/heads/{branch}:refs/heads/{branch}"

@@ -90,7 +90,9 @@ async def installation_repositories(request: web.Request) -> web.Response:
     e = emu(request)
     names = ident.token.repos if ident.token and ident.token.repos is not None else inst.repos
     repos = [e.render.repo(e.repo(n)) for n in names]
-    return reply({"total_count": len(repos), "repositories": repos, "repository_selection": "selected"})
+    return reply(
+        {"total_count": len(repos), "repositories": repos, "repository_selection": "selected"}
+    )
 
 
 async def manifest_conversion(request: web.Request) -> web.Response:

@@ -18,8 +18,16 @@ MAX_ANNOTATIONS = 50
 MAX_TEXT = 65535
 MAX_ACTIONS = 3
 STATUSES = ("queued", "in_progress", "completed", "waiting", "requested", "pending")
-CONCLUSIONS = ("action_required", "cancelled", "failure", "neutral", "success", "skipped",
-               "stale", "timed_out")
+CONCLUSIONS = (
+    "action_required",
+    "cancelled",
+    "failure",
+    "neutral",
+    "success",
+    "skipped",
+    "stale",
+    "timed_out",
+)
 LEVELS = ("notice", "warning", "failure")
 ANNOTATION_KEYS = ("path", "start_line", "end_line", "annotation_level", "message")
 
@@ -39,10 +47,12 @@ def _validate_output(output: Any) -> dict[str, Any]:
     for key in ("title", "summary", "text"):
         value = output.get(key)
         if value is not None and len(str(value)) > MAX_TEXT:
-            raise ApiError(422, "Invalid request.\n\nOnly 65535 characters are allowed; "
-                           f"{len(str(value))} were supplied.", errors=[
-                               {"resource": "CheckRun", "field": f"output.{key}",
-                                "code": "too_long"}])
+            raise ApiError(
+                422,
+                "Invalid request.\n\nOnly 65535 characters are allowed; "
+                f"{len(str(value))} were supplied.",
+                errors=[{"resource": "CheckRun", "field": f"output.{key}", "code": "too_long"}],
+            )
     annotations = output.get("annotations") or []
     if len(annotations) > MAX_ANNOTATIONS:
         raise ApiError(422, "Invalid request.\n\nOnly 50 annotations are allowed per request.")
@@ -60,9 +70,13 @@ def _validate_actions(actions: Any) -> list[dict[str, str]]:
     if not isinstance(actions, list) or len(actions) > MAX_ACTIONS:
         raise ApiError(422, "Invalid request.\n\nOnly 3 actions are allowed per request.")
     for a in actions:
-        if not isinstance(a, dict) or len(str(a.get("label", ""))) > 20 \
-                or len(str(a.get("description", ""))) > 40 \
-                or len(str(a.get("identifier", ""))) > 20 or not a.get("identifier"):
+        if (
+            not isinstance(a, dict)
+            or len(str(a.get("label", ""))) > 20
+            or len(str(a.get("description", ""))) > 40
+            or len(str(a.get("identifier", ""))) > 20
+            or not a.get("identifier")
+        ):
             raise validation("CheckRun", "actions", "invalid")
     return [dict(a) for a in actions]
 
@@ -129,15 +143,29 @@ async def create_check_run(request: web.Request) -> web.Response:
     git = gitdata.open_repo(repo.path)
     if gitdata.resolve(git, sha) is None or len(sha) != 40:
         raise ApiError(422, "No commit found for SHA: " + sha)
-    branch = next((n.removeprefix("refs/heads/") for n, s in gitdata.refs(git).items()
-                   if s == sha and n.startswith("refs/heads/")), None)
+    branch = next(
+        (
+            n.removeprefix("refs/heads/")
+            for n, s in gitdata.refs(git).items()
+            if s == sha and n.startswith("refs/heads/")
+        ),
+        None,
+    )
     suite, _ = events.suite_for(e, repo, app.id, sha, branch)
     now = time.time()
-    run = CheckRun(id=e.world.next_id(), suite=suite, name=name, head_sha=sha, status="queued",
-                   conclusion=None, started_at=_ts(data.get("started_at")) or now,
-                   completed_at=None, external_id=str(data.get("external_id", "")),
-                   details_url=data.get("details_url"),
-                   output={"title": None, "summary": None, "text": None})
+    run = CheckRun(
+        id=e.world.next_id(),
+        suite=suite,
+        name=name,
+        head_sha=sha,
+        status="queued",
+        conclusion=None,
+        started_at=_ts(data.get("started_at")) or now,
+        completed_at=None,
+        external_id=str(data.get("external_id", "")),
+        details_url=data.get("details_url"),
+        output={"title": None, "summary": None, "text": None},
+    )
     _apply(run, data)
     repo.check_runs[run.id] = run
     suite.updated_at = now
@@ -160,8 +188,9 @@ async def update_check_run(request: web.Request) -> web.Response:
     app, actor = _app(identity(request))
     run = _run(repo, request)
     if run.suite.app.id != app.id:
-        raise ApiError(403, "Invalid app_id `%d` - check run can only be modified by its creator."
-                       % app.id)
+        raise ApiError(
+            403, f"Invalid app_id `{app.id}` - check run can only be modified by its creator."
+        )
     was_completed = run.status == "completed"
     _apply(run, await body(request))
     run.suite.updated_at = time.time()
@@ -182,13 +211,20 @@ async def list_annotations(request: web.Request) -> web.Response:
     api = f"{emu(request).render.base}/repos/{repo.full_name}/blob/{run.head_sha}"
     items = []
     for a in run.annotations:
-        items.append({
-            "path": a["path"], "start_line": a["start_line"], "end_line": a["end_line"],
-            "start_column": a.get("start_column"), "end_column": a.get("end_column"),
-            "annotation_level": a["annotation_level"], "title": a.get("title"),
-            "message": a["message"], "raw_details": a.get("raw_details"),
-            "blob_href": f"{api}/{a['path']}",
-        })
+        items.append(
+            {
+                "path": a["path"],
+                "start_line": a["start_line"],
+                "end_line": a["end_line"],
+                "start_column": a.get("start_column"),
+                "end_column": a.get("end_column"),
+                "annotation_level": a["annotation_level"],
+                "title": a.get("title"),
+                "message": a["message"],
+                "raw_details": a.get("raw_details"),
+                "blob_href": f"{api}/{a['path']}",
+            }
+        )
     return paged_reply(request, items)
 
 

@@ -25,7 +25,10 @@ def _actor(request: web.Request) -> User:
 
 
 def _author(user: User) -> dict[str, str]:
-    return {"name": user.name or user.login, "email": user.email or f"{user.id}+{user.login}@users.noreply.github.invalid"}
+    return {
+        "name": user.name or user.login,
+        "email": user.email or f"{user.id}+{user.login}@users.noreply.github.invalid",
+    }
 
 
 def _change_ref(request: web.Request, repo: Repo, name: str, sha: str | None) -> None:
@@ -126,9 +129,9 @@ async def create_commit(request: web.Request) -> web.Response:
 async def get_tree(request: web.Request) -> web.Response:
     repo = repo_for(request)
     git = gitdata.open_repo(repo.path)
-    obj = gitdata.lookup(git, request.match_info["tree_sha"])
-    if obj is None:
-        obj = gitdata.resolve(git, request.match_info["tree_sha"])
+    obj = gitdata.lookup(git, request.match_info["tree_sha"]) or gitdata.resolve(
+        git, request.match_info["tree_sha"]
+    )
     if isinstance(obj, pygit2.Commit):
         obj = obj.tree
     if not isinstance(obj, pygit2.Tree):
@@ -202,7 +205,13 @@ async def compare(request: web.Request) -> web.Response:
         raise ApiError(404, f"No common ancestor between {base_ref} and {head_ref}.")
     ahead, behind = git.ahead_behind(head.id, base.id)
     status = (
-        "identical" if b == h else "ahead" if behind == 0 else "behind" if ahead == 0 else "diverged"
+        "identical"
+        if b == h
+        else "ahead"
+        if behind == 0
+        else "behind"
+        if ahead == 0
+        else "diverged"
     )
     r = emu(request).render
     commits = gitdata.commits_between(git, mb, h)

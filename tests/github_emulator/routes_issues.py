@@ -61,8 +61,9 @@ def add_labels(request: web.Request, repo: Repo, issue: Issue, names: list[str])
         issue.labels.append(label)
         issue.updated_at = time.time()
         _record(ident, issue, "labeled", label)
-        events.issue_event(e, repo, issue, "labeled", _actor(ident),
-                           label=e.render.label(repo, label))
+        events.issue_event(
+            e, repo, issue, "labeled", _actor(ident), label=e.render.label(repo, label)
+        )
 
 
 def remove_label(request: web.Request, repo: Repo, issue: Issue, name: str) -> bool:
@@ -72,8 +73,9 @@ def remove_label(request: web.Request, repo: Repo, issue: Issue, name: str) -> b
             issue.labels.remove(label)
             issue.updated_at = time.time()
             _record(ident, issue, "unlabeled", label)
-            events.issue_event(e, repo, issue, "unlabeled", _actor(ident),
-                               label=e.render.label(repo, label))
+            events.issue_event(
+                e, repo, issue, "unlabeled", _actor(ident), label=e.render.label(repo, label)
+            )
             return True
     return False
 
@@ -85,8 +87,9 @@ def _label_names(data: Any) -> list[str]:
     return [str(x["name"]) if isinstance(x, dict) else str(x) for x in raw]
 
 
-def set_state(request: web.Request, repo: Repo, issue: Issue, state: str,
-              reason: str | None) -> None:
+def set_state(
+    request: web.Request, repo: Repo, issue: Issue, state: str, reason: str | None
+) -> None:
     ident, e = identity(request), emu(request)
     if state == issue.state:
         return
@@ -112,8 +115,15 @@ async def create_issue(request: web.Request) -> web.Response:
     if not isinstance(title, str | int) or not str(title).strip():
         raise validation("Issue", "title", "missing_field")
     actor, now = _actor(ident), time.time()
-    issue = Issue(id=e.world.next_id(), number=e.world.next_issue_number(repo), title=str(title),
-                  body=data.get("body"), user=actor, created_at=now, updated_at=now)
+    issue = Issue(
+        id=e.world.next_id(),
+        number=e.world.next_issue_number(repo),
+        title=str(title),
+        body=data.get("body"),
+        user=actor,
+        created_at=now,
+        updated_at=now,
+    )
     triage = _can(ident, repo, "triage")
     if triage:
         issue.labels = [repo_label(repo, n, e.world.next_id()) for n in _label_names(data)]
@@ -186,13 +196,18 @@ async def list_issues(request: web.Request) -> web.Response:
     if q.get("creator"):
         items = [i for i in items if i.user.login.lower() == q["creator"].lower()]
     if q.get("assignee") and q["assignee"] not in ("*", "none"):
-        items = [i for i in items if q["assignee"].lower() in {a.login.lower() for a in i.assignees}]
+        items = [
+            i for i in items if q["assignee"].lower() in {a.login.lower() for a in i.assignees}
+        ]
     if q.get("since"):
         since = _iso_to_ts(q["since"])
         items = [i for i in items if i.updated_at >= since]
     sort = q.get("sort", "created")
-    key = {"created": lambda i: (i.created_at, i.number), "updated": lambda i: (i.updated_at, i.number),
-           "comments": lambda i: (len(i.comments), i.number)}.get(sort)
+    key = {
+        "created": lambda i: (i.created_at, i.number),
+        "updated": lambda i: (i.updated_at, i.number),
+        "comments": lambda i: (len(i.comments), i.number),
+    }.get(sort)
     if key is None:
         raise validation("Issue", "sort", "invalid")
     items.sort(key=key, reverse=q.get("direction", "desc") != "asc")
@@ -275,8 +290,9 @@ async def create_label(request: web.Request) -> web.Response:
     if name.lower() in repo.labels:
         raise validation("Label", "name", "already_exists")
     color = str(data.get("color", DEFAULT_LABEL_COLOR)).lstrip("#")
-    label = Label(id=emu(request).world.next_id(), name=name, color=color,
-                  description=data.get("description"))
+    label = Label(
+        id=emu(request).world.next_id(), name=name, color=color, description=data.get("description")
+    )
     repo.labels[name.lower()] = label
     return reply(emu(request).render.label(repo, label), status=201)
 
@@ -334,9 +350,15 @@ async def create_comment(request: web.Request) -> web.Response:
     if issue.locked and not _can(ident, repo, "write"):
         raise ApiError(403, "Unable to create comment because issue is locked.")
     now = time.time()
-    comment = Comment(id=e.world.next_id(), issue_number=issue.number, user=_actor(ident),
-                      body=data["body"], created_at=now, updated_at=now,
-                      via_app=ident.installation.app if ident.installation else None)
+    comment = Comment(
+        id=e.world.next_id(),
+        issue_number=issue.number,
+        user=_actor(ident),
+        body=data["body"],
+        created_at=now,
+        updated_at=now,
+        via_app=ident.installation.app if ident.installation else None,
+    )
     issue.comments.append(comment)
     repo.comments[comment.id] = comment
     issue.updated_at = now
@@ -372,8 +394,15 @@ async def update_comment(request: web.Request) -> web.Response:
         raise validation("IssueComment", "body", "missing_field")
     old, comment.body, comment.updated_at = comment.body, data["body"], time.time()
     e = emu(request)
-    events.comment_event(e, repo, repo.issues[comment.issue_number], comment, "edited",
-                         _actor(identity(request)), changes={"body": {"from": old}})
+    events.comment_event(
+        e,
+        repo,
+        repo.issues[comment.issue_number],
+        comment,
+        "edited",
+        _actor(identity(request)),
+        changes={"body": {"from": old}},
+    )
     return reply(e.render.comment(repo, comment))
 
 
@@ -398,8 +427,9 @@ async def _react(request: web.Request, target: list[Reaction]) -> web.Response:
     for existing in target:
         if existing.user.login == user.login and existing.content == content:
             return reply(r.reaction(existing))
-    reaction = Reaction(id=emu(request).world.next_id(), user=user, content=content,
-                        created_at=time.time())
+    reaction = Reaction(
+        id=emu(request).world.next_id(), user=user, content=content, created_at=time.time()
+    )
     target.append(reaction)
     return reply(r.reaction(reaction), status=201)
 

@@ -46,22 +46,54 @@ async def create_pull(request: web.Request) -> web.Response:
         raise validation("PullRequest", "title", "missing_field")
     head_sha, base_sha = refs[f"refs/heads/{head}"], refs[f"refs/heads/{base}"]
     if gitdata.is_ancestor(git, head_sha, base_sha):
-        raise ApiError(422, "Validation Failed", errors=[
-            {"resource": "PullRequest", "code": "custom",
-             "message": f"No commits between {base} and {head}"}])
+        raise ApiError(
+            422,
+            "Validation Failed",
+            errors=[
+                {
+                    "resource": "PullRequest",
+                    "code": "custom",
+                    "message": f"No commits between {base} and {head}",
+                }
+            ],
+        )
     for other in repo.issues.values():
-        if other.pull and other.state == "open" and other.pull.head_ref == head \
-                and other.pull.base_ref == base:
-            raise ApiError(422, "Validation Failed", errors=[
-                {"resource": "PullRequest", "code": "custom",
-                 "message": f"A pull request already exists for {repo.owner.login}:{head}."}])
+        if (
+            other.pull
+            and other.state == "open"
+            and other.pull.head_ref == head
+            and other.pull.base_ref == base
+        ):
+            raise ApiError(
+                422,
+                "Validation Failed",
+                errors=[
+                    {
+                        "resource": "PullRequest",
+                        "code": "custom",
+                        "message": f"A pull request already exists for {repo.owner.login}:{head}.",
+                    }
+                ],
+            )
     now, actor = time.time(), _actor(request)
-    issue = Issue(id=e.world.next_id(), number=e.world.next_issue_number(repo),
-                  title=str(data["title"]), body=data.get("body"), user=actor,
-                  created_at=now, updated_at=now, pr_id=e.world.next_id(),
-                  pull=PullRequest(head_ref=head, base_ref=base, head_sha=head_sha,
-                                   base_sha=base_sha, draft=bool(data.get("draft")),
-                                   maintainer_can_modify=bool(data.get("maintainer_can_modify"))))
+    issue = Issue(
+        id=e.world.next_id(),
+        number=e.world.next_issue_number(repo),
+        title=str(data["title"]),
+        body=data.get("body"),
+        user=actor,
+        created_at=now,
+        updated_at=now,
+        pr_id=e.world.next_id(),
+        pull=PullRequest(
+            head_ref=head,
+            base_ref=base,
+            head_sha=head_sha,
+            base_sha=base_sha,
+            draft=bool(data.get("draft")),
+            maintainer_can_modify=bool(data.get("maintainer_can_modify")),
+        ),
+    )
     repo.issues[issue.number] = issue
     events.pull_request(e, repo, issue, "opened", actor)
     return reply(e.render.pull(repo, issue, git), status=201)
@@ -79,7 +111,9 @@ async def update_pull(request: web.Request) -> web.Response:
     issue = issue_for(repo, request.match_info["pull_number"], pulls=True)
     assert issue.pull is not None
     actor = _actor(request)
-    if actor.login != issue.user.login and not permission_at_least(permission(ident, repo), "write"):
+    if actor.login != issue.user.login and not permission_at_least(
+        permission(ident, repo), "write"
+    ):
         raise ApiError(403, "Must have push access to repository")
     data = await body(request)
     changes: dict[str, Any] = {}
@@ -91,7 +125,10 @@ async def update_pull(request: web.Request) -> web.Response:
         sha = gitdata.refs(gitdata.open_repo(repo.path)).get(f"refs/heads/{data['base']}")
         if sha is None:
             raise validation("PullRequest", "base", "invalid")
-        changes["base"] = {"ref": {"from": issue.pull.base_ref}, "sha": {"from": issue.pull.base_sha}}
+        changes["base"] = {
+            "ref": {"from": issue.pull.base_ref},
+            "sha": {"from": issue.pull.base_sha},
+        }
         issue.pull.base_ref, issue.pull.base_sha = str(data["base"]), sha
     if changes:
         issue.updated_at = time.time()
@@ -183,13 +220,16 @@ async def merge_pull(request: web.Request) -> web.Response:
     git = gitdata.open_repo(repo.path)
     default_title = (
         f"Merge pull request #{issue.number} from {repo.owner.login}/{pr.head_ref}"
-        if method == "merge" else f"{issue.title} (#{issue.number})"
+        if method == "merge"
+        else f"{issue.title} (#{issue.number})"
     )
     message = str(data.get("commit_title") or default_title)
     if data.get("commit_message"):
         message += "\n\n" + str(data["commit_message"])
-    author = {"name": actor.name or actor.login,
-              "email": actor.email or f"{actor.id}+{actor.login}@users.noreply.github.invalid"}
+    author = {
+        "name": actor.name or actor.login,
+        "email": actor.email or f"{actor.id}+{actor.login}@users.noreply.github.invalid",
+    }
     sha = gitdata.merge(git, pr.base_sha, pr.head_sha, method, message, author)
     if sha is None:
         raise ApiError(405, "Pull Request is not mergeable")
@@ -218,9 +258,18 @@ async def graphql(request: web.Request) -> web.Response:
     variables = data.get("variables") or {}
     mutation = next((m for m in GRAPHQL_MUTATIONS if m in query), None)
     if mutation is None:
-        return reply({"errors": [{"message": "The emulator supports only the "
-                                  "markPullRequestReadyForReview and convertPullRequestToDraft "
-                                  "mutations", "type": "NOT_IMPLEMENTED"}]})
+        return reply(
+            {
+                "errors": [
+                    {
+                        "message": "The emulator supports only the "
+                        "markPullRequestReadyForReview and convertPullRequestToDraft "
+                        "mutations",
+                        "type": "NOT_IMPLEMENTED",
+                    }
+                ]
+            }
+        )
     literal = re.search(r'pullRequestId\s*:\s*"([^"]+)"', query)
     node = literal.group(1) if literal else _find_pr_id(variables)
     parsed = parse_node_id(node or "")
@@ -231,16 +280,36 @@ async def graphql(request: web.Request) -> web.Response:
                 if issue.pull and issue.pr_id == parsed[1]:
                     found = (repo, issue)
     if found is None:
-        return reply({"data": {mutation: None}, "errors": [
-            {"type": "NOT_FOUND", "path": [mutation],
-             "message": f"Could not resolve to a node with the global id of '{node}'."}]})
+        return reply(
+            {
+                "data": {mutation: None},
+                "errors": [
+                    {
+                        "type": "NOT_FOUND",
+                        "path": [mutation],
+                        "message": f"Could not resolve to a node with the global id of '{node}'.",
+                    }
+                ],
+            }
+        )
     repo, issue = found
     assert issue.pull is not None
-    if not permission_at_least(permission(ident, repo), "write") \
-            and ident.user.login != issue.user.login:
-        return reply({"data": {mutation: None}, "errors": [
-            {"type": "FORBIDDEN", "path": [mutation],
-             "message": "Resource not accessible by integration"}]})
+    if (
+        not permission_at_least(permission(ident, repo), "write")
+        and ident.user.login != issue.user.login
+    ):
+        return reply(
+            {
+                "data": {mutation: None},
+                "errors": [
+                    {
+                        "type": "FORBIDDEN",
+                        "path": [mutation],
+                        "message": "Resource not accessible by integration",
+                    }
+                ],
+            }
+        )
     want_draft = mutation == "convertPullRequestToDraft"
     if issue.pull.draft != want_draft:
         issue.pull.draft, issue.updated_at = want_draft, time.time()

@@ -46,7 +46,7 @@ async def get_contents(request: web.Request) -> web.Response:
         items = []
         for entry in obj:
             child = git[entry.id]
-            sub = f"{path}/{entry.name}" if path else entry.name
+            sub = f"{path}/{entry.name}" if path else str(entry.name)
             item = render.content(repo, sub, child, ref)
             item.pop("content", None)
             item.pop("encoding", None)
@@ -114,7 +114,7 @@ async def collaborator_permission(request: web.Request) -> web.Response:
         {
             "permission": LEGACY_PERMISSION[role],
             "role_name": role,
-            "user": e.render.user(user) | {"permissions": _flags(role), "role_name": role},
+            "user": {**(e.render.user(user) or {}), "permissions": _flags(role), "role_name": role},
         }
     )
 

@@ -29,8 +29,11 @@ def parse_query(q: str) -> Query:
     try:
         tokens = shlex.split(q)
     except ValueError as exc:
-        raise ApiError(422, "Validation Failed", errors=[
-            {"resource": "Search", "field": "q", "code": "invalid", "message": str(exc)}]) from exc
+        raise ApiError(
+            422,
+            "Validation Failed",
+            errors=[{"resource": "Search", "field": "q", "code": "invalid", "message": str(exc)}],
+        ) from exc
     out = Query()
     for token in tokens:
         key, sep, value = token.partition(":")
@@ -69,17 +72,18 @@ def matches(query: Query, repo: Repo, issue: Issue) -> bool:
     if query.author and issue.user.login.lower() != query.author:
         return False
     fields = query.fields or {"title", "body"}
-    text = " ".join(
-        str(getattr(issue, f) or "") for f in ("title", "body") if f in fields
-    ).lower()
+    text = " ".join(str(getattr(issue, f) or "") for f in ("title", "body") if f in fields).lower()
     return all(term in text for term in query.terms)
 
 
 async def search_issues(request: web.Request) -> web.Response:
     q = request.query.get("q")
     if not q:
-        raise ApiError(422, "Validation Failed", errors=[
-            {"resource": "Search", "field": "q", "code": "missing"}])
+        raise ApiError(
+            422,
+            "Validation Failed",
+            errors=[{"resource": "Search", "field": "q", "code": "missing"}],
+        )
     query = parse_query(q)
     e, ident = emu(request), identity(request)
     found: list[tuple[Repo, Issue]] = []
@@ -98,7 +102,8 @@ async def search_issues(request: web.Request) -> web.Response:
             "incomplete_results": False,
             "items": chunk,
             "search_type": "lexical",
-        }, headers=headers
+        },
+        headers=headers,
     )
 
 

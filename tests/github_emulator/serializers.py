@@ -247,10 +247,23 @@ class Render:
     def repo_lite(self, r: Repo) -> JSON:
         """The minimal repository (workflow_run.repository): identity, owner and *_url."""
         full = self.repo(r)
-        keep = {"id", "node_id", "name", "full_name", "private", "owner", "html_url",
-                "description", "fork", "url"}
-        return {k: v for k, v in full.items()
-                if k in keep or (k.endswith("_url") and k not in LITE_EXCLUDED)}
+        keep = {
+            "id",
+            "node_id",
+            "name",
+            "full_name",
+            "private",
+            "owner",
+            "html_url",
+            "description",
+            "fork",
+            "url",
+        }
+        return {
+            k: v
+            for k, v in full.items()
+            if k in keep or (k.endswith("_url") and k not in LITE_EXCLUDED)
+        }
 
     def label(self, r: Repo, lb: Label) -> JSON:
         return {
@@ -450,9 +463,7 @@ class Render:
                     "href": f"{self.base}/repos/{r.full_name}/pulls/comments{{/number}}"
                 },
                 "commits": {"href": f"{api}/commits"},
-                "statuses": {
-                    "href": f"{self.base}/repos/{r.full_name}/statuses/{pr.head_sha}"
-                },
+                "statuses": {"href": f"{self.base}/repos/{r.full_name}/statuses/{pr.head_sha}"},
             },
             "author_association": self.author_association(r, i.user),
             "auto_merge": None,
@@ -502,9 +513,7 @@ class Render:
         return data
 
     # -- checks ----------------------------------------------------------------------------
-    def check_run(
-        self, r: Repo, run: CheckRun, pulls: list[Issue], *, hook: bool = False
-    ) -> JSON:
+    def check_run(self, r: Repo, run: CheckRun, pulls: list[Issue], *, hook: bool = False) -> JSON:
         api = f"{self.base}/repos/{r.full_name}/check-runs/{run.id}"
         output = dict(run.output)
         output["annotations_count"] = len(run.annotations)
@@ -677,7 +686,13 @@ class Render:
         }
 
     def _tree_entries(
-        self, r: Repo, git: pygit2.Repository, t: pygit2.Tree, prefix: str, rec: bool, out: list[JSON]
+        self,
+        r: Repo,
+        git: pygit2.Repository,
+        t: pygit2.Tree,
+        prefix: str,
+        rec: bool,
+        out: list[JSON],
     ) -> None:
         for e in t:
             path = f"{prefix}{e.name}"

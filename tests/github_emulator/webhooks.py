@@ -105,8 +105,13 @@ class WebhookSender:
         }
         action = payload.get("action")
         delivery = Delivery(
-            guid, event, action if isinstance(action, str) else None, app, app.webhook_url,
-            body, headers,
+            guid,
+            event,
+            action if isinstance(action, str) else None,
+            app,
+            app.webhook_url,
+            body,
+            headers,
         )
         self._push(delivery)
         return delivery
