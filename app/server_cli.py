@@ -11,12 +11,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
 
 from app.cli import EXIT_FINDINGS, EXIT_OK, UsageError
 from app.settings import SettingsError, db_path_from, environment, load_settings
+
+log = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT = 15.0
 # The ledger writer thread and the event loop hand the GIL back and forth on every write;
@@ -71,13 +74,26 @@ def run_serve(args: argparse.Namespace) -> int:
         except ImportError as exc:
             raise UsageError(f"SELFHEAL_PLUGINS: cannot import {name!r}: {exc}") from None
     ledger = Ledger.open(settings.db_path)
+    log.info(
+        "starting",
+        extra={
+            "app_id": settings.app_id,
+            "db": str(settings.db_path),
+            "api_url": settings.api_url,
+            "workers": settings.workers,
+            "migrations_applied": ledger.applied_migrations,
+            "plugins": list(settings.plugins),
+        },
+    )
     try:
         app = create_app(settings, ledger=ledger)
         web.run_app(
             app,
             host=args.host,
             port=args.port,
-            print=lambda text: print(text, file=sys.stderr, flush=True),
+            print=lambda _text: log.info(
+                "listening", extra={"url": f"http://{args.host}:{args.port}/webhook"}
+            ),
             shutdown_timeout=SHUTDOWN_TIMEOUT,
             access_log=None,
         )

@@ -175,3 +175,35 @@ async def test_metrics_exposition(server: Any) -> None:
     )
     for name in ("selfheal_github_api_calls_total", "selfheal_gate_conclusions_total"):
         assert f"# HELP {name} " in text
+
+
+async def test_ack_does_not_wait_for_github(tmp_path: Path) -> None:
+    """The GitHub client factory never answers; deliveries are still acknowledged and queued."""
+    github_blocked = asyncio.Event()
+    entered: list[str] = []
+
+    async def stuck_factory(installation_id: int | None) -> Any:
+        await github_blocked.wait()  # never set: GitHub "hangs"
+
+    async def hook(event: Event, ctx: JobContext) -> None:
+        entered.append(event.delivery_id)
+        await ctx.github()
+
+    ledger = Ledger.open(tmp_path / "stuck.db")
+    settings = make_settings(
+        tmp_path / "stuck.db", SELFHEAL_WORKERS="1", SELFHEAL_SHUTDOWN_GRACE_SECONDS="0.2"
+    )
+    app = create_app(settings, ledger=ledger, github_factory=stuck_factory, handlers=[hook])
+    srv = TestServer(app, host="127.0.0.1", port=0)
+    await srv.start_server()
+    try:
+        first = delivery(delivery_id="stuck-1")
+        assert (await _post(srv, *first))[0] == 202
+        await _wait_for(lambda: entered == ["stuck-1"])  # the worker is now blocked on GitHub
+        for n in range(2, 6):
+            status, answer = await _post(srv, *delivery(delivery_id=f"stuck-{n}"))
+            assert status == 202 and answer["status"] == "queued"
+        assert ledger.read(jobs.depth) == {"queued": 4, "running": 1, "done": 0, "dead": 0}
+    finally:
+        await srv.close()
+        ledger.close()
