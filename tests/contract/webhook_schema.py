@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft7Validator
+from jsonschema.exceptions import ValidationError, best_match
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "node_modules/@octokit/webhooks-schemas/schema.json"
@@ -49,4 +50,12 @@ def problems(event: str, payload: Any) -> list[str]:
     """Every schema violation in ``payload`` for ``event`` (empty when it conforms)."""
     action = payload.get("action") if isinstance(payload, dict) else None
     errors = sorted(validator_for(event, action).iter_errors(payload), key=lambda e: e.path)
-    return [f"{'/'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}" for e in errors]
+    return [_explain(e) for e in errors]
+
+
+def _explain(error: ValidationError) -> str:
+    """Where and why, descending into anyOf/oneOf branches to the most relevant failure."""
+    if error.context:
+        error = best_match(error.context)
+    where = "/".join(str(p) for p in error.absolute_path) or "<root>"
+    return f"{where}: {error.message[:300]}"
