@@ -1,0 +1,349 @@
+"""Run the semgrep CLI over files on disk and turn its JSON report into :class:`Finding` objects.
+
+semgrep runs as a subprocess (an argv list, never a shell), offline: metrics and version checks
+off, only local rule files. Rule files are the ``*.yaml``/``*.yml`` files under the config
+folder, each passed as its own ``--config`` (the test files next to them are not rules).
+
+Targets are always passed to semgrep explicitly, so a ``.semgrepignore`` or ``.gitignore``
+inside the scanned repository cannot hide files from the gate, and ``nosemgrep`` comments are
+ignored (``--disable-nosem``): suppressions go through selfheal's baseline instead.
+
+Failure modes: a missing binary, a broken rule, a timeout, an unexpected exit code or
+unreadable output raise :class:`ScannerError` (the gate fails closed). A single file semgrep
+cannot parse is not fatal; it is listed in :attr:`SemgrepResult.errors`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.findings import Category, Finding, Severity, Source
+from app.resources import rules_dir
+from app.scan import ScannerError
+
+RULE_SUFFIXES = (".yaml", ".yml")
+# Extensions our rules' languages use; for a whole-tree scan without explicit targets.
+SCANNED_SUFFIXES = frozenset(
+    {".py", ".pyi", ".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts", ".sh", ".bash"}
+)
+SHEBANG = re.compile(rb"^#!.*\b(ba|da|k|z)?sh\b|^#!.*\b(python[0-9.]*|node)\b")
+SKIP_DIRS = frozenset({".git", ".hg", ".svn"})
+# Characters of target paths per semgrep invocation (the kernel limit is far higher).
+ARGV_BUDGET = 100_000
+SNIPPET_CHARS = 200
+ERROR_CHARS = 300
+SEVERITY_BY_SEMGREP = {"ERROR": Severity.HIGH, "WARNING": Severity.MEDIUM, "INFO": Severity.LOW}
+CATEGORY_BY_NAME = {c.value: c for c in Category}
+CWE_ID = re.compile(r"CWE-\d+")
+OWASP_ID = re.compile(r"A\d{2}:\d{4}")
+# Environment variables that would make semgrep talk to semgrep.dev or load other rules.
+DROPPED_ENV = ("SEMGREP_APP_TOKEN", "SEMGREP_RULES", "SEMGREP_REPO_URL", "SEMGREP_BRANCH")
+
+
+@dataclass
+class SemgrepResult:
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # per-file problems (not fatal)
+    scanned: int = 0  # files semgrep reports as scanned
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _masker() -> Callable[[str], str]:
+    try:
+        from app.scan.secrets import mask_secrets
+    except ImportError:  # the secrets engine is optional for this module
+        return lambda text: text
+    return mask_secrets
+
+
+def find_semgrep() -> str:
+    """The semgrep executable: next to this Python interpreter (a venv) first, then PATH."""
+    beside = Path(sys.executable).parent / "semgrep"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("semgrep")
+    if found is None:
+        raise ScannerError("semgrep is not installed (looked next to python and on PATH)")
+    return found
+
+
+def rule_files(config: Path) -> list[Path]:
+    """The rule files of ``config``: the file itself, or every *.yaml/*.yml below a folder."""
+    if config.is_file():
+        return [config]
+    if not config.is_dir():
+        raise ScannerError(f"semgrep rules not found: {config}")
+    files = sorted(
+        path
+        for path in config.rglob("*")
+        if path.suffix in RULE_SUFFIXES
+        and path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(config).parts)
+    )
+    if not files:
+        raise ScannerError(f"no semgrep rule files (*.yaml) in {config}")
+    return files
+
+
+def _is_scannable(path: Path) -> bool:
+    if path.suffix in SCANNED_SUFFIXES:
+        return True
+    if path.suffix:
+        return False
+    try:
+        with path.open("rb") as handle:
+            return bool(SHEBANG.match(handle.readline(200)))
+    except OSError:
+        return False
+
+
+def tree_targets(root: Path) -> list[str]:
+    """Every file under ``root`` our rules can apply to, relative, ignore files ignored."""
+    found: list[str] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+        for name in sorted(files):
+            path = Path(folder, name)
+            if path.is_file() and not path.is_symlink() and _is_scannable(path):
+                found.append(path.relative_to(root).as_posix())
+    return found
+
+
+def chunked(targets: Sequence[str], budget: int = ARGV_BUDGET) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    size = 0
+    for target in targets:
+        if chunk and size + len(target) + 1 > budget:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(target)
+        size += len(target) + 1
+    if chunk:
+        yield chunk
+
+
+def command(executable: str, rules: Sequence[Path], targets: Sequence[str]) -> list[str]:
+    argv = [executable, "scan", "--json", "--metrics=off", "--disable-version-check"]
+    argv += ["--no-rewrite-rule-ids", "--disable-nosem", "--no-git-ignore"]
+    argv += ["--max-target-bytes=0", "--timeout=30", "--quiet"]
+    for rule in rules:
+        argv += ["--config", str(rule)]
+    # "--" ends the options: a file named like "--config" stays a target.
+    return [*argv, "--", *targets]
+
+
+def _environment() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
+    env["SEMGREP_ENABLE_VERSION_CHECK"] = "0"
+    env["SEMGREP_SEND_METRICS"] = "off"
+    return env
+
+
+def _execute(argv: list[str], root: Path, timeout: float) -> tuple[int, str, str]:
+    """Run semgrep in its own process group so a timeout also stops semgrep-core."""
+    try:
+        # An argv list, never a shell: target names cannot inject commands.
+        process = subprocess.Popen(
+            argv,
+            cwd=root,
+            env=_environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise ScannerError(f"cannot start semgrep: {exc}") from exc
+    try:
+        stdout, stderr = process.communicate(timeout=max(timeout, 0.1))
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise ScannerError(f"semgrep did not finish within {timeout:.0f} s") from None
+    return process.returncode, stdout, stderr
+
+
+def _short(text: str, limit: int, mask: Callable[[str], str]) -> str:
+    text = mask(" ".join(text.split()))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _error_text(error: Mapping[str, Any]) -> str:
+    kind = error.get("type")
+    name = kind[0] if isinstance(kind, list) and kind else str(kind or "error")
+    detail = str(error.get("message") or error.get("long_msg") or error.get("short_msg") or "")
+    return f"{name}: {detail.splitlines()[0] if detail else ''}".rstrip(": ")
+
+
+def _classify_errors(
+    errors: Sequence[Mapping[str, Any]], mask: Callable[[str], str]
+) -> tuple[list[str], list[str]]:
+    """Split semgrep's error list into (fatal, per-file) messages."""
+    fatal: list[str] = []
+    per_file: list[str] = []
+    for error in errors:
+        path = error.get("path")
+        text = _short(_error_text(error), ERROR_CHARS, mask)
+        kind = str(error.get("type", "")).lower()
+        if path and "rule" not in kind and "config" not in kind:
+            per_file.append(f"{path}: {text}")
+        else:
+            fatal.append(text)
+    return fatal, per_file
+
+
+def _parse_output(code: int, stdout: str, stderr: str) -> Mapping[str, Any]:
+    try:
+        report = json.loads(stdout)
+    except ValueError:
+        report = None
+    if not isinstance(report, dict):
+        tail = " ".join(stderr.strip().splitlines()[-3:])[:ERROR_CHARS]
+        raise ScannerError(f"semgrep failed (exit {code}) without a JSON report: {tail}")
+    return report
+
+
+def _metadata_severity(metadata: Mapping[str, Any], semgrep_severity: str) -> Severity:
+    override = metadata.get("selfheal-severity")
+    if isinstance(override, str):
+        try:
+            return Severity.parse(override)
+        except ValueError:
+            pass
+    return SEVERITY_BY_SEMGREP.get(semgrep_severity.upper(), Severity.MEDIUM)
+
+
+def _ids(values: Any, pattern: re.Pattern[str]) -> tuple[str, ...]:
+    items = values if isinstance(values, list) else [values] if isinstance(values, str) else []
+    found: list[str] = []
+    for item in items:
+        match = pattern.search(str(item))
+        if match and match.group(0) not in found:
+            found.append(match.group(0))
+    return tuple(found)
+
+
+def _position(result: Mapping[str, Any], key: str) -> tuple[int, int]:
+    spot = result.get(key) or {}
+    return int(spot.get("line", 0) or 0), int(spot.get("col", 0) or 0)
+
+
+class _Lines:
+    """Reads each scanned file at most once, for snippets."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.cache: dict[str, list[str]] = {}
+
+    def get(self, path: str, first: int, last: int) -> str:
+        if path not in self.cache:
+            try:
+                text = (self.root / path).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                text = ""
+            self.cache[path] = text.splitlines()
+        lines = self.cache[path][max(first, 1) - 1 : max(last, first)]
+        return "\n".join(line.rstrip() for line in lines).strip()
+
+
+def to_finding(result: Mapping[str, Any], lines: _Lines, mask: Callable[[str], str]) -> Finding:
+    """One semgrep JSON result as a Finding (snippet read from disk, cut and masked)."""
+    extra = result.get("extra") or {}
+    metadata = extra.get("metadata") or {}
+    path = str(result.get("path", "")).removeprefix("./")
+    line, column = _position(result, "start")
+    end_line, end_column = _position(result, "end")
+    snippet = lines.get(path, line, min(end_line, line + 4))
+    if len(snippet) > SNIPPET_CHARS:
+        snippet = snippet[: SNIPPET_CHARS - 1] + "…"
+    properties = {"confidence": str(metadata.get("confidence", ""))}
+    return Finding(
+        rule_id=str(result.get("check_id", "")).rsplit(".", 1)[-1],
+        category=CATEGORY_BY_NAME.get(str(metadata.get("category", "")), Category.OTHER),
+        severity=_metadata_severity(metadata, str(extra.get("severity", ""))),
+        path=path,
+        line=line,
+        message=" ".join(str(extra.get("message", "")).split()),
+        source=Source.SEMGREP,
+        snippet=mask(snippet),
+        cwe=_ids(metadata.get("cwe"), CWE_ID),
+        owasp=_ids(metadata.get("owasp"), OWASP_ID),
+        column=column,
+        end_line=end_line,
+        end_column=end_column,
+        properties=properties,
+    )
+
+
+def _run_chunk(
+    executable: str, rules: Sequence[Path], root: Path, chunk: Sequence[str], deadline: float
+) -> Mapping[str, Any]:
+    code, stdout, stderr = _execute(
+        command(executable, rules, chunk), root, deadline - time.monotonic()
+    )
+    report = _parse_output(code, stdout, stderr)
+    fatal, _ = _classify_errors(report.get("errors") or [], _masker())
+    if code not in (0, 1) or fatal:
+        reason = "; ".join(fatal) or " ".join(stderr.strip().splitlines()[-2:])
+        raise ScannerError(f"semgrep failed (exit {code}): {reason[: ERROR_CHARS * 2]}")
+    return report
+
+
+# --- public ----------------------------------------------------------------------------
+
+
+def run_semgrep(
+    root: Path,
+    targets: Sequence[str] | None = None,
+    *,
+    config: Path | None = None,
+    timeout: float = 600.0,
+) -> SemgrepResult:
+    """Scan ``targets`` (paths relative to ``root``; None = the whole tree) with our rules.
+
+    ``config`` is a rule file or a folder of them (default: the bundled ``rules/``).
+    ``timeout`` bounds the whole run. Raises :class:`ScannerError` when semgrep cannot run.
+    """
+    root = Path(root).resolve()
+    if not root.is_dir():
+        raise ScannerError(f"scan root is not a folder: {root}")
+    rules = rule_files(Path(config) if config is not None else rules_dir())
+    executable = find_semgrep()
+    mask = _masker()
+    result = SemgrepResult()
+    wanted = tree_targets(root) if targets is None else list(dict.fromkeys(targets))
+    present: list[str] = []
+    for target in wanted:
+        if (root / target).is_file():
+            present.append(target)
+        else:
+            result.errors.append(f"{target}: not a file under the scan root; not scanned")
+    lines = _Lines(root)
+    deadline = time.monotonic() + timeout
+    for chunk in chunked(present):
+        report = _run_chunk(executable, rules, root, chunk, deadline)
+        _, per_file = _classify_errors(report.get("errors") or [], mask)
+        result.errors.extend(per_file)
+        result.scanned += len((report.get("paths") or {}).get("scanned") or [])
+        result.findings.extend(
+            to_finding(item, lines, mask) for item in report.get("results") or []
+        )
+    return result
