@@ -235,6 +235,7 @@ async def _drive(emulator: Emulator, session: aiohttp.ClientSession) -> None:
     suites = [s async for s in gh.paginate("checks.list_suites_for_ref", ref=head, **R)]
     suite_id = run["check_suite"]["id"] if run.get("check_suite") else suites[0]["id"]
     await gh.call("checks.get_suite", check_suite_id=suite_id, **R)
+    await alice.click_check_run_action(run["id"], "approve")
     await gh.call("checks.rerequest_run", check_run_id=run["id"], **R)
     await gh.call("checks.rerequest_suite", check_suite_id=suite_id, **R)
     await gh.call(
@@ -248,6 +249,12 @@ async def _drive(emulator: Emulator, session: aiohttp.ClientSession) -> None:
     await gh.graphql("pulls.mark_ready_for_review", id=pr["node_id"])
     await gh.call("pulls.merge", pull_number=pr["number"], data={"merge_method": "squash"}, **R)
     await gh.call("git.delete_ref", ref=f"heads/{branch}", **R)
+    repo = emulator.repo(f"{OWNER}/{REPO}")
+    pushed = await alice.push(repo, "feature/docs", {"docs/x.md": "# x\n"}, "Add docs")
+    emulator.complete_workflow_run(
+        repo, head_sha=pushed, head_branch="feature/docs", conclusion="failure"
+    )
+    emulator.add_installation_repos(installation, [emulator.create_repo(f"{OWNER}/other")])
     [
         i
         async for i in gh.paginate(
@@ -321,6 +328,12 @@ async def test_every_webhook_sent_matches_the_webhook_schemas(story: Story) -> N
         ("pull_request", "opened"),
         ("check_run", "created"),
         ("check_suite", "requested"),
+        ("check_run", "requested_action"),
+        ("check_run", "rerequested"),
+        ("push", None),
+        ("workflow_run", "completed"),
+        ("workflow_job", "completed"),
+        ("installation_repositories", "added"),
     ]:
         assert expected in events, sorted(events, key=str)
 
