@@ -124,7 +124,7 @@ def comment_event(
 ) -> None:
     fields: JSON = {
         "issue": emu.render.issue(repo, issue, hook=True),
-        "comment": emu.render.comment(repo, comment),
+        "comment": emu.render.comment(repo, comment, hook=True),
     }
     fields.update(extra)
     emit(emu, "issue_comment", repo, sender, fields, action=action)

@@ -155,7 +155,7 @@ async def update_issue(request: web.Request) -> web.Response:
         if key in data and data[key] != getattr(issue, key):
             if not (is_author or write):
                 raise ApiError(403, "Must have push access to repository")
-            changes[key] = {"from": getattr(issue, key)}
+            changes[key] = {"from": getattr(issue, key) or ""}  # GitHub sends "" for no body
             setattr(issue, key, data[key])
     if changes:
         issue.updated_at = time.time()

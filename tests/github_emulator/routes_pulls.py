@@ -119,7 +119,7 @@ async def update_pull(request: web.Request) -> web.Response:
     changes: dict[str, Any] = {}
     for key in ("title", "body"):
         if key in data and data[key] != getattr(issue, key):
-            changes[key] = {"from": getattr(issue, key)}
+            changes[key] = {"from": getattr(issue, key) or ""}
             setattr(issue, key, data[key])
     if "base" in data and data["base"] != issue.pull.base_ref:
         sha = gitdata.refs(gitdata.open_repo(repo.path)).get(f"refs/heads/{data['base']}")

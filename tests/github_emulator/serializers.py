@@ -337,7 +337,7 @@ class Render:
             del data["closed_by"]
         return data
 
-    def comment(self, r: Repo, c: Comment) -> JSON:
+    def comment(self, r: Repo, c: Comment, *, hook: bool = False) -> JSON:
         api = f"{self.base}/repos/{r.full_name}/issues/comments/{c.id}"
         return {
             "url": api,
@@ -351,7 +351,7 @@ class Render:
             "author_association": self.author_association(r, c.user),
             "body": c.body,
             "reactions": self.reactions_rollup(api, c.reactions),
-            "performed_via_github_app": self.app(c.via_app) if c.via_app else None,
+            "performed_via_github_app": self.app(c.via_app, hook=hook) if c.via_app else None,
         }
 
     def reaction(self, x: Reaction) -> JSON:
