@@ -207,3 +207,15 @@ async def test_ack_does_not_wait_for_github(tmp_path: Path) -> None:
     finally:
         await srv.close()
         ledger.close()
+
+
+async def test_closed_ledger_gives_503(server: Any) -> None:
+    srv, ledger, _ = server
+    ledger.close()
+    async with aiohttp.ClientSession() as session:
+        async with session.get(srv.make_url("/healthz")) as resp:
+            data = await resp.json()
+            assert resp.status == 503
+            assert data["ledger"] == {"ok": False, "error": "LedgerClosed"}
+    status, answer = await _post(srv, *delivery())
+    assert status == 503 and answer["status"] == "ledger unavailable"

@@ -323,6 +323,8 @@ class Ledger:
 
     def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` on this thread's read connection (a consistent snapshot)."""
+        if self._closed:
+            raise LedgerClosed("the ledger is closed")
         conn = self._reader()
         conn.execute("BEGIN")
         try:

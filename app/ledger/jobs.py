@@ -242,13 +242,22 @@ def get(conn: sqlite3.Connection, job_id: int) -> Job | None:
     return Job.from_row(row) if row is not None else None
 
 
-def find(conn: sqlite3.Connection, *, status: str | None = None, limit: int = 100) -> list[Job]:
-    sql = "SELECT * FROM jobs"
-    params: tuple[Any, ...] = ()
-    if status is not None:
-        sql += " WHERE status = ?"
-        params = (status,)
-    sql += " ORDER BY id LIMIT ?"
+def find(
+    conn: sqlite3.Connection,
+    *,
+    status: str | None = None,
+    kind: str | None = None,
+    limit: int = 100,
+) -> list[Job]:
+    """Jobs in id order, optionally filtered by status and kind."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, value in (("status", status), ("kind", kind)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    sql = f"SELECT * FROM jobs{where} ORDER BY id LIMIT ?"  # noqa: S608 - fixed columns
     return [Job.from_row(r) for r in conn.execute(sql, (*params, limit))]
 
 
