@@ -4,13 +4,15 @@
         --webhook-url http://127.0.0.1:3000/webhook
 
 Prints the base URL, the App id, where its private key and webhook secret were written, the
-installation id, and each person's token. Stops on Ctrl-C.
+installation id, and where each person's token was written (files are mode 0600; secrets are
+never printed). Stops on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import tempfile
 from pathlib import Path
 
@@ -55,8 +57,14 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
     for spec in args.person:
         login, _, permission = spec.partition(":")
         person = emulator.person(login, permission or "write")
-        print(f"person {login} ({permission or 'write'}) token: {person.token}")
+        token_path = root / f"person-{login}.token"
+        token_path.write_text(person.token)
+        token_path.chmod(0o600)
+        print(f"person {login} ({permission or 'write'}) token file: {token_path}")
     print("clone: git clone " + url + "/" + repos[0].full_name + ".git", flush=True)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
     finally:
@@ -65,11 +73,7 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    stop = asyncio.Event()
-    try:
-        asyncio.run(serve(args, stop))
-    except KeyboardInterrupt:
-        pass
+    asyncio.run(serve(args, asyncio.Event()))
     return 0
 
 
