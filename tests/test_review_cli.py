@@ -83,6 +83,7 @@ def test_markdown_format(repo: GitRepo, capsys: pytest.CaptureFixture[str]) -> N
         (["--head", "main"], "--head needs --base"),
         (["--paths", "a", "--policy", "MISSING.policy"], "cannot read policy"),
         (["--paths", "a", "--block-at", "urgent"], "unknown severity 'urgent'"),
+        (["--paths", "a", "--scanners", "semgrep,magic"], "--scanners takes"),
     ],
 )
 def test_usage_errors_exit_2(
@@ -119,7 +120,7 @@ def test_diff_from_stdin_with_a_leaked_key(
     )
     stdin = io.TextIOWrapper(io.BytesIO(diff.encode()))
     monkeypatch.setattr(sys, "stdin", stdin)
-    argv = ["review", "--diff", "-", "--format", "json"]
+    argv = ["review", "--diff", "-", "--format", "json", "--scanners", "secrets"]
     assert main(argv) == 1
     out = capsys.readouterr().out
     assert token not in out

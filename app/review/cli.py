@@ -29,7 +29,7 @@ from app.review.changeset import (
 from app.review.diffparse import MAX_DIFF_BYTES, DiffError, changeset_from_diff
 from app.review.reviewer import ReviewOptions, review
 from app.review.rules import ACTOR_KINDS, Thresholds
-from app.scan.engine import CVE_SOURCES, ScanOptions
+from app.scan.engine import ALL_SCANNERS, CVE_SOURCES, ScanOptions
 
 FORMATS = ("text", "json", "sarif", "markdown")
 
@@ -112,8 +112,18 @@ def _render(fmt: str, verdict: Verdict, changes: ChangeSet, options: ScanOptions
     )
 
 
+def _scanners(value: str) -> frozenset[str]:
+    chosen = frozenset(part.strip() for part in value.split(",") if part.strip())
+    unknown = chosen - ALL_SCANNERS
+    if unknown or not chosen:
+        names = ", ".join(sorted(ALL_SCANNERS))
+        raise UsageError(f"--scanners takes a comma-separated list of: {names}")
+    return chosen
+
+
 def _scan_options(args: argparse.Namespace) -> ScanOptions:
     return ScanOptions(
+        scanners=_scanners(args.scanners),
         rules=Path(args.rules) if args.rules else None,
         advisories=Path(args.advisories) if args.advisories else None,
         cve_source=args.cve_source,
@@ -171,5 +181,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--baseline", metavar="FILE", help="secrets baseline to honour")
     parser.add_argument("--block-at", default="high", metavar="SEVERITY")
     parser.add_argument("--approval-at", default="medium", metavar="SEVERITY")
+    parser.add_argument(
+        "--scanners",
+        default="semgrep,secrets,dependencies",
+        metavar="LIST",
+        help="code scanners to run (default: semgrep,secrets,dependencies)",
+    )
     parser.add_argument("--no-scan", action="store_true", help="path and policy checks only")
     parser.set_defaults(handler=run)
