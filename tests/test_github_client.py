@@ -15,10 +15,17 @@ import aiohttp
 import gidgethub
 import jwt
 import pytest
+from aiohttp import web
 
 from app.github.auth import AppAuth, InstallationToken, app_jwt
 from app.github.calls import CallError
-from app.github.client import ClientHooks, GitHubClient, GitHubGaveUp, api_url_from_env
+from app.github.client import (
+    ClientHooks,
+    GitHubClient,
+    GitHubGaveUp,
+    api_url_from_env,
+    graphql_url,
+)
 from app.github.ratelimit import RetryPolicy
 from tests.github_emulator.emulator import Emulator, public_key_of
 
@@ -390,4 +397,81 @@ def test_requests_never_leave_the_base_url() -> None:
     assert client.owns("https://ghe.example/api/v3/repos/o/r?page=2")
     assert not client.owns("https://api.github.com/repos/o/r?page=2")
     assert not client.owns("http://ghe.example/api/v3/repos")
+    assert not client.owns("https://ghe.example/api/v4/repos")
+    assert client.owns("https://ghe.example/api/graphql")
     assert not client.owns("https://ghe.example:8443/api/v3/repos")
+
+
+# -- base URL handling (GitHub Enterprise Server shape) -------------------------------------
+
+
+@dataclass
+class Seen:
+    requests: list[tuple[str, str, str | None]] = field(default_factory=list)
+
+
+@pytest.fixture
+async def ghes(unused_tcp_port: int) -> AsyncIterator[tuple[str, Seen]]:
+    """A small server that answers like GHES under /api/v3 and /api/graphql, recording
+    each request's method, path and Authorization header."""
+    seen = Seen()
+    port = unused_tcp_port
+
+    async def handle(request: web.Request) -> web.Response:
+        seen.requests.append(
+            (request.method, request.path_qs, request.headers.get("Authorization"))
+        )
+        if request.path == "/api/graphql":
+            return web.json_response({"data": {"markPullRequestReadyForReview": {}}})
+        if request.path.endswith("/labels"):
+            nxt = "https://elsewhere.example/api/v3/repos/o/r/labels?page=2"
+            return web.json_response([{"name": "a"}], headers={"Link": f'<{nxt}>; rel="next"'})
+        return web.json_response({"full_name": "o/r"})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}/api/v3", seen
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_base_url_with_a_path_prefix_is_kept_and_graphql_goes_beside_it(
+    ghes: tuple[str, Seen], session: aiohttp.ClientSession
+) -> None:
+    base, seen = ghes
+    client = GitHubClient.for_token("ghs_x", session=session, base_url=base + "/")
+    assert (await client.call("repos.get", owner="o", repo="r"))["full_name"] == "o/r"
+    await client.graphql("pulls.mark_ready_for_review", id="PR_1")
+    assert [(m, p) for m, p, _ in seen.requests] == [
+        ("GET", "/api/v3/repos/o/r"),
+        ("POST", "/api/graphql"),
+    ]
+    assert all(auth == "token ghs_x" for _, _, auth in seen.requests)
+    assert graphql_url("https://api.github.com") == "https://api.github.com/graphql"
+
+
+async def test_a_link_to_another_host_is_not_followed(
+    ghes: tuple[str, Seen], session: aiohttp.ClientSession
+) -> None:
+    base, seen = ghes
+    client = GitHubClient.for_token("ghs_x", session=session, base_url=base)
+    names = []
+    with pytest.raises(CallError, match="refusing"):
+        async for label in client.paginate("issues.list_labels_for_repo", owner="o", repo="r"):
+            names.append(label["name"])
+    assert names == ["a"]
+    assert len(seen.requests) == 1
+
+
+async def test_unregistered_graphql_and_jwt_graphql_are_refused(
+    world: Emulator, session: aiohttp.ClientSession, recorder: Recorder
+) -> None:
+    app_client = _auth(world, session, recorder).app_client()
+    with pytest.raises(CallError):
+        await app_client.graphql("repos.delete_everything")
+    with pytest.raises(ValueError, match="token"):
+        await app_client.graphql("pulls.mark_ready_for_review", id="PR_1")

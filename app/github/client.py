@@ -223,11 +223,13 @@ class GitHubClient:
         return f"GitHubClient(base_url={self.base_url!r}, credential={self.credential!r})"
 
     def owns(self, url: str) -> bool:
-        """Whether ``url`` is under this client's API base URL (same origin and prefix)."""
+        """Whether ``url`` is under this client's API base URL (same scheme, host and port,
+        and the base path) or is its GraphQL endpoint: the only places its credentials go."""
         base, target = yarl.URL(self.base_url), yarl.URL(url)
-        return target.origin() == base.origin() and (target.path + "/").startswith(
-            base.path.rstrip("/") + "/"
-        )
+        if target.origin() != base.origin():
+            return False
+        under_base = (target.path + "/").startswith(base.path.rstrip("/") + "/")
+        return under_base or target.path == yarl.URL(graphql_url(self.base_url)).path
 
     def notify_call(self, name: str, status: int | None, remaining: int | None) -> None:
         if remaining is not None:
