@@ -321,6 +321,12 @@ CALLS: Mapping[str, Call] = _calls(
         pages=True,
     ),
     _get("rate_limit.get", "/rate_limit", "rate-limit/get"),
+    # Teams (the gate's approval rule: owners named as @org/team)
+    _get(
+        "teams.get_membership_for_user_in_org",
+        "/orgs/{org}/teams/{team_slug}/memberships/{username}",
+        "teams/get-membership-for-user-in-org",
+    ),
 )
 
 

@@ -43,6 +43,9 @@ EXAMPLES: dict[str, Example] = {
     "apps.get_installation": Example({"installation_id": 42}),
     "apps.list_repos_accessible_to_installation": Example(),
     "apps.create_from_manifest": Example({"code": "d8e5b7a0c1f2"}),
+    "teams.get_membership_for_user_in_org": Example(
+        {"org": "octo-org", "team_slug": "security", "username": "octocat"}
+    ),
     "repos.get": Example(_repo()),
     "repos.get_content": Example(_repo(path=".github/selfheal.yml", ref="main")),
     "repos.get_branch": Example(_repo(branch="main")),
