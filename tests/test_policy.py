@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from app.codeowners import compile_pattern
 from app.policy import (
     Level,
     PolicyError,
-    compile_pattern,
     decode_policy,
     lint_policy,
     load_effective_policy,

@@ -20,7 +20,7 @@ from typing import Any
 
 import pygit2
 
-from app.policy import normalize_path
+from app.codeowners import normalize_path
 
 BINARY_SNIFF_BYTES = 8000
 Reader = Callable[[str], str | None]

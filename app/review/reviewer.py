@@ -17,13 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.codeowners import compile_pattern
 from app.findings import Category, Finding, Severity, Source, Verdict
 from app.policy import (
     REPO_POLICY_PATH,
     Level,
     Policy,
     PolicyError,
-    compile_pattern,
     decode_policy,
     load_effective_policy,
 )
