@@ -11,10 +11,10 @@ Entry points are in :mod:`app.scan.engine`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from app.findings import Finding, Source, sort_findings
 from app.scan import ScannerError
@@ -23,8 +23,6 @@ from app.scan.progress import Progress
 
 ALL_SCANNERS = frozenset({"semgrep", "secrets", "dependencies"})
 CVE_SOURCES = ("osv", "safety")
-# Keep each semgrep command line well under the kernel's argument-size limit.
-MAX_ARGV_CHARS = 500_000
 # How much decoded text the pipeline keeps between its first read and the secret scan.
 TEXT_CACHE_CHARS = 128 * 1024 * 1024
 Reader = Callable[[str], str | None]
@@ -82,29 +80,20 @@ class Work:
 # --- helpers ---------------------------------------------------------------------------
 
 
-def _chunks(paths: Sequence[str]) -> Iterator[list[str]]:
-    chunk: list[str] = []
-    size = 0
-    for path in paths:
-        if chunk and size + len(path) + 1 > MAX_ARGV_CHARS:
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(path)
-        size += len(path) + 1
-    if chunk:
-        yield chunk
-
-
 def _run_semgrep(work: Work, options: ScanOptions) -> tuple[list[Finding], list[str]]:
-    from app.scan.semgrep import run_semgrep
+    from app.scan.semgrep import SCANNED_SUFFIXES, run_semgrep
 
-    findings: list[Finding] = []
-    warnings: list[str] = []
-    for chunk in _chunks(work.paths):
-        result = run_semgrep(work.root, chunk, config=options.rules)
-        findings.extend(result.findings)
-        warnings.extend(f"semgrep: {message}" for message in result.errors)
-    return findings, warnings
+    # Only files a rule's language can apply to (extension, or none: maybe a script with a
+    # shebang); fewer targets mean fewer semgrep invocations on big trees.
+    targets = [
+        p
+        for p in work.paths
+        if PurePosixPath(p).suffix in SCANNED_SUFFIXES or "." not in p.rsplit("/", 1)[-1]
+    ]
+    if not targets:
+        return [], []
+    result = run_semgrep(work.root, targets, config=options.rules)
+    return result.findings, [f"semgrep: {message}" for message in result.errors]
 
 
 def _on_changed_lines(finding: Finding, lines: frozenset[int] | None) -> bool:
