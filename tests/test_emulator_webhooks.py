@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tests.github_emulator import Emulator, Person, WebhookReceiver, sign
+from tests.github_emulator import Emulator, Person, PersonError, WebhookReceiver, sign
 from tests.github_emulator.state import Repo
 
 SCHEMAS = Path(__file__).parent.parent / "node_modules/@octokit/webhooks-schemas/schema.json"
@@ -178,6 +178,14 @@ async def test_every_payload_matches_its_schema(
             "variables": {"id": pr["node_id"]},
         },
     )
+    reviewer = emu.person("olga", permission="maintain")
+    with pytest.raises(PersonError) as own:
+        await alice.review(repo, pr["number"], "APPROVE")
+    assert own.value.status == 422
+    approval = await reviewer.review(repo, pr["number"], "APPROVE")
+    assert approval["state"] == "APPROVED" and approval["commit_id"] == head
+    reviews = await alice.call("GET", f"/repos/acme/widgets/pulls/{pr['number']}/reviews")
+    assert [(r["user"]["login"], r["state"]) for r in reviews] == [("olga", "APPROVED")]
     await alice.merge(repo, pr["number"], method="squash")
     emu.complete_workflow_run(repo, head_sha=head, head_branch="feature", conclusion="failure")
     other = emu.create_repo("acme/other")
@@ -217,6 +225,7 @@ async def test_every_payload_matches_its_schema(
         ("check_run", "requested_action"),
         ("workflow_run", "completed"),
         ("workflow_job", "completed"),
+        ("pull_request_review", "submitted"),
     }
     assert expected <= kinds, expected - kinds
     problems = {

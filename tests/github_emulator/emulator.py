@@ -3,6 +3,7 @@ plus the helpers tests use to set the world up (apps, repos, installations, peop
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -27,6 +28,7 @@ from . import (
     routes_issues,
     routes_pulls,
     routes_repos,
+    routes_reviews,
     routes_search,
 )
 from .auth import identify, new_token
@@ -90,6 +92,7 @@ class Emulator:
         self.render = Render("http://127.0.0.1", self.world.users)
         self.web_app = self._build()
         self.default_permissions: dict[str, str] = {}  # login -> permission on new repos
+        self._push_locks: dict[int, asyncio.Lock] = {}
         self.record_exchanges = False
         self.exchanges: list[Exchange] = []
 
@@ -100,6 +103,7 @@ class Emulator:
         for module in (
             routes_apps,
             routes_repos,
+            routes_reviews,
             routes_git,
             routes_issues,
             routes_pulls,
@@ -185,6 +189,9 @@ class Emulator:
                 )
             )
         return resp
+
+    def push_lock(self, repo: Repo) -> asyncio.Lock:
+        return self._push_locks.setdefault(repo.id, asyncio.Lock())
 
     def routes(self) -> list[tuple[str, str]]:
         """Every (METHOD, path template) of the REST API the emulator implements, with

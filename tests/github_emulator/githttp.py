@@ -52,12 +52,12 @@ async def handle(request: web.Request) -> web.StreamResponse:
         return _text(404, "Repository not found.")
     if not permission_at_least(have, SERVICES[service]):
         return _text(403, f"Permission to {repo.full_name}.git denied to {token.user.login}.")
-    pushing = service == "git-receive-pack" and request.method == "POST"
-    before = gitdata.refs(gitdata.open_repo(repo.path)) if pushing else {}
-    response = await _run_backend(
-        request, repo.path.relative_to(e.root / "git"), tail, token.user.login, e.root
-    )
-    if pushing:
+    rel = repo.path.relative_to(e.root / "git")
+    if not (service == "git-receive-pack" and request.method == "POST"):
+        return await _run_backend(request, rel, tail, token.user.login, e.root)
+    async with e.push_lock(repo):  # one push per repository at a time: clean before/after
+        before = gitdata.refs(gitdata.open_repo(repo.path))
+        response = await _run_backend(request, rel, tail, token.user.login, e.root)
         e.refs_changed(repo, before, gitdata.refs(gitdata.open_repo(repo.path)), token.user)
     return response
 

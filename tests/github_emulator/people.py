@@ -134,6 +134,14 @@ class Person:
         result: dict[str, Any] = await self.call("PUT", path, {"merge_method": method})
         return result
 
+    async def review(
+        self, repo: Repo, number: int, event: str = "APPROVE", body: str | None = None
+    ) -> dict[str, Any]:
+        """Submit a review (APPROVE, REQUEST_CHANGES or COMMENT) on pull request ``number``."""
+        path = f"/repos/{repo.full_name}/pulls/{number}/reviews"
+        result: dict[str, Any] = await self.call("POST", path, {"event": event, "body": body})
+        return result
+
     async def click_check_run_action(self, run: CheckRun | int, identifier: str) -> None:
         """Press a check run's action button: sends check_run.requested_action to its app."""
         run_id = run if isinstance(run, int) else run.id

@@ -31,14 +31,16 @@ def _author(user: User) -> dict[str, str]:
     }
 
 
-def _change_ref(request: web.Request, repo: Repo, name: str, sha: str | None) -> None:
-    git = gitdata.open_repo(repo.path)
-    before = gitdata.refs(git)
-    if sha is None:
-        gitdata.delete_ref(git, name)
-    else:
-        gitdata.set_ref(git, name, sha)
-    emu(request).refs_changed(repo, before, gitdata.refs(git), _actor(request))
+async def _change_ref(request: web.Request, repo: Repo, name: str, sha: str | None) -> None:
+    """Move a ref, then report it like a push (waits for a git push in flight to finish)."""
+    async with emu(request).push_lock(repo):
+        git = gitdata.open_repo(repo.path)
+        before = gitdata.refs(git)
+        if sha is None:
+            gitdata.delete_ref(git, name)
+        else:
+            gitdata.set_ref(git, name, sha)
+        emu(request).refs_changed(repo, before, gitdata.refs(git), _actor(request))
 
 
 async def get_ref(request: web.Request) -> web.Response:
@@ -71,7 +73,7 @@ async def create_ref(request: web.Request) -> web.Response:
         raise ApiError(422, "Object does not exist")
     if name in gitdata.refs(git):
         raise ApiError(422, "Reference already exists")
-    _change_ref(request, repo, name, sha)
+    await _change_ref(request, repo, name, sha)
     return reply(emu(request).render.ref(repo, name, sha), status=201)
 
 
@@ -87,7 +89,7 @@ async def update_ref(request: web.Request) -> web.Response:
         raise ApiError(422, "Object does not exist")
     if not data.get("force") and not gitdata.is_ancestor(git, current, sha):
         raise ApiError(422, "Update is not a fast forward")
-    _change_ref(request, repo, name, sha)
+    await _change_ref(request, repo, name, sha)
     return reply(emu(request).render.ref(repo, name, sha))
 
 
@@ -96,7 +98,7 @@ async def delete_ref(request: web.Request) -> web.Response:
     name = "refs/" + request.match_info["ref"]
     if name not in gitdata.refs(gitdata.open_repo(repo.path)):
         raise ApiError(422, "Reference does not exist")
-    _change_ref(request, repo, name, None)
+    await _change_ref(request, repo, name, None)
     return no_content()
 
 

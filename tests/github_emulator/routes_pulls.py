@@ -230,16 +230,17 @@ async def merge_pull(request: web.Request) -> web.Response:
         "name": actor.name or actor.login,
         "email": actor.email or f"{actor.id}+{actor.login}@users.noreply.github.invalid",
     }
-    sha = gitdata.merge(git, pr.base_sha, pr.head_sha, method, message, author)
-    if sha is None:
-        raise ApiError(405, "Pull Request is not mergeable")
-    now = time.time()
-    pr.merged, pr.merged_at, pr.merged_by, pr.merge_commit_sha = True, now, actor, sha
-    issue.state, issue.closed_at, issue.closed_by, issue.updated_at = "closed", now, actor, now
-    before = gitdata.refs(git)
-    gitdata.set_ref(git, f"refs/heads/{pr.base_ref}", sha)
-    events.pull_request(e, repo, issue, "closed", actor)
-    e.refs_changed(repo, before, gitdata.refs(git), actor)
+    async with e.push_lock(repo):  # no push may move the base between merge and ref update
+        sha = gitdata.merge(git, pr.base_sha, pr.head_sha, method, message, author)
+        if sha is None:
+            raise ApiError(405, "Pull Request is not mergeable")
+        now = time.time()
+        pr.merged, pr.merged_at, pr.merged_by, pr.merge_commit_sha = True, now, actor, sha
+        issue.state, issue.closed_at, issue.closed_by, issue.updated_at = "closed", now, actor, now
+        before = gitdata.refs(git)
+        gitdata.set_ref(git, f"refs/heads/{pr.base_ref}", sha)
+        events.pull_request(e, repo, issue, "closed", actor)
+        e.refs_changed(repo, before, gitdata.refs(git), actor)
     if pr.base_ref == repo.default_branch:
         for number in CLOSING_RE.findall(issue.body or ""):
             target = repo.issues.get(int(number))

@@ -23,10 +23,25 @@ from .state import (
     Label,
     Reaction,
     Repo,
+    Review,
     User,
     iso,
 )
 
+PULL_ONLY = (
+    "merged",
+    "mergeable",
+    "rebaseable",
+    "mergeable_state",
+    "merged_by",
+    "comments",
+    "review_comments",
+    "maintainer_can_modify",
+    "commits",
+    "additions",
+    "deletions",
+    "changed_files",
+)
 SUITE_ONLY = {"check_runs_url", "head_commit", "latest_check_runs_count", "repository"}
 LITE_EXCLUDED = {"git_url", "ssh_url", "clone_url", "svn_url", "mirror_url"}
 REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
@@ -480,6 +495,30 @@ class Render:
             "additions": sum(f.additions for f in files),
             "deletions": sum(f.deletions for f in files),
             "changed_files": len(files),
+        }
+
+    def simple_pull(self, r: Repo, i: Issue, git: pygit2.Repository) -> JSON:
+        """The shorter pull request object of pull_request_review payloads."""
+        data = self.pull(r, i, git)
+        for key in PULL_ONLY:
+            data.pop(key, None)
+        return data
+
+    def review(self, r: Repo, i: Issue, rv: Review, *, hook: bool = False) -> JSON:
+        html = f"{self.base}/{r.full_name}/pull/{i.number}#pullrequestreview-{rv.id}"
+        pr_api = f"{self.base}/repos/{r.full_name}/pulls/{i.number}"
+        return {
+            "id": rv.id,
+            "node_id": node_id("PullRequestReview", rv.id),
+            "user": self.user(rv.user),
+            "body": rv.body,
+            "state": rv.state.lower() if hook else rv.state,
+            "html_url": html,
+            "pull_request_url": pr_api,
+            "author_association": self.author_association(r, rv.user),
+            "_links": {"html": {"href": html}, "pull_request": {"href": pr_api}},
+            "submitted_at": iso(rv.submitted_at),
+            "commit_id": rv.commit_id,
         }
 
     def pull_ref(self, r: Repo, i: Issue) -> JSON:

@@ -136,6 +136,16 @@ class IssueEvent:
 
 
 @dataclass
+class Review:
+    id: int
+    user: User
+    state: str  # APPROVED | CHANGES_REQUESTED | COMMENTED
+    body: str | None
+    commit_id: str
+    submitted_at: float
+
+
+@dataclass
 class PullRequest:
     head_ref: str
     base_ref: str
@@ -147,6 +157,7 @@ class PullRequest:
     merged_by: User | None = None
     merge_commit_sha: str | None = None
     maintainer_can_modify: bool = False
+    reviews: list[Review] = field(default_factory=list)
 
 
 @dataclass
