@@ -18,24 +18,22 @@ import re
 from dataclasses import dataclass, field
 
 from app.review.changeset import ChangedFile, ChangeSet, ChangeStatus, changeset_from_files
+from app.review.diffpaths import (
+    DiffError,
+    checked,
+    git_header_paths,
+    header_path,
+    path_arg,
+    strip_pair,
+)
+
+__all__ = ["MAX_DIFF_BYTES", "DiffError", "changeset_from_diff", "parse_diff"]
 
 MAX_DIFF_BYTES = 64 * 1024 * 1024
 MAX_LINE_NUMBER = 5_000_000
 HUNK_RE = re.compile(rb"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(?: .*)?$")
 BINARY_RE = re.compile(r"^Binary files (.+) and (.+) differ$")
-PREFIXES = ("a/", "b/", "i/", "w/", "c/", "o/")
-ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
-DEV_NULL = "/dev/null"
 EPOCH = "\t1970-01-01 00:00:00"  # `diff -N` dates a missing file at the epoch
-
-
-class DiffError(ValueError):
-    """A diff that cannot be parsed; ``line`` is the 1-based input line (None: whole input)."""
-
-    def __init__(self, message: str, line: int | None = None) -> None:
-        super().__init__(f"line {line}: {message}" if line is not None else message)
-        self.message = message
-        self.line = line
 
 
 @dataclass
@@ -61,86 +59,8 @@ def _text(raw: bytes) -> str:
     return raw.rstrip(b"\r").decode("utf-8", "surrogateescape")
 
 
-def _unquote(text: str, lineno: int) -> tuple[str, str]:
-    """Parse a C-quoted path at the start of ``text``; return (path, rest)."""
-    out = bytearray()
-    i = 1
-    while i < len(text):
-        ch = text[i]
-        if ch == '"':
-            return out.decode("utf-8", "replace"), text[i + 1 :]
-        if ch == "\\" and i + 1 < len(text):
-            nxt = text[i + 1]
-            if nxt in "0123" and re.fullmatch(r"[0-7]{3}", text[i + 1 : i + 4]):
-                out.append(int(text[i + 1 : i + 4], 8))
-                i += 4
-                continue
-            out.append(ESCAPES.get(nxt, ord(nxt)))
-            i += 2
-            continue
-        out.extend(ch.encode("utf-8", "surrogateescape"))
-        i += 1
-    raise DiffError("unterminated quoted path", lineno)
-
-
-def _header_path(text: str, lineno: int) -> str | None:
-    """The path of a ``---``/``+++`` line (without the marker), or None for /dev/null."""
-    if text.startswith('"'):
-        path, _ = _unquote(text, lineno)
-    else:
-        path = text.split("\t", 1)[0].rstrip(" ")
-    if not path:
-        raise DiffError("file header without a path", lineno)
-    return None if path == DEV_NULL else _checked(path, lineno)
-
-
-def _checked(path: str, lineno: int) -> str:
-    """Refuse paths that git itself would refuse to apply: absolute, ``..``, NUL."""
-    parts = path.split("/")
-    if path.startswith("/") or ".." in parts or "\0" in path:
-        raise DiffError(f"unsafe path {path[:80]!r} (absolute or containing '..')", lineno)
-    return path
-
-
-def _strip(path: str | None) -> str | None:
-    if path is not None and path.startswith(PREFIXES) and len(path) > 2:
-        return path[2:]
-    return path
-
-
-def _strip_pair(old: str | None, new: str | None, git: bool) -> tuple[str | None, str | None]:
-    """Drop the ``a/`` ``b/`` prefixes; for plain diffs, like ``patch -p1``, a first
-    component in which the old and new paths differ (``old/src/x`` vs ``new/src/x``)."""
-    if not git and old is not None and new is not None and "/" in old and "/" in new:
-        old_head, old_tail = old.split("/", 1)
-        new_head, new_tail = new.split("/", 1)
-        if old_tail == new_tail and old_head != new_head:
-            return old_tail, new_tail
-    return _strip(old), _strip(new)
-
-
-def _git_header_paths(text: str, lineno: int) -> tuple[str, str]:
-    """``a/x b/y`` from a ``diff --git`` line: exact for quoted or same-name paths."""
-    if text.startswith('"'):
-        old, rest = _unquote(text, lineno)
-        rest = rest.lstrip(" ")
-        new = _unquote(rest, lineno)[0] if rest.startswith('"') else rest
-        return old, new
-    candidates = [i for i, ch in enumerate(text) if ch == " "]
-    for i in candidates:
-        left, right = text[:i], text[i + 1 :]
-        if right.startswith('"'):
-            return left, _unquote(right, lineno)[0]
-        if _strip(left) == _strip(right):
-            return left, right
-    cut = text.rfind(" b/")
-    if cut > 0:
-        return text[:cut], text[cut + 1 :]
-    raise DiffError("cannot read the paths of a `diff --git` line", lineno)
-
-
 def _finish(state: _File, files: dict[str, ChangedFile]) -> None:
-    old, new = _strip_pair(state.old, state.new, state.git)
+    old, new = strip_pair(state.old, state.new, state.git)
     if state.deleted or new is None:
         if old is None:
             return
@@ -182,11 +102,11 @@ def _extended_header(state: _File, text: str, lineno: int) -> bool:
         state.created = text.startswith("new")
         state.deleted = text.startswith("deleted")
     elif text.startswith(("rename from ", "copy from ")):
-        state.old = "a/" + _path_arg(text.split(" ", 2)[2], lineno)
+        state.old = "a/" + path_arg(text.split(" ", 2)[2], lineno)
         state.renamed = text.startswith("rename")
         state.copied = text.startswith("copy")
     elif text.startswith(("rename to ", "copy to ")):
-        state.new = "b/" + _path_arg(text.split(" ", 2)[2], lineno)
+        state.new = "b/" + path_arg(text.split(" ", 2)[2], lineno)
     elif text.startswith("GIT binary patch"):
         state.binary = True
     elif not text.startswith(
@@ -201,10 +121,6 @@ def _no_newline(state: _File | None, last_new: int | None) -> None:
     if state is not None and last_new is not None and last_new in state.lines:
         line = state.lines[last_new]
         state.lines[last_new] = line[:-2] if line.endswith(b"\r\n") else line.removesuffix(b"\n")
-
-
-def _path_arg(text: str, lineno: int) -> str:
-    return _checked(_unquote(text, lineno)[0] if text.startswith('"') else text, lineno)
 
 
 # -- public functions ------------------------------------------------------------------------
@@ -263,8 +179,8 @@ def parse_diff(data: bytes | str, *, max_bytes: int = MAX_DIFF_BYTES) -> list[Ch
         if text.startswith("diff --git "):
             if state is not None:
                 _finish(state, files)
-            old, new = _git_header_paths(text[len("diff --git ") :], lineno)
-            old, new = _checked(old, lineno), _checked(new, lineno)
+            old, new = git_header_paths(text[len("diff --git ") :], lineno)
+            old, new = checked(old, lineno), checked(new, lineno)
             state = _File(old=old, new=new, git=True)
             in_binary_patch = False
             continue
@@ -277,8 +193,8 @@ def parse_diff(data: bytes | str, *, max_bytes: int = MAX_DIFF_BYTES) -> list[Ch
                 state = _File()
             state.has_headers = True
             new_text = _text(lines[index + 1])[4:]
-            state.old = _header_path(text[4:], lineno)
-            state.new = _header_path(new_text, lineno + 1)
+            state.old = header_path(text[4:], lineno)
+            state.new = header_path(new_text, lineno + 1)
             state.created = state.old is None or EPOCH in text
             state.deleted = state.deleted or EPOCH in new_text
             continue
@@ -304,8 +220,8 @@ def parse_diff(data: bytes | str, *, max_bytes: int = MAX_DIFF_BYTES) -> list[Ch
             if state is None or state.hunks or state.has_headers:
                 if state is not None:
                     _finish(state, files)
-                state = _File(old=_header_path(binary.group(1), lineno))
-                state.new = _header_path(binary.group(2), lineno)
+                state = _File(old=header_path(binary.group(1), lineno))
+                state.new = header_path(binary.group(2), lineno)
             state.binary = True
             continue
         if state is not None and state.git and not state.hunks and not state.has_headers:
