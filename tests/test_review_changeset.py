@@ -117,3 +117,25 @@ def test_changeset_from_paths_normalises_and_deduplicates() -> None:
     assert all(f.content is None and not f.added_lines for f in changes.files)
     with pytest.raises(ChangeSetError):
         changeset_from_paths(["  "])
+
+
+def test_submodule_bump_is_flagged_as_unscannable(repo: GitRepo) -> None:
+    import pygit2
+
+    base = repo.commit({"README.md": "hi\n"})
+    index = pygit2.Index()
+    index.read_tree(repo.repo[base].peel(pygit2.Commit).tree)
+    gitlink = pygit2.Oid(hex="1" * 40)  # a commit of another repository
+    index.add(pygit2.IndexEntry("vendor/lib", gitlink, pygit2.enums.FileMode.COMMIT))
+    tree = index.write_tree(repo.repo)
+    sig = pygit2.Signature("t", "t@example.com", 1_700_000_100, 0)
+    head = repo.repo.create_commit(
+        "refs/heads/main", sig, sig, "bump", tree, [pygit2.Oid(hex=base)]
+    )
+    (sub,) = changeset_from_git(repo.path, base, str(head)).files
+    assert (sub.path, sub.status, sub.binary, sub.content) == (
+        "vendor/lib",
+        ChangeStatus.ADDED,
+        True,
+        None,
+    )
