@@ -77,6 +77,21 @@ def checker(official_spec: dict[str, Any]) -> ResponseChecker:
     return ResponseChecker(official_spec)
 
 
+async def _as_person(
+    session: aiohttp.ClientSession,
+    emulator: Emulator,
+    token: str,
+    method: str,
+    path: str,
+    data: Any = None,
+) -> Any:
+    """A person's REST call on the recorded session (routes people use and the app does not)."""
+    headers = {"Authorization": f"token {token}", "Accept": "application/vnd.github+json"}
+    async with session.request(method, emulator.base_url + path, json=data, headers=headers) as r:
+        assert r.status < 300, await r.text()
+        return await r.json()
+
+
 async def _drive(emulator: Emulator, session: aiohttp.ClientSession) -> None:
     """The story: every call the app makes that the emulator implements, in a sensible order."""
     emulator.create_repo(
@@ -199,6 +214,15 @@ async def _drive(emulator: Emulator, session: aiohttp.ClientSession) -> None:
     [p async for p in gh.paginate("pulls.list", state="open", **R)]
     [f async for f in gh.paginate("pulls.list_files", pull_number=pr["number"], **R)]
     [c async for c in gh.paginate("pulls.list_commits", pull_number=pr["number"], **R)]
+    await _as_person(
+        session,
+        emulator,
+        alice.token,
+        "POST",
+        f"/repos/{OWNER}/{REPO}/pulls/{pr['number']}/reviews",
+        {"event": "APPROVE", "body": "Looks right."},
+    )
+    [r async for r in gh.paginate("pulls.list_reviews", pull_number=pr["number"], **R)]
 
     head = pr["head"]["sha"]
     run = await gh.call(
