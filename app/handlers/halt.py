@@ -1,0 +1,184 @@
+"""Halt: the repository lock label.
+
+A repository is halted while any OPEN issue carries the lock label (``halt_label`` in
+``.github/selfheal.yml``, default ``selfheal:halt``). The state comes from GitHub (a search
+``repo:O/R is:issue is:open label:"..."``) and is cached in the ledger (effect record
+``halt:<repo>``), kept current by the ``issues`` labeled/unlabeled/closed/reopened/deleted
+events so that search-index lag never matters.
+
+Every toggle is checked: when someone without write permission adds or removes the label (or
+closes/reopens an issue carrying it), the bot reverts it and audits ``halt.toggle_reverted``.
+The bot's own toggles are trusted. When the halt starts, running jobs of the repository are
+cancelled (the worker's cancel hook) and the gate re-runs on the bot's open PRs, concluding
+``failure`` "halted"; when the last label goes, the gate re-runs on them again.
+
+Other handlers call :func:`is_halted` before starting work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gidgethub
+from gidgethub import routing
+from gidgethub.sansio import Event
+
+from app.handlers.common import (
+    bot_login,
+    can_write,
+    is_bot_pr,
+    repo_config,
+    split,
+)
+from app.labels import HALT_LABEL
+from app.ledger import effects
+from app.repo_config import RepoConfig
+from app.worker import JobContext
+
+router = routing.Router()
+
+KIND = "halt_state"
+ACTIONS = ("labeled", "unlabeled", "closed", "reopened", "deleted")
+REASON = "repository halted"
+
+
+def _key(repo: str) -> str:
+    return f"halt:{repo.lower()}"
+
+
+def search_query(repo: str, label: str) -> str:
+    return f'repo:{repo} is:issue is:open label:"{label}"'
+
+
+async def halt_label(gh: Any, repo: str, default_branch: str | None = None) -> str:
+    """The configured lock label (the default when the config file is broken: fail closed
+    towards halting on the well-known label)."""
+    config = await repo_config(gh, repo, default_branch)
+    return config.halt_label if isinstance(config, RepoConfig) else HALT_LABEL
+
+
+async def _store(ctx: JobContext, repo: str, label: str, issues: set[int]) -> None:
+    data = {"label": label, "issues": sorted(issues)}
+
+    def write(conn: Any) -> None:
+        effects.forget_effect(conn, _key(repo))
+        effects.record_effect(conn, _key(repo), KIND, None, data=data)
+
+    await ctx.ledger.awrite(write)
+
+
+async def search_halting(gh: Any, repo: str, label: str) -> set[int]:
+    found: set[int] = set()
+    async for item in gh.paginate("search.issues_and_pull_requests", q=search_query(repo, label)):
+        found.add(int(item["number"]))
+    return found
+
+
+async def halting_issues(ctx: JobContext, gh: Any, repo: str, label: str) -> set[int]:
+    """Open issues carrying ``label``: the ledger cache, else GitHub's search (then cached)."""
+    cached = await ctx.ledger.aread(lambda c: effects.get_effect(c, _key(repo)))
+    if cached is not None and cached.data.get("label") == label:
+        return {int(n) for n in cached.data.get("issues", [])}
+    issues = await search_halting(gh, repo, label)
+    await _store(ctx, repo, label, issues)
+    return issues
+
+
+async def is_halted(
+    ctx: JobContext, repo: str, *, gh: Any = None, label: str | None = None
+) -> bool:
+    """Whether ``repo`` is halted. Job handlers call this before starting anything."""
+    gh = gh if gh is not None else await ctx.github()
+    label = label if label is not None else await halt_label(gh, repo)
+    return bool(await halting_issues(ctx, gh, repo, label))
+
+
+def stop_running_jobs(ctx: JobContext, repo: str) -> int:
+    """Cancel the repository's running jobs except the current one (which is handling the
+    halt itself); they stop within the worker's cancel grace period."""
+    worker = ctx.worker
+    mine = worker.running.pop(ctx.job.id, None)
+    try:
+        return worker.cancel_repository(repo, REASON)
+    finally:
+        if mine is not None:
+            worker.running[ctx.job.id] = mine
+
+
+async def rerun_bot_gates(ctx: JobContext, gh: Any, repo: str, attempt: str) -> int:
+    """Queue a fresh gate run for every open PR of the bot (it concludes "halted" while the
+    repository is halted)."""
+    from app.handlers.gate import enqueue_gate
+
+    owner, name = split(repo)
+    bot = await bot_login(ctx)
+    count = 0
+    async for pr in gh.paginate("pulls.list", owner=owner, repo=name, state="open"):
+        if is_bot_pr(pr, bot):
+            await enqueue_gate(ctx, repo, int(pr["number"]), str(pr["head"]["sha"]), attempt)
+            count += 1
+    return count
+
+
+async def _revert(gh: Any, repo: str, number: int, action: str, label: str) -> None:
+    owner, name = split(repo)
+    try:
+        if action == "labeled":
+            await gh.call("issues.remove_label", owner=owner, repo=name, issue_number=number,
+                          name=label)  # fmt: skip
+        elif action == "unlabeled":
+            await gh.call("issues.add_labels", owner=owner, repo=name, issue_number=number,
+                          data={"labels": [label]})  # fmt: skip
+        elif action in ("closed", "reopened"):
+            state = "open" if action == "closed" else "closed"
+            await gh.call("issues.update", owner=owner, repo=name, issue_number=number,
+                          data={"state": state})  # fmt: skip
+    except gidgethub.BadRequest as exc:
+        if exc.status_code != 404:  # already reverted (a redelivery)
+            raise
+
+
+def _carries(issue: dict[str, Any], label: str) -> bool:
+    return any(str(lb.get("name", "")).lower() == label.lower() for lb in issue.get("labels") or [])
+
+
+@router.register("issues")
+async def on_issue(event: Event, ctx: JobContext) -> None:
+    data = event.data
+    action = data.get("action")
+    issue = data.get("issue") or {}
+    if action not in ACTIONS or "pull_request" in issue:
+        return
+    repo = str(data["repository"]["full_name"])
+    gh = await ctx.github()
+    label = await halt_label(gh, repo, data["repository"].get("default_branch"))
+    if action in ("labeled", "unlabeled"):
+        if str((data.get("label") or {}).get("name", "")).lower() != label.lower():
+            return
+    elif not _carries(issue, label):
+        return
+    number = int(issue["number"])
+    sender = str((data.get("sender") or {}).get("login") or "")
+    details = {"issue": number, "label": label, "action": action, "delivery": event.delivery_id}
+    before = await halting_issues(ctx, gh, repo, label)
+    if action != "deleted" and sender.lower() != (await bot_login(ctx)).lower():
+        if not await can_write(gh, repo, sender):
+            await _revert(gh, repo, number, action, label)
+            refused = {**details, "reason": "no write permission"}
+            await ctx.audit(sender, "halt.toggle_reverted", refused)
+            return
+    after = set(before)
+    if action in ("labeled", "reopened"):
+        after.add(number)
+    else:
+        after.discard(number)
+    await _store(ctx, repo, label, after)
+    await ctx.audit(sender, f"halt.{action}", details)
+    if after and not before:
+        stopped = stop_running_jobs(ctx, repo)
+        rerun = await rerun_bot_gates(ctx, gh, repo, f"halt:{event.delivery_id}")
+        await ctx.audit(sender, "halt.started", {**details, "stopped_jobs": stopped,
+                                                 "gates_rerun": rerun})  # fmt: skip
+    elif before and not after:
+        rerun = await rerun_bot_gates(ctx, gh, repo, f"resume:{event.delivery_id}")
+        await ctx.audit(sender, "halt.resumed", {**details, "gates_rerun": rerun})

@@ -1,0 +1,79 @@
+"""End to end: the security gate on pull requests, against the GitHub emulator and a real
+selfheal server (webhooks over loopback, real git fetches, real semgrep)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.ledger import audit, connect
+from tests.e2e.support import (
+    BASE_FILES,
+    REPO,
+    Server,
+    completed_gate,
+    gate_runs,
+    leaked_token,
+    open_pr,
+    until,
+)
+from tests.github_emulator import Emulator
+
+
+async def test_leak_fails_clean_passes_review_path_needs_an_owner(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    emu = github_emulator
+    repo = emu.create_repo(REPO, BASE_FILES)
+    alice = emu.person("alice", "write")  # owner of /payments/ in the policy
+    bob = emu.person("bob", "write")
+    server = await Server.start(emu, tmp_path / "ledger.db")
+    try:
+        emu.install([repo])
+        leak = "DEBUG = False\nTOKEN = '" + leaked_token() + "'\n"
+        _, leak_sha = await open_pr(bob, repo, "leak", {"app/settings.py": leak})
+        clean = BASE_FILES["app/util.py"] + "\n\ndef sub(a, b):\n    return a - b\n"
+        _, clean_sha = await open_pr(bob, repo, "clean", {"app/util.py": clean})
+        pay = "def charge(amount):\n    return round(amount, 2)\n"
+        _, pay_sha = await open_pr(bob, repo, "pay", {"payments/charge.py": pay})
+
+        leaked = await until(lambda: completed_gate(repo, leak_sha), what="leak gate")
+        assert leaked.conclusion == "failure"
+        assert leaked.output["title"].startswith("Blocked — critical risk")
+        assert "1 secret" in leaked.output["title"]
+        on_file = [a for a in leaked.annotations if a["path"] == "app/settings.py"]
+        assert [(a["start_line"], a["annotation_level"]) for a in on_file] == [(2, "failure")]
+        assert leaked_token() not in str(leaked.output) + str(leaked.annotations)
+
+        passed = await until(lambda: completed_gate(repo, clean_sha), what="clean gate")
+        assert passed.conclusion == "success", passed.output
+        assert passed.actions == []
+
+        review = await until(lambda: completed_gate(repo, pay_sha), what="review gate")
+        assert review.conclusion == "action_required", review.output
+        assert [a["identifier"] for a in review.actions] == ["approve"]
+        assert "review path" in review.output["title"]
+
+        await bob.click_check_run_action(review, "approve")
+        refused = await until(lambda: server.audit("gate.approval_refused"), what="refusal")
+        assert refused[0].actor == "bob" and "not an owner" in refused[0].details["reason"]
+        assert review.conclusion == "action_required"
+
+        await alice.click_check_run_action(review, "approve")
+        await until(lambda: review.conclusion == "success", what="approval")
+        (approved,) = server.audit("gate.approved")
+        assert approved.actor == "alice" and approved.details["sha"] == pay_sha
+        assert review.output["title"].startswith("Approved by @alice")
+
+        for sha in (leak_sha, clean_sha, pay_sha):  # check_suite + pull_request: one run each
+            assert len(gate_runs(repo, sha)) == 1
+        completions = server.audit("gate.completed")
+        assert sorted(e.details["sha"] for e in completions) == sorted(
+            [leak_sha, clean_sha, pay_sha]
+        )
+    finally:
+        await server.stop()
+    conn = connect(tmp_path / "ledger.db", readonly=True)
+    try:
+        assert audit.verify(conn).ok
+    finally:
+        conn.close()
