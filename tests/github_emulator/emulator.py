@@ -24,8 +24,10 @@ from . import (
     githttp,
     routes_apps,
     routes_checks,
+    routes_comments,
     routes_git,
     routes_issues,
+    routes_labels,
     routes_pulls,
     routes_repos,
     routes_reviews,
@@ -106,8 +108,10 @@ class Emulator:
             routes_reviews,
             routes_git,
             routes_issues,
+            routes_labels,
             routes_pulls,
             routes_checks,
+            routes_comments,
             routes_search,
         ):
             module.setup(app.router)

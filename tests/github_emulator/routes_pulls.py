@@ -13,8 +13,8 @@ from aiohttp import web
 from . import events, gitdata
 from .auth import permission
 from .context import emu, identity, issue_for, repo_for
+from .issue_ops import set_state
 from .responses import ApiError, body, paged_reply, reply, validation
-from .routes_issues import set_state
 from .serializers import parse_node_id
 from .state import Issue, PullRequest, Repo, User, permission_at_least
 
