@@ -12,6 +12,7 @@ is checked against @octokit/webhooks-schemas for its event and action.
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import json
 import re
@@ -23,6 +24,7 @@ import aiohttp
 import gidgethub
 import gidgethub.sansio
 import pytest
+import pytest_asyncio
 from aiohttp import web
 
 from app.github.auth import AppAuth
@@ -49,8 +51,8 @@ class Receiver:
     url: str
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
+@contextlib.asynccontextmanager
+async def _receiver() -> AsyncIterator[Receiver]:
     """A webhook endpoint on loopback that records what it is sent."""
     received: list[tuple[dict[str, str], bytes]] = []
 
@@ -304,17 +306,30 @@ def _exercised(routes: list[tuple[str, str]], exchanges: list[Exchange]) -> set[
     return seen
 
 
-@pytest.fixture
-async def story(github_emulator: Emulator, receiver: Receiver) -> Story:
-    github_emulator.set_webhook_url(receiver.url)
-    recorder = Recorder()
-    async with aiohttp.ClientSession(trace_configs=[recorder.trace()]) as session:
-        await _drive(github_emulator, session)
-    await github_emulator.drain()
-    return Story(github_emulator, recorder, receiver.received)
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def story(
+    tmp_path_factory: pytest.TempPathFactory, github_app_private_key: bytes
+) -> AsyncIterator[Story]:
+    """The story runs once per module against its own emulator; the tests read the record."""
+    emulator = Emulator(
+        tmp_path_factory.mktemp("contract") / "github", private_key_pem=github_app_private_key
+    )
+    emulator.root.mkdir(parents=True, exist_ok=True)
+    await emulator.start()
+    try:
+        emulator.create_app("selfheal")
+        async with _receiver() as receiver:
+            emulator.set_webhook_url(receiver.url)
+            recorder = Recorder()
+            async with aiohttp.ClientSession(trace_configs=[recorder.trace()]) as session:
+                await _drive(emulator, session)
+            await emulator.drain()
+            yield Story(emulator, recorder, receiver.received)
+    finally:
+        await emulator.stop()
 
 
-async def test_every_emulator_response_matches_githubs_description(
+def test_every_emulator_response_matches_githubs_description(
     story: Story, checker: ResponseChecker
 ) -> None:
     exchanges = [e for e in story.recorder.exchanges if (e.method, e.raw_path) not in NOT_REST]
@@ -327,13 +342,13 @@ async def test_every_emulator_response_matches_githubs_description(
     assert not failures, json.dumps(failures, indent=1)[:20000]
 
 
-async def test_every_emulator_route_was_exercised(story: Story) -> None:
+def test_every_emulator_route_was_exercised(story: Story) -> None:
     routes = [r for r in story.emulator.routes() if r not in NOT_REST]
     missing = sorted(set(routes) - _exercised(routes, story.recorder.exchanges))
     assert not missing, f"add these emulator routes to the story: {missing}"
 
 
-async def test_every_webhook_sent_matches_the_webhook_schemas(story: Story) -> None:
+def test_every_webhook_sent_matches_the_webhook_schemas(story: Story) -> None:
     secret = story.emulator.app.webhook_secret
     events = set()
     failures = {}
@@ -362,9 +377,7 @@ async def test_every_webhook_sent_matches_the_webhook_schemas(story: Story) -> N
         assert expected in events, sorted(events, key=str)
 
 
-async def test_a_mutated_emulator_response_is_reported(
-    story: Story, checker: ResponseChecker
-) -> None:
+def test_a_mutated_emulator_response_is_reported(story: Story, checker: ResponseChecker) -> None:
     issue = next(
         e
         for e in story.recorder.exchanges
@@ -388,7 +401,7 @@ async def test_a_mutated_emulator_response_is_reported(
     assert checker.problems(undocumented)
 
 
-async def test_a_mutated_webhook_is_reported(story: Story) -> None:
+def test_a_mutated_webhook_is_reported(story: Story) -> None:
     _headers, body = next(
         (h, b) for h, b in story.received if h.get("x-github-event") == "pull_request"
     )
