@@ -15,6 +15,7 @@ import pytest
 from app.findings import Category, Decision, Risk, Verdict
 from app.policy import Policy, PolicyError, load_effective_policy
 from app.review.changeset import changeset_from_git, changeset_from_paths
+from app.review.diffparse import changeset_from_diff
 from app.review.reviewer import ReviewOptions, policy_at, review, review_range
 from app.scan.engine import ScanOptions
 from tests.review_repo import GitRepo
@@ -220,3 +221,24 @@ def test_review_range_uses_the_base_policy_and_fails_closed_on_a_bad_one(
     blocked = review_range(broken.path, "base", "main", options=options)
     assert blocked.decision is Decision.BLOCK
     assert ".github/selfheal.policy:2: error: bad pattern '!/src/x'" in blocked.reasons[0]
+
+
+def test_diff_fragments_of_dependency_files(policy: Policy) -> None:
+    diff = (
+        "diff --git a/requirements.txt b/requirements.txt\n"
+        "--- a/requirements.txt\n+++ b/requirements.txt\n"
+        "@@ -4,2 +4,3 @@\n requests==2.32.3\n+jinja2==2.10\n click==8.1.7\n"
+        "diff --git a/pyproject.toml b/pyproject.toml\n"
+        "--- a/pyproject.toml\n+++ b/pyproject.toml\n"
+        '@@ -8,3 +8,3 @@ dependencies = [\n   "requests>=2.31",\n-  "jinja2==3.1.4",\n'
+        '+  "jinja2==2.10",\n   "click>=8",\n'
+    )
+    changes = changeset_from_diff(diff)
+    verdict = review(changes, policy, options=ReviewOptions(scan=NO_SEMGREP))
+    assert not [f for f in verdict.findings if f.category is Category.SCANNER_ERROR]
+    # A requirements fragment is line-based: the new pin is checked, on its real line.
+    deps = {(f.path, f.line) for f in verdict.findings if f.category is Category.DEPENDENCY}
+    assert deps == {("requirements.txt", 5)}
+    # A TOML fragment cannot be parsed: reported as not checked, never silently passed.
+    assert [p for p, _ in verdict.skipped] == ["pyproject.toml"]
+    assert verdict.decision is Decision.BLOCK

@@ -50,6 +50,9 @@ def test_git_diff_statuses_lines_and_content(name: str) -> None:
     assert files["nonl.txt"].content == b"abcd"  # "\ No newline at end of file"
     assert files["latin.txt"].content == b"caf\xe9 latin1\n"  # invalid UTF-8 kept as bytes
     assert files["with space.txt"].status is ChangeStatus.ADDED
+    # Only an added file's content is complete; elsewhere the diff shows fragments.
+    complete = {path for path, f in files.items() if f.complete and f.content is not None}
+    assert complete == {".github/workflows/ci.yml", "latin.txt", "with space.txt"}
     assert files[".github/workflows/ci.yml"].added_lines == frozenset({1, 2})
 
 

@@ -49,6 +49,9 @@ class ChangedFile:
     content: bytes | None = None
     added_lines: frozenset[int] = frozenset()
     binary: bool = False
+    # False when ``content`` was rebuilt from a diff's hunks: lines the diff does not show
+    # are blank, so structured files (TOML, lock files) may not parse.
+    complete: bool = True
 
     @property
     def paths(self) -> tuple[str, ...]:

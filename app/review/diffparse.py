@@ -76,7 +76,15 @@ def _finish(state: _File, files: dict[str, ChangedFile]) -> None:
         if state.lines and not state.binary:
             top = max(state.lines)
             content = b"".join(state.lines.get(n, b"\n") for n in range(1, top + 1))
-        entry = ChangedFile(new, old_path, status, content, frozenset(state.added), state.binary)
+        entry = ChangedFile(
+            new,
+            old_path,
+            status,
+            content,
+            frozenset(state.added),
+            state.binary,
+            complete=status is ChangeStatus.ADDED,  # an added file's hunk shows every line
+        )
     previous = files.get(entry.path)
     if previous is not None and previous.content and entry.content is not None:
         # The same file twice (a patch series): overlay the later hunks on the earlier ones.
@@ -92,6 +100,7 @@ def _finish(state: _File, files: dict[str, ChangedFile]) -> None:
             b"".join(merged),
             previous.added_lines | entry.added_lines,
             entry.binary,
+            complete=previous.complete,
         )
     files[entry.path] = entry
 

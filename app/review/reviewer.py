@@ -14,6 +14,7 @@ Three kinds of findings feed the decision rules in :mod:`app.review.rules`:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,8 +28,15 @@ from app.policy import (
     decode_policy,
     load_effective_policy,
 )
-from app.review.changeset import ChangedFile, ChangeSet, changeset_from_git, read_blob_text
+from app.review.changeset import (
+    ChangedFile,
+    ChangeSet,
+    ChangeStatus,
+    changeset_from_git,
+    read_blob_text,
+)
 from app.review.rules import Thresholds, decide, policy_error_verdict
+from app.scan.deps import is_dependency_file
 from app.scan.engine import ScanOptions, ScanTarget, scan_targets
 
 SENSITIVE_PATTERNS = {
@@ -44,6 +52,10 @@ RULE_REVIEW = "selfheal.policy.review-path"
 RULE_SENSITIVE = "selfheal.sensitive-change"
 RULE_SCANNER_ERROR = "selfheal.scanner-error"
 BINARY_REASON = "binary file or submodule: not scanned"
+PARTIAL_REASON = (
+    "dependency file only partly shown in the diff: pins not checked (review a git range)"
+)
+STRUCTURED_SUFFIXES = (".toml", ".lock")
 VERBS = {"added": "adds", "modified": "changes", "deleted": "deletes", "renamed": "renames"}
 
 
@@ -145,25 +157,49 @@ def path_findings(changes: ChangeSet, policy: Policy) -> list[Finding]:
     return findings
 
 
+def _scan(
+    targets: list[ScanTarget], options: ScanOptions, changes: ChangeSet
+) -> tuple[list[Finding], list[tuple[str, str]]]:
+    if not targets or not options.scanners:
+        return [], []
+    try:
+        report = scan_targets(targets, options, read=changes.read)
+    except Exception as exc:  # the engine must not raise; if it does, fail closed anyway
+        return [error_finding(f"scan engine: {exc.__class__.__name__}: {exc}")], []
+    return list(report.findings) + [error_finding(e) for e in report.errors], report.skipped
+
+
 def code_findings(
     changes: ChangeSet, options: ScanOptions | None = None
 ) -> tuple[list[Finding], list[tuple[str, str]]]:
-    """Scanner findings on added lines, plus the files that could not be scanned."""
+    """Scanner findings on added lines, plus the files that could not be scanned.
+
+    Dependency files rebuilt from a diff's hunks (``complete=False``) are checked for
+    vulnerable pins only when they are line-based (requirements files): a fragment of a
+    TOML or lock file cannot be parsed, so it is reported as not checked instead.
+    """
+    opts = options or ScanOptions()
     skipped: list[tuple[str, str]] = []
     targets: list[ScanTarget] = []
+    dep_targets: list[ScanTarget] = []
     for change in changes.files:
-        if change.binary and change.status.value != "deleted":
+        if change.binary and change.status is not ChangeStatus.DELETED:
             skipped.append((change.path, BINARY_REASON))
         elif change.content is not None and change.added_lines:
-            targets.append(ScanTarget(change.path, change.content, change.added_lines))
-    if not targets:
-        return [], skipped
-    try:
-        report = scan_targets(targets, options or ScanOptions(), read=changes.read)
-    except Exception as exc:  # the engine must not raise; if it does, fail closed anyway
-        return [error_finding(f"scan engine: {exc.__class__.__name__}: {exc}")], skipped
-    findings = list(report.findings) + [error_finding(e) for e in report.errors]
-    return findings, skipped + list(report.skipped)
+            target = ScanTarget(change.path, change.content, change.added_lines)
+            targets.append(target)
+            if not is_dependency_file(change.path):
+                continue
+            if change.complete or not change.path.endswith(STRUCTURED_SUFFIXES):
+                dep_targets.append(target)
+            elif "dependencies" in opts.scanners:
+                skipped.append((change.path, PARTIAL_REASON))
+    # Dependencies run separately, on the files they can parse (no second semgrep run).
+    code_opts = dataclasses.replace(opts, scanners=opts.scanners - {"dependencies"})
+    dep_opts = dataclasses.replace(opts, scanners=opts.scanners & {"dependencies"})
+    findings, code_skipped = _scan(targets, code_opts, changes)
+    dep_findings, _ = _scan(dep_targets, dep_opts, changes)
+    return findings + dep_findings, skipped + list(code_skipped)
 
 
 def review(
