@@ -89,3 +89,29 @@ def test_write_calls_and_bodies_are_flagged() -> None:
     assert not get_call("issues.get").is_write
     assert not get_call("git.delete_ref").accepts_body
     assert get_call("issues.remove_label").path_params == ("owner", "repo", "issue_number", "name")
+
+
+def test_only_app_github_talks_to_github_over_http() -> None:
+    """Every REST call goes through GitHubClient (and so through CALLS): nothing else in the
+    package may build a gidgethub HTTP client of its own. (Routing, sansio and exception
+    classes are fine anywhere.)"""
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent.parent / "app"
+    transports = {"gidgethub.aiohttp", "gidgethub.abc", "gidgethub.httpx", "gidgethub.tornado"}
+    offenders = []
+    for path in package.rglob("*.py"):
+        if path.parent.name == "github" and path.parent.parent == package:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                names = {base} | {f"{base}.{alias.name}" for alias in node.names}
+            else:
+                continue
+            if names & transports:
+                offenders.append(f"{path.relative_to(package.parent)}:{node.lineno}")
+    assert not offenders, offenders
