@@ -19,6 +19,9 @@ from app.cli import main
 from app.findings import Category, Finding, Severity, Source
 from app.scan.cli import exit_code, parse_threshold
 from app.scan.engine import ScanReport
+from tests.test_report import multitool, validate_with_multitool
+
+__all__ = ["multitool"]  # the SARIF validator fixture, shared with test_report
 
 FIXTURES = Path(__file__).parent / "fixtures" / "scan"
 SARIF_SCHEMA = (
@@ -49,6 +52,7 @@ def leaky_repo(tmp_path: Path) -> Path:
 
 
 def test_leaky_repo_fails_with_every_output(
+    multitool: Path,
     leaky_repo: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -79,6 +83,8 @@ def test_leaky_repo_fails_with_every_output(
     schema = json.loads(SARIF_SCHEMA.read_text())
     jsonschema.validators.validator_for(schema)(schema).validate(log)
     assert len(log["runs"][0]["results"]) == len(report["findings"])
+    assert validate_with_multitool(multitool, sarif, tmp_path) == []
+    assert captured.err == ""
 
     text = summary.read_text()
     assert text.startswith("earlier step\n## selfheal scan: 🔍 findings")  # appended

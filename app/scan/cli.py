@@ -26,6 +26,7 @@ from app.scan.progress import should_show
 DEFAULT_CONFIG = ".github/selfheal.yml"
 DEFAULT_FAIL_ON = "high"
 MACHINE_FORMATS = frozenset({"json", "sarif"})
+MAX_WARNINGS_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,13 @@ def run(args: argparse.Namespace) -> int:
     if annotate and args.format != "annotations" and report.findings:
         stream = sys.stderr if args.format in MACHINE_FORMATS and not args.output else sys.stdout
         stream.write(render("annotations", report.findings))
+    for warning in report.warnings[:MAX_WARNINGS_SHOWN]:
+        print(f"selfheal: warning: {warning}", file=sys.stderr)
+    if len(report.warnings) > MAX_WARNINGS_SHOWN:
+        print(
+            f"selfheal: ... and {len(report.warnings) - MAX_WARNINGS_SHOWN} more warnings",
+            file=sys.stderr,
+        )
     for error in report.errors:
         print(f"selfheal: scan incomplete: {error}", file=sys.stderr)
     return exit_code(report, threshold)

@@ -92,7 +92,8 @@ def _run_semgrep(work: Work, options: ScanOptions) -> tuple[list[Finding], list[
     ]
     if not targets:
         return [], []
-    result = run_semgrep(work.root, targets, config=options.rules)
+    rules = options.rules.resolve() if options.rules is not None else None  # semgrep's cwd moves
+    result = run_semgrep(work.root, targets, config=rules)
     return result.findings, [f"semgrep: {message}" for message in result.errors]
 
 
