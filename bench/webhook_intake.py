@@ -92,7 +92,7 @@ def start_server(workdir: Path, port: int, workers: int) -> subprocess.Popen[byt
         SELFHEAL_WEBHOOK_SECRET=SECRET,
         SELFHEAL_DB=str(workdir / "bench.db"),
         SELFHEAL_WORKERS=str(workers),
-        SELFHEAL_LOG_LEVEL="WARNING",
+        SELFHEAL_LOG_LEVEL="INFO",  # the production default: one log line per delivery
         SELFHEAL_JOB_MAX_ATTEMPTS="1",
         GITHUB_API_URL=f"http://127.0.0.1:{free_port()}",
     )

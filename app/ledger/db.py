@@ -14,6 +14,7 @@ Schema changes happen only through :data:`MIGRATIONS`, numbered and recorded in
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import sqlite3
 import threading
@@ -28,6 +29,9 @@ import sqlite_utils
 T = TypeVar("T")
 BUSY_TIMEOUT_MS = 10_000
 MAX_BATCH = 64
+CHECKPOINT_INTERVAL = 0.5
+# A WAL that passive checkpoints cannot reset (writes never pause) is restarted at this size.
+WAL_RESTART_BYTES = 16 * 1024 * 1024
 WriteFn = Callable[[sqlite3.Connection], Any]
 
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
@@ -155,6 +159,21 @@ MIGRATIONS += (
         "index expired leases",
         ("CREATE INDEX jobs_leases ON jobs(status, lease_expires_at)",),
     ),
+    (
+        3,
+        "payloads in their own table",
+        # Updating a delivery's outcome rewrote its whole row, payload included (tens of KiB).
+        # deliveries.payload stays (SQLite before 3.35 cannot drop columns) but is left empty.
+        (
+            """CREATE TABLE delivery_payloads (
+                delivery_id TEXT PRIMARY KEY REFERENCES deliveries(delivery_id),
+                payload TEXT NOT NULL
+            )""",
+            "INSERT INTO delivery_payloads (delivery_id, payload)"
+            " SELECT delivery_id, payload FROM deliveries",
+            "UPDATE deliveries SET payload = ''",
+        ),
+    ),
 )
 
 
@@ -224,6 +243,11 @@ class Ledger:
         self._thread.start()
         ready.result()
         self.applied_migrations: list[int] = self.write(migrate)
+        self._stop_checkpoints = threading.Event()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_loop, name="ledger-checkpoint", daemon=True
+        )
+        self._checkpointer.start()
 
     @classmethod
     def open(cls, path: Path | str) -> Ledger:
@@ -232,6 +256,10 @@ class Ledger:
     def _run(self, ready: Future[None]) -> None:
         try:
             conn = connect(self.path)
+            # Checkpoints (and their fsync) run on their own thread, never inside a commit:
+            # an automatic checkpoint on the writer stalled every few hundred writes by tens
+            # of milliseconds.
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
         except BaseException as exc:
             ready.set_exception(exc)
             return
@@ -255,6 +283,24 @@ class Ledger:
                 self._run_batch(conn, batch)
                 if stop:
                     break
+        finally:
+            conn.close()
+
+    def _checkpoint_loop(self) -> None:
+        """Copy the WAL back into the database regularly without blocking the writer."""
+        conn = connect(self.path)
+        try:
+            while not self._stop_checkpoints.wait(CHECKPOINT_INTERVAL):
+                try:
+                    # PASSIVE copies frames without blocking the writer. When writes never
+                    # pause, the WAL cannot wrap around; a TRUNCATE then blocks the writer only
+                    # for the few frames written since the passive pass.
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    wal = Path(f"{self.path}-wal")
+                    if wal.exists() and wal.stat().st_size > WAL_RESTART_BYTES:
+                        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                except sqlite3.Error as exc:
+                    logging.getLogger(__name__).warning("WAL checkpoint failed: %s", exc)
         finally:
             conn.close()
 
@@ -340,6 +386,8 @@ class Ledger:
         if self._closed:
             return
         self._closed = True
+        self._stop_checkpoints.set()
+        self._checkpointer.join(timeout=30)
         self._queue.put(None)
         self._thread.join(timeout=30)
         with self._readers_lock:

@@ -64,11 +64,15 @@ def accept_delivery(
     action, installation_id, repository = summarize(payload)
     cursor = conn.execute(
         "INSERT OR IGNORE INTO deliveries (delivery_id, event, action, installation_id,"
-        " repository, received_at, payload, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued')",
-        (delivery_id, event, action, installation_id, repository, now, payload_text),
+        " repository, received_at, payload, outcome) VALUES (?, ?, ?, ?, ?, ?, '', 'queued')",
+        (delivery_id, event, action, installation_id, repository, now),
     )
     if cursor.rowcount != 1:
         return None
+    conn.execute(
+        "INSERT INTO delivery_payloads (delivery_id, payload) VALUES (?, ?)",
+        (delivery_id, payload_text),
+    )
     job_id, _ = jobs.enqueue(
         conn,
         WEBHOOK_JOB,
@@ -82,7 +86,11 @@ def accept_delivery(
 
 
 def get_delivery(conn: sqlite3.Connection, delivery_id: str) -> Delivery | None:
-    row = conn.execute("SELECT * FROM deliveries WHERE delivery_id = ?", (delivery_id,)).fetchone()
+    row = conn.execute(
+        "SELECT d.*, p.payload AS stored_payload FROM deliveries d"
+        " LEFT JOIN delivery_payloads p USING (delivery_id) WHERE d.delivery_id = ?",
+        (delivery_id,),
+    ).fetchone()
     if row is None:
         return None
     return Delivery(
@@ -92,7 +100,7 @@ def get_delivery(conn: sqlite3.Connection, delivery_id: str) -> Delivery | None:
         installation_id=row["installation_id"],
         repository=row["repository"],
         received_at=row["received_at"],
-        payload=row["payload"],
+        payload=row["stored_payload"] or row["payload"],
         outcome=row["outcome"],
     )
 
