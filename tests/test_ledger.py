@@ -206,3 +206,26 @@ def test_repository_name_moves_to_a_new_id(ledger: Ledger) -> None:
     ledger.write(lambda c: installations.upsert_repository(c, 2, "o/r", 5))
     assert ledger.read(lambda c: installations.installation_for(c, "o/r")) == 5
     assert ledger.read(lambda c: installations.repositories_of(c, 5)) == ["o/r"]
+
+
+def test_upgrade_moves_payloads_out_of_deliveries(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = connect(path)
+    conn.execute(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at REAL)"
+    )
+    for version, name, statements in MIGRATIONS[:2]:
+        for statement in statements:
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_migrations VALUES (?, ?, 0)", (version, name))
+    conn.execute(
+        "INSERT INTO deliveries (delivery_id, event, received_at, payload)"
+        " VALUES ('old-1', 'push', 0, '{\"ref\": \"refs/heads/main\"}')"
+    )
+    conn.close()
+    with Ledger.open(path) as led:
+        assert led.applied_migrations == [v for v, _, _ in MIGRATIONS[2:]]
+        old = led.read(lambda c: deliveries.get_delivery(c, "old-1"))
+        assert old is not None and old.data() == {"ref": "refs/heads/main"}
+        row = led.read(lambda c: c.execute("SELECT payload FROM deliveries").fetchone())
+        assert row["payload"] == ""
