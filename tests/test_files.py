@@ -89,7 +89,7 @@ def test_include_vendored_scans_vendored_but_never_vcs_dirs(tmp_path: Path) -> N
     write(tmp_path, ".git/config", "[core]\n")
     result = walk_tree(tmp_path, include_vendored=True)
     assert result.files == ["node_modules/pkg/index.js"]
-    assert dict(result.skipped) == {".git/": REASON_VENDORED}
+    assert result.skipped == []  # version-control internals are pruned silently
 
 
 def test_gitignored_paths_skipped_but_tracked_files_kept(tmp_path: Path) -> None:
@@ -106,7 +106,6 @@ def test_gitignored_paths_skipped_but_tracked_files_kept(tmp_path: Path) -> None
 
     assert result.files == [".gitignore", "forced.py", "src/app.py"]
     assert dict(result.skipped) == {
-        ".git/": REASON_VENDORED,
         "build/": REASON_IGNORED,
         "debug.log": REASON_IGNORED,
     }
@@ -156,7 +155,7 @@ def test_empty_tree_and_empty_repository(tmp_path: Path) -> None:
     assert walk_tree(tmp_path).files == []
     pygit2.init_repository(str(tmp_path))
     result = walk_tree(tmp_path)
-    assert result.files == [] and dict(result.skipped) == {".git/": REASON_VENDORED}
+    assert result.files == [] and result.skipped == []
 
 
 def test_changed_lines_since_ref(tmp_path: Path) -> None:

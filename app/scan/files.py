@@ -47,7 +47,7 @@ VENDORED_DIRS = frozenset(
         "vendor",
     }
 )
-# Always pruned, even with include_vendored: version-control internals are never code.
+# Always pruned (and not listed as skipped), even with include_vendored: never code.
 VCS_DIRS = frozenset({".git", ".hg", ".svn"})
 BINARY_SNIFF_BYTES = 8192
 # Share of control characters (other than whitespace) above which a NUL-free file is binary.
@@ -257,7 +257,7 @@ def walk_tree(
                     reason = rules.dir_reason(rel, entry.name)
                     if reason is None:
                         subdirs.append((path, rel + "/"))
-                    else:
+                    elif entry.name not in VCS_DIRS:  # repository internals: not worth a line
                         result.skipped.append((rel + "/", reason))
                     continue
                 if not entry.is_file(follow_symlinks=False):
