@@ -115,3 +115,33 @@ def test_only_app_github_talks_to_github_over_http() -> None:
             if names & transports:
                 offenders.append(f"{path.relative_to(package.parent)}:{node.lineno}")
     assert not offenders, offenders
+
+
+def test_every_call_name_used_in_the_package_is_registered() -> None:
+    """``gh.call("...")``, ``gh.paginate("...")`` and ``gh.graphql("...")`` with a literal
+    name anywhere in the package must name an entry of CALLS / GRAPHQL (a typo would
+    otherwise surface only at run time)."""
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent.parent / "app"
+    unknown, used = [], 0
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("call", "paginate", "graphql")
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+                and "." in node.args[0].value
+            ):
+                continue
+            name = node.args[0].value
+            used += 1
+            registry = GRAPHQL if node.func.attr == "graphql" else CALLS
+            if name not in registry:
+                unknown.append(f"{path.relative_to(package.parent)}:{node.lineno}: {name}")
+    assert not unknown, unknown
+    assert used > 0
