@@ -123,11 +123,17 @@ class JobContext:
         return job_id
 
     async def audit(
-        self, actor: str, action: str, details: Mapping[str, Any] | None = None
+        self,
+        actor: str,
+        action: str,
+        details: Mapping[str, Any] | None = None,
+        *,
+        request: int | None = None,
     ) -> audit_log.AuditEntry:
+        """Append to the audit log for this job's repository (``request``: issue number)."""
         return await self.ledger.awrite(
             lambda c: audit_log.append(c, actor, action, repository=self.repository,
-                                       details=details)
+                                       request=request, details=details)
         )  # fmt: skip
 
 

@@ -141,3 +141,28 @@ async def test_webhook_kind_dispatches_to_hooks(ledger: Ledger) -> None:
     await _until(lambda: ledger.read(jobs.depth)["done"] == 1)
     await worker.stop()
     assert seen == [("opened", "octo/demo", "client-for-77")]
+
+
+async def test_context_enqueue_and_audit(ledger: Ledger) -> None:
+    followups: list[jobs.Job] = []
+
+    async def first(job: jobs.Job, ctx: JobContext) -> None:
+        await ctx.enqueue("second", {"from": job.id}, key="second:1")
+        await ctx.enqueue("second", {"from": job.id}, key="second:1")  # deduplicated
+        await ctx.audit("octocat", "request.created", {"title": "x"}, request=12)
+
+    async def second(job: jobs.Job, ctx: JobContext) -> None:
+        followups.append(job)
+
+    await ledger.awrite(lambda c: jobs.enqueue(c, "first", repository="o/r"))
+    worker = _worker(ledger, {"first": first, "second": second})
+    await worker.start()
+    await _until(lambda: ledger.read(jobs.depth)["done"] == 2)
+    await worker.stop()
+    assert len(followups) == 1 and followups[0].repository == "o/r"
+    from app.ledger import audit
+
+    (entry,) = ledger.read(lambda c: audit.entries(c))
+    assert (entry.actor, entry.action, entry.repository, entry.request) == (
+        "octocat", "request.created", "o/r", 12,
+    )  # fmt: skip
