@@ -105,9 +105,11 @@ def targets_report() -> ScanReport:
         ScanTarget("../escape.py", b"eval(input())\n"),
         ScanTarget("/etc/evil.py", b"eval(input())\n"),
         ScanTarget("img.png", b"\x00\x01binary"),
+        ScanTarget("docs/example.py", f"KEY = '{AWS_KEY}'\n".encode()),  # excluded
+        ScanTarget("vendor/lib.py", f"KEY = '{AWS_KEY}'\n".encode()),  # vendored: checked
     ]
     extra = {"base.txt": "pyyaml==5.3\n"}
-    return scan_targets(targets, ScanOptions(), read=extra.get)
+    return scan_targets(targets, ScanOptions(exclude=("docs/**",)), read=extra.get)
 
 
 def test_full_scan_finds_exactly_the_planted_problems(hazard_report: ScanReport) -> None:
@@ -169,13 +171,15 @@ def test_targets_scan_changed_lines_safely(targets_report: ScanReport) -> None:
         (SQLI, "app/views.py", 14),
         ("secret-aws-access-key-id", "lib/other.py", 5),
         ("dependency-vulnerable", "base.txt", 1),
+        ("secret-aws-access-key-id", "vendor/lib.py", 1),
     }
     assert dict(targets_report.skipped) == {
+        "docs/example.py": "excluded by pattern",
         "../escape.py": "unsafe path (absolute or outside the tree)",
         "/etc/evil.py": "unsafe path (absolute or outside the tree)",
         "img.png": "binary file",
     }
-    assert targets_report.files_scanned == 3
+    assert targets_report.files_scanned == 4
 
 
 def test_scanner_failure_is_an_error_not_an_exception(tmp_path: Path) -> None:

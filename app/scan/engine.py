@@ -21,7 +21,16 @@ from collections.abc import Collection, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from app.scan.files import BINARY_SNIFF_BYTES, FileText, decode, is_binary, read_text, walk_tree
+from app.scan.files import (
+    BINARY_SNIFF_BYTES,
+    REASON_EXCLUDED,
+    FileText,
+    decode,
+    is_binary,
+    matches_any,
+    read_text,
+    walk_tree,
+)
 from app.scan.gitdiff import changed_lines_since
 from app.scan.pipeline import (
     ALL_SCANNERS,
@@ -88,6 +97,8 @@ def scan_targets(
 
     ``read`` supplies other files of the same tree (requirements ``-r`` includes) that are not
     among the targets. Unsafe paths, binary and oversized contents are skipped, not scanned.
+    ``options.exclude`` applies; vendored paths are NOT skipped here (whatever a change adds
+    is checked, wherever it is), so ``include_vendored`` has no effect on targets.
     """
     report = ScanReport([], [], [], 0, "")
     contents: dict[str, bytes] = {}
@@ -96,6 +107,9 @@ def scan_targets(
         rel = safe_relative_path(target.path)
         if rel is None:
             report.skipped.append((target.path, "unsafe path (absolute or outside the tree)"))
+            continue
+        if options.exclude and matches_any(rel, options.exclude):
+            report.skipped.append((rel, REASON_EXCLUDED))
             continue
         contents[rel] = target.content
         if target.changed_lines is not None:
