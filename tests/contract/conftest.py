@@ -58,30 +58,48 @@ def official_spec() -> dict[str, Any]:
     return data
 
 
-@pytest.fixture(scope="session")
-def prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrismServer]:
+def _start_prism(log: Path) -> tuple[subprocess.Popen[bytes], str] | None:
+    """Start Prism on a free port and wait (bounded) until it answers; None if it exited
+    early (another process may have taken the port between probe and bind)."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("prism") / "prism.log"
     argv = [str(PRISM), "mock", str(PRUNED), "--errors", "--port", str(port), "-h", "127.0.0.1"]
-    with log.open("wb") as sink:
+    with log.open("ab") as sink:
         proc = subprocess.Popen(
             argv, stdout=sink, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True
         )
     url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + PRISM_START_TIMEOUT
+    while not _ready(url):
+        if proc.poll() is not None:
+            return None
+        if time.monotonic() > deadline:
+            _stop(proc)
+            pytest.fail("prism did not start within the bound")
+        time.sleep(0.25)
+    return proc, url
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrismServer]:
+    log = tmp_path_factory.mktemp("prism") / "prism.log"
+    for _ in range(3):
+        started = _start_prism(log)
+        if started is not None:
+            break
+    else:
+        pytest.fail(f"prism exited early three times:\n{log.read_text(errors='replace')[-3000:]}")
+    proc, url = started
     try:
-        deadline = time.monotonic() + PRISM_START_TIMEOUT
-        while not _ready(url):
-            if proc.poll() is not None:
-                pytest.fail(f"prism exited early:\n{log.read_text(errors='replace')[-3000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail("prism did not start within the bound")
-            time.sleep(0.25)
         yield PrismServer(url, log)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+        _stop(proc)
