@@ -358,10 +358,11 @@ async def test_a_slow_response_times_out_and_is_retried(
 ) -> None:
     client = await _client(world, session, recorder)
     await client.call("repos.get", owner="octo-org", repo="service")
+    # Generous against a loaded machine: a loopback GET answers far inside 1.5 s.
     client.policy = RetryPolicy(
-        max_attempts=3, backoff_base=0.01, backoff_cap=0.02, request_timeout=0.3
+        max_attempts=3, backoff_base=0.01, backoff_cap=0.02, request_timeout=1.5
     )
-    world.faults.slow(2.0, count=1)
+    world.faults.slow(4.0, count=1)
     repo = await client.call("repos.get", owner="octo-org", repo="service")
     assert repo["name"] == "service"
     assert recorder.statuses("repos.get") == [200, None, 200]
