@@ -50,8 +50,10 @@ class ChangedFile:
     added_lines: frozenset[int] = frozenset()
     binary: bool = False
     # False when ``content`` was rebuilt from a diff's hunks: lines the diff does not show
-    # are blank, so structured files (TOML, lock files) may not parse.
+    # are blank, so structured files (TOML, lock files) may not parse. ``shown_lines`` are
+    # the new-side lines the diff did show (context and added).
     complete: bool = True
+    shown_lines: frozenset[int] = frozenset()
 
     @property
     def paths(self) -> tuple[str, ...]:

@@ -6,6 +6,10 @@ Exit codes: 0 approve; 1 block or needs_approval (the decision is printed on std
 The policy is ``--policy FILE`` if given, else ``.github/selfheal.policy`` of the repository
 (with ``--base``: as it is in the BASE commit, so a change cannot relax the policy that
 reviews it; otherwise: the file in the work tree), combined with the shipped defaults.
+
+With ``--diff``, a modified file whose lines shown in the diff all match the file in the
+``--repo`` work tree is scanned whole (the diff only shows fragments); otherwise the
+fragments are scanned with the lines the diff does not show left blank.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from app.review.changeset import (
 from app.review.diffparse import MAX_DIFF_BYTES, DiffError, changeset_from_diff
 from app.review.reviewer import ReviewOptions, review
 from app.review.rules import ACTOR_KINDS, Thresholds
+from app.review.worktree import complete_from_worktree
 from app.scan.engine import ALL_SCANNERS, CVE_SOURCES, ScanOptions
 
 FORMATS = ("text", "json", "sarif", "markdown")
@@ -51,16 +56,17 @@ def _read_diff(name: str) -> bytes:
 
 def _changes(args: argparse.Namespace) -> ChangeSet:
     chosen = [bool(args.base or args.head), args.diff is not None, bool(args.paths)]
+    repo = Path(args.repo)
     if sum(chosen) != 1:
         raise UsageError("give exactly one of --base REF [--head REF], --diff FILE or --paths")
     try:
         if args.diff is not None:
-            return changeset_from_diff(_read_diff(args.diff))
+            return complete_from_worktree(changeset_from_diff(_read_diff(args.diff)), repo)
         if args.paths:
             return changeset_from_paths(args.paths)
         if not args.base:
             raise UsageError("--head needs --base")
-        return changeset_from_git(Path(args.repo), args.base, args.head or "HEAD")
+        return changeset_from_git(repo, args.base, args.head or "HEAD")
     except DiffError as exc:
         raise UsageError(f"malformed diff {args.diff}: {exc}") from None
     except ChangeSetError as exc:

@@ -84,6 +84,7 @@ def _finish(state: _File, files: dict[str, ChangedFile]) -> None:
             frozenset(state.added),
             state.binary,
             complete=status is ChangeStatus.ADDED,  # an added file's hunk shows every line
+            shown_lines=frozenset(state.lines),
         )
     previous = files.get(entry.path)
     if previous is not None and previous.content and entry.content is not None:
@@ -101,6 +102,7 @@ def _finish(state: _File, files: dict[str, ChangedFile]) -> None:
             previous.added_lines | entry.added_lines,
             entry.binary,
             complete=previous.complete,
+            shown_lines=previous.shown_lines | entry.shown_lines,
         )
     files[entry.path] = entry
 

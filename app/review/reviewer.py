@@ -36,6 +36,7 @@ from app.review.changeset import (
     read_blob_text,
 )
 from app.review.rules import Thresholds, decide, policy_error_verdict
+from app.review.scaffold import is_python, scaffold_python
 from app.scan.deps import is_dependency_file
 from app.scan.engine import ScanOptions, ScanTarget, scan_targets
 
@@ -174,9 +175,11 @@ def code_findings(
 ) -> tuple[list[Finding], list[tuple[str, str]]]:
     """Scanner findings on added lines, plus the files that could not be scanned.
 
-    Dependency files rebuilt from a diff's hunks (``complete=False``) are checked for
-    vulnerable pins only when they are line-based (requirements files): a fragment of a
-    TOML or lock file cannot be parsed, so it is reported as not checked instead.
+    Python fragments rebuilt from a diff get scaffold lines so they parse (see
+    :mod:`app.review.scaffold`). Dependency files rebuilt from a diff's hunks
+    (``complete=False``) are checked for vulnerable pins only when they are line-based
+    (requirements files): a fragment of a TOML or lock file cannot be parsed, so it is
+    reported as not checked instead.
     """
     opts = options or ScanOptions()
     skipped: list[tuple[str, str]] = []
@@ -186,7 +189,10 @@ def code_findings(
         if change.binary and change.status is not ChangeStatus.DELETED:
             skipped.append((change.path, BINARY_REASON))
         elif change.content is not None and change.added_lines:
-            target = ScanTarget(change.path, change.content, change.added_lines)
+            content = change.content
+            if not change.complete and is_python(change.path):
+                content = scaffold_python(content, change.shown_lines)
+            target = ScanTarget(change.path, content, change.added_lines)
             targets.append(target)
             if not is_dependency_file(change.path):
                 continue
