@@ -210,6 +210,7 @@ def create_app(
         backoff_max=settings.job_backoff_max,
         poll_interval=settings.poll_interval,
         cancel_grace=settings.cancel_grace_seconds,
+        job_timeout=settings.job_timeout_seconds,
     )
     app[WORKER] = worker
 

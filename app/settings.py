@@ -68,6 +68,7 @@ class Settings:
     poll_interval: float = 0.5
     cancel_grace_seconds: float = 5.0
     shutdown_grace_seconds: float = 10.0
+    job_timeout_seconds: float = 1800.0
     plugins: tuple[str, ...] = ()
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -180,6 +181,7 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         poll_interval=_float(env, "SELFHEAL_POLL_INTERVAL", 0.5, 0.01),
         cancel_grace_seconds=_float(env, "SELFHEAL_CANCEL_GRACE_SECONDS", 5.0, 0.0),
         shutdown_grace_seconds=_float(env, "SELFHEAL_SHUTDOWN_GRACE_SECONDS", 10.0, 0.0),
+        job_timeout_seconds=_float(env, "SELFHEAL_JOB_TIMEOUT_SECONDS", 1800.0, 1.0),
         plugins=plugins,
     )
 

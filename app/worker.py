@@ -10,7 +10,8 @@ While a job runs its lease is extended in the background; if the lease is lost (
 took it over) the job is cancelled. :meth:`Worker.cancel_repository` stops the running jobs of
 a halted repository: it sets their context's ``cancelled`` event at once (cooperative handlers
 call ``ctx.raise_if_cancelled()``) and cancels the task after a grace period, so everything
-stops within ``cancel_grace`` seconds; such jobs are dead-lettered with the reason.
+stops within ``cancel_grace`` seconds; such jobs are dead-lettered with the reason. A job that
+runs longer than ``job_timeout`` is cancelled and retried like any other failure.
 """
 
 from __future__ import annotations
@@ -142,6 +143,8 @@ class _Running:
     job: jobs.Job
     task: asyncio.Task[None]
     ctx: JobContext
+    lease_lost: bool = False
+    timed_out: bool = False
 
 
 async def handle_webhook(job: jobs.Job, ctx: JobContext) -> None:
@@ -187,6 +190,7 @@ class Worker:
         backoff_max: float = 600.0,
         poll_interval: float = 0.5,
         cancel_grace: float = 5.0,
+        job_timeout: float = 1800.0,
     ) -> None:
         self.ledger = ledger
         self.concurrency = concurrency
@@ -200,6 +204,7 @@ class Worker:
         self.backoff_max = backoff_max
         self.poll_interval = poll_interval
         self.cancel_grace = cancel_grace
+        self.job_timeout = job_timeout
         self.instance = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.running: dict[int, _Running] = {}
         self.last_heartbeat: float | None = None
@@ -286,8 +291,10 @@ class Worker:
             await handler(job, ctx)
 
         task = asyncio.create_task(call(), name=f"job-{job.id}")
-        self.running[job.id] = _Running(job, task, ctx)
-        keeper = asyncio.create_task(self._keep_lease(job, worker_id, task))
+        running = _Running(job, task, ctx)
+        self.running[job.id] = running
+        keeper = asyncio.create_task(self._keep_lease(running, worker_id))
+        deadline = asyncio.get_running_loop().call_later(self.job_timeout, self._time_out, running)
         result = "done"
         try:
             await asyncio.shield(task)
@@ -299,11 +306,15 @@ class Worker:
                 await self._release(job, worker_id)
                 raise
             result = "cancelled"
-            reason = ctx.cancel_reason or "cancelled: lease lost or shutdown"
-            if ctx.cancelled.is_set():
-                await self._finish(job, worker_id, "dead", f"cancelled: {reason}")
-            else:
-                await self._release(job, worker_id)
+            if ctx.cancelled.is_set():  # halted: do not run again
+                await self._finish(job, worker_id, "dead", f"cancelled: {ctx.cancel_reason}")
+            elif running.timed_out:
+                result = "failed"
+                error = f"timed out after {self.job_timeout:g} s"
+                await self._finish(job, worker_id, "retry", error)
+            elif not running.lease_lost:  # cancelled from inside the handler: a failure
+                result = "failed"
+                await self._finish(job, worker_id, "retry", "CancelledError: cancelled")
         except JobCancelled as exc:
             result = "cancelled"
             await self._finish(job, worker_id, "dead", f"cancelled: {exc}")
@@ -318,12 +329,18 @@ class Worker:
             await self.ledger.awrite(lambda c: jobs.complete(c, job.id, worker_id))
         finally:
             keeper.cancel()
+            deadline.cancel()
             self.running.pop(job.id, None)
             self.metrics.job_duration.observe(
                 time.monotonic() - started, {"kind": job.kind, "result": result}
             )
 
-    async def _keep_lease(self, job: jobs.Job, worker_id: str, task: asyncio.Task[None]) -> None:
+    def _time_out(self, running: _Running) -> None:
+        running.timed_out = True
+        running.task.cancel()
+
+    async def _keep_lease(self, running: _Running, worker_id: str) -> None:
+        job, task = running.job, running.task
         interval = max(0.2, self.lease_seconds / 3)
         while not task.done():
             await asyncio.sleep(interval)
@@ -337,6 +354,7 @@ class Worker:
                 continue
             if not held:
                 log.warning("lease lost; stopping the job", extra={"job_id": job.id})
+                running.lease_lost = True
                 task.cancel()
                 return
 

@@ -166,3 +166,48 @@ async def test_context_enqueue_and_audit(ledger: Ledger) -> None:
     assert (entry.actor, entry.action, entry.repository, entry.request) == (
         "octocat", "request.created", "o/r", 12,
     )  # fmt: skip
+
+
+async def test_hung_job_times_out_and_is_retried(ledger: Ledger) -> None:
+    attempts: list[int] = []
+
+    async def hangs_once(job: jobs.Job, ctx: JobContext) -> None:
+        attempts.append(job.attempts)
+        if job.attempts == 1:
+            await asyncio.sleep(3600)
+
+    job_id, _ = await ledger.awrite(lambda c: jobs.enqueue(c, "hangs"))
+    worker = _worker(ledger, {"hangs": hangs_once}, job_timeout=0.3)
+    await worker.start()
+    await _until(lambda: ledger.read(lambda c: jobs.get(c, job_id)).status == "done")
+    await worker.stop()
+    assert attempts == [1, 2]
+    assert ledger.read(lambda c: jobs.get(c, job_id)).last_error == "timed out after 0.3 s"
+
+
+async def test_lost_lease_stops_the_job_without_finishing_it(ledger: Ledger) -> None:
+    stopped = asyncio.Event()
+
+    async def long(job: jobs.Job, ctx: JobContext) -> None:
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            stopped.set()
+
+    job_id, _ = await ledger.awrite(lambda c: jobs.enqueue(c, "long"))
+    worker = _worker(ledger, {"long": long}, lease_seconds=0.9)
+    await worker.start()
+    await _until(lambda: len(worker.running) == 1)
+    # Another worker takes the job over (as after a network partition).
+    await ledger.awrite(
+        lambda c: c.execute("UPDATE jobs SET lease_owner = 'thief' WHERE id = ?", (job_id,))
+    )
+    await asyncio.wait_for(stopped.wait(), 10)
+    await _until(lambda: not worker.running)
+    await worker.stop()
+    job = ledger.read(lambda c: jobs.get(c, job_id))
+    assert job is not None and (job.status, job.lease_owner, job.attempts) == (
+        "running",
+        "thief",
+        1,
+    )
