@@ -65,7 +65,9 @@ def default_dispatchers() -> list[Dispatch]:
     hooks = list(_DISPATCHERS)
     try:
         module = importlib.import_module("app.handlers")
-    except ImportError:
+    except ModuleNotFoundError as exc:
+        if exc.name != "app.handlers":
+            raise  # a broken handler package must not silently turn the gate off
         return hooks
     composed = getattr(module, "dispatch", None)
     if callable(composed) and composed not in hooks:
