@@ -32,6 +32,7 @@ from . import (
     routes_repos,
     routes_reviews,
     routes_search,
+    workflows,
 )
 from .auth import identify, new_token
 from .context import EMULATOR_KEY, IDENTITY_KEY
@@ -384,7 +385,7 @@ class Emulator:
     ) -> dict[str, Any]:
         """Simulate a GitHub Actions run finishing: workflow_job completed per job, then
         workflow_run completed. Returns the workflow_run object sent."""
-        return events.workflow_completed(
+        return workflows.workflow_completed(
             self, repo, head_sha, head_branch, conclusion, name, list(jobs), actor or repo.owner
         )
 

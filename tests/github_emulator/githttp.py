@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -56,15 +57,26 @@ async def handle(request: web.Request) -> web.StreamResponse:
     if not (service == "git-receive-pack" and request.method == "POST"):
         return await _run_backend(request, rel, tail, token.user.login, e.root)
     async with e.push_lock(repo):  # one push per repository at a time: clean before/after
+
+        def pushed() -> None:
+            after = gitdata.refs(gitdata.open_repo(repo.path))
+            e.refs_changed(repo, before, after, token.user)
+
         before = gitdata.refs(gitdata.open_repo(repo.path))
-        response = await _run_backend(request, rel, tail, token.user.login, e.root)
-        e.refs_changed(repo, before, gitdata.refs(gitdata.open_repo(repo.path)), token.user)
-    return response
+        return await _run_backend(request, rel, tail, token.user.login, e.root, pushed)
 
 
 async def _run_backend(
-    request: web.Request, rel: object, tail: str, user: str, root: object
+    request: web.Request,
+    rel: object,
+    tail: str,
+    user: str,
+    root: object,
+    before_reply: Callable[[], None] | None = None,
 ) -> web.StreamResponse:
+    """Run git http-backend. With ``before_reply`` (pushes) the whole output is held back
+    until the backend has exited and ``before_reply`` ran, so a client that continues as soon
+    as it reads the push report already finds the webhooks queued and the PRs updated."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(root),
@@ -92,6 +104,13 @@ async def _run_backend(
     assert proc.stdin and proc.stdout and proc.stderr
     feeder = asyncio.create_task(_feed(request, proc.stdin))
     status, headers = await _cgi_headers(proc.stdout)
+    if before_reply is not None:
+        output = await proc.stdout.read()
+        await feeder
+        await proc.stderr.read()
+        await proc.wait()
+        before_reply()
+        return web.Response(status=status, headers=headers, body=output)
     response = web.StreamResponse(status=status, headers=headers)
     await response.prepare(request)
     try:
