@@ -197,8 +197,16 @@ async def _drive(emulator: Emulator, session: aiohttp.ClientSession) -> None:
     await gh.call("issues.delete_comment", comment_id=comment["id"], **R)
     await gh.call("issues.remove_all_labels", issue_number=number, **R)
     await gh.call("issues.delete_label", name="selfheal:obsolete", **R)
+    # Error shapes are part of the contract too: a 404, a 422, a 5xx and a secondary limit
+    # (the client retries the last two, so the story goes on).
     with pytest.raises(gidgethub.BadRequest):
         await gh.call("issues.get", issue_number=9999, **R)
+    with pytest.raises(gidgethub.BadRequest):
+        await gh.call("issues.create_label", data={"name": "selfheal:request"}, **R)
+    emulator.faults.server_errors(1, status=502)
+    await gh.call("issues.get", issue_number=number, **R)
+    emulator.faults.secondary_rate_limit(1, retry_after=1)
+    await gh.call("issues.get", issue_number=number, **R)
 
     pr = await gh.call(
         "pulls.create",
@@ -334,6 +342,7 @@ def test_every_emulator_response_matches_githubs_description(
 ) -> None:
     exchanges = [e for e in story.recorder.exchanges if (e.method, e.raw_path) not in NOT_REST]
     assert len(exchanges) > 60
+    assert {404, 422, 502, 403} <= {e.status for e in exchanges}, "error shapes not exercised"
     failures = {
         f"{e.method} {e.raw_path} -> {e.status}": found
         for e in exchanges
