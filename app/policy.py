@@ -205,8 +205,29 @@ def decode_policy(data: bytes, source: str) -> str:
         raise PolicyError("invalid UTF-8", source, line) from None
 
 
-def lint_policy(text: str, source: str) -> list[PolicyProblem]:
-    """Every problem in a policy file (errors, and warnings for lines that can never win)."""
+def _probe(pattern: str) -> str:
+    """A concrete path the pattern matches (wildcards filled in), for the floor warning."""
+    probe = pattern.lstrip("/").replace("\\", "").replace("**/", "").replace("/**", "/x")
+    probe = probe.replace("*", "x").replace("?", "x")
+    return probe + "x" if probe.endswith("/") else probe
+
+
+def _floor_warning(rule: Rule, floor: Policy) -> PolicyProblem | None:
+    found = floor.match(_probe(rule.pattern))
+    if found is None or found.level <= rule.level:
+        return None
+    return PolicyProblem(
+        rule.source,
+        rule.line,
+        f"{rule.level.label} cannot lower the default {found.level.label} level of "
+        f"{found.location} (`{found.pattern}`); the default still applies",
+        "warning",
+    )
+
+
+def lint_policy(text: str, source: str, *, floor: Policy | None = None) -> list[PolicyProblem]:
+    """Every problem in a policy file: errors, and warnings for lines that can never win
+    (a repeated pattern, or with ``floor``, a line that tries to lower a default)."""
     _check_size(text, source)
     problems: list[PolicyProblem] = []
     seen: dict[str, int] = {}
@@ -214,18 +235,23 @@ def lint_policy(text: str, source: str) -> list[PolicyProblem]:
         parsed = _parse_line(line, source, lineno)
         if isinstance(parsed, PolicyProblem):
             problems.append(parsed)
-        elif parsed is not None:
-            if parsed.pattern in seen:
-                problems.append(
-                    PolicyProblem(
-                        source,
-                        seen[parsed.pattern],
-                        f"pattern {parsed.pattern!r} is repeated on line {lineno}, "
-                        "so this line never applies",
-                        "warning",
-                    )
+            continue
+        if parsed is None:
+            continue
+        if parsed.pattern in seen:
+            problems.append(
+                PolicyProblem(
+                    source,
+                    seen[parsed.pattern],
+                    f"pattern {parsed.pattern!r} is repeated on line {lineno}, "
+                    "so this line never applies",
+                    "warning",
                 )
-            seen[parsed.pattern] = lineno
+            )
+        seen[parsed.pattern] = lineno
+        lowered = _floor_warning(parsed, floor) if floor is not None else None
+        if lowered is not None:
+            problems.append(lowered)
     return sorted(problems, key=lambda p: p.line)
 
 

@@ -54,10 +54,10 @@ def _read(path: Path) -> str:
     return decode_policy(data, str(path))
 
 
-def _lint(text: str, source: str) -> int:
+def _lint(text: str, source: str, floor: Policy | None = None) -> int:
     """Print the problems of one policy text; return the number of errors."""
     try:
-        problems = lint_policy(text, source)
+        problems = lint_policy(text, source, floor=floor)
     except PolicyError as exc:
         print(exc)
         return 1
@@ -81,7 +81,9 @@ def _check(args: argparse.Namespace) -> int:
         except PolicyError as exc:  # invalid UTF-8: a problem in the file, not a usage error
             print(exc)
             return EXIT_FINDINGS
-    return EXIT_FINDINGS if _lint(text, source) else EXIT_OK
+    defaults_text, defaults_source = load_default_policy_text()
+    floor = parse_policy(defaults_text, defaults_source) if source != defaults_source else None
+    return EXIT_FINDINGS if _lint(text, source, floor) else EXIT_OK
 
 
 def _effective(args: argparse.Namespace) -> Policy:

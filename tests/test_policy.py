@@ -253,3 +253,13 @@ def test_example_policy_is_valid_and_mirrors_the_seed() -> None:
 )
 def test_paths_are_normalised_before_matching(path: str) -> None:
     assert load_effective_policy(None).level_of(path) is Level.PROTECTED
+
+
+def test_lint_warns_when_a_repo_line_tries_to_lower_a_default() -> None:
+    floor = load_effective_policy(None)
+    text = ".env open\n/.github/workflows/ review @org/ci\n/src/ review\n*.py open\n"
+    problems = lint_policy(text, "repo.policy", floor=floor)
+    assert [(p.line, p.severity) for p in problems] == [(1, "warning"), (2, "warning")]
+    assert "open cannot lower the default protected level" in problems[0].message
+    assert "`/.github/workflows/`" in problems[1].message
+    assert lint_policy(text, "repo.policy") == []  # without a floor nothing to compare

@@ -123,3 +123,13 @@ def test_check_finds_the_policy_at_the_repository_root(
     assert main(["policy", "check"]) == 1
     out = capsys.readouterr().out
     assert out.startswith(f"{policy.resolve()}:2: error: unknown level 'maybe'")
+
+
+def test_check_warns_about_lines_that_cannot_lower_defaults(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "p.policy"
+    policy.write_text("/src/ review\n.env.production open\n")
+    assert main(["policy", "check", str(policy)]) == 0  # warnings do not fail the check
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith(f"{policy}:2: warning: open cannot lower the default protected")
