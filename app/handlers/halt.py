@@ -3,8 +3,8 @@
 A repository is halted while any OPEN issue carries the lock label (``halt_label`` in
 ``.github/selfheal.yml``, default ``selfheal:halt``). The state comes from GitHub (a search
 ``repo:O/R is:issue is:open label:"..."``) and is cached in the ledger (effect record
-``halt:<repo>``), kept current by the ``issues`` labeled/unlabeled/closed/reopened/deleted
-events so that search-index lag never matters.
+``halt:<repo>``), kept current by the ``issues`` events (opened, labeled, unlabeled, closed,
+reopened, deleted, transferred) so that search-index lag never matters.
 
 Every toggle is checked: when someone without write permission adds or removes the label (or
 closes/reopens an issue carrying it), the bot reverts it and audits ``halt.toggle_reverted``.
@@ -31,14 +31,17 @@ from app.handlers.common import (
     split,
 )
 from app.labels import HALT_LABEL
-from app.ledger import effects
+from app.gate.output import HALTED_TITLE
+from app.ledger import effects, gates
 from app.repo_config import RepoConfig
 from app.worker import JobContext
 
 router = routing.Router()
 
 KIND = "halt_state"
-ACTIONS = ("labeled", "unlabeled", "closed", "reopened", "deleted")
+ACTIONS = ("opened", "labeled", "unlabeled", "closed", "reopened", "deleted", "transferred")
+ADDS = ("opened", "labeled", "reopened")
+TRUSTED = ("deleted", "transferred")  # only people with admin/write can do these
 REASON = "repository halted"
 
 
@@ -105,17 +108,25 @@ def stop_running_jobs(ctx: JobContext, repo: str) -> int:
             worker.running[ctx.job.id] = mine
 
 
-async def rerun_bot_gates(ctx: JobContext, gh: Any, repo: str, attempt: str) -> int:
+async def _was_halted(ctx: JobContext, repo: str, sha: str) -> bool:
+    run = await ctx.ledger.aread(lambda c: gates.latest_gate_run(c, repo, sha))
+    return run is not None and run.title == HALTED_TITLE
+
+
+async def rerun_bot_gates(
+    ctx: JobContext, gh: Any, repo: str, attempt: str, *, resume: bool = False
+) -> int:
     """Queue a fresh gate run for every open PR of the bot (it concludes "halted" while the
-    repository is halted)."""
+    repository is halted). On ``resume``, also for any PR whose gate the halt stopped."""
     from app.handlers.gate import enqueue_gate
 
     owner, name = split(repo)
     bot = await bot_login(ctx)
     count = 0
     async for pr in gh.paginate("pulls.list", owner=owner, repo=name, state="open"):
-        if is_bot_pr(pr, bot):
-            await enqueue_gate(ctx, repo, int(pr["number"]), str(pr["head"]["sha"]), attempt)
+        sha = str(pr["head"]["sha"])
+        if is_bot_pr(pr, bot) or (resume and await _was_halted(ctx, repo, sha)):
+            await enqueue_gate(ctx, repo, int(pr["number"]), sha, attempt)
             count += 1
     return count
 
@@ -123,7 +134,7 @@ async def rerun_bot_gates(ctx: JobContext, gh: Any, repo: str, attempt: str) -> 
 async def _revert(gh: Any, repo: str, number: int, action: str, label: str) -> None:
     owner, name = split(repo)
     try:
-        if action == "labeled":
+        if action in ("labeled", "opened"):
             await gh.call("issues.remove_label", owner=owner, repo=name, issue_number=number,
                           name=label)  # fmt: skip
         elif action == "unlabeled":
@@ -161,14 +172,14 @@ async def on_issue(event: Event, ctx: JobContext) -> None:
     sender = str((data.get("sender") or {}).get("login") or "")
     details = {"issue": number, "label": label, "action": action, "delivery": event.delivery_id}
     before = await halting_issues(ctx, gh, repo, label)
-    if action != "deleted" and sender.lower() != (await bot_login(ctx)).lower():
+    if action not in TRUSTED and sender.lower() != (await bot_login(ctx)).lower():
         if not await can_write(gh, repo, sender):
             await _revert(gh, repo, number, action, label)
             refused = {**details, "reason": "no write permission"}
             await ctx.audit(sender, "halt.toggle_reverted", refused)
             return
     after = set(before)
-    if action in ("labeled", "reopened"):
+    if action in ADDS:
         after.add(number)
     else:
         after.discard(number)
@@ -180,5 +191,5 @@ async def on_issue(event: Event, ctx: JobContext) -> None:
         await ctx.audit(sender, "halt.started", {**details, "stopped_jobs": stopped,
                                                  "gates_rerun": rerun})  # fmt: skip
     elif before and not after:
-        rerun = await rerun_bot_gates(ctx, gh, repo, f"resume:{event.delivery_id}")
+        rerun = await rerun_bot_gates(ctx, gh, repo, f"resume:{event.delivery_id}", resume=True)
         await ctx.audit(sender, "halt.resumed", {**details, "gates_rerun": rerun})

@@ -70,6 +70,21 @@ async def test_leak_fails_clean_passes_review_path_needs_an_owner(
         assert sorted(e.details["sha"] for e in completions) == sorted(
             [leak_sha, clean_sha, pay_sha]
         )
+
+        # Every webhook delivered again (GitHub's "Redeliver"): nothing is duplicated.
+        runs_before = len(repo.check_runs)
+        entries_before = len(server.audit())
+        labels_before = sorted(repo.labels)
+        delivered = [d for d in emu.deliveries if d.ok]
+        for d in delivered:
+            emu.replay(d)
+        await emu.drain()
+        replays = emu.deliveries[-len(delivered) :]
+        assert all(r.redelivery and r.status == 200 for r in replays)
+        assert len(repo.check_runs) == runs_before
+        assert len(server.audit()) == entries_before
+        assert sorted(repo.labels) == labels_before
+        assert all(not issue.comments for issue in repo.issues.values())
     finally:
         await server.stop()
     conn = connect(tmp_path / "ledger.db", readonly=True)

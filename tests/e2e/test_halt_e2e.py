@@ -1,0 +1,91 @@
+"""End to end: the lock label halts the bot, a triage user's toggles are reverted, resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.handlers.gate import TEST_DELAY_ENV
+from app.ledger import effects, jobs
+from tests.e2e.support import BASE_FILES, REPO, Server, gate_runs, open_pr, until
+from tests.github_emulator import Emulator
+from tests.github_emulator.state import Repo
+
+HALT = "selfheal:halt"
+
+
+def labels_of(repo: Repo, number: int) -> list[str]:
+    return [label.name for label in repo.issues[number].labels]
+
+
+async def test_lock_label_halts_reverts_outsiders_and_resumes(
+    github_emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emu = github_emulator
+    repo = emu.create_repo(REPO, BASE_FILES)
+    maint = emu.person("maint", "maintain")
+    trudy = emu.person("trudy", "triage")  # may label issues, has no write permission
+    server = await Server.start(emu, tmp_path / "ledger.db")
+    try:
+        emu.install([repo])
+        await until(lambda: HALT in repo.labels, what="labels created on install")
+        assert repo.labels[HALT].color == "b60205" and repo.labels[HALT].description
+
+        # A bot PR whose gate is slow (test hook): the halt must stop it mid-run.
+        monkeypatch.setenv(TEST_DELAY_ENV, "60")
+        fix = BASE_FILES["app/util.py"] + "\n\ndef mul(a, b):\n    return a * b\n"
+        _, bot_sha = await open_pr(maint, repo, "selfheal/7-mul", {"app/util.py": fix})
+        first = await until(lambda: gate_runs(repo, bot_sha), what="bot gate started")
+        assert first[0].status == "in_progress"
+        halt_key = f"halt:{REPO}"  # the gate consulted the halt state: it is in its slow part
+        await until(lambda: server.ledger.read(lambda c: effects.get_effect(c, halt_key)))
+
+        # A triage user adds the lock label: reverted, audited, nothing halts.
+        noise = await trudy.open_issue(repo, "please stop")
+        await trudy.add_labels(repo, noise["number"], HALT)
+        reverted = await until(lambda: server.audit("halt.toggle_reverted"), what="revert")
+        assert reverted[0].actor == "trudy"
+        await until(lambda: HALT not in labels_of(repo, noise["number"]), what="label removed")
+        assert not server.audit("halt.started")
+        assert first[0].status == "in_progress", (first[0].conclusion, first[0].output)
+
+        # A maintainer halts: the running gate stops, the bot PR's gate concludes "halted".
+        stop = await maint.open_issue(repo, "Stop selfheal", labels=[HALT])
+        await until(lambda: server.audit("halt.started"), what="halt")
+        await until(lambda: first[0].status == "completed", what="running gate stopped")
+        assert first[0].conclusion == "failure" and "halted" in first[0].output["title"]
+        monkeypatch.delenv(TEST_DELAY_ENV)
+        cancelled = server.ledger.read(lambda c: jobs.find(c, status="dead"))
+        assert any("repository halted" in (j.last_error or "") for j in cancelled)
+        rerun = await until(lambda: len(gate_runs(repo, bot_sha)) == 2, what="halt re-run")
+        assert rerun
+        await until(lambda: gate_runs(repo, bot_sha)[1].status == "completed", what="halted run")
+        assert gate_runs(repo, bot_sha)[1].conclusion == "failure"
+        assert "halted" in gate_runs(repo, bot_sha)[1].output["title"]
+
+        # Nothing new starts: a new bot PR while halted gets "halted" without a review.
+        _, new_sha = await open_pr(maint, repo, "selfheal/8-doc", {"docs/a.md": "# a\n"})
+        new_run = await until(lambda: [r for r in gate_runs(repo, new_sha)
+                                       if r.status == "completed"], what="new bot gate")  # fmt: skip
+        assert new_run[0].conclusion == "failure" and "halted" in new_run[0].output["title"]
+
+        # The triage user removes the lock label: it is put back.
+        await trudy.remove_label(repo, stop["number"], HALT)
+        await until(lambda: len(server.audit("halt.toggle_reverted")) == 2, what="second revert")
+        await until(lambda: HALT in labels_of(repo, stop["number"]), what="label restored")
+        assert not server.audit("halt.resumed")
+
+        # The maintainer removes it: resume, and the bot PRs are gated again.
+        await maint.remove_label(repo, stop["number"], HALT)
+        await until(lambda: server.audit("halt.resumed"), what="resume")
+        await until(lambda: len(gate_runs(repo, bot_sha)) == 3, what="resume re-run")
+        final = await until(
+            lambda: (
+                gate_runs(repo, bot_sha)[2].status == "completed" and gate_runs(repo, bot_sha)[2]
+            ),
+            what="gate after resume",
+        )
+        assert final.conclusion == "success", final.output
+    finally:
+        await server.stop()
