@@ -23,6 +23,7 @@ import gidgethub
 from gidgethub import routing
 from gidgethub.sansio import Event
 
+from app.gate.output import HALTED_TITLE
 from app.handlers.common import (
     bot_login,
     can_write,
@@ -31,7 +32,6 @@ from app.handlers.common import (
     split,
 )
 from app.labels import HALT_LABEL
-from app.gate.output import HALTED_TITLE
 from app.ledger import effects, gates
 from app.repo_config import RepoConfig
 from app.worker import JobContext

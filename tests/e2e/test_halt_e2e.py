@@ -8,7 +8,15 @@ import pytest
 
 from app.handlers.gate import TEST_DELAY_ENV
 from app.ledger import effects, jobs
-from tests.e2e.support import BASE_FILES, REPO, Server, gate_runs, open_pr, until
+from tests.e2e.support import (
+    BASE_FILES,
+    REPO,
+    Server,
+    completed_gate,
+    gate_runs,
+    open_pr,
+    until,
+)
 from tests.github_emulator import Emulator
 from tests.github_emulator.state import Repo
 
@@ -66,9 +74,9 @@ async def test_lock_label_halts_reverts_outsiders_and_resumes(
 
         # Nothing new starts: a new bot PR while halted gets "halted" without a review.
         _, new_sha = await open_pr(maint, repo, "selfheal/8-doc", {"docs/a.md": "# a\n"})
-        new_run = await until(lambda: [r for r in gate_runs(repo, new_sha)
-                                       if r.status == "completed"], what="new bot gate")  # fmt: skip
-        assert new_run[0].conclusion == "failure" and "halted" in new_run[0].output["title"]
+        new_run = await until(lambda: completed_gate(repo, new_sha), what="new bot gate")
+        assert new_run.conclusion == "failure" and "halted" in new_run.output["title"]
+        assert new_run == "failure" and "halted" in new_run[0].output["title"]
 
         # The triage user removes the lock label: it is put back.
         await trudy.remove_label(repo, stop["number"], HALT)
