@@ -684,3 +684,10 @@ def test_crlf_lines_and_no_trailing_newline() -> None:
     finding = only(scan_secrets("a.py", text))
     assert (finding.line, finding.snippet) == (2, "b = 'ghu_********(40 chars)'")
     assert only(scan_secrets("a.py", f"x = '{secret}'")).line == 1
+
+
+def test_case_folding_that_changes_length_keeps_offsets() -> None:
+    """ "İ".lower() is two characters; a naive lower() shifts every later offset."""
+    text = "s = 'İİİİ token key'\n" + "x = 'İ' # key secret token\n" * 50 + 'pwd = "Xy9-real-pw"\n'
+    finding = only(scan_secrets("tr.py", text))
+    assert (finding.line, finding.column, finding.rule_id) == (52, 8, "secret-generic-password")

@@ -17,6 +17,7 @@ import binascii
 import bisect
 import json
 import re
+import string
 from dataclasses import dataclass
 
 from app.findings import Severity
@@ -27,6 +28,7 @@ from app.scan import secret_patterns as patterns
 GENERIC_KEYWORDS = ("pass", "pwd", "secret", "token", "key", "auth", "cred")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 _MAX_NAME = 100
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 _NAME_TAIL = re.compile(r"[A-Za-z0-9_.\-]{0,100}")
 # Cheap check that an assignment operator follows a name, before any other work.
 _ASSIGN_AHEAD = re.compile(r"[\"'\]]{0,2}[ \t]{0,4}[:=]")
@@ -206,6 +208,8 @@ def _generic_hit(text: str, name: str, end: int, config_like: bool) -> Hit | Non
 
 def _generic(text: str, config_like: bool) -> list[Hit]:
     lower = text.lower()
+    if len(lower) != len(text):  # "İ".lower() is two characters: keep offsets aligned
+        lower = text.translate(_ASCII_LOWER)
     if not any(k in lower for k in GENERIC_KEYWORDS):
         return []
     seen: set[tuple[int, int]] = set()
@@ -219,7 +223,7 @@ def _generic(text: str, config_like: bool) -> list[Hit]:
                 hit = _generic_hit(text, text[span[0] : span[1]], span[1], config_like)
                 if hit:
                     hits.append(hit)
-            pos = lower.find(keyword, span[1])
+            pos = lower.find(keyword, max(span[1], pos + 1))
     return hits
 
 
