@@ -358,3 +358,36 @@ def test_routes_lists_templates(github_emulator: Emulator) -> None:
     assert ("GET", "/repos/{owner}/{repo}/contents/{path}") in routes
     assert all(not path.endswith(".git") and ".git/" not in path for _, path in routes)
     assert len(routes) == len(set(routes)) > 60
+
+
+async def test_workflow_runs_commit_pulls_and_teams(
+    gh: GitHubAPI, alice: Person, repo: Repo, github_emulator: Emulator
+) -> None:
+    head = await alice.push(repo, "ci-red", {"app.py": "x = 'red'\n"})
+    pr = await alice.open_pr(repo, "ci-red", "Red")
+    run = github_emulator.complete_workflow_run(
+        repo, head_sha=head, head_branch="ci-red", conclusion="failure", jobs=("lint", "test")
+    )
+    got = await gh.getitem(f"{R}/actions/runs/{run['id']}")
+    assert (got["conclusion"], got["head_sha"]) == ("failure", head)
+    assert [p["number"] for p in got["pull_requests"]] == [pr["number"]]
+    jobs = await gh.getitem(f"{R}/actions/runs/{run['id']}/jobs")
+    assert jobs["total_count"] == 2
+    assert {(j["name"], j["conclusion"]) for j in jobs["jobs"]} == {
+        ("lint", "failure"),
+        ("test", "failure"),
+    }
+    with pytest.raises(BadRequest):
+        await gh.getitem(f"{R}/actions/runs/12345")
+
+    pulls = [p["number"] async for p in gh.getiter(f"{R}/commits/{head}/pulls")]
+    assert pulls == [pr["number"]]
+    main = (await gh.getitem(f"{R}/git/ref/heads/main"))["object"]["sha"]
+    assert [p async for p in gh.getiter(f"{R}/commits/{main}/pulls")] == []
+
+    github_emulator.add_team("acme", "security", {"alice": "maintainer"})
+    member = await gh.getitem("/orgs/acme/teams/security/memberships/alice")
+    assert (member["role"], member["state"]) == ("maintainer", "active")
+    with pytest.raises(BadRequest) as outsider:
+        await gh.getitem("/orgs/acme/teams/security/memberships/bob")
+    assert outsider.value.status_code == 404

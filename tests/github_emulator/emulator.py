@@ -22,12 +22,14 @@ from . import (
     events,
     gitdata,
     githttp,
+    routes_actions,
     routes_apps,
     routes_checks,
     routes_comments,
     routes_git,
     routes_issues,
     routes_labels,
+    routes_orgs,
     routes_pulls,
     routes_repos,
     routes_reviews,
@@ -114,6 +116,8 @@ class Emulator:
             routes_checks,
             routes_comments,
             routes_search,
+            routes_actions,
+            routes_orgs,
         ):
             module.setup(app.router)
         githttp.setup(app.router)
@@ -352,6 +356,10 @@ class Emulator:
     ) -> Person:
         """A person acting through the REST API and git with their own token."""
         return Person(self, self.add_person(login, permission, repos))
+
+    def add_team(self, org: str, slug: str, members: Mapping[str, str]) -> None:
+        """A team ``org/slug`` with ``members`` (login -> "member" or "maintainer")."""
+        self.world.teams[f"{org}/{slug}".lower()] = {k.lower(): v for k, v in members.items()}
 
     def require_checks(self, repo: Repo, branch: str, names: Iterable[str]) -> None:
         """Branch protection: ``names`` must have succeeded on a PR's head before merge."""

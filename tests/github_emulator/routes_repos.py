@@ -9,7 +9,7 @@ from aiohttp import web
 from . import gitdata
 from .auth import permission
 from .context import emu, identity, repo_for
-from .responses import ApiError, not_found, reply
+from .responses import ApiError, not_found, paged_reply, reply
 from .state import PERMISSION_ORDER
 
 LEGACY_PERMISSION = {
@@ -100,6 +100,27 @@ async def get_commit(request: web.Request) -> web.Response:
     return reply(r.commit(repo, commit, files))
 
 
+async def pulls_for_commit(request: web.Request) -> web.Response:
+    """Pull requests whose head is, or whose commits include, the commit (or that merged it)."""
+    repo = repo_for(request)
+    git = gitdata.open_repo(repo.path)
+    commit = gitdata.resolve(git, request.match_info["commit_sha"])
+    if commit is None:
+        raise ApiError(422, f"No commit found for SHA: {request.match_info['commit_sha']}")
+    sha = str(commit.id)
+    found = []
+    for issue in sorted(repo.issues.values(), key=lambda i: i.number, reverse=True):
+        pr = issue.pull
+        if pr is None:
+            continue
+        if sha in (pr.head_sha, pr.merge_commit_sha) or (
+            gitdata.is_ancestor(git, sha, pr.head_sha)
+            and not gitdata.is_ancestor(git, sha, pr.base_sha)
+        ):
+            found.append(emu(request).render.simple_pull(repo, issue, git))
+    return paged_reply(request, found)
+
+
 async def collaborator_permission(request: web.Request) -> web.Response:
     repo = repo_for(request)
     e = emu(request)
@@ -135,6 +156,7 @@ def setup(router: web.UrlDispatcher) -> None:
     router.add_get("/repos/{owner}/{repo}/contents/{path:.*}", get_contents)
     router.add_get("/repos/{owner}/{repo}/branches/{branch:.+}", get_branch)
     router.add_get("/repos/{owner}/{repo}/commits/{ref:[^/]+}", get_commit)
+    router.add_get("/repos/{owner}/{repo}/commits/{commit_sha}/pulls", pulls_for_commit)
     router.add_get(
         "/repos/{owner}/{repo}/collaborators/{username}/permission", collaborator_permission
     )

@@ -39,7 +39,7 @@ async def create_review(request: web.Request) -> web.Response:
         id=e.world.next_id(),
         user=user,
         state=EVENTS[event],
-        body=data.get("body"),
+        body=data.get("body") or "",  # GitHub stores an empty review body as ""
         commit_id=str(data.get("commit_id") or pr.head_sha),
         submitted_at=time.time(),
     )

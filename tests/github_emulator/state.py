@@ -231,6 +231,8 @@ class Repo:
     check_runs: dict[int, CheckRun] = field(default_factory=dict)
     check_suites: dict[int, CheckSuite] = field(default_factory=dict)
     required_checks: dict[str, list[str]] = field(default_factory=dict)  # branch -> names
+    workflow_runs: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> run JSON
+    workflow_jobs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # run id -> jobs
 
     @property
     def full_name(self) -> str:
@@ -252,6 +254,7 @@ class World:
     tokens: dict[str, Token] = field(default_factory=dict)
     repos: dict[str, Repo] = field(default_factory=dict)  # lower-case full name -> repo
     manifest_codes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    teams: dict[str, dict[str, str]] = field(default_factory=dict)  # "org/slug" -> login -> role
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
     def next_id(self) -> int:

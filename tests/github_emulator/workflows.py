@@ -5,6 +5,7 @@ workflow_job.completed for each job, then workflow_run.completed (shapes after t
 from __future__ import annotations
 
 import time
+import zlib
 from typing import TYPE_CHECKING, Any
 
 from . import gitdata
@@ -31,7 +32,7 @@ def workflow_completed(
     now = time.time()
     run_id = emu.world.next_id()
     api = f"{r.base}/repos/{repo.full_name}/actions"
-    workflow_id = abs(hash((repo.id, name))) % 10**8
+    workflow_id = zlib.crc32(f"{repo.id}:{name}".encode()) % 10**8
     repo_json = r.repo_lite(repo)
     for job in jobs:
         job_id = emu.world.next_id()
@@ -69,6 +70,7 @@ def workflow_completed(
             "runner_group_id": 1,
             "runner_group_name": "Default",
         }
+        repo.workflow_jobs.setdefault(run_id, []).append(wj)
         emit(emu, "workflow_job", repo, actor, {"workflow_job": wj}, action="completed")
     pulls = [r.pull_ref(repo, i) for i in open_pulls_for(repo, head_sha)]
     git = gitdata.open_repo(repo.path)
@@ -130,4 +132,5 @@ def workflow_completed(
         {"workflow_run": wr, "workflow": workflow},
         action="completed",
     )
+    repo.workflow_runs[run_id] = wr
     return wr
