@@ -9,6 +9,7 @@ import pytest
 
 from app.findings import Category, Decision
 from app.policy import load_effective_policy
+from app.resources import rules_dir
 from app.review.diffparse import changeset_from_diff, parse_diff
 from app.review.reviewer import ReviewOptions, review
 from app.review.scaffold import scaffold_python
@@ -109,7 +110,9 @@ def test_fragments_are_scanned_by_semgrep_both_ways(tmp_path: Path) -> None:
         changeset_from_diff(_diff("src/db.py") + _diff("lib/fragment.py")), tmp_path
     )
     policy = load_effective_policy(None)
-    verdict = review(changes, policy, options=ReviewOptions(scan=ScanOptions()))
+    sql_rules = rules_dir() / "python" / "sql-injection.yaml"  # one rule file: a faster run
+    scan = ScanOptions(rules=sql_rules, scanners=frozenset({"semgrep"}))
+    verdict = review(changes, policy, options=ReviewOptions(scan=scan))
     injections = {(f.path, f.line) for f in verdict.findings if f.category is Category.INJECTION}
     assert injections == {("src/db.py", 43), ("lib/fragment.py", 43)}
     assert verdict.decision is Decision.BLOCK
