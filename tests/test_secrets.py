@@ -631,6 +631,8 @@ def test_entropy_thresholds_and_edges() -> None:
     assert looks_random(rand(16, ALNUM, 1))  # base64, at the minimum length
     assert not looks_random(rand(15, ALNUM, 1))  # one below it
     assert looks_random(rand(32, HEX, 2))
+    assert looks_random(rand(20, HEX, 2))  # hex at its minimum length
+    assert not looks_random(rand(16, HEX, 2))  # a 64-bit hash or id
     assert not looks_random("0123456789012345")  # hex but digits only
     assert not looks_random("aaaa1111bbbb2222")  # hex, entropy 2.0 < 3.0
     assert not looks_random("abcdefghijklmnopqrstuvwxyz")  # one character class
@@ -691,3 +693,21 @@ def test_case_folding_that_changes_length_keeps_offsets() -> None:
     text = "s = 'İİİİ token key'\n" + "x = 'İ' # key secret token\n" * 50 + 'pwd = "Xy9-real-pw"\n'
     finding = only(scan_secrets("tr.py", text))
     assert (finding.line, finding.column, finding.rule_id) == (52, 8, "secret-generic-password")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '"PWD": "/Users/someone/project",',
+        "  'allPass': 'overEvery',",
+        "const passwordSymbols = 'qwertyuiop12345!@#';",
+        'key_path = "C:\\\\certs\\\\server.key"',
+    ],
+)
+def test_paths_and_weak_names_are_not_secrets(line: str) -> None:
+    assert scan_secrets("env.js", line + "\n") == []
+
+
+def test_pass_alone_still_finds_a_password_with_digits() -> None:
+    finding = only(scan_secrets("mail.py", 'SMTP_PASS = "m4il-Rel4y"\n'))
+    assert finding.rule_id == "secret-generic-password"

@@ -6,13 +6,14 @@
   ==========  ===========================  =========  ===========
   charset     characters                   threshold  min. length
   ==========  ===========================  =========  ===========
-  hex         ``0-9 a-f`` (one case)       3.0        16
+  hex         ``0-9 a-f`` (one case)       3.0        20
   base64      ``A-Z a-z 0-9 + / = _ -``    3.5        16
   ==========  ===========================  =========  ===========
 
   The maximum for a string of length *n* over an alphabet of size *k* is
   ``log2(min(n, k))``: 4.0 for hex, 6.0 for base64. A random 16-character hex string
-  scores about 3.2, a random 16-character base64 string about 3.75; English words and
+  scores about 3.2 (but hex needs 20 characters: 16-digit hex values are mostly
+  hashes and ids), a random 16-character base64 string about 3.75; English words and
   identifiers (``my_secret_value``) score lower and, unlike generated keys, rarely mix
   upper case, lower case and digits, which is required too (two of the three classes for
   base64, digits and letters for hex).
@@ -37,6 +38,9 @@ from pathlib import PurePosixPath
 HEX_ENTROPY_THRESHOLD = 3.0
 BASE64_ENTROPY_THRESHOLD = 3.5
 MIN_RANDOM_LENGTH = 16
+# Hex needs more: 16-hex-digit values are mostly content hashes and ids (64 bits), while hex
+# credentials are 32 digits or more.
+MIN_HEX_LENGTH = 20
 
 _HEX = frozenset(string.hexdigits)
 _BASE64 = frozenset(string.ascii_letters + string.digits + "+/=_-")
@@ -77,6 +81,8 @@ NOT_SECRET_SUFFIXES = frozenset(
         "placeholder", "hint", "min", "max", "version", "limit", "store", "manager",
         "provider", "source", "location", "key_id", "keyid", "reset", "prompt", "message",
         "error", "validator", "strength", "check", "input", "widget", "char", "chars",
+        "symbols", "alphabet", "charset", "characters", "rules", "options", "text", "title",
+        "description", "help", "tooltip", "lifetime", "used", "changed", "updated",
     }
 )  # fmt: skip
 
@@ -101,6 +107,7 @@ ENV_READS = ("os.environ", "getenv", "process.env", "env[", "env(", "environ.get
 _FAKE_RUN = re.compile(r"x{4,}|X{4,}|\*{3,}|•{3,}|\.{3,}|#{4,}|0{10,}")
 _TEMPLATE = re.compile(r"\$\{|\$\(|\{\{|\}\}|\{%|%\(|%s\b|\{[A-Za-z_0-9.]*\}|\[\[|\]\]")
 _IDENTIFIER = re.compile(r"[a-z]+(?:_[a-z]+)+|[A-Z]+(?:_[A-Z]+)+")
+_PATH = re.compile(r"(?:~|\.{1,2})?/[\w.\-]{1,100}/|[A-Za-z]:\\")
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 
 # SHA-256 of values that vendors publish in their documentation as examples. Stored as
@@ -157,7 +164,8 @@ def looks_random(value: str) -> bool:
     has_upper = any(c.isupper() for c in value)
     if charset == "hex":
         return (
-            has_digit
+            len(value) >= MIN_HEX_LENGTH
+            and has_digit
             and (has_lower or has_upper)
             and (shannon_entropy(value) >= HEX_ENTROPY_THRESHOLD)
         )
@@ -224,6 +232,13 @@ def is_label_value(name: str, value: str) -> bool:
         return True
     if re.sub(r"[^a-z0-9]", "", value.lower()) == re.sub(r"[^a-z0-9]", "", name.lower()):
         return True
+    if _PATH.match(value):  # PWD=/home/me, key_file: ./certs/server
+        return True
+    # "pass" alone is a weak signal (allPass, bypass_mode): its value needs a non-letter.
+    name_parts = name_words(name)
+    if "pass" in name_parts and not (PASSWORD_WORDS - {"pass"}) & set(name_parts):
+        if value.isalpha():
+            return True
     return _IDENTIFIER.fullmatch(value) is not None
 
 
