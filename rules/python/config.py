@@ -37,6 +37,12 @@ def login():
     return response
 
 
+def copy_cookies(jar, cookie):
+    # http.cookiejar's set_cookie(cookie) is not a response cookie.
+    # ok: python-cookie-without-secure, python-cookie-without-httponly
+    jar.set_cookie(cookie)
+
+
 def serve():
     # ruleid: python-debug-enabled
     app.run(debug=True)

@@ -45,3 +45,9 @@ def fetch():
     requests.get("https://example.com")
     # ok: python-request-without-timeout
     requests.get("https://example.com", timeout=10)
+
+
+def settings(requests):
+    # A parameter that happens to be called "requests" is not the library.
+    # ok: python-request-without-timeout
+    return requests.get("coder", "rules")

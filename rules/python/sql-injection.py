@@ -94,3 +94,9 @@ class Migration:
         # ruleid: python-destructive-sql
         migrations.RunSQL("DROP TABLE old_orders"),
     ]
+
+
+def mark(conn, state, row_id):
+    column = {"deleted": "deleted_at", "suspended": "suspended_at"}.get(state)
+    # ok: python-sql-string-built
+    conn.execute(f"UPDATE items SET {column} = ? WHERE id = ?", (1, row_id))
