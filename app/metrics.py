@@ -164,8 +164,17 @@ class AppMetrics:
             "selfheal_deliveries_total", "Webhook deliveries by event and outcome.",
             ("event", "outcome"),
         )  # fmt: skip
+        self.processed = Counter(
+            "selfheal_deliveries_processed_total",
+            "Deliveries handled by the workers, by event and outcome.",
+            ("event", "outcome"),
+        )
         self.queue_depth = Gauge(
             "selfheal_queue_depth", "Jobs in the durable queue by status.", ("status",)
+        )
+        self.queue_oldest = Gauge(
+            "selfheal_queue_oldest_due_seconds",
+            "How long the oldest due, queued job has been waiting (0 when none).",
         )
         self.job_duration = Histogram(
             "selfheal_job_duration_seconds", "Time a job ran, by kind and result.",
@@ -189,7 +198,9 @@ class AppMetrics:
         )  # fmt: skip
         for metric in (
             self.deliveries,
+            self.processed,
             self.queue_depth,
+            self.queue_oldest,
             self.job_duration,
             self.job_wait,
             self.github_calls,
@@ -206,9 +217,10 @@ class AppMetrics:
     def record_gate_conclusion(self, conclusion: str) -> None:
         self.gate_conclusions.inc({"conclusion": conclusion})
 
-    def set_queue_depth(self, depth: Mapping[str, int]) -> None:
+    def set_queue_depth(self, depth: Mapping[str, int], oldest_due_age: float = 0.0) -> None:
         for status, count in depth.items():
             self.queue_depth.set(count, {"status": status})
+        self.queue_oldest.set(oldest_due_age)
 
     def render(self) -> str:
         return self.registry.render()

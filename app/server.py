@@ -146,8 +146,10 @@ async def healthz(request: web.Request) -> web.Response:
 async def metrics_endpoint(request: web.Request) -> web.Response:
     app_metrics = request.app[METRICS]
     try:
-        depth = await request.app[LEDGER].aread(jobs.depth)
-        app_metrics.set_queue_depth(depth)
+        depth, oldest = await request.app[LEDGER].aread(
+            lambda c: (jobs.depth(c), jobs.oldest_due_age(c))
+        )
+        app_metrics.set_queue_depth(depth, oldest)
     except Exception:
         log.exception("could not read the queue depth")
     return web.Response(body=app_metrics.render().encode(), headers={"Content-Type": CONTENT_TYPE})

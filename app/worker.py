@@ -166,8 +166,10 @@ async def handle_webhook(job: jobs.Job, ctx: JobContext) -> None:
             await hook(event, ctx)
     except BaseException as exc:
         outcome = "cancelled" if isinstance(exc, JobCancelled | asyncio.CancelledError) else "error"
+        ctx.metrics.processed.inc({"event": delivery.event, "outcome": outcome})
         await ctx.ledger.awrite(lambda c: deliveries.set_outcome(c, delivery_id, outcome))
         raise
+    ctx.metrics.processed.inc({"event": delivery.event, "outcome": "processed"})
     await ctx.ledger.awrite(lambda c: deliveries.set_outcome(c, delivery_id, "processed"))
 
 

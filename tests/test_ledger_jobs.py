@@ -109,3 +109,10 @@ def test_backoff_delay_is_capped() -> None:
         d = jobs.backoff_delay(attempts, 2.0, 60.0, rng)
         assert 0 < d <= 60.0
     assert jobs.backoff_delay(20, 2.0, 60.0, rng) >= 30.0
+
+
+def test_oldest_due_age(ledger: Ledger) -> None:
+    assert ledger.read(lambda c: jobs.oldest_due_age(c, now=100)) == 0.0
+    ledger.write(lambda c: jobs.enqueue(c, "k", now=40))
+    ledger.write(lambda c: jobs.enqueue(c, "k", run_after=500, now=50))  # not due yet
+    assert ledger.read(lambda c: jobs.oldest_due_age(c, now=100)) == 60.0

@@ -168,6 +168,10 @@ async def test_metrics_exposition(server: Any) -> None:
     assert 'selfheal_deliveries_total{event="unverified",outcome="bad_signature"} 1' in lines
     assert 'selfheal_queue_depth{status="done"} 1' in lines
     assert 'selfheal_queue_depth{status="queued"} 0' in lines
+    assert "selfheal_queue_oldest_due_seconds 0" in lines
+    assert (
+        'selfheal_deliveries_processed_total{event="pull_request",outcome="processed"} 1' in lines
+    )
     assert "# TYPE selfheal_job_duration_seconds histogram" in lines
     assert any(
         line.startswith('selfheal_job_duration_seconds_count{kind="webhook",result="done"} 1')

@@ -281,3 +281,12 @@ def release(
         (now, now, job_id, worker_id),
     )
     return cursor.rowcount == 1
+
+
+def oldest_due_age(conn: sqlite3.Connection, *, now: float | None = None) -> float:
+    """Seconds the oldest runnable queued job has waited past its ``run_after`` (0 if none)."""
+    now = time.time() if now is None else now
+    row = conn.execute(
+        "SELECT MIN(run_after) FROM jobs WHERE status = 'queued' AND run_after <= ?", (now,)
+    ).fetchone()
+    return 0.0 if row[0] is None else max(0.0, now - float(row[0]))
