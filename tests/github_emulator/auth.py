@@ -48,7 +48,9 @@ class Identity:
         return "anonymous"
 
 
-def _bearer(header: str) -> tuple[str, str] | None:
+def credentials(header: str) -> tuple[str, str] | None:
+    """(scheme, secret) from an Authorization header: ``token``/``Bearer`` values, or the
+    password (else the user name) of HTTP Basic, as git sends it."""
     scheme, _, value = header.partition(" ")
     scheme = scheme.lower()
     if scheme in ("token", "bearer") and value:
@@ -108,7 +110,7 @@ def identify(world: World, request: web.Request) -> Identity:
     header = request.headers.get("Authorization", "")
     if not header:
         return Identity("anonymous")
-    parsed = _bearer(header)
+    parsed = credentials(header)
     if parsed is None:
         raise ApiError(401, BAD_CREDENTIALS)
     scheme, value = parsed
@@ -139,15 +141,9 @@ def issue_installation_token(
 
 
 def require_app(identity: Identity) -> App:
+    """App-only endpoints (/app, installations, access tokens) need the App JWT."""
     if identity.app is None:
-        raise ApiError(
-            401,
-            "A JSON web token could not be decoded"
-            if identity.kind == "anonymous"
-            else "'Expiration time' claim ('exp') must be a numeric value representing the future "
-            "time at which the assertion expires",
-            docs=JWT_DOCS,
-        )
+        raise ApiError(401, JWT_UNDECODABLE, docs=JWT_DOCS)
     return identity.app
 
 

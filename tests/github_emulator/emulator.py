@@ -46,7 +46,6 @@ from .state import App, CheckRun, Installation, Repo, Token, User, World
 from .webhooks import Delivery, WebhookSender
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-ZERO_SHA = "0" * 40
 LOG = logging.getLogger("github_emulator")
 
 
@@ -276,7 +275,7 @@ class Emulator:
         acct = self.world.user(owner)
         inst = Installation(id=self.world.next_id(), app=app, account=acct, repos=names)
         self.world.installations[inst.id] = inst
-        events.installation(self, inst, "created", [self._repo(n) for n in names])
+        events.installation(self, inst, "created", [self.repo(n) for n in names])
         return inst
 
     def add_installation_repos(self, inst: Installation, repos: Iterable[Repo]) -> None:
@@ -290,7 +289,7 @@ class Emulator:
         events.installation_repositories(self, inst, "removed", removed)
 
     def uninstall(self, inst: Installation) -> None:
-        events.installation(self, inst, "deleted", [self._repo(n) for n in inst.repos])
+        events.installation(self, inst, "deleted", [self.repo(n) for n in inst.repos])
         del self.world.installations[inst.id]
 
     def register_manifest_code(self, code: str | None = None, **app_fields: Any) -> str:
@@ -300,15 +299,13 @@ class Emulator:
         return code
 
     # -- repositories and people -----------------------------------------------------------
-    def _repo(self, full_name: str) -> Repo:
+    def repo(self, full_name: str) -> Repo:
+        """The repository ``owner/name`` (KeyError if it does not exist)."""
         owner, name = full_name.split("/", 1)
         repo = self.world.repo(owner, name)
         if repo is None:
             raise KeyError(full_name)
         return repo
-
-    def repo(self, full_name: str) -> Repo:
-        return self._repo(full_name)
 
     def create_repo(
         self,

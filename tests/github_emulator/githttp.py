@@ -16,7 +16,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from . import gitdata
-from .auth import Identity, _bearer, permission
+from .auth import Identity, credentials, permission
 from .context import emu
 from .state import permission_at_least
 
@@ -43,7 +43,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
     if service not in SERVICES:
         return _text(404, "Not Found")
     header = request.headers.get("Authorization", "")
-    parsed = _bearer(header) if header else None
+    parsed = credentials(header) if header else None
     token = e.world.tokens.get(parsed[1]) if parsed else None
     if token is None or (token.expires_at is not None and token.expires_at <= time.time()):
         return _unauthorized()

@@ -169,7 +169,7 @@ class Render:
         return {"id": i.id, "node_id": node_id("Installation", i.id)}
 
     # -- repositories ----------------------------------------------------------------------
-    def repo(self, r: Repo, *, counts: bool = True) -> JSON:
+    def repo(self, r: Repo) -> JSON:
         api = f"{self.base}/repos/{r.full_name}"
         html = f"{self.base}/{r.full_name}"
         open_issues = sum(1 for i in r.issues.values() if i.state == "open")
@@ -255,8 +255,6 @@ class Render:
             "default_branch": r.default_branch,
             "custom_properties": {},
         }
-        if not counts:
-            data.pop("custom_properties")
         return data
 
     def repo_lite(self, r: Repo) -> JSON:
