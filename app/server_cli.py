@@ -92,7 +92,10 @@ def run_serve(args: argparse.Namespace) -> int:
             importlib.import_module(name)
         except ImportError as exc:
             raise UsageError(f"SELFHEAL_PLUGINS: cannot import {name!r}: {exc}") from None
-    ledger = Ledger.open(settings.db_path)
+    try:
+        ledger = Ledger.open(settings.db_path)
+    except sqlite3.Error as exc:
+        raise UsageError(f"cannot open the ledger {settings.db_path}: {exc}") from None
     log.info(
         "starting",
         extra={
@@ -116,6 +119,8 @@ def run_serve(args: argparse.Namespace) -> int:
             shutdown_timeout=SHUTDOWN_TIMEOUT,
             access_log=None,
         )
+    except OSError as exc:  # address in use, permission denied
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     finally:
         ledger.close()
     return EXIT_OK

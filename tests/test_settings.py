@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -118,3 +119,19 @@ def test_serve_refuses_bad_key_without_echoing_it(tmp_path: Path) -> None:
     result = _serve(tmp_path, env)
     assert result.returncode == 2 and "not a valid unencrypted PEM" in result.stderr
     assert "AAAA" not in result.stderr and SECRET not in result.stderr
+
+
+def test_serve_reports_unusable_db_and_busy_port(tmp_path: Path) -> None:
+    result = _serve(tmp_path, base_env(tmp_path / "missing-dir" / "x.db"))
+    assert result.returncode == 2 and "cannot open the ledger" in result.stderr
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SELFHEAL_", "GITHUB_"))}
+        env.update(base_env(tmp_path / "x.db", SELFHEAL_WORKERS="0"))
+        result = subprocess.run(
+            [sys.executable, "-m", "app", "serve", "--port", str(port)],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert result.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
