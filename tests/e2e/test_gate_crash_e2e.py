@@ -1,0 +1,123 @@
+"""End to end: ``kill -9`` of the server in the middle of a gate, restart, and the check run
+completes exactly once; then ``selfheal audit verify`` on that ledger, and on an edited copy."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from app.handlers.gate import TEST_DELAY_ENV
+from app.ledger import Ledger, audit, connect, effects
+from tests.e2e.support import BASE_FILES, REPO, env_for, gate_runs, open_pr, until
+from tests.github_emulator import Emulator
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+            return bool(resp.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+async def _serve(emu: Emulator, tmp_path: Path, port: int, delay: str) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SELFHEAL_", "GITHUB_"))}
+    env.update(
+        env_for(emu, tmp_path / "ledger.db", SELFHEAL_WORKERS="1",
+                SELFHEAL_JOB_LEASE_SECONDS="2", SELFHEAL_SHUTDOWN_GRACE_SECONDS="1")
+    )  # fmt: skip
+    env[TEST_DELAY_ENV] = delay
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    log = open(tmp_path / f"server-{delay}.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=log,
+    )  # fmt: skip
+    ready = await until(
+        lambda: proc.poll() is not None or _healthy(port), timeout=60, what="server start"
+    )
+    assert ready and proc.poll() is None, (tmp_path / f"server-{delay}.log").read_text()
+    return proc
+
+
+def _audit_verify(db: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app", "audit", "verify", "--db", str(db)],
+        capture_output=True, text=True, cwd=ROOT, timeout=60, check=False,
+    )  # fmt: skip
+
+
+async def test_kill_9_mid_gate_then_restart_completes_the_check_once(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    emu = github_emulator
+    emu.record_exchanges = True
+    repo = emu.create_repo(REPO, BASE_FILES)
+    bob = emu.person("bob", "write")
+    port = _free_port()
+    emu.set_webhook_url(f"http://127.0.0.1:{port}/webhook")
+    db = tmp_path / "ledger.db"
+    server = await _serve(emu, tmp_path, port, delay="120")
+    try:
+        emu.install([repo])
+        fix = BASE_FILES["app/util.py"] + "\n\ndef neg(a):\n    return -a\n"
+        _, sha = await open_pr(bob, repo, "selfheal/9-neg", {"app/util.py": fix})
+        await until(lambda: gate_runs(repo, sha), what="check run created")
+
+        def in_slow_part() -> bool:  # the job read the halt state, so it is sleeping now
+            conn = connect(db, readonly=True)
+            try:
+                return effects.get_effect(conn, f"halt:{REPO}") is not None
+            finally:
+                conn.close()
+
+        await until(in_slow_part, what="gate mid-run")
+    finally:
+        server.send_signal(signal.SIGKILL)
+        await asyncio.to_thread(server.wait, 30)
+    (run,) = gate_runs(repo, sha)
+    assert run.status == "in_progress"
+
+    server = await _serve(emu, tmp_path, port, delay="0")
+    try:
+        await until(lambda: run.status == "completed", timeout=120, what="completion")
+        await emu.drain()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(server.wait, 30) == 0
+
+    assert run.conclusion == "success", run.output
+    assert len(gate_runs(repo, sha)) == 1
+    creates = [x for x in emu.exchanges if x.method == "POST" and x.path.endswith("/check-runs")]
+    patches = [x for x in emu.exchanges if x.method == "PATCH" and str(run.id) in x.path]
+    assert (len(creates), len(patches)) == (1, 1)  # one create, one completing update
+    with Ledger.open(db) as ledger:
+        done = ledger.read(lambda c: audit.entries(c, action="gate.completed"))
+        assert [e.details["sha"] for e in done] == [sha]
+
+    ok = _audit_verify(db)
+    assert ok.returncode == 0 and "audit chain ok" in ok.stdout, ok.stdout + ok.stderr
+    tampered = tmp_path / "tampered.db"
+    shutil.copy(db, tampered)
+    with sqlite3.connect(tampered) as conn:
+        conn.execute("DROP TRIGGER audit_no_update")
+        conn.execute("UPDATE audit SET actor = 'mallory' WHERE id = 2")
+    broken = _audit_verify(tampered)
+    assert broken.returncode == 1 and "BROKEN at entry 2" in broken.stdout, broken.stdout
