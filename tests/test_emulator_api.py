@@ -314,6 +314,7 @@ async def test_merge_rules(
         await gh.put(f"{R}/pulls/{one['number']}/merge", data={})
     assert expected.value.status_code == 405
     assert 'Required status check "ci" is expected' in str(expected.value)
+    assert (await gh.getitem(f"{R}/pulls/{one['number']}"))["mergeable_state"] == "blocked"
     for pr in (one, two):
         await gh.post(
             f"{R}/check-runs",
@@ -391,3 +392,14 @@ async def test_workflow_runs_commit_pulls_and_teams(
     with pytest.raises(BadRequest) as outsider:
         await gh.getitem("/orgs/acme/teams/security/memberships/bob")
     assert outsider.value.status_code == 404
+
+
+async def test_deleting_the_head_branch_closes_the_pr(
+    gh: GitHubAPI, alice: Person, repo: Repo
+) -> None:
+    await alice.push(repo, "doomed", {"app.py": "x = 'doomed'\n"})
+    pr = await alice.open_pr(repo, "doomed", "Doomed")
+    assert (await gh.getitem(f"{R}/pulls/{pr['number']}"))["mergeable_state"] == "clean"
+    await gh.delete(f"{R}/git/refs/heads/doomed")
+    closed = await gh.getitem(f"{R}/pulls/{pr['number']}")
+    assert (closed["state"], closed["merged"]) == ("closed", False)

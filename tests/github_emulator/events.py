@@ -218,6 +218,15 @@ def refs_changed(
                 pr.head_sha = new
                 issue.updated_at = time.time()
                 pull_request(emu, repo, issue, "synchronize", sender, before=old, after=new)
+            elif pr.head_ref == branch:  # head branch deleted: GitHub closes the PR
+                now = time.time()
+                issue.state, issue.closed_at, issue.closed_by, issue.updated_at = (
+                    "closed",
+                    now,
+                    sender,
+                    now,
+                )
+                pull_request(emu, repo, issue, "closed", sender)
         if new != ZERO_SHA:
             for inst in emu.world.installations_for(repo):
                 suite, created = suite_for(

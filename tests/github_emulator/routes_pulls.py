@@ -16,11 +16,10 @@ from .context import emu, identity, issue_for, repo_for
 from .issue_ops import set_state
 from .responses import ApiError, body, paged_reply, reply, validation
 from .serializers import parse_node_id
-from .state import Issue, PullRequest, Repo, User, permission_at_least
+from .state import Issue, PullRequest, Repo, User, permission_at_least, required_check_problem
 
 CLOSING_RE = re.compile(r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s+#(\d+)", re.IGNORECASE)
 GRAPHQL_MUTATIONS = ("markPullRequestReadyForReview", "convertPullRequestToDraft")
-GOOD_CONCLUSIONS = {"success", "neutral", "skipped"}
 
 
 def _actor(request: web.Request) -> User:
@@ -181,20 +180,6 @@ async def list_commits(request: web.Request) -> web.Response:
     r = emu(request).render
     commits = gitdata.commits_between(git, mb, issue.pull.head_sha)
     return paged_reply(request, [r.commit(repo, c) for c in commits])
-
-
-def required_check_problem(repo: Repo, branch: str, head_sha: str) -> str | None:
-    """Why the branch protection refuses a merge of ``head_sha``, or None."""
-    for name in repo.required_checks.get(branch, []):
-        runs = [r for r in repo.check_runs.values() if r.head_sha == head_sha and r.name == name]
-        if not runs:
-            return f'Required status check "{name}" is expected.'
-        latest = max(runs, key=lambda r: (r.started_at, r.id))
-        if latest.status != "completed":
-            return f'Required status check "{name}" is expected.'
-        if latest.conclusion not in GOOD_CONCLUSIONS:
-            return f'Required status check "{name}" is failing.'
-    return None
 
 
 async def merge_pull(request: web.Request) -> web.Response:

@@ -26,6 +26,7 @@ from .state import (
     Review,
     User,
     iso,
+    required_check_problem,
 )
 
 PULL_ONLY = (
@@ -431,6 +432,8 @@ class Render:
             state = "draft"
         elif mergeable is False:
             state = "dirty"
+        elif required_check_problem(r, pr.base_ref, pr.head_sha):
+            state = "blocked"
         else:
             state = "clean"
         return {

@@ -39,6 +39,9 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+GOOD_CONCLUSIONS = {"success", "neutral", "skipped"}
+
+
 def permission_at_least(have: str, need: str) -> bool:
     return PERMISSION_ORDER.index(have) >= PERMISSION_ORDER.index(need)
 
@@ -275,3 +278,17 @@ class World:
 
     def next_issue_number(self, repo: Repo) -> int:
         return max(repo.issues, default=0) + 1
+
+
+def required_check_problem(repo: Repo, branch: str, head_sha: str) -> str | None:
+    """Why the branch protection refuses a merge of ``head_sha``, or None."""
+    for name in repo.required_checks.get(branch, []):
+        runs = [r for r in repo.check_runs.values() if r.head_sha == head_sha and r.name == name]
+        if not runs:
+            return f'Required status check "{name}" is expected.'
+        latest = max(runs, key=lambda r: (r.started_at, r.id))
+        if latest.status != "completed":
+            return f'Required status check "{name}" is expected.'
+        if latest.conclusion not in GOOD_CONCLUSIONS:
+            return f'Required status check "{name}" is failing.'
+    return None
