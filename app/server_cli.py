@@ -42,6 +42,10 @@ def register(subparsers: Any) -> None:
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     verify = audit_sub.add_parser("verify", help="check the hash chain")
     verify.add_argument("--db", type=Path, help="ledger file (default: $SELFHEAL_DB)")
+    verify.add_argument(
+        "--expect", metavar="HASH", help="a head hash printed by an earlier verify: fail if no "
+        "entry has it (detects entries cut off the end)",
+    )  # fmt: skip
     verify.set_defaults(handler=run_verify)
     log = audit_sub.add_parser("log", help="list audit entries, newest first")
     log.add_argument("--db", type=Path, help="ledger file (default: $SELFHEAL_DB)")
@@ -138,13 +142,17 @@ def run_verify(args: argparse.Namespace) -> int:
 
     conn = connect(_db(args), readonly=True)
     try:
-        result = audit.verify(conn)
+        result = audit.verify(conn, expect_hash=args.expect)
     finally:
         conn.close()
     if result.ok:
         print(f"audit chain ok: {result.checked} entries verified")
+        print(f"head {result.head_hash}")
         return EXIT_OK
-    print(f"audit chain BROKEN at entry {result.broken_id}: {result.reason}")
+    if result.broken_id is None:
+        print(f"audit chain BROKEN: {result.reason}")
+    else:
+        print(f"audit chain BROKEN at entry {result.broken_id}: {result.reason}")
     print(f"({result.checked} entries before it verified)")
     return EXIT_FINDINGS
 

@@ -40,7 +40,7 @@ def test_chain_links_and_verifies(db: Path) -> None:
         assert [e.id for e in entries] == [3, 2, 1]
         assert entries[-1].prev_hash == audit.GENESIS
         assert entries[0].prev_hash == entries[1].hash
-        assert led.read(audit.verify) == audit.VerifyResult(True, 3)
+        assert led.read(audit.verify) == audit.VerifyResult(True, 3, head_hash=entries[0].hash)
         assert [e.id for e in led.read(lambda c: audit.entries(c, repository="o/r"))] == [2, 1]
         assert [e.id for e in led.read(lambda c: audit.entries(c, request=4))] == [1]
         assert [e.id for e in led.read(lambda c: audit.entries(c, actor="bob"))] == [3]
@@ -119,3 +119,15 @@ def test_audit_missing_db_is_usage_error(
 ) -> None:
     assert main(["audit", "verify", "--db", str(tmp_path / "nope.db")]) == 2
     assert "no ledger" in capsys.readouterr().err
+
+
+def test_expected_head_detects_truncation(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "verify", "--db", str(db)]) == 0
+    head = capsys.readouterr().out.splitlines()[-1].removeprefix("head ")
+    assert main(["audit", "verify", "--db", str(db), "--expect", head]) == 0
+    capsys.readouterr()
+    _tamper(db, "DELETE FROM audit WHERE id = 3")  # the last entry: links still check out
+    assert main(["audit", "verify", "--db", str(db)]) == 0
+    capsys.readouterr()
+    assert main(["audit", "verify", "--db", str(db), "--expect", head]) == 1
+    assert "removed from the end" in capsys.readouterr().out

@@ -53,6 +53,7 @@ class VerifyResult:
     checked: int
     broken_id: int | None = None
     reason: str = ""
+    head_hash: str = GENESIS  # hash of the last verified entry: record it to detect truncation
 
 
 def canonical(value: Any) -> str:
@@ -136,8 +137,12 @@ def _entry(row: sqlite3.Row) -> AuditEntry:
     )
 
 
-def verify(conn: sqlite3.Connection) -> VerifyResult:
-    """Walk the whole chain in id order; report the first entry that does not check out."""
+def verify(conn: sqlite3.Connection, *, expect_hash: str | None = None) -> VerifyResult:
+    """Walk the whole chain in id order; report the first entry that does not check out.
+
+    ``expect_hash`` is a head hash recorded earlier: if no entry carries it, entries were cut
+    off the end (or the chain was replaced), which the links alone cannot show.
+    """
     expected_id = 1
     prev_hash = GENESIS
     checked = 0
@@ -172,7 +177,14 @@ def verify(conn: sqlite3.Connection) -> VerifyResult:
         prev_hash = row["hash"]
         expected_id += 1
         checked += 1
-    return VerifyResult(True, checked)
+        if expect_hash is not None and row["hash"] == expect_hash:
+            expect_hash = None
+    if expect_hash is not None:
+        return VerifyResult(
+            False, checked, None, f"no entry has the expected hash {expect_hash}: entries were "
+            "removed from the end or the log was replaced", prev_hash,
+        )  # fmt: skip
+    return VerifyResult(True, checked, head_hash=prev_hash)
 
 
 def entries(
