@@ -250,12 +250,17 @@ class Worker:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
 
-    def cancel_repository(self, repository: str, reason: str = "repository halted") -> int:
-        """Cancel the running jobs of ``repository``; returns how many were signalled."""
+    def cancel_repository(
+        self, repository: str, reason: str = "repository halted", *, spare: int | None = None
+    ) -> int:
+        """Cancel the running jobs of ``repository`` except job ``spare`` (e.g. the job that
+        is handling the halt itself); returns how many were signalled."""
         loop = asyncio.get_running_loop()
         count = 0
         for running in list(self.running.values()):
             if running.ctx.repository != repository and running.job.repository != repository:
+                continue
+            if running.job.id == spare:
                 continue
             running.ctx.cancel_reason = reason
             running.ctx.cancelled.set()

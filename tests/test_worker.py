@@ -104,6 +104,7 @@ async def test_cancel_repository_stops_running_jobs(ledger: Ledger) -> None:
     await worker.start()
     await started.wait()
     await _until(lambda: len(worker.running) == 3)
+    assert worker.cancel_repository("o/halted", spare=s_id) == 1  # only the cooperative one
     assert worker.cancel_repository("o/halted") == 2
     await _until(lambda: ledger.read(jobs.depth)["dead"] == 2, timeout=10)
     for job_id in (s_id, c_id):
