@@ -177,3 +177,10 @@ def test_a_wrong_annotation_fails_semgrep_test(tmp_path: Path) -> None:
     match = result["checks"]["shell-chmod-world-writable"]["matches"]
     (lines,) = match.values()
     assert set(lines["expected_lines"]) - set(lines["reported_lines"])
+
+
+def test_docs_list_every_rule() -> None:
+    docs = (Path(__file__).parent.parent / "docs" / "rules.md").read_text()
+    missing = [rule["id"] for _, rule in all_rules() if f"`{rule['id']}`" not in docs]
+    assert missing == []
+    assert all(f"| B{n} " in docs for n in (101, 201, 301, 501, 601, 608, 701, 704))

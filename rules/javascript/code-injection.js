@@ -32,3 +32,11 @@ function constant() {
   // ok: js-eval-non-constant
   return eval("2 + 2");
 }
+
+function isAdmin(role) {
+  // ruleid: js-bidi-control-characters
+  return role === "user‮ ⁦// admin⁩ ⁦";
+}
+
+// ok: js-bidi-control-characters
+const escaped = "\u202e";

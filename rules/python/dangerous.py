@@ -1,4 +1,6 @@
 # Test cases for rules/python/dangerous.yaml.
+import ftplib
+import logging.config
 import os
 import stat
 import tempfile
@@ -51,3 +53,27 @@ def settings(requests):
     # A parameter that happens to be called "requests" is not the library.
     # ok: python-request-without-timeout
     return requests.get("coder", "rules")
+
+
+def listen():
+    # ruleid: python-logging-config-listen
+    unsafe = logging.config.listen(9999)
+    # ok: python-logging-config-listen
+    checked = logging.config.listen(9999, verify=lambda data: data)
+    return unsafe, checked
+
+
+def transfer():
+    # ruleid: python-cleartext-protocol
+    plain = ftplib.FTP("ftp.example.com")
+    # ok: python-cleartext-protocol
+    tls = ftplib.FTP_TLS("ftp.example.com")
+    return plain, tls
+
+
+def access_level(user):
+    # ruleid: python-bidi-control-characters
+    if user.role != "admin‮ ⁦# user only⁩ ⁦":
+        return "user"
+    # ok: python-bidi-control-characters
+    return "admin" + "\u202e"
