@@ -26,6 +26,10 @@ function schedule(name) {
   setTimeout("run('" + name + "')", 100);
   // ok: js-eval-non-constant
   setTimeout(() => run(name), 100);
+  // ok: js-eval-non-constant
+  setTimeout(function () {
+    console.log(`timed out: ${name}`);
+  }, 100);
 }
 
 function constant() {
