@@ -40,6 +40,9 @@ async def test_rate_limit_headers_count_down(github_emulator: Emulator, token: s
     assert int(second.headers["X-RateLimit-Used"]) == 2
     assert int(first.headers["X-RateLimit-Reset"]) > time.time()
     assert first.headers["X-GitHub-Request-Id"] != second.headers["X-GitHub-Request-Id"]
+    fresh = github_emulator.installation_token()  # same installation: same budget
+    third = await get(github_emulator, "/repos/acme/widgets", fresh)
+    assert int(third.headers["X-RateLimit-Used"]) == 3
     search = await get(github_emulator, "/search/issues?q=repo:acme/widgets", token)
     assert search.headers["X-RateLimit-Resource"] == "search"
     assert search.headers["X-RateLimit-Limit"] == "30"

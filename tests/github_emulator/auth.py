@@ -41,8 +41,12 @@ class Identity:
 
     @property
     def rate_key(self) -> str:
+        """GitHub counts the primary limit per installation (all its tokens), per user, or
+        per App for JWT calls."""
+        if self.token and self.token.installation:
+            return f"installation:{self.token.installation.id}"
         if self.token:
-            return self.token.token
+            return f"user:{self.token.user.login}"
         if self.app:
             return f"app:{self.app.id}"
         return "anonymous"
