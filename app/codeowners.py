@@ -1,4 +1,4 @@
-"""CODEOWNERS pattern syntax (GitHub's rules), compiled to regular expressions. Pure.
+"""CODEOWNERS pattern syntax (GitHub's rules), compiled to a backtracking-free matcher. Pure.
 
 * a leading ``/`` anchors to the repository root; a pattern with no slash, or only a trailing
   one, matches at any depth; a slash in the middle anchors too;
@@ -8,13 +8,22 @@
 * otherwise a pattern also matches everything under a directory of that name;
 * ``\\`` escapes the next character; ``!`` negation and ``[ ]`` ranges are errors;
 * matching is case-sensitive.
+
+No regular expressions: a repository's policy is untrusted input, and a pattern such as
+``*a*a*a*b`` makes a backtracking regex take minutes on a long file name. Matching is a
+dynamic programme over path components with a linear wildcard matcher per component.
 """
 
 from __future__ import annotations
 
 import posixpath
-import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+MAX_PATTERN_CHARS = 1024
+ANY = "\x00?"  # the `?` token (a NUL can never occur in a path component)
+PATH_OR_DIR, DIR_ONLY, EXACT = "path-or-dir", "dir-only", "exact"
+Segment = str | tuple[str | None, ...]
 
 
 def normalize_path(path: str) -> str:
@@ -54,25 +63,82 @@ def _chars(raw: str) -> list[tuple[str, bool]]:
     return out
 
 
-def _segment_regex(segment: list[tuple[str, bool]]) -> str:
-    out: list[str] = []
-    for ch, escaped in segment:
-        if escaped:
-            out.append(re.escape(ch))
-        elif ch == "*":
-            if not out or out[-1] != "[^/]*":
-                out.append("[^/]*")
-        elif ch == "?":
-            out.append("[^/]")
-        elif ch == "[":
+def _segment(chars: list[tuple[str, bool]]) -> Segment:
+    """One path segment: a literal string, or glob tokens (None = ``*``, ``ANY`` = ``?``)."""
+    tokens: list[str | None] = []
+    for ch, escaped in chars:
+        if not escaped and ch == "[":
             raise ValueError("character ranges `[ ]` are not supported in CODEOWNERS patterns")
+        if not escaped and ch == "*":
+            if not tokens or tokens[-1] is not None:
+                tokens.append(None)
+        elif not escaped and ch == "?":
+            tokens.append(ANY)
         else:
-            out.append(re.escape(ch))
-    return "".join(out)
+            tokens.append(ch)
+    if all(t is not None and t != ANY for t in tokens):
+        return "".join(t for t in tokens if t is not None)
+    return tuple(tokens)
 
 
-def compile_pattern(raw: str) -> re.Pattern[str]:
-    """Translate one CODEOWNERS pattern to a regex over normalised paths (ValueError if bad)."""
+def _glob(tokens: tuple[str | None, ...], text: str) -> bool:
+    """Wildcard match in O(len(tokens) * len(text)): no exponential backtracking."""
+    t = i = 0
+    star, mark = -1, 0
+    while i < len(text):
+        if t < len(tokens) and tokens[t] is not None and (tokens[t] == ANY or tokens[t] == text[i]):
+            t, i = t + 1, i + 1
+        elif t < len(tokens) and tokens[t] is None:
+            star, mark, t = t, i, t + 1
+        elif star >= 0:
+            mark += 1
+            t, i = star + 1, mark
+        else:
+            return False
+    while t < len(tokens) and tokens[t] is None:
+        t += 1
+    return t == len(tokens)
+
+
+@dataclass(frozen=True, slots=True)
+class PathPattern:
+    """A compiled pattern. ``segments``: a literal, glob tokens, or None for ``**``."""
+
+    segments: tuple[Segment | None, ...]
+    anchored: bool
+    mode: str  # PATH_OR_DIR | DIR_ONLY | EXACT
+    required: str = ""  # a literal every matching path contains: a cheap first test
+
+    def match(self, path: str) -> bool:
+        return self.match_parts(path, path.split("/"))
+
+    def match_parts(self, path: str, parts: Sequence[str]) -> bool:
+        """Match ``path`` (already split on ``/`` into ``parts``) by a small dynamic
+        programme over (pattern segment, path component): never exponential."""
+        if self.required not in path:
+            return False
+        n = len(parts)
+        reach = {0} if self.anchored else set(range(n))
+        for seg in self.segments:
+            if seg is None:  # `**`: zero or more whole components
+                reach = set(range(min(reach), n + 1))
+            elif isinstance(seg, str):
+                reach = {j + 1 for j in reach if j < n and parts[j] == seg}
+            else:
+                reach = {j + 1 for j in reach if j < n and _glob(seg, parts[j])}
+            if not reach:
+                return False
+        if self.mode == EXACT:
+            return n in reach
+        if self.mode == DIR_ONLY:
+            return min(reach) < n
+        return True  # PATH_OR_DIR: the path itself or a directory above it
+
+
+def compile_pattern(raw: str) -> PathPattern:
+    """Compile one CODEOWNERS pattern (ValueError with the reason if it is malformed)."""
+    if len(raw) > MAX_PATTERN_CHARS:
+        raise ValueError(f"pattern longer than {MAX_PATTERN_CHARS} characters")
     chars = _chars(raw)
     if chars and chars[0] == ("!", False):
         raise ValueError("`!` negation is not supported in CODEOWNERS patterns")
@@ -84,29 +150,38 @@ def compile_pattern(raw: str) -> re.Pattern[str]:
         chars = chars[:-1]
     if not chars:
         raise ValueError("empty pattern")
-    segments: list[list[tuple[str, bool]]] = [[]]
+    pieces: list[list[tuple[str, bool]]] = [[]]
     for ch, escaped in chars:
         if ch == "/" and not escaped:
-            segments.append([])
+            pieces.append([])
         else:
-            segments[-1].append((ch, escaped))
-    if any(not seg for seg in segments):
+            pieces[-1].append((ch, escaped))
+    if any(not piece for piece in pieces):
         raise ValueError("empty path segment (`//`) in pattern")
-    anchored = anchored or len(segments) > 1
-    is_glob = [seg == [("*", False), ("*", False)] for seg in segments]
-    out = "" if anchored else "(?:.*/)?"
-    last = len(segments) - 1
-    for i, seg in enumerate(segments):
-        if is_glob[i]:
-            out += ".+" if i == last else "(?:.*/)?"
-            continue
-        out += _segment_regex(seg) + ("/" if i < last else "")
-    if is_glob[last]:
-        suffix = ""  # `x/**` and `x/**/`: everything below x
+    anchored = anchored or len(pieces) > 1
+    segments: list[Segment | None] = [
+        None if piece == [("*", False), ("*", False)] else _segment(piece) for piece in pieces
+    ]
+    if segments[-1] is None:  # `x/**` and `x/**/`: everything below x
+        segments.pop()
+        mode = DIR_ONLY
     elif dir_only:
-        suffix = "/.+"
-    elif anchored and segments[last] == [("*", False)]:
-        suffix = ""  # `dir/*` and `/*`: direct children only
+        mode = DIR_ONLY
+    elif anchored and segments[-1] == (None,):
+        mode = EXACT  # `dir/*` and `/*`: direct children only
     else:
-        suffix = "(?:/.+)?"  # the path itself, or anything under a directory of that name
-    return re.compile(out + suffix + r"\Z", re.DOTALL)
+        mode = PATH_OR_DIR
+    literals = [seg for seg in segments if isinstance(seg, str)] + [
+        "".join(run) for seg in segments if isinstance(seg, tuple) for run in _literal_runs(seg)
+    ]
+    return PathPattern(tuple(segments), anchored, mode, max(literals, key=len, default=""))
+
+
+def _literal_runs(tokens: tuple[str | None, ...]) -> list[list[str]]:
+    runs: list[list[str]] = [[]]
+    for token in tokens:
+        if token is None or token == ANY:
+            runs.append([])
+        else:
+            runs[-1].append(token)
+    return runs

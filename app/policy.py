@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from app.codeowners import compile_pattern, normalize_path, split_line
+from app.codeowners import PathPattern, compile_pattern, normalize_path, split_line
 from app.resources import policies_dir
 
 MAX_POLICY_BYTES = 1_048_576
@@ -95,7 +95,7 @@ class Rule:
     owners: tuple[str, ...]
     source: str
     line: int
-    regex: re.Pattern[str]
+    matcher: PathPattern
 
     def to_match(self, note: str = "") -> PolicyMatch:
         return PolicyMatch(self.pattern, self.level, self.owners, self.source, self.line, note)
@@ -107,26 +107,16 @@ class Policy:
 
     rules: tuple[Rule, ...]
     floor: Policy | None = None
-    # One alternation of every rule, LAST rule first: the first alternative that matches
-    # the whole path is the last matching line, found in a single regex call.
-    _combined: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        if self.rules:
-            alternatives = "|".join(f"({r.regex.pattern})" for r in reversed(self.rules))
-            object.__setattr__(self, "_combined", re.compile(alternatives, re.DOTALL))
-
-    def _own_match(self, path: str) -> Rule | None:
-        if self._combined is None:
-            return None
-        found = self._combined.match(path)
-        if found is None or found.lastindex is None:
-            return None
-        return self.rules[len(self.rules) - found.lastindex]
+    def _own_match(self, path: str, parts: list[str]) -> Rule | None:
+        for rule in reversed(self.rules):
+            if rule.matcher.match_parts(path, parts):
+                return rule
+        return None
 
     def match(self, path: str) -> PolicyMatch | None:
         path = normalize_path(path)
-        own = self._own_match(path)
+        own = self._own_match(path, path.split("/"))
         base = self.floor.match(path) if self.floor is not None else None
         if base is not None and (own is None or own.level < base.level):
             if own is None:
@@ -166,7 +156,7 @@ def _parse_line(text: str, source: str, lineno: int) -> Rule | PolicyProblem | N
         return PolicyProblem(source, lineno, message)
 
     try:
-        regex = compile_pattern(raw)
+        matcher = compile_pattern(raw)
     except ValueError as exc:
         return problem(f"bad pattern {raw!r}: {exc}")
     if not rest:
@@ -185,7 +175,7 @@ def _parse_line(text: str, source: str, lineno: int) -> Rule | PolicyProblem | N
     for owner in owners:
         if not _owner_ok(owner):
             return problem(f"bad owner {owner!r}: expected @user, @org/team or an email address")
-    return Rule(raw, level, owners, source, lineno, regex)
+    return Rule(raw, level, owners, source, lineno, matcher)
 
 
 def _check_size(text: str, source: str) -> None:

@@ -263,3 +263,15 @@ def test_lint_warns_when_a_repo_line_tries_to_lower_a_default() -> None:
     assert "open cannot lower the default protected level" in problems[0].message
     assert "`/.github/workflows/`" in problems[1].message
     assert lint_policy(text, "repo.policy") == []  # without a floor nothing to compare
+
+
+def test_hostile_patterns_cannot_stall_matching() -> None:
+    """`*a*a*a*a*b` takes a backtracking regex minutes on a long name; ours is linear."""
+    hostile = parse_policy("".join(f"{'*a' * k}*b protected\n" for k in range(2, 12)), "evil")
+    long_name = "a" * 255
+    assert hostile.match(f"dir/{long_name}") is None
+    assert hostile.level_of(f"{long_name}b") is Level.PROTECTED
+    deep = "/".join(["a"] * 200)
+    assert parse_policy("a/**/a/**/a/**/b review\n", "evil").match(deep) is None
+    with pytest.raises(PolicyError, match="longer than 1024"):
+        parse_policy("x" * 1025 + " open\n", "evil")

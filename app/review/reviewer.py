@@ -18,7 +18,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.codeowners import compile_pattern
+from app.codeowners import compile_pattern, normalize_path
 from app.findings import Category, Finding, Severity, Source, Verdict
 from app.policy import (
     REPO_POLICY_PATH,
@@ -111,8 +111,8 @@ def _path_finding(change: ChangedFile, path: str, policy: Policy, kind: str) -> 
 
 
 def _sensitive_finding(change: ChangedFile, path: str, kind: str) -> Finding | None:
-    for regex, what in SENSITIVE:
-        if regex.match(path):
+    for pattern, what in SENSITIVE:
+        if pattern.match(normalize_path(path)):
             return Finding(
                 rule_id=RULE_SENSITIVE,
                 category=Category.SENSITIVE_CHANGE,
