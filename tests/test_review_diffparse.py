@@ -182,3 +182,12 @@ def test_mutated_diffs_only_ever_raise_diff_error() -> None:
         except DiffError:
             failed += 1
     assert parsed > 0 and failed > 0
+
+
+def test_hostile_header_lines_are_handled_in_linear_time() -> None:
+    """A huge "Binary files ... and ..." line once meant quadratic regex backtracking."""
+    line = "Binary files " + "x and " * 200_000 + "y"
+    (only,) = parse_diff(f"diff --git a/x b/x\n{line}\n")
+    assert only.path == "x" and not only.binary
+    (flagged,) = parse_diff("diff --git a/x b/x\nBinary files a/x and b/x differ\n")
+    assert flagged.binary

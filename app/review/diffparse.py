@@ -31,6 +31,7 @@ __all__ = ["MAX_DIFF_BYTES", "DiffError", "changeset_from_diff", "parse_diff"]
 
 MAX_DIFF_BYTES = 64 * 1024 * 1024
 MAX_LINE_NUMBER = 5_000_000
+MAX_HEADER_CHARS = 8192  # a longer "Binary files" line is not a header
 HUNK_RE = re.compile(rb"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(?: .*)?$")
 BINARY_RE = re.compile(r"^Binary files (.+) and (.+) differ$")
 EPOCH = "\t1970-01-01 00:00:00"  # `diff -N` dates a missing file at the epoch
@@ -226,7 +227,9 @@ def parse_diff(data: bytes | str, *, max_bytes: int = MAX_DIFF_BYTES) -> list[Ch
             cursor = new_start if new_left else new_start + 1
             state.hunks += 1
             continue
-        binary = BINARY_RE.match(text)
+        binary = None
+        if text.startswith("Binary files ") and text.endswith(" differ"):
+            binary = BINARY_RE.match(text[:MAX_HEADER_CHARS])
         if binary is not None:
             if state is None or state.hunks or state.has_headers:
                 if state is not None:
