@@ -77,11 +77,18 @@ async def search_halting(gh: Any, repo: str, label: str) -> set[int]:
     return found
 
 
-async def halting_issues(ctx: JobContext, gh: Any, repo: str, label: str) -> set[int]:
-    """Open issues carrying ``label``: the ledger cache, else GitHub's search (then cached)."""
+async def cached_issues(ctx: JobContext, repo: str, label: str) -> set[int] | None:
     cached = await ctx.ledger.aread(lambda c: effects.get_effect(c, _key(repo)))
     if cached is not None and cached.data.get("label") == label:
         return {int(n) for n in cached.data.get("issues", [])}
+    return None
+
+
+async def halting_issues(ctx: JobContext, gh: Any, repo: str, label: str) -> set[int]:
+    """Open issues carrying ``label``: the ledger cache, else GitHub's search (then cached)."""
+    cached = await cached_issues(ctx, repo, label)
+    if cached is not None:
+        return cached
     issues = await search_halting(gh, repo, label)
     await _store(ctx, repo, label, issues)
     return issues
@@ -171,10 +178,14 @@ async def on_issue(event: Event, ctx: JobContext) -> None:
     number = int(issue["number"])
     sender = str((data.get("sender") or {}).get("login") or "")
     details = {"issue": number, "label": label, "action": action, "delivery": event.delivery_id}
-    before = await halting_issues(ctx, gh, repo, label)
+    before = await cached_issues(ctx, repo, label)
+    if before is None:  # no cache yet: search shows the state AFTER this event; undo it
+        found = await search_halting(gh, repo, label)
+        before = found - {number} if action in ADDS else found | {number}
     if action not in TRUSTED and sender.lower() != (await bot_login(ctx)).lower():
         if not await can_write(gh, repo, sender):
             await _revert(gh, repo, number, action, label)
+            await _store(ctx, repo, label, before)
             refused = {**details, "reason": "no write permission"}
             await ctx.audit(sender, "halt.toggle_reverted", refused)
             return
