@@ -156,7 +156,7 @@ def test_action_runs_diff_aware_on_a_pull_request(
     token = (work / "settings.py").read_text().split("'")[1]
     assert token not in stdout + summary + (work / "selfheal.sarif").read_text()
     assert summary.startswith("## selfheal scan: 🔍 findings")
-    assert "settings\\.py:2" in summary
+    assert "settings.py:2" in summary
 
 
 def test_action_fail_on_none_and_hostile_inputs(pr_repo: tuple[Path, str], tmp_path: Path) -> None:

@@ -88,7 +88,7 @@ def test_leaky_repo_fails_with_every_output(
 
     text = summary.read_text()
     assert text.startswith("earlier step\n## selfheal scan: 🔍 findings")  # appended
-    assert "config\\.py:3" in text
+    assert "config.py:3" in text
     # Annotations go to stdout (the report went to a file); nothing leaks the whole key.
     assert "::error file=config.py,line=3," in captured.out
     everything = captured.out + captured.err + out.read_text() + sarif.read_text() + text

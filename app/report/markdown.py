@@ -15,7 +15,9 @@ from app.findings import Finding, Verdict, sort_findings
 from app.report.summary import counts_by_severity, summary_line
 
 MAX_CHARS = 65_535
-MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+# Inline syntax that can start emphasis, code, links/images, table cells or strikethrough.
+# (Block syntax such as "#" or "-" only works at the start of a line, and a cell never is.)
+MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]|~])")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_CELL = 300
 MAX_SKIPPED_SHOWN = 50
