@@ -20,9 +20,11 @@ rm -rf "$BUILD_DIR/"
 # ruleid: shell-rm-rf-variable
 rm -rf $BUILD_DIR/*
 # ruleid: shell-rm-rf-variable
-rm -fr "${PREFIX}"/lib
+rm -fr "${PREFIX}"/*
 # ruleid: shell-rm-rf-variable
-rm -r -f $CACHE
+rm -r -f $CACHE/tmp
+# ok: shell-rm-rf-variable
+rm -rf "$HOME/.cache/selfheal"
 # ruleid: shell-rm-rf-variable
 sudo rm -rf /
 # ok: shell-rm-rf-variable
