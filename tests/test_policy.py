@@ -275,3 +275,18 @@ def test_hostile_patterns_cannot_stall_matching() -> None:
     assert parse_policy("a/**/a/**/a/**/b review\n", "evil").match(deep) is None
     with pytest.raises(PolicyError, match="longer than 1024"):
         parse_policy("x" * 1025 + " open\n", "evil")
+
+
+@pytest.mark.parametrize(
+    ("path", "level"),
+    [
+        ("home/.aws/credentials", Level.PROTECTED),
+        ("ops/.docker/config.json", Level.PROTECTED),
+        (".kube/config", Level.PROTECTED),
+        ("deploy/.kube/config", Level.PROTECTED),
+        ("src/credentials/handler.py", Level.OPEN),  # a code package, not a secrets file
+        ("config/credentials.yml", Level.PROTECTED),
+    ],
+)
+def test_default_credential_locations_match_at_any_depth(path: str, level: Level) -> None:
+    assert load_effective_policy(None).level_of(path) is level
