@@ -575,6 +575,9 @@ def test_hostile_inputs_finish() -> None:
     """Bounded quantifiers: long runs of near-matches stay linear (pytest-timeout guards)."""
     texts = [
         "password=" + "a" * 200_000,
+        "password:" * 30_000,  # every value would overlap the next name
+        "".join(f"password:{i}" for i in range(30_000)),
+        'password="Abc123!xyz"\n' * 20_000,  # many findings: snippets stay linear
         "ghp_" + "A" * 200_000,
         "key " * 50_000,
         "postgres://" + "u" * 100_000 + ":" + "p" * 100_000,

@@ -37,10 +37,11 @@ _VALUE = re.compile(
     r"""(?::[ \t]{0,4}[A-Za-z_][\w\[\], .|]{0,40}?[ \t]{0,4}(?==))?"""  # type annotation
     r"""(?::=|=>|\?\?=|\|\|=|=(?!=)|:(?![:=]))[ \t]{0,8}"""
     r"""(?:[rRbBuUfF]{1,2}(?=["'`]))?"""
-    r"""(?:"(?P<dq>[^"\r\n]{1,512})"|'(?P<sq>[^'\r\n]{1,512})'|`(?P<bq>[^`\r\n]{1,512})`"""
-    r"""|(?P<bare>[^\s"'`]{1,512}))"""
+    r"""(?:"(?P<dq>[^"\r\n]{1,256})"|'(?P<sq>[^'\r\n]{1,256})'|`(?P<bq>[^`\r\n]{1,256})`"""
+    r"""|(?P<bare>[^\s"'`;,&=]{1,256}={0,3}))"""  # "=" only as base64 padding
 )
 _AUTH_PREFIX = re.compile(r"(?i)(?:bearer|basic|token|bot)\s{1,3}")
+_SPACE = re.compile(r"\s")
 _EXPRESSION = re.compile(r"[(\[{]")
 _DOTTED = re.compile(r"[A-Za-z_]\w{0,100}(?:\.[A-Za-z_]\w{0,100}){1,10}")
 _AWS_SECRET = re.compile(r"[A-Za-z0-9/+]{40}")
@@ -168,13 +169,8 @@ def _name_span(text: str, index: int) -> tuple[int, int]:
     return start, tail.end() if tail else index
 
 
-def _generic_hit(text: str, name: str, end: int, config_like: bool) -> Hit | None:
-    kind = filters.classify_name(name)
-    if kind is None:
-        return None
-    m = _VALUE.match(text, end)
-    if not m:
-        return None
+def _judge(name: str, kind: str, m: re.Match[str], config_like: bool) -> Hit | None:
+    """The hit for the value that ``m`` (a ``_VALUE`` match) assigns to ``name``, if any."""
     group = next((g for g in ("dq", "sq", "bq", "bare") if m.group(g) is not None), "bare")
     if group == "bare" and not config_like:
         return None
@@ -186,7 +182,7 @@ def _generic_hit(text: str, name: str, end: int, config_like: bool) -> Hit | Non
     prefix = _AUTH_PREFIX.match(value)
     if prefix:
         value, start = value[prefix.end() :], start + prefix.end()
-    if not value or any(c.isspace() for c in value) or "://" in value:
+    if not value or _SPACE.search(value) or "://" in value:
         return None
     if filters.is_placeholder(value) or filters.is_label_value(name, value):
         return None
@@ -206,24 +202,41 @@ def _generic_hit(text: str, name: str, end: int, config_like: bool) -> Hit | Non
     return None
 
 
+def _keyword_positions(lower: str) -> list[int]:
+    positions: list[int] = []
+    for keyword in GENERIC_KEYWORDS:
+        pos = lower.find(keyword)
+        while pos >= 0:
+            positions.append(pos)
+            pos = lower.find(keyword, pos + 1)
+    positions.sort()
+    return positions
+
+
 def _generic(text: str, config_like: bool) -> list[Hit]:
     lower = text.lower()
     if len(lower) != len(text):  # "İ".lower() is two characters: keep offsets aligned
         lower = text.translate(_ASCII_LOWER)
     if not any(k in lower for k in GENERIC_KEYWORDS):
         return []
-    seen: set[tuple[int, int]] = set()
     hits: list[Hit] = []
-    for keyword in GENERIC_KEYWORDS:
-        pos = lower.find(keyword)
-        while pos >= 0:
-            span = _name_span(text, pos)
-            if span not in seen and _ASSIGN_AHEAD.match(text, span[1]):
-                seen.add(span)
-                hit = _generic_hit(text, text[span[0] : span[1]], span[1], config_like)
-                if hit:
-                    hits.append(hit)
-            pos = lower.find(keyword, max(span[1], pos + 1))
+    done = 0  # text before this offset is a name or a value already looked at
+    for pos in _keyword_positions(lower):
+        if pos < done:
+            continue  # a keyword inside an earlier name or value is not a new assignment
+        start, end = _name_span(text, pos)
+        done = end
+        if not _ASSIGN_AHEAD.match(text, end):
+            continue
+        name = text[start:end]
+        kind = filters.classify_name(name)
+        m = _VALUE.match(text, end) if kind else None
+        if kind is None or m is None:
+            continue
+        done = m.end()
+        hit = _judge(name, kind, m, config_like)
+        if hit:
+            hits.append(hit)
     return hits
 
 

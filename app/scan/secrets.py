@@ -66,14 +66,21 @@ class _Lines:
         return start, end
 
 
+def _on_line(hits: Sequence[Hit], ends: Sequence[int], lo: int, hi: int) -> Sequence[Hit]:
+    """The hits overlapping ``[lo, hi)``; ``hits`` are sorted and disjoint, ``ends`` theirs."""
+    first = bisect.bisect_right(ends, lo)
+    last = first
+    while last < len(hits) and hits[last].start < hi:
+        last += 1
+    return hits[first:last]
+
+
 def _snippet(text: str, lo: int, hi: int, hits: Sequence[Hit], focus: Hit) -> str:
-    """``text[lo:hi]`` (one line) with every secret redacted, cut short around ``focus``."""
+    """``text[lo:hi]`` (one line) with every secret in ``hits`` redacted, cut around ``focus``."""
     parts: list[str] = []
     cursor = lo
     focus_at = 0
     for hit in hits:
-        if hit.end <= lo or hit.start >= hi:
-            continue
         parts.append(text[cursor : max(cursor, hit.start)])
         if hit is focus:
             focus_at = sum(len(p) for p in parts)
@@ -93,7 +100,7 @@ def _snippet(text: str, lo: int, hi: int, hits: Sequence[Hit], focus: Hit) -> st
     return f"{head}{line[cut_lo:cut_hi]}{tail}"
 
 
-def _finding(path: str, index: _Lines, hit: Hit, line: int, hits: Sequence[Hit]) -> Finding:
+def _finding(path: str, index: _Lines, hit: Hit, line: int, on_line: Sequence[Hit]) -> Finding:
     lo, hi = index.bounds(line)
     digest = secret_hash(hit.secret)
     anchor_line = index.line_of(hit.anchor)
@@ -108,7 +115,7 @@ def _finding(path: str, index: _Lines, hit: Hit, line: int, hits: Sequence[Hit])
         line=line,
         message=MESSAGE.format(title=hit.title),
         source=Source.SECRETS,
-        snippet=_snippet(index.text, lo, hi, hits, hit),
+        snippet=_snippet(index.text, lo, hi, on_line, hit),
         cwe=CWE,
         owasp=OWASP,
         column=column,
@@ -133,6 +140,7 @@ def scan_secrets(path: str, text: str, lines: Collection[int] | None = None) -> 
         return []
     allowed = None if lines is None else frozenset(lines)
     index = _Lines(text)
+    ends = [hit.end for hit in hits]
     findings: list[Finding] = []
     for hit in hits:
         first = index.line_of(hit.anchor)
@@ -145,7 +153,8 @@ def scan_secrets(path: str, text: str, lines: Collection[int] | None = None) -> 
         lo, hi = index.bounds(first)
         if ALLOW_MARKER.search(text, lo, hi):
             continue
-        findings.append(_finding(path, index, hit, line, hits))
+        lo, hi = index.bounds(line)
+        findings.append(_finding(path, index, hit, line, _on_line(hits, ends, lo, hi)))
     return findings
 
 
