@@ -171,19 +171,12 @@ class _Filter:
     def ignored(self, rel: str, is_dir: bool) -> bool:
         if self.git is None:
             return False
-        repo, prefix, tracked_dirs = self.git
+        repo, prefix, tracked = self.git
         full = prefix + rel
-        if is_dir:
-            if full in tracked_dirs:
-                return False
-            try:
-                return bool(repo.path_is_ignored(full + "/"))
-            except pygit2.GitError:
-                return False
+        if full in tracked:
+            return False
         try:
-            if full in repo.index:
-                return False
-            return bool(repo.path_is_ignored(full))
+            return bool(repo.path_is_ignored(full + "/" if is_dir else full))
         except pygit2.GitError:
             return False
 

@@ -42,7 +42,11 @@ def _open_repo(root: Path) -> tuple[Any, str]:
 
 
 def ignore_context(root: Path) -> tuple[Any, str, frozenset[str]] | None:
-    """For ignore checks: (repository, root's prefix in the work tree, tracked dirs) or None."""
+    """For ignore checks: (repository, root's prefix in the work tree, tracked paths) or None.
+
+    Tracked paths are every file in the index and every directory that holds one: those are
+    scanned even when an ignore rule matches them.
+    """
     try:
         found = pygit2.discover_repository(str(root))
     except pygit2.GitError:
@@ -61,15 +65,16 @@ def ignore_context(root: Path) -> tuple[Any, str, frozenset[str]] | None:
     except ValueError:
         return None
     prefix = "" if prefix == "." else prefix + "/"
-    tracked_dirs: set[str] = set()
+    tracked: set[str] = set()
     try:
         for entry in repo.index:
+            tracked.add(entry.path)
             parts = entry.path.split("/")[:-1]
             for i in range(1, len(parts) + 1):
-                tracked_dirs.add("/".join(parts[:i]))
+                tracked.add("/".join(parts[:i]))
     except pygit2.GitError:
         pass
-    return repo, prefix, frozenset(tracked_dirs)
+    return repo, prefix, frozenset(tracked)
 
 
 def resolve_tree(repo: Any, ref: str) -> Any:
