@@ -244,3 +244,16 @@ def test_progress_bar_only_on_a_terminal() -> None:
     assert quiet.getvalue() == ""
     assert not should_show(io.StringIO(), {})
     assert not should_show(None, {"CI": "true"})
+
+
+def test_scan_path_draws_progress_on_stderr_when_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "b.py").write_text("y = 2\n")
+    scan_path(tmp_path, ScanOptions(scanners=frozenset({"secrets"})), progress=True)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "] 2/2 b.py" in captured.err and captured.err.endswith("\r")
+    scan_path(tmp_path, ScanOptions(scanners=frozenset({"secrets"})))
+    assert capsys.readouterr().err == ""
