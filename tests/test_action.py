@@ -167,6 +167,6 @@ def test_action_fail_on_none_and_hostile_inputs(pr_repo: tuple[Path, str], tmp_p
     )
     assert status == 2  # an unknown ref is a usage error, and nothing was executed
     assert not (work / "pwned").exists() and not (work / "pwned2").exists()
-    assert outputs == {"findings": "0", "sarif": "out.sarif"}
+    assert outputs == {"findings": "0", "sarif": ""}  # no SARIF: the upload step is skipped
     status, _, _, _ = run_action(work, tmp_path, {"fail-on": "bogus"}, {})
     assert status == 2
