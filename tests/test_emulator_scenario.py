@@ -7,6 +7,7 @@ gidgethub.sansio.Event.from_http; the App authenticates with a real JWT through 
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -107,7 +108,31 @@ async def test_whole_story(
         files = await gh.getitem(f"/repos/acme/widgets/pulls/{pr['number']}/files")
         assert [f["filename"] for f in files] == ["app.py"]
 
+        merge_url = f"/repos/acme/widgets/pulls/{pr['number']}/merge"
+
+        async def refused_merge() -> str:
+            with pytest.raises(BadRequest) as refused:
+                await gh.put(merge_url, data={})
+            assert refused.value.status_code == 405
+            return str(refused.value)
+
+        # a draft cannot be merged; ready for review goes through GraphQL, as on GitHub
+        assert "draft" in await refused_merge()
+        await gh.post(
+            "/graphql",
+            data={
+                "query": "mutation($id: ID!) { markPullRequestReadyForReview(input: "
+                "{pullRequestId: $id}) { pullRequest { isDraft } } }",
+                "variables": {"id": pr["node_id"]},
+            },
+        )
+        # the required check is missing
+        assert 'Required status check "selfheal/security-gate" is expected' in (
+            await refused_merge()
+        )
+
         # the gate: a check run, annotations in two batches, failure first
+        note = {"path": "app.py", "start_line": 1, "end_line": 1, "annotation_level": "warning"}
         run = await gh.post(
             "/repos/acme/widgets/check-runs",
             data={
@@ -117,15 +142,7 @@ async def test_whole_story(
                 "output": {
                     "title": "Scanning",
                     "summary": "running",
-                    "annotations": [
-                        {
-                            "path": "app.py",
-                            "start_line": 1,
-                            "end_line": 1,
-                            "annotation_level": "warning",
-                            "message": "first batch",
-                        }
-                    ],
+                    "annotations": [{**note, "message": "first batch"}],
                 },
             },
         )
@@ -137,36 +154,17 @@ async def test_whole_story(
                     "title": "Blocked",
                     "summary": "1 finding",
                     "annotations": [
-                        {
-                            "path": "app.py",
-                            "start_line": 2,
-                            "end_line": 2,
-                            "annotation_level": "failure",
-                            "message": "second batch",
-                        }
+                        {**note, "start_line": 2, "end_line": 2, "message": "second batch"}
                     ],
                 },
             },
         )
         notes = await gh.getitem(f"/repos/acme/widgets/check-runs/{run['id']}/annotations")
         assert [a["message"] for a in notes] == ["first batch", "second batch"]
-
-        # merging is refused while the draft flag, then the failing check, stand
-        with pytest.raises(BadRequest) as refused:
-            await gh.put(f"/repos/acme/widgets/pulls/{pr['number']}/merge", data={})
-        assert refused.value.status_code == 405
-        await gh.post(
-            "/graphql",
-            data={
-                "query": "mutation($id: ID!) { markPullRequestReadyForReview(input: "
-                "{pullRequestId: $id}) { pullRequest { isDraft } } }",
-                "variables": {"id": pr["node_id"]},
-            },
+        # the required check failed
+        assert 'Required status check "selfheal/security-gate" is failing' in (
+            await refused_merge()
         )
-        with pytest.raises(BadRequest) as refused:
-            await gh.put(f"/repos/acme/widgets/pulls/{pr['number']}/merge", data={})
-        assert refused.value.status_code == 405
-        assert "selfheal/security-gate" in str(refused.value)
 
         rerun = await gh.post(
             "/repos/acme/widgets/check-runs",
@@ -184,16 +182,18 @@ async def test_whole_story(
         after = await gh.getitem("/repos/acme/widgets/issues/" + str(issue["number"]))
         assert after["state"] == "closed"
         content = await gh.getitem("/repos/acme/widgets/contents/app.py")
-        assert "return 2" in __import__("base64").b64decode(content["content"]).decode()
+        assert "return 2" in base64.b64decode(content["content"]).decode()
 
     await emu.drain()
     assert receiver.rejected == 0
     assert all(d.ok for d in emu.deliveries), [(d.event, d.status, d.error) for d in emu.deliveries]
     assert receiver.seen("installation", "created")
     assert receiver.seen("issues", "opened")
-    labeled = receiver.seen("issues", "labeled")
-    assert [e.data["label"]["name"] for e in labeled] == ["selfheal:request"]
-    assert labeled[0].data["sender"]["login"] == "selfheal[bot]"
+    labeled = [
+        (e.data["label"]["name"], e.data["sender"]["login"])
+        for e in receiver.seen("issues", "labeled")
+    ]
+    assert labeled == [("bug", "alice"), ("selfheal:request", "selfheal[bot]")]
     pushes = [e for e in receiver.seen("push") if e.data["ref"] == "refs/heads/selfheal/1-fix"]
     assert pushes and pushes[0].data["after"] == str(new) and pushes[0].data["created"]
     assert receiver.seen("check_suite", "requested")

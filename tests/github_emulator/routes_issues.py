@@ -42,13 +42,18 @@ async def create_issue(request: web.Request) -> web.Response:
         created_at=now,
         updated_at=now,
     )
-    triage = can(ident, repo, "triage")
-    if triage:
-        issue.labels = [repo_label(repo, n, e.world.next_id()) for n in label_names(data)]
+    repo.issues[issue.number] = issue
+    if can(ident, repo, "triage"):
         logins = data.get("assignees") or ([data["assignee"]] if data.get("assignee") else [])
         issue.assignees = [e.world.user(str(x)) for x in logins]
-    repo.issues[issue.number] = issue
-    events.issue_event(e, repo, issue, "opened", actor)
+        wanted = label_names(data)
+        issue.labels = [repo_label(repo, n, e.world.next_id()) for n in wanted]
+        events.issue_event(e, repo, issue, "opened", actor)
+        # GitHub then reports each label set at creation as labeled (sender = the creator)
+        issue.labels = []
+        add_labels(request, repo, issue, wanted)
+    else:
+        events.issue_event(e, repo, issue, "opened", actor)
     return reply(e.render.issue(repo, issue), status=201)
 
 
