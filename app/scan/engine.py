@@ -19,7 +19,6 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Collection, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from app.scan.files import (
     BINARY_SNIFF_BYTES,
@@ -50,7 +49,6 @@ __all__ = [
     "ScanOptions",
     "ScanReport",
     "ScanTarget",
-    "describe_options",
     "safe_relative_path",
     "scan_path",
     "scan_targets",
@@ -176,15 +174,3 @@ def scan_path(
         root, walked.files, changed, text_of, _disk_reader(root, options.max_file_size), report
     )
     return run(work, options, Progress(progress))
-
-
-def describe_options(options: ScanOptions) -> dict[str, Any]:
-    """The options as plain data, for the JSON report's ``meta``."""
-    return {
-        "scanners": sorted(options.scanners),
-        "cve_source": options.cve_source,
-        "max_file_size": options.max_file_size,
-        "include_vendored": options.include_vendored,
-        "exclude": list(options.exclude),
-        "baseline": str(options.baseline) if options.baseline else None,
-    }
