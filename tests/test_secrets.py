@@ -12,6 +12,7 @@ import json
 import random
 import string
 from collections.abc import Callable
+from uuid import UUID
 
 import pytest
 
@@ -575,9 +576,9 @@ def test_hostile_inputs_finish() -> None:
     """Bounded quantifiers: long runs of near-matches stay linear (pytest-timeout guards)."""
     texts = [
         "password=" + "a" * 200_000,
-        "password:" * 30_000,  # every value would overlap the next name
-        "".join(f"password:{i}" for i in range(30_000)),
-        'password="Abc123!xyz"\n' * 20_000,  # many findings: snippets stay linear
+        "password:" * 10_000,  # every value would overlap the next name
+        "".join(f"password:{i}" for i in range(10_000)),
+        'password="Abc123!xyz"\n' * 5_000,  # many findings: snippets stay linear
         "ghp_" + "A" * 200_000,
         "key " * 50_000,
         "postgres://" + "u" * 100_000 + ":" + "p" * 100_000,
@@ -642,6 +643,8 @@ def test_entropy_thresholds_and_edges() -> None:
     assert not looks_random("my_secret_api_key_value")  # identifier-like, one class
     assert not looks_random("Aa1Aa1Aa1Aa1Aa1Aa1Aa1")  # mixed classes, entropy ~1.6
     assert not looks_random(rand(30, ALNUM + " ", 3))  # not a single charset
+    assert not looks_random("ExclusiveStartKeyValue")  # CamelCase words, not random
+    assert looks_random(rand(24, string.ascii_letters, 4))  # random letters still count
 
 
 def test_finding_dict_round_trip_keeps_hash_and_fingerprint() -> None:
@@ -709,6 +712,13 @@ def test_case_folding_that_changes_length_keeps_offsets() -> None:
 )
 def test_paths_and_weak_names_are_not_secrets(line: str) -> None:
     assert scan_secrets("env.js", line + "\n") == []
+
+
+def test_uuids_count_only_for_secret_names() -> None:
+    uuid = str(UUID(int=random.Random(5).getrandbits(128), version=4))
+    assert scan_secrets("a.py", f'ClientRequestToken = "{uuid}"\n') == []
+    assert only(scan_secrets("a.py", f'API_KEY = "{uuid}"\n')).line == 1
+    assert only(scan_secrets("a.py", f'client_secret = "{uuid}"\n')).line == 1
 
 
 def test_pass_alone_still_finds_a_password_with_digits() -> None:

@@ -41,6 +41,7 @@ _VALUE = re.compile(
     r"""|(?P<bare>[^\s"'`;,&=]{1,256}={0,3}))"""  # "=" only as base64 padding
 )
 _AUTH_PREFIX = re.compile(r"(?i)(?:bearer|basic|token|bot)\s{1,3}")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _SPACE = re.compile(r"\s")
 _EXPRESSION = re.compile(r"[(\[{]")
 _DOTTED = re.compile(r"[A-Za-z_]\w{0,100}(?:\.[A-Za-z_]\w{0,100}){1,10}")
@@ -195,6 +196,8 @@ def _judge(name: str, kind: str, m: re.Match[str], config_like: bool) -> Hit | N
     if kind == "password":
         meta = ("secret-generic-password", "password", "Hard-coded password", Severity.HIGH)
         return _hit(meta, start, value)
+    if _UUID.fullmatch(value) and not ("secret" in words or "apikey" in words or "api" in words):
+        return None  # request ids and idempotency tokens, unless the name says "secret"
     if filters.looks_random(value):
         meta = ("secret-generic-high-entropy", "high-entropy", "High-entropy secret value",
                 Severity.HIGH)  # fmt: skip

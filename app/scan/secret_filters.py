@@ -171,6 +171,10 @@ def looks_random(value: str) -> bool:
         )
     if charset == "base64":
         classes = has_digit + has_lower + has_upper
+        if value.isalpha():  # CamelCase identifiers ("ExclusiveStartKey") have long words
+            words = _WORDS.findall(value)
+            if len(value) / len(words) >= 3.5:
+                return False
         return classes >= 2 and shannon_entropy(value) >= BASE64_ENTROPY_THRESHOLD
     return False
 
