@@ -1,0 +1,76 @@
+"""The gate through the server and the emulator, beyond the e2e basics: a bad config fails
+closed naming the key, 50+ annotations arrive across updates, an approval is bound to its SHA."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+
+from tests.e2e.support import BASE_FILES, Server, completed_gate, gate_runs, open_pr, until
+from tests.github_emulator import Emulator
+
+
+def tokens(count: int) -> str:
+    """``count`` distinct GitHub-token-shaped strings, built at run time."""
+    lines = []
+    for n in range(count):
+        material = base64.b64encode(hashlib.sha512(f"gate-{n}".encode()).digest()).decode()
+        body = "".join(c for c in material if c.isalnum())[:36]
+        lines.append(f"token_{n} = ghp_{body}")
+    return "\n".join(lines) + "\n"
+
+
+async def test_bad_config_fails_closed_and_many_annotations_all_arrive(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    emu = github_emulator
+    broken = emu.create_repo(
+        "acme/broken",
+        {**BASE_FILES, ".github/selfheal.yml": "version: 1\ngate:\n  fail_on: severe\n"},
+    )
+    noisy = emu.create_repo("acme/noisy", BASE_FILES)
+    bob = emu.person("bob", "write")
+    server = await Server.start(emu, tmp_path / "ledger.db")
+    try:
+        emu.install([broken, noisy])
+        _, bad_sha = await open_pr(bob, broken, "docs", {"docs/readme.md": "# hi\n"})
+        _, many_sha = await open_pr(bob, noisy, "keys", {"conf/keys.txt": tokens(60)})
+        failed = await until(lambda: completed_gate(broken, bad_sha), what="bad-config gate")
+        assert failed.conclusion == "failure"
+        assert "/gate/fail_on" in failed.output["title"] and "line 3" in failed.output["title"]
+        many = await until(lambda: completed_gate(noisy, many_sha), timeout=180, what="60 keys")
+        assert many.conclusion == "failure" and "60 secrets" in many.output["title"]
+        lines = sorted(a["start_line"] for a in many.annotations if a["path"] == "conf/keys.txt")
+        assert lines == list(range(1, 61))  # 50 in a progress update, 10 with the completion
+    finally:
+        await server.stop()
+
+
+async def test_an_approval_is_bound_to_the_head_sha(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    emu = github_emulator
+    repo = emu.create_repo("acme/pay", BASE_FILES)
+    alice = emu.person("alice", "write")
+    bob = emu.person("bob", "write")
+    server = await Server.start(emu, tmp_path / "ledger.db")
+    try:
+        emu.install([repo])
+        _, first_sha = await open_pr(bob, repo, "rates", {"payments/rates.txt": "eur 1.0\n"})
+        first = await until(lambda: completed_gate(repo, first_sha), what="first gate")
+        assert first.conclusion == "action_required"
+        second_sha = await bob.push(repo, "rates", {"payments/rates.txt": "eur 1.1\n"})
+        second = await until(lambda: completed_gate(repo, second_sha), what="gate after push")
+        assert second.conclusion == "action_required"
+
+        await alice.click_check_run_action(first, "approve")  # the old head's button
+        refused = await until(lambda: server.audit("gate.approval_refused"), what="refusal")
+        assert "newer commit" in refused[0].details["reason"]
+        assert first.conclusion == second.conclusion == "action_required"
+
+        await alice.click_check_run_action(second, "approve")
+        await until(lambda: second.conclusion == "success", what="approval of the new head")
+        assert len(gate_runs(repo, second_sha)) == 1
+    finally:
+        await server.stop()
