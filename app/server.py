@@ -87,11 +87,11 @@ async def webhook(request: web.Request) -> web.Response:
         return _answer(400, "malformed body: expected a JSON object")
     text = body.decode("utf-8") if "json" in headers["content-type"] else json.dumps(event.data)
     ledger = request.app[LEDGER]
-    settings_attempts = settings.job_max_attempts
+    max_attempts = settings.job_max_attempts
     try:
         job_id = await ledger.awrite(
             lambda c: deliveries.accept_delivery(
-                c, delivery_id, event.event, text, event.data, max_attempts=settings_attempts
+                c, delivery_id, event.event, text, event.data, max_attempts=max_attempts
             )
         )
     except Exception:
