@@ -27,6 +27,7 @@ from app.policy import (
     load_default_policy_text,
     parse_policy,
 )
+from app.review.rules import sensitive_kind
 
 NO_MATCH = "no rule matched: open"
 
@@ -107,11 +108,17 @@ def _explain(args: argparse.Namespace) -> int:
         found = policy.match(path)
         if found is None:
             print(f"{path}: {NO_MATCH}")
-            continue
-        owners = " ".join(found.owners) if found.owners else "(no owners)"
-        print(f"{path}: {found.level.label} by {found.location} `{found.pattern}` owners: {owners}")
-        if found.note:
-            print(f"  note: {found.note}")
+        else:
+            owners = " ".join(found.owners) if found.owners else "(no owners)"
+            print(
+                f"{path}: {found.level.label} by {found.location} `{found.pattern}` "
+                f"owners: {owners}"
+            )
+            if found.note:
+                print(f"  note: {found.note}")
+        what = sensitive_kind(path)
+        if what is not None:
+            print(f"  note: edits always need a person's approval ({what})")
     return EXIT_OK
 
 

@@ -73,6 +73,8 @@ def test_explain_shows_line_level_owners_and_floor_notes(
     assert lines[2].startswith(".github/workflows/ci.yml: protected by policies/default.policy:")
     assert lines[2].endswith("`/.github/workflows/` owners: (no owners)")
     assert "cannot lower the default protected level" in lines[3]
+    assert lines[4] == "  note: edits always need a person's approval (a GitHub Actions workflow)"
+    assert len(lines) == 5
 
 
 def test_explain_with_policy_file_and_no_defaults(

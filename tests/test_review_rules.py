@@ -6,7 +6,7 @@ import pytest
 
 from app.findings import Category, Decision, Finding, Risk, Severity, Source
 from app.policy import PolicyError
-from app.review.rules import Thresholds, decide, evaluate, policy_error_verdict
+from app.review.rules import Thresholds, decide, evaluate, policy_error_verdict, sensitive_kind
 
 
 def _f(category: Category, severity: Severity, path: str = "src/a.py", line: int = 3) -> Finding:
@@ -114,3 +114,19 @@ def test_policy_error_blocks_with_the_parse_error() -> None:
 def test_unknown_actor_kind_is_rejected() -> None:
     with pytest.raises(ValueError, match="unknown actor kind"):
         decide([], actor_kind="robot")
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        (".github/workflows/ci.yml", "a GitHub Actions workflow"),
+        ("./.github/workflows/deep/x.yaml", "a GitHub Actions workflow"),
+        ("CODEOWNERS", "CODEOWNERS"),
+        ("docs/CODEOWNERS", "CODEOWNERS"),
+        (".github/selfheal.policy", "the selfheal policy"),
+        ("src/CODEOWNERS", None),  # GitHub reads only the three locations
+        ("workflows/ci.yml", None),
+    ],
+)
+def test_sensitive_files(path: str, kind: str | None) -> None:
+    assert sensitive_kind(path) == kind

@@ -18,7 +18,6 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.codeowners import compile_pattern, normalize_path
 from app.findings import Category, Finding, Severity, Source, Verdict
 from app.policy import (
     REPO_POLICY_PATH,
@@ -35,19 +34,11 @@ from app.review.changeset import (
     changeset_from_git,
     read_blob_text,
 )
-from app.review.rules import Thresholds, decide, policy_error_verdict
+from app.review.rules import Thresholds, decide, policy_error_verdict, sensitive_kind
 from app.review.scaffold import is_python, scaffold_python
 from app.scan.deps import is_dependency_file
 from app.scan.engine import ScanOptions, ScanTarget, scan_targets
 
-SENSITIVE_PATTERNS = {
-    "/.github/selfheal.policy": "the selfheal policy",
-    "/CODEOWNERS": "CODEOWNERS",
-    "/.github/CODEOWNERS": "CODEOWNERS",
-    "/docs/CODEOWNERS": "CODEOWNERS",
-    "/.github/workflows/": "a GitHub Actions workflow",
-}
-SENSITIVE = [(compile_pattern(p), what) for p, what in SENSITIVE_PATTERNS.items()]
 RULE_PROTECTED = "selfheal.policy.protected-path"
 RULE_REVIEW = "selfheal.policy.review-path"
 RULE_SENSITIVE = "selfheal.sensitive-change"
@@ -111,22 +102,19 @@ def _path_finding(change: ChangedFile, path: str, policy: Policy, kind: str) -> 
 
 
 def _sensitive_finding(change: ChangedFile, path: str, kind: str) -> Finding | None:
-    for pattern, what in SENSITIVE:
-        if pattern.match(normalize_path(path)):
-            return Finding(
-                rule_id=RULE_SENSITIVE,
-                category=Category.SENSITIVE_CHANGE,
-                severity=Severity.MEDIUM,
-                path=path,
-                line=0,
-                message=(
-                    f"The change {_verb(change, path, kind)} {path} ({what}); "
-                    "a person must approve."
-                ),
-                source=Source.POLICY,
-                properties={"status": change.status.value},
-            )
-    return None
+    what = sensitive_kind(path)
+    if what is None:
+        return None
+    return Finding(
+        rule_id=RULE_SENSITIVE,
+        category=Category.SENSITIVE_CHANGE,
+        severity=Severity.MEDIUM,
+        path=path,
+        line=0,
+        message=f"The change {_verb(change, path, kind)} {path} ({what}); a person must approve.",
+        source=Source.POLICY,
+        properties={"status": change.status.value},
+    )
 
 
 def error_finding(message: str) -> Finding:

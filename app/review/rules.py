@@ -32,9 +32,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from app.codeowners import compile_pattern, normalize_path
 from app.findings import Category, Decision, Finding, Risk, Severity, Verdict, sort_findings
 
 ACTOR_KINDS = ("automation", "human")
+# Rule R6: edits to these always need a person, whatever any policy says.
+SENSITIVE_PATTERNS = {
+    "/.github/selfheal.policy": "the selfheal policy",
+    "/CODEOWNERS": "CODEOWNERS",
+    "/.github/CODEOWNERS": "CODEOWNERS",
+    "/docs/CODEOWNERS": "CODEOWNERS",
+    "/.github/workflows/": "a GitHub Actions workflow",
+}
+SENSITIVE = [(compile_pattern(p), what) for p, what in SENSITIVE_PATTERNS.items()]
 NON_CODE = frozenset(
     {
         Category.PROTECTED_PATH,
@@ -167,6 +177,12 @@ def _hits(
 
 
 # -- public functions ------------------------------------------------------------------------
+
+
+def sensitive_kind(path: str) -> str | None:
+    """What a sensitive file is (rule R6), or None for an ordinary path."""
+    normal = normalize_path(path)
+    return next((what for pattern, what in SENSITIVE if pattern.match(normal)), None)
 
 
 def risk_for(decision: Decision, findings: Iterable[Finding]) -> Risk:
