@@ -71,3 +71,21 @@ class Handler:
     def get(self):
         # ruleid: python-path-traversal
         return open(self.request.GET["p"]).read()
+
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+
+api = FastAPI()
+
+
+@api.get("/reports/{name}")
+async def report(name: str):
+    # ruleid: python-path-traversal
+    return FileResponse(f"/srv/reports/{name}")
+
+
+@api.get("/reports/by-id/{report_id}")
+async def report_by_id(report_id: int):
+    # ok: python-path-traversal
+    return FileResponse(f"/srv/reports/{int(report_id)}.pdf")
