@@ -84,12 +84,13 @@ def test_walk_skips_and_reports_every_hazard(tmp_path: Path) -> None:
     assert skipped["pipe"] == REASON_SPECIAL
 
 
-def test_include_vendored_scans_vendored_but_never_vcs_dirs(tmp_path: Path) -> None:
+def test_include_vendored_scans_vendored_but_never_vcs_or_caches(tmp_path: Path) -> None:
     write(tmp_path, "node_modules/pkg/index.js", "x = 1\n")
     write(tmp_path, ".git/config", "[core]\n")
+    write(tmp_path, "pkg/__pycache__/m.cpython-311.pyc", b"\x00pyc")
     result = walk_tree(tmp_path, include_vendored=True)
     assert result.files == ["node_modules/pkg/index.js"]
-    assert result.skipped == []  # version-control internals are pruned silently
+    assert result.skipped == []  # version-control internals and caches: pruned silently
 
 
 def test_gitignored_paths_skipped_but_tracked_files_kept(tmp_path: Path) -> None:
@@ -148,6 +149,10 @@ def test_exclude_patterns() -> None:
     assert matches_any("docs", ["docs/**"])
     assert matches_any("tests/fixtures", ["./tests/fixtures/"])
     assert not matches_any("src/docs.py", ["docs/**"])
+    assert matches_any("rules/a.py", ["rules/**/*.py"]) and matches_any(
+        "rules/x/y/a.py", ["rules/**/*.py"]
+    )
+    assert not matches_any("rules/a.yaml", ["rules/**/*.py"])
     assert not matches_any("a.py", [""])
 
 

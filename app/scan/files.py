@@ -25,18 +25,11 @@ from app.scan.gitdiff import ignore_context
 # project commits them they ship, so they are worth scanning.
 VENDORED_DIRS = frozenset(
     {
-        ".git",
-        ".hg",
-        ".svn",
         ".venv",
         "venv",
         ".tox",
         ".nox",
         ".eggs",
-        "__pycache__",
-        ".mypy_cache",
-        ".pytest_cache",
-        ".ruff_cache",
         "node_modules",
         "bower_components",
         "jspm_packages",
@@ -47,8 +40,11 @@ VENDORED_DIRS = frozenset(
         "vendor",
     }
 )
-# Always pruned (and not listed as skipped), even with include_vendored: never code.
-VCS_DIRS = frozenset({".git", ".hg", ".svn"})
+# Version-control internals and tool caches: always pruned, even with include_vendored, and
+# not listed as skipped (they are never source code, and would flood every report).
+ALWAYS_PRUNED = frozenset(
+    {".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
+)
 BINARY_SNIFF_BYTES = 8192
 # Share of control characters (other than whitespace) above which a NUL-free file is binary.
 BINARY_CONTROL_RATIO = 0.30
@@ -95,7 +91,9 @@ def matches_any(rel: str, patterns: Iterable[str]) -> bool:
         if not pattern:
             continue
         if "/" in pattern:
-            if fnmatchcase(rel, pattern) or fnmatchcase(rel, pattern.removesuffix("/**")):
+            # "**/" may also match no directory at all, as in gitignore.
+            forms = {pattern, pattern.removesuffix("/**"), pattern.replace("**/", "")}
+            if any(fnmatchcase(rel, form) for form in forms):
                 return True
         elif fnmatchcase(name, pattern):
             return True
@@ -181,7 +179,7 @@ class _Filter:
             return False
 
     def dir_reason(self, rel: str, name: str) -> str | None:
-        if name in VCS_DIRS or (not self.include_vendored and name in VENDORED_DIRS):
+        if name in ALWAYS_PRUNED or (not self.include_vendored and name in VENDORED_DIRS):
             return REASON_VENDORED
         if self.exclude and matches_any(rel, self.exclude):
             return REASON_EXCLUDED
@@ -250,7 +248,7 @@ def walk_tree(
                     reason = rules.dir_reason(rel, entry.name)
                     if reason is None:
                         subdirs.append((path, rel + "/"))
-                    elif entry.name not in VCS_DIRS:  # repository internals: not worth a line
+                    elif entry.name not in ALWAYS_PRUNED:  # internals and caches: not worth a line
                         result.skipped.append((rel + "/", reason))
                     continue
                 if not entry.is_file(follow_symlinks=False):
