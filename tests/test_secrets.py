@@ -725,3 +725,23 @@ def test_uuids_count_only_for_secret_names() -> None:
 def test_pass_alone_still_finds_a_password_with_digits() -> None:
     finding = only(scan_secrets("mail.py", 'SMTP_PASS = "' + "m4il-Rel4y" + '"\n'))
     assert finding.rule_id == "secret-generic-password"
+
+
+@pytest.mark.parametrize(
+    ("template", "rule_id"),
+    [
+        ('CONN = "Server=db;User Id=sa;Password={s};Encrypt=true"', "secret-generic-password"),
+        ('cs = "Pwd={s};Server=db"', "secret-generic-password"),
+        ('url = f"https://api.example.net/?a=x&token={r}&b=2"', "secret-generic-high-entropy"),
+    ],
+)
+def test_values_inside_connection_and_query_strings(template: str, rule_id: str) -> None:
+    plain, token = "K8s-" + rand(8, ALNUM, 60), rand(32, ALNUM, 61)
+    line = template.replace("{s}", plain).replace("{r}", token)
+    finding = only(scan_secrets("db.py", line + "\n"))
+    assert finding.rule_id == rule_id
+    assert plain not in finding.snippet and token not in finding.snippet
+
+
+def test_code_after_a_quote_is_still_code() -> None:
+    assert scan_secrets("a.py", 'q = "password=" + pw\nu = "?token=" + make_token()\n') == []

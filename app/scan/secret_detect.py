@@ -42,6 +42,7 @@ _VALUE = re.compile(
 )
 _AUTH_PREFIX = re.compile(r"(?i)(?:bearer|basic|token|bot)\s{1,3}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+_EMBEDDED_BEFORE = frozenset(";?&\"'")
 _SPACE = re.compile(r"\s")
 _EXPRESSION = re.compile(r"[(\[{]")
 _DOTTED = re.compile(r"[A-Za-z_]\w{0,100}(?:\.[A-Za-z_]\w{0,100}){1,10}")
@@ -237,7 +238,9 @@ def _generic(text: str, config_like: bool) -> list[Hit]:
         if kind is None or m is None:
             continue
         done = m.end()
-        hit = _judge(name, kind, m, config_like)
+        # Inside a string literal ("Server=db;Password=x;", "?token=x&"), values are bare.
+        embedded = start > 0 and text[start - 1] in _EMBEDDED_BEFORE
+        hit = _judge(name, kind, m, config_like or embedded)
         if hit:
             hits.append(hit)
     return hits
