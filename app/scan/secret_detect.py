@@ -35,7 +35,7 @@ _ASSIGN_AHEAD = re.compile(r"[\"'\]]{0,2}[ \t]{0,4}[:=]")
 _VALUE = re.compile(
     r"""["']?\]?[ \t]{0,4}"""
     r"""(?::[ \t]{0,4}[A-Za-z_][\w\[\], .|]{0,40}?[ \t]{0,4}(?==))?"""  # type annotation
-    r"""(?::=|=>|\?\?=|\|\|=|=(?!=)|:(?![:=]))[ \t]{0,8}"""
+    r"""(?P<op>:=|=>|\?\?=|\|\|=|=(?!=)|:(?![:=]))[ \t]{0,8}"""
     r"""(?:[rRbBuUfF]{1,2}(?=["'`]))?"""
     r"""(?:"(?P<dq>[^"\r\n]{1,256})"|'(?P<sq>[^'\r\n]{1,256})'|`(?P<bq>[^`\r\n]{1,256})`"""
     r"""|(?P<bare>[^\s"'`;,&=]{1,256}={0,3}))"""  # "=" only as base64 padding
@@ -239,7 +239,7 @@ def _generic(text: str, config_like: bool) -> list[Hit]:
             continue
         done = m.end()
         # Inside a string literal ("Server=db;Password=x;", "?token=x&"), values are bare.
-        embedded = start > 0 and text[start - 1] in _EMBEDDED_BEFORE
+        embedded = m.group("op") == "=" and start > 0 and text[start - 1] in _EMBEDDED_BEFORE
         hit = _judge(name, kind, m, config_like or embedded)
         if hit:
             hits.append(hit)
