@@ -4,7 +4,8 @@ Start one with the ``github_emulator`` pytest fixture (tests/github_emulator/plu
 hand with ``python -m tests.github_emulator --port 8080``.
 """
 
-from .emulator import Emulator, generate_private_key
+from .emulator import Emulator
+from .keys import generate_private_key
 from .people import Person, PersonError
 from .receiver import WebhookReceiver
 from .webhooks import Delivery, sign

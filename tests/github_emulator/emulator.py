@@ -4,19 +4,14 @@ plus the helpers tests use to set the world up (apps, repos, installations, peop
 from __future__ import annotations
 
 import asyncio
-import logging
 import secrets
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import jwt
 from aiohttp import web
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from . import (
     events,
@@ -27,6 +22,7 @@ from . import (
     routes_checks,
     routes_comments,
     routes_git,
+    routes_graphql,
     routes_issues,
     routes_labels,
     routes_orgs,
@@ -36,49 +32,15 @@ from . import (
     routes_search,
     workflows,
 )
-from .auth import identify, new_token
-from .context import EMULATOR_KEY, IDENTITY_KEY
-from .faults import Faults, fault_free
+from .auth import new_token
+from .context import EMULATOR_KEY
+from .faults import Faults
+from .keys import generate_private_key, public_key_of
+from .middleware import Exchange, api_middleware
 from .people import Person
-from .responses import MEDIA_HEADERS, ApiError
 from .serializers import Render
 from .state import App, CheckRun, Installation, Repo, Token, User, World
 from .webhooks import Delivery, WebhookSender
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-LOG = logging.getLogger("github_emulator")
-
-
-def generate_private_key() -> bytes:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-
-
-def public_key_of(private_pem: bytes) -> bytes:
-    key = serialization.load_pem_private_key(private_pem, password=None)
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-
-@dataclass(frozen=True)
-class Exchange:
-    """One recorded REST request/response (enable with ``emulator.record_exchanges = True``);
-    the contract suite validates these against GitHub's OpenAPI description."""
-
-    method: str
-    path: str
-    template: str
-    query: dict[str, str]
-    request_body: bytes
-    status: int
-    content_type: str
-    body: bytes
-    headers: dict[str, str]
 
 
 class Emulator:
@@ -102,7 +64,7 @@ class Emulator:
 
     # -- server ----------------------------------------------------------------------------
     def _build(self) -> web.Application:
-        app = web.Application(middlewares=[self._middleware], client_max_size=100 * 1024**2)
+        app = web.Application(middlewares=[api_middleware(self)], client_max_size=100 * 1024**2)
         app[EMULATOR_KEY] = self
         for module in (
             routes_apps,
@@ -117,6 +79,7 @@ class Emulator:
             routes_search,
             routes_actions,
             routes_orgs,
+            routes_graphql,
         ):
             module.setup(app.router)
         githttp.setup(app.router)
@@ -146,57 +109,6 @@ class Emulator:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
-
-    @web.middleware
-    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        rid = uuid.uuid4().hex[:20].upper()
-        if fault_free(request):
-            resp = await handler(request)
-            resp.headers["X-GitHub-Request-Id"] = rid
-            return resp
-        rate: dict[str, str] = {}
-        try:
-            await self.faults.before(rid)
-            ident = identify(self.world, request)
-            request[IDENTITY_KEY] = ident
-            if request.path != "/rate_limit":
-                resource = "search" if request.path.startswith("/search/") else "core"
-                who = (
-                    f"installation ID {ident.installation.id}"
-                    if ident.installation
-                    else (ident.user.login if ident.user else "127.0.0.1")
-                )
-                rate = self.faults.charge(ident.rate_key, resource, ident.kind == "anonymous", who)
-            resp = await handler(request)
-        except ApiError as err:
-            resp = err.response()
-        except web.HTTPNotFound:
-            resp = ApiError(404, "Not Found").response()
-        except web.HTTPMethodNotAllowed:
-            resp = ApiError(404, "Not Found").response()
-        except Exception:  # an emulator bug: answer like GitHub's 500, keep the traceback
-            LOG.exception("emulator error on %s %s", request.method, request.path)
-            resp = ApiError(500, "Server Error").response()
-        resp.headers.update(rate)
-        resp.headers.update(MEDIA_HEADERS)
-        resp.headers["X-GitHub-Request-Id"] = rid
-        if self.record_exchanges and isinstance(resp, web.Response):
-            self.exchanges.append(
-                Exchange(
-                    method=request.method,
-                    path=request.path,
-                    template=request.match_info.route.resource.canonical
-                    if request.match_info.route.resource
-                    else request.path,
-                    query=dict(request.query),
-                    request_body=await request.read() if request.can_read_body else b"",
-                    status=resp.status,
-                    content_type=resp.content_type,
-                    body=resp.body if isinstance(resp.body, bytes) else b"",
-                    headers=dict(resp.headers),
-                )
-            )
-        return resp
 
     def push_lock(self, repo: Repo) -> asyncio.Lock:
         return self._push_locks.setdefault(repo.id, asyncio.Lock())

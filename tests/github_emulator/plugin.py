@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from .emulator import Emulator, generate_private_key
+from .emulator import Emulator
+from .keys import generate_private_key
 
 
 @pytest.fixture(scope="session")

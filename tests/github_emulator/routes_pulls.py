@@ -15,11 +15,9 @@ from .auth import permission
 from .context import emu, identity, issue_for, repo_for
 from .issue_ops import set_state
 from .responses import ApiError, body, paged_reply, reply, validation
-from .serializers import parse_node_id
 from .state import Issue, PullRequest, Repo, User, permission_at_least, required_check_problem
 
 CLOSING_RE = re.compile(r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s+#(\d+)", re.IGNORECASE)
-GRAPHQL_MUTATIONS = ("markPullRequestReadyForReview", "convertPullRequestToDraft")
 
 
 def _actor(request: web.Request) -> User:
@@ -234,88 +232,6 @@ async def merge_pull(request: web.Request) -> web.Response:
     return reply({"sha": sha, "merged": True, "message": "Pull Request successfully merged"})
 
 
-async def graphql(request: web.Request) -> web.Response:
-    """Only the two draft mutations; anything else gets a GraphQL error."""
-    e, ident = emu(request), identity(request)
-    if ident.user is None:
-        raise ApiError(401, "This endpoint requires you to be authenticated.")
-    data = await body(request)
-    query = str(data.get("query", ""))
-    variables = data.get("variables") or {}
-    mutation = next((m for m in GRAPHQL_MUTATIONS if m in query), None)
-    if mutation is None:
-        return reply(
-            {
-                "errors": [
-                    {
-                        "message": "The emulator supports only the "
-                        "markPullRequestReadyForReview and convertPullRequestToDraft "
-                        "mutations",
-                        "type": "NOT_IMPLEMENTED",
-                    }
-                ]
-            }
-        )
-    literal = re.search(r'pullRequestId\s*:\s*"([^"]+)"', query)
-    node = literal.group(1) if literal else _find_pr_id(variables)
-    parsed = parse_node_id(node or "")
-    found = None
-    if parsed and parsed[0] == "PullRequest":
-        for repo in e.world.repos.values():
-            for issue in repo.issues.values():
-                if issue.pull and issue.pr_id == parsed[1]:
-                    found = (repo, issue)
-    if found is None:
-        return reply(
-            {
-                "data": {mutation: None},
-                "errors": [
-                    {
-                        "type": "NOT_FOUND",
-                        "path": [mutation],
-                        "message": f"Could not resolve to a node with the global id of '{node}'.",
-                    }
-                ],
-            }
-        )
-    repo, issue = found
-    assert issue.pull is not None
-    if (
-        not permission_at_least(permission(ident, repo), "write")
-        and ident.user.login != issue.user.login
-    ):
-        return reply(
-            {
-                "data": {mutation: None},
-                "errors": [
-                    {
-                        "type": "FORBIDDEN",
-                        "path": [mutation],
-                        "message": "Resource not accessible by integration",
-                    }
-                ],
-            }
-        )
-    want_draft = mutation == "convertPullRequestToDraft"
-    if issue.pull.draft != want_draft:
-        issue.pull.draft, issue.updated_at = want_draft, time.time()
-        action = "converted_to_draft" if want_draft else "ready_for_review"
-        events.pull_request(e, repo, issue, action, ident.user)
-    pr_json = {"id": node, "number": issue.number, "isDraft": issue.pull.draft}
-    return reply({"data": {mutation: {"pullRequest": pr_json}}})
-
-
-def _find_pr_id(variables: Any) -> str | None:
-    if isinstance(variables, dict):
-        for key, value in variables.items():
-            if key in ("pullRequestId", "id") and isinstance(value, str):
-                return value
-            found = _find_pr_id(value)
-            if found:
-                return found
-    return None
-
-
 def setup(router: web.UrlDispatcher) -> None:
     p = "/repos/{owner}/{repo}/pulls"
     n = p + "/{pull_number:\\d+}"
@@ -326,4 +242,3 @@ def setup(router: web.UrlDispatcher) -> None:
     router.add_get(n + "/files", list_files)
     router.add_get(n + "/commits", list_commits)
     router.add_put(n + "/merge", merge_pull)
-    router.add_post("/graphql", graphql)

@@ -1,0 +1,108 @@
+"""A minimal POST /graphql: only the mutations markPullRequestReadyForReview and
+convertPullRequestToDraft (GitHub offers draft changes only through GraphQL). The pull request
+id comes inline (``pullRequestId: "..."``) or from the variables; the answer is
+``{data: {<mutation>: {pullRequest: {id, number, isDraft}}}}``. Anything else gets a GraphQL
+error, never a guess."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from aiohttp import web
+
+from . import events
+from .auth import permission
+from .context import emu, identity
+from .responses import ApiError, body, reply
+from .serializers import parse_node_id
+from .state import permission_at_least
+
+GRAPHQL_MUTATIONS = ("markPullRequestReadyForReview", "convertPullRequestToDraft")
+
+
+async def graphql(request: web.Request) -> web.Response:
+    """Only the two draft mutations; anything else gets a GraphQL error."""
+    e, ident = emu(request), identity(request)
+    if ident.user is None:
+        raise ApiError(401, "This endpoint requires you to be authenticated.")
+    data = await body(request)
+    query = str(data.get("query", ""))
+    variables = data.get("variables") or {}
+    mutation = next((m for m in GRAPHQL_MUTATIONS if m in query), None)
+    if mutation is None:
+        return reply(
+            {
+                "errors": [
+                    {
+                        "message": "The emulator supports only the "
+                        "markPullRequestReadyForReview and convertPullRequestToDraft "
+                        "mutations",
+                        "type": "NOT_IMPLEMENTED",
+                    }
+                ]
+            }
+        )
+    literal = re.search(r'pullRequestId\s*:\s*"([^"]+)"', query)
+    node = literal.group(1) if literal else _find_pr_id(variables)
+    parsed = parse_node_id(node or "")
+    found = None
+    if parsed and parsed[0] == "PullRequest":
+        for repo in e.world.repos.values():
+            for issue in repo.issues.values():
+                if issue.pull and issue.pr_id == parsed[1]:
+                    found = (repo, issue)
+    if found is None:
+        return reply(
+            {
+                "data": {mutation: None},
+                "errors": [
+                    {
+                        "type": "NOT_FOUND",
+                        "path": [mutation],
+                        "message": f"Could not resolve to a node with the global id of '{node}'.",
+                    }
+                ],
+            }
+        )
+    repo, issue = found
+    assert issue.pull is not None
+    if (
+        not permission_at_least(permission(ident, repo), "write")
+        and ident.user.login != issue.user.login
+    ):
+        return reply(
+            {
+                "data": {mutation: None},
+                "errors": [
+                    {
+                        "type": "FORBIDDEN",
+                        "path": [mutation],
+                        "message": "Resource not accessible by integration",
+                    }
+                ],
+            }
+        )
+    want_draft = mutation == "convertPullRequestToDraft"
+    if issue.pull.draft != want_draft:
+        issue.pull.draft, issue.updated_at = want_draft, time.time()
+        action = "converted_to_draft" if want_draft else "ready_for_review"
+        events.pull_request(e, repo, issue, action, ident.user)
+    pr_json = {"id": node, "number": issue.number, "isDraft": issue.pull.draft}
+    return reply({"data": {mutation: {"pullRequest": pr_json}}})
+
+
+def _find_pr_id(variables: Any) -> str | None:
+    if isinstance(variables, dict):
+        for key, value in variables.items():
+            if key in ("pullRequestId", "id") and isinstance(value, str):
+                return value
+            found = _find_pr_id(value)
+            if found:
+                return found
+    return None
+
+
+def setup(router: web.UrlDispatcher) -> None:
+    router.add_post("/graphql", graphql)
