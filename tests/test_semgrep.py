@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,9 +22,9 @@ from app.scan.semgrep import (
     command,
     rule_files,
     run_semgrep,
-    to_finding,
     tree_targets,
 )
+from app.scan.semgrep_json import classify_errors, parse_output, to_finding
 
 FIXTURE = Path(__file__).parent / "fixtures" / "semgrep" / "project"
 # Built at run time so the repository never stores a token-shaped string.
@@ -180,11 +181,14 @@ def test_command_is_offline_and_ends_options_before_targets() -> None:
     assert argv.count("--config") == 3  # two rule files, plus the oddly named target
 
 
-def test_to_finding_maps_metadata(tmp_path: Path) -> None:
-    from app.scan.semgrep import _Lines
+def test_to_finding_maps_metadata() -> None:
+    source = ["x = 1", "y = " + "a" * 400]
 
-    (tmp_path / "m.py").write_text("x = 1\n" + "y = " + "a" * 400 + "\n")
-    raw = {
+    def read(path: str, first: int, last: int) -> str:
+        assert path == "m.py"
+        return "\n".join(source[first - 1 : last])
+
+    raw: dict[str, Any] = {
         "check_id": "rules.python.python-weak-hash",
         "path": "./m.py",
         "start": {"line": 2, "col": 5},
@@ -200,7 +204,7 @@ def test_to_finding_maps_metadata(tmp_path: Path) -> None:
             },
         },
     }
-    finding = to_finding(raw, _Lines(tmp_path), lambda text: text)
+    finding = to_finding(raw, read, lambda text: text)
     assert finding.rule_id == "python-weak-hash"
     assert finding.path == "m.py"
     assert finding.severity is Severity.LOW
@@ -210,5 +214,30 @@ def test_to_finding_maps_metadata(tmp_path: Path) -> None:
     assert finding.message == "weak hash"
     assert len(finding.snippet) == 200 and finding.snippet.startswith("y = aaa")
     assert finding.properties["confidence"] == "low"
-    raw["extra"]["metadata"]["selfheal-severity"] = "critical"  # type: ignore[index]
-    assert to_finding(raw, _Lines(tmp_path), str).severity is Severity.CRITICAL
+    raw["extra"]["metadata"]["selfheal-severity"] = "critical"
+    assert to_finding(raw, read, str).severity is Severity.CRITICAL
+    raw["extra"]["metadata"]["selfheal-severity"] = "bogus"
+    assert to_finding(raw, read, str).severity is Severity.LOW
+
+
+def test_errors_split_into_fatal_and_per_file() -> None:
+    errors = [
+        {"type": "Syntax error", "level": "warn", "path": "a.js", "message": "bad\nmore"},
+        {"type": ["PartialParsing", []], "level": "warn", "path": "b.py", "message": "x"},
+        {"type": "Rule parse error", "level": "error", "rule_id": "r", "message": "boom"},
+        {"type": "InvalidRuleSchemaError", "level": "error", "long_msg": "missing message"},
+        {"type": "SemgrepError", "level": "error", "message": "Invalid scanning root: x"},
+    ]
+    fatal, per_file = classify_errors(errors, lambda text: text.replace("bad", "***"))
+    assert per_file == ["a.js: Syntax error: ***", "b.py: PartialParsing: x"]
+    assert fatal == [
+        "Rule parse error: boom",
+        "InvalidRuleSchemaError: missing message",
+        "SemgrepError: Invalid scanning root: x",
+    ]
+
+
+def test_output_that_is_not_json_is_fatal() -> None:
+    with pytest.raises(ScannerError, match="exit 2"):
+        parse_output(2, "Traceback ...", "RuntimeError: oops")
+    assert parse_output(0, '{"results": []}', "") == {"results": []}

@@ -16,7 +16,6 @@ cannot parse is not fatal; it is listed in :attr:`SemgrepResult.errors`.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -29,9 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.findings import Category, Finding, Severity, Source
+from app.findings import Finding
 from app.resources import rules_dir
 from app.scan import ScannerError
+from app.scan.semgrep_json import ERROR_CHARS, classify_errors, parse_output, to_finding
 
 RULE_SUFFIXES = (".yaml", ".yml")
 # Extensions our rules' languages use; for a whole-tree scan without explicit targets.
@@ -42,12 +42,6 @@ SHEBANG = re.compile(rb"^#!.*\b(ba|da|k|z)?sh\b|^#!.*\b(python[0-9.]*|node)\b")
 SKIP_DIRS = frozenset({".git", ".hg", ".svn"})
 # Characters of target paths per semgrep invocation (the kernel limit is far higher).
 ARGV_BUDGET = 100_000
-SNIPPET_CHARS = 200
-ERROR_CHARS = 300
-SEVERITY_BY_SEMGREP = {"ERROR": Severity.HIGH, "WARNING": Severity.MEDIUM, "INFO": Severity.LOW}
-CATEGORY_BY_NAME = {c.value: c for c in Category}
-CWE_ID = re.compile(r"CWE-\d+")
-OWASP_ID = re.compile(r"A\d{2}:\d{4}")
 # Environment variables that would make semgrep talk to semgrep.dev or load other rules.
 DROPPED_ENV = ("SEMGREP_APP_TOKEN", "SEMGREP_RULES", "SEMGREP_REPO_URL", "SEMGREP_BRANCH")
 
@@ -181,71 +175,6 @@ def _execute(argv: list[str], root: Path, timeout: float) -> tuple[int, str, str
     return process.returncode, stdout, stderr
 
 
-def _short(text: str, limit: int, mask: Callable[[str], str]) -> str:
-    text = mask(" ".join(text.split()))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _error_text(error: Mapping[str, Any]) -> str:
-    kind = error.get("type")
-    name = kind[0] if isinstance(kind, list) and kind else str(kind or "error")
-    detail = str(error.get("message") or error.get("long_msg") or error.get("short_msg") or "")
-    return f"{name}: {detail.splitlines()[0] if detail else ''}".rstrip(": ")
-
-
-def _classify_errors(
-    errors: Sequence[Mapping[str, Any]], mask: Callable[[str], str]
-) -> tuple[list[str], list[str]]:
-    """Split semgrep's error list into (fatal, per-file) messages."""
-    fatal: list[str] = []
-    per_file: list[str] = []
-    for error in errors:
-        path = error.get("path")
-        text = _short(_error_text(error), ERROR_CHARS, mask)
-        kind = str(error.get("type", "")).lower()
-        if path and "rule" not in kind and "config" not in kind:
-            per_file.append(f"{path}: {text}")
-        else:
-            fatal.append(text)
-    return fatal, per_file
-
-
-def _parse_output(code: int, stdout: str, stderr: str) -> Mapping[str, Any]:
-    try:
-        report = json.loads(stdout)
-    except ValueError:
-        report = None
-    if not isinstance(report, dict):
-        tail = " ".join(stderr.strip().splitlines()[-3:])[:ERROR_CHARS]
-        raise ScannerError(f"semgrep failed (exit {code}) without a JSON report: {tail}")
-    return report
-
-
-def _metadata_severity(metadata: Mapping[str, Any], semgrep_severity: str) -> Severity:
-    override = metadata.get("selfheal-severity")
-    if isinstance(override, str):
-        try:
-            return Severity.parse(override)
-        except ValueError:
-            pass
-    return SEVERITY_BY_SEMGREP.get(semgrep_severity.upper(), Severity.MEDIUM)
-
-
-def _ids(values: Any, pattern: re.Pattern[str]) -> tuple[str, ...]:
-    items = values if isinstance(values, list) else [values] if isinstance(values, str) else []
-    found: list[str] = []
-    for item in items:
-        match = pattern.search(str(item))
-        if match and match.group(0) not in found:
-            found.append(match.group(0))
-    return tuple(found)
-
-
-def _position(result: Mapping[str, Any], key: str) -> tuple[int, int]:
-    spot = result.get(key) or {}
-    return int(spot.get("line", 0) or 0), int(spot.get("col", 0) or 0)
-
-
 class _Lines:
     """Reads each scanned file at most once, for snippets."""
 
@@ -264,43 +193,14 @@ class _Lines:
         return "\n".join(line.rstrip() for line in lines).strip()
 
 
-def to_finding(result: Mapping[str, Any], lines: _Lines, mask: Callable[[str], str]) -> Finding:
-    """One semgrep JSON result as a Finding (snippet read from disk, cut and masked)."""
-    extra = result.get("extra") or {}
-    metadata = extra.get("metadata") or {}
-    path = str(result.get("path", "")).removeprefix("./")
-    line, column = _position(result, "start")
-    end_line, end_column = _position(result, "end")
-    snippet = lines.get(path, line, min(end_line, line + 4))
-    if len(snippet) > SNIPPET_CHARS:
-        snippet = snippet[: SNIPPET_CHARS - 1] + "…"
-    properties = {"confidence": str(metadata.get("confidence", ""))}
-    return Finding(
-        rule_id=str(result.get("check_id", "")).rsplit(".", 1)[-1],
-        category=CATEGORY_BY_NAME.get(str(metadata.get("category", "")), Category.OTHER),
-        severity=_metadata_severity(metadata, str(extra.get("severity", ""))),
-        path=path,
-        line=line,
-        message=" ".join(str(extra.get("message", "")).split()),
-        source=Source.SEMGREP,
-        snippet=mask(snippet),
-        cwe=_ids(metadata.get("cwe"), CWE_ID),
-        owasp=_ids(metadata.get("owasp"), OWASP_ID),
-        column=column,
-        end_line=end_line,
-        end_column=end_column,
-        properties=properties,
-    )
-
-
 def _run_chunk(
     executable: str, rules: Sequence[Path], root: Path, chunk: Sequence[str], deadline: float
 ) -> Mapping[str, Any]:
     code, stdout, stderr = _execute(
         command(executable, rules, chunk), root, deadline - time.monotonic()
     )
-    report = _parse_output(code, stdout, stderr)
-    fatal, _ = _classify_errors(report.get("errors") or [], _masker())
+    report = parse_output(code, stdout, stderr)
+    fatal, _ = classify_errors(report.get("errors") or [], _masker())
     if code not in (0, 1) or fatal:
         reason = "; ".join(fatal) or " ".join(stderr.strip().splitlines()[-2:])
         raise ScannerError(f"semgrep failed (exit {code}): {reason[: ERROR_CHARS * 2]}")
@@ -340,10 +240,10 @@ def run_semgrep(
     deadline = time.monotonic() + timeout
     for chunk in chunked(present):
         report = _run_chunk(executable, rules, root, chunk, deadline)
-        _, per_file = _classify_errors(report.get("errors") or [], mask)
+        _, per_file = classify_errors(report.get("errors") or [], mask)
         result.errors.extend(per_file)
         result.scanned += len((report.get("paths") or {}).get("scanned") or [])
         result.findings.extend(
-            to_finding(item, lines, mask) for item in report.get("results") or []
+            to_finding(item, lines.get, mask) for item in report.get("results") or []
         )
     return result
