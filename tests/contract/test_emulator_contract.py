@@ -285,8 +285,20 @@ async def _drive(emulator: Emulator, session: aiohttp.ClientSession) -> None:
     await gh.call("git.delete_ref", ref=f"heads/{branch}", **R)
     repo = emulator.repo(f"{OWNER}/{REPO}")
     pushed = await alice.push(repo, "feature/docs", {"docs/x.md": "# x\n"}, "Add docs")
-    emulator.complete_workflow_run(
+    workflow_run = emulator.complete_workflow_run(
         repo, head_sha=pushed, head_branch="feature/docs", conclusion="failure"
+    )
+    await gh.call("actions.get_workflow_run", run_id=workflow_run["id"], **R)
+    await gh.call("actions.list_jobs_for_workflow_run", run_id=workflow_run["id"], **R)
+    [
+        p
+        async for p in gh.paginate(
+            "repos.list_pull_requests_associated_with_commit", commit_sha=pushed, **R
+        )
+    ]
+    emulator.add_team(OWNER, "security", {"alice": "maintainer"})
+    await gh.call(
+        "teams.get_membership_for_user_in_org", org=OWNER, team_slug="security", username="alice"
     )
     emulator.add_installation_repos(installation, [emulator.create_repo(f"{OWNER}/other")])
     [
