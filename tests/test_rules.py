@@ -131,14 +131,16 @@ def test_every_rule_has_positive_and_negative_test_cases() -> None:
             assert rule["id"] in marked["ok"], f"{rule['id']}: no `ok:` test line"
 
 
-def test_python_request_sources_are_identical_everywhere() -> None:
-    """The HTTP-request source block is copied into each taint rule; copies must not drift."""
+@pytest.mark.parametrize("language", ["python", "javascript"])
+@pytest.mark.parametrize("label", ["REQUEST", "INPUT"])
+def test_shared_source_blocks_are_identical_everywhere(language: str, label: str) -> None:
+    """Request and input source blocks are copied into each taint rule; copies must not drift."""
     blocks = {
         json.dumps(source, sort_keys=True)
         for _, rule in all_rules()
-        if "python" in rule["languages"]
+        if language in rule["languages"]
         for source in rule.get("pattern-sources", [])
-        if source.get("label") == "REQUEST"
+        if source.get("label") == label
     }
     assert len(blocks) == 1
 

@@ -24,3 +24,12 @@ function checkout(branch) {
   // ok: js-shell-non-constant
   execFile("git", ["checkout", branch]);
 }
+
+class Deployer {
+  build(target) {
+    // ruleid: js-shell-non-constant
+    exec("make " + target);
+    // ok: js-shell-non-constant
+    execFile("make", [target]);
+  }
+}
