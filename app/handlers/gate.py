@@ -18,6 +18,7 @@ the (masked) reason: the gate fails closed.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import time
 from typing import Any
@@ -27,6 +28,7 @@ from gidgethub.sansio import Event
 
 from app.findings import Verdict
 from app.gate.output import CheckOutput, error_output, gate_output, halted_output
+from app.gate.ruleset import rules_for
 from app.gitops import branch_refspec, fetch
 from app.handlers.common import bot_login, data_dir, is_bot_pr, repo_config, split
 from app.handlers.halt import is_halted
@@ -180,6 +182,10 @@ def cached_policy(repo: str, cache: Any, base_sha: str) -> Policy | PolicyError:
 
 def _review_sync(repo: str, cache: Any, base: str, head: str, options: ReviewOptions) -> Verdict:
     changes = changeset_from_git(cache, base, head)
+    scan = options.scan or ScanOptions()
+    if scan.rules is None:  # load only the changed files' language rules: a faster semgrep
+        scan = dataclasses.replace(scan, rules=rules_for(f.path for f in changes.files))
+    options = dataclasses.replace(options, scan=scan)
     return review(changes, cached_policy(repo, cache, base), options=options)
 
 
