@@ -19,6 +19,9 @@ Formats are taken from the providers' published token descriptions:
   by the generic detector next to ``aws_secret_access_key``-like names.
 * Google API keys: ``AIza`` + 35 base64url characters.
 * Stripe: ``sk_live_`` / ``rk_live_`` (critical), ``sk_test_`` / ``rk_test_`` (medium).
+* Also: GitLab ``glpat-``, npm ``npm_``, PyPI ``pypi-AgEIcHlwaS5vcmc`` (a macaroon for
+  pypi.org), Hugging Face ``hf_``, SendGrid ``SG.<22>.<43>``, DigitalOcean ``do[por]_v1_``,
+  Shopify ``shpat_``/``shpca_``/``shppa_``/``shpss_``.
 
 Private key blocks, JWTs and connection strings need more than a regex (a body, a JSON
 header, a password that is not a placeholder); their patterns live here too, their checks in
@@ -229,6 +232,73 @@ PROVIDER_RULES: tuple[ProviderRule, ...] = (
         ("sk_test_", "rk_test_"),
         _B + r"(?P<secret>[sr]k_test_[A-Za-z0-9]{10,247})" + _E,
         8,
+    ),
+)
+
+# Other widely used developer platforms (same shape: a fixed prefix and a random body).
+PROVIDER_RULES += (
+    _rule(
+        "secret-gitlab-token",
+        "gitlab-pat",
+        "GitLab personal access token",
+        CRIT,
+        ("glpat-",),
+        _B + r"(?P<secret>glpat-[A-Za-z0-9_\-]{20,64})" + _E,
+        6,
+    ),
+    _rule(
+        "secret-npm-token",
+        "npm-token",
+        "npm access token",
+        CRIT,
+        ("npm_",),
+        _B + r"(?P<secret>npm_[A-Za-z0-9]{36})" + _E,
+        4,
+    ),
+    _rule(
+        "secret-pypi-token",
+        "pypi-token",
+        "PyPI API token",
+        CRIT,
+        ("pypi-AgEIcHlwaS5vcmc",),
+        _B + r"(?P<secret>pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,400})" + _E,
+        20,
+    ),
+    _rule(
+        "secret-huggingface-token",
+        "huggingface-token",
+        "Hugging Face access token",
+        CRIT,
+        ("hf_",),
+        _B + r"(?P<secret>hf_[A-Za-z]{34})" + _E,
+        3,
+    ),
+    _rule(
+        "secret-sendgrid-key",
+        "sendgrid-key",
+        "SendGrid API key",
+        CRIT,
+        ("SG.",),
+        _B + r"(?P<secret>SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43})" + _E,
+        3,
+    ),
+    _rule(
+        "secret-digitalocean-token",
+        "digitalocean-token",
+        "DigitalOcean token",
+        CRIT,
+        ("dop_v1_", "doo_v1_", "dor_v1_"),
+        _B + r"(?P<secret>do[por]_v1_[a-f0-9]{64})" + _E,
+        7,
+    ),
+    _rule(
+        "secret-shopify-token",
+        "shopify-token",
+        "Shopify access token",
+        CRIT,
+        ("shpat_", "shpca_", "shppa_", "shpss_"),
+        _B + r"(?P<secret>shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32})" + _E,
+        6,
     ),
 )
 
