@@ -99,3 +99,15 @@ def ssh():
     client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
     # ok: python-ssh-host-key-not-verified
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
+
+
+def read_token(token, key):
+    import jwt
+
+    # ruleid: python-jwt-verification-disabled
+    claims = jwt.decode(token, options={"verify_signature": False})
+    # ruleid: python-jwt-verification-disabled
+    legacy = jwt.decode(token, key, algorithms=["HS256", "none"])
+    # ok: python-jwt-verification-disabled
+    checked = jwt.decode(token, key, algorithms=["RS256"])
+    return claims, legacy, checked
