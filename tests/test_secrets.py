@@ -802,3 +802,4 @@ def test_values_inside_connection_and_query_strings(template: str, rule_id: str)
 def test_code_after_a_quote_is_still_code() -> None:
     assert scan_secrets("a.py", 'q = "password=" + pw\nu = "?token=" + make_token()\n') == []
     assert scan_secrets("a.scm", '    "passwd:gecos-field1",\n') == []  # a symbol, not key: value
+    assert scan_secrets("a.py", 'example = "password = Spaced-0ut"\n') == []  # prose, not a DSN

@@ -238,8 +238,14 @@ def _generic(text: str, config_like: bool) -> list[Hit]:
         if kind is None or m is None:
             continue
         done = m.end()
-        # Inside a string literal ("Server=db;Password=x;", "?token=x&"), values are bare.
-        embedded = m.group("op") == "=" and start > 0 and text[start - 1] in _EMBEDDED_BEFORE
+        # Inside a string literal ("Server=db;Password=x;", "?token=x&") values are bare;
+        # those formats put "=" right after the name and the value right after "=".
+        embedded = (
+            start > 0
+            and text[start - 1] in _EMBEDDED_BEFORE
+            and text[end : end + 1] == "="
+            and not text[end + 1 : end + 2].isspace()
+        )
         hit = _judge(name, kind, m, config_like or embedded)
         if hit:
             hits.append(hit)
