@@ -8,6 +8,7 @@ pseudo-random generator, so our own scan (and GitHub push protection) finds noth
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import random
 import string
@@ -102,7 +103,7 @@ PROVIDERS: dict[str, tuple[Builder, str, str, str, str, Severity]] = {
     ),
     **{
         f"github-{prefix}": (
-            (lambda p=prefix: p + "_" + rand(36)),
+            functools.partial(lambda p: p + "_" + rand(36), prefix),
             'headers = {{"Authorization": "token {s}"}}',
             "a.py",
             "secret-github-token",
@@ -145,7 +146,9 @@ PROVIDERS: dict[str, tuple[Builder, str, str, str, str, Severity]] = {
     ),
     **{
         f"slack-legacy-{kind}": (
-            (lambda k=kind: f"xox{k}-{rand(10, DIGITS)}-{rand(11, DIGITS)}-{rand(32, HEX)}"),
+            functools.partial(
+                lambda k: f"xox{k}-{rand(10, DIGITS)}-{rand(11, DIGITS)}-{rand(32, HEX)}", kind
+            ),
             'SLACK = "{s}"',
             "a.py",
             "secret-slack-token",
@@ -171,7 +174,7 @@ PROVIDERS: dict[str, tuple[Builder, str, str, str, str, Severity]] = {
     ),
     **{
         f"aws-id-{prefix}": (
-            (lambda p=prefix: p + rand(16, UPPER_DIGITS)),
+            functools.partial(lambda p: p + rand(16, UPPER_DIGITS), prefix),
             "aws_access_key_id = {s}",
             "credentials.ini",
             "secret-aws-access-key-id",
