@@ -66,6 +66,8 @@ def test_long_texts_are_clipped_to_github_limits() -> None:
     many = [finding(n, Category.INJECTION) for n in range(3000)]
     out = gate_output(verdict(Decision.BLOCK, Risk.HIGH, many))
     assert len(out.summary) <= 65_535 and len(out.title) <= 255
+    fenced = error_output("bad ```\n# injected heading")
+    assert fenced.summary.count("```") == 2
     err = error_output("x" * 10_000)
     assert err.conclusion == "failure" and len(err.title) <= 255 and len(err.summary) < 5000
     assert title_for(verdict(Decision.APPROVE, Risk.LOW, [])) == "Passed — low risk"

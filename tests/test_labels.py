@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import re
 
+import aiohttp
+
+from app.github.client import GitHubClient
+from app.handlers.installation import ensure_labels
 from app.labels import HALT_LABEL, label_set
+from tests.github_emulator import Emulator
 
 
 def test_every_label_has_a_colour_and_a_short_description() -> None:
@@ -28,3 +33,18 @@ def test_a_configured_halt_label_replaces_the_default() -> None:
         "color": "1d76db",
         "description": "A change request for selfheal",
     }
+
+
+async def test_ensure_labels_creates_then_updates_idempotently(github_emulator: Emulator) -> None:
+    repo = github_emulator.create_repo("acme/labels")
+    github_emulator.install([repo])
+    repo.labels.clear()  # as if the install event had not been handled yet
+    async with aiohttp.ClientSession() as session:
+        gh = GitHubClient.for_token(
+            github_emulator.installation_token(), session=session, base_url=github_emulator.base_url
+        )
+        assert await ensure_labels(gh, "acme/labels") == len(label_set())
+        repo.labels[HALT_LABEL].color = "000000"  # someone recoloured it
+        assert await ensure_labels(gh, "acme/labels") == 0
+    assert repo.labels[HALT_LABEL].color == "b60205"
+    assert len(repo.labels) == len(label_set())

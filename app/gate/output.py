@@ -127,6 +127,7 @@ def halted_output(label: str) -> CheckOutput:
 
 def error_output(reason: str) -> CheckOutput:
     """Fail closed: the gate could not finish. ``reason`` must already be masked."""
+    reason = reason.replace("`", "'")  # it is shown in a code block: no way out of it
     summary = (
         "## ⛔ the security gate could not complete\n\n"
         f"The gate fails closed. Reason:\n\n```\n{_clip(reason, 4000)}\n```\n\n"
