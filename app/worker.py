@@ -22,6 +22,7 @@ import importlib
 import logging
 import os
 import socket
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 GitHubFactory = Callable[[int | None], Awaitable[Any]]
 JobHandler = Callable[[jobs.Job, "JobContext"], Awaitable[None]]
 Dispatch = Callable[[Event, "JobContext"], Awaitable[None]]
+
+NOTED_MAX = 10_000
 
 _JOB_KINDS: dict[str, JobHandler] = {}
 _DISPATCHERS: list[Dispatch] = []
@@ -93,6 +96,11 @@ class JobContext:
     log: logging.LoggerAdapter[logging.Logger] = field(
         default_factory=lambda: logging.LoggerAdapter(log, {})
     )
+    on_success: list[Callable[[sqlite3.Connection], object]] = field(default_factory=list)
+
+    def when_done(self, write: Callable[[sqlite3.Connection], object]) -> None:
+        """Run ``write`` in the same transaction that marks the job done (and only then)."""
+        self.on_success.append(write)
 
     async def github(self, installation_id: int | None = None) -> Any:
         """A GitHub client for the installation (default: the event's), or the App itself."""
@@ -149,6 +157,35 @@ class _Running:
     timed_out: bool = False
 
 
+def _complete(
+    conn: sqlite3.Connection,
+    job_id: int,
+    worker_id: str,
+    writes: Sequence[Callable[[sqlite3.Connection], object]],
+) -> bool:
+    if not jobs.complete(conn, job_id, worker_id):
+        return False  # the lease was lost: another worker owns the job and its effects
+    for write in writes:
+        write(conn)
+    return True
+
+
+def _installation_facts(event: str, data: Any) -> tuple[Any, ...] | None:
+    """What note_payload would record; None when it must always run."""
+    if event in ("installation", "installation_repositories") or not isinstance(data, dict):
+        return None
+    inst, repo = data.get("installation") or {}, data.get("repository") or {}
+    if not isinstance(inst, dict) or not isinstance(repo, dict):
+        return None
+    account = inst.get("account")
+    if not isinstance(account, dict):
+        account = {}
+    return (
+        inst.get("id"), account.get("login"), account.get("type"), repo.get("id"),
+        repo.get("full_name"), repo.get("default_branch"), repo.get("private"),
+    )  # fmt: skip
+
+
 async def handle_webhook(job: jobs.Job, ctx: JobContext) -> None:
     """The ``webhook`` job kind: hand a recorded delivery to the dispatch hooks."""
     delivery_id = str(job.payload.get("delivery_id", ""))
@@ -156,7 +193,13 @@ async def handle_webhook(job: jobs.Job, ctx: JobContext) -> None:
     if delivery is None:
         raise PermanentError(f"delivery {delivery_id!r} is not in the ledger")
     data = delivery.data()
-    await ctx.ledger.awrite(lambda c: installations.note_payload(c, delivery.event, data))
+    facts = _installation_facts(delivery.event, data)
+    if facts is None or ctx.worker.noted.get(facts[3]) != facts:  # skip unchanged repositories
+        await ctx.ledger.awrite(lambda c: installations.note_payload(c, delivery.event, data))
+        if facts is not None:
+            if len(ctx.worker.noted) > NOTED_MAX:
+                ctx.worker.noted.clear()
+            ctx.worker.noted[facts[3]] = facts
     ctx.installation_id = delivery.installation_id
     ctx.repository = delivery.repository
     event = Event(data, event=delivery.event, delivery_id=delivery_id)
@@ -170,7 +213,7 @@ async def handle_webhook(job: jobs.Job, ctx: JobContext) -> None:
         await ctx.ledger.awrite(lambda c: deliveries.set_outcome(c, delivery_id, outcome))
         raise
     ctx.metrics.processed.inc({"event": delivery.event, "outcome": "processed"})
-    await ctx.ledger.awrite(lambda c: deliveries.set_outcome(c, delivery_id, "processed"))
+    ctx.when_done(lambda c: deliveries.set_outcome(c, delivery_id, "processed"))
 
 
 register_job_kind(deliveries.WEBHOOK_JOB, handle_webhook)
@@ -211,6 +254,8 @@ class Worker:
         self.job_timeout = job_timeout
         self.instance = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.running: dict[int, _Running] = {}
+        # Installation/repository facts already recorded, by repository id (see handle_webhook).
+        self.noted: dict[Any, tuple[Any, ...]] = {}
         self.last_heartbeat: float | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
@@ -335,7 +380,7 @@ class Worker:
             ctx.log.warning("job failed: %s: %s", type(exc).__name__, exc, exc_info=True)
             await self._finish(job, worker_id, "retry", f"{type(exc).__name__}: {exc}")
         else:
-            await self.ledger.awrite(lambda c: jobs.complete(c, job.id, worker_id))
+            await self.ledger.awrite(lambda c: _complete(c, job.id, worker_id, ctx.on_success))
         finally:
             keeper.cancel()
             deadline.cancel()

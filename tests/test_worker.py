@@ -212,3 +212,19 @@ async def test_lost_lease_stops_the_job_without_finishing_it(ledger: Ledger) -> 
         "thief",
         1,
     )
+
+
+async def test_when_done_writes_commit_with_completion_only(ledger: Ledger) -> None:
+    from app.ledger import audit
+
+    async def flaky(job: jobs.Job, ctx: JobContext) -> None:
+        ctx.when_done(lambda c: audit.append(c, "bot", f"done.{job.attempts}"))
+        if job.attempts == 1:
+            raise RuntimeError("first attempt fails")
+
+    job_id, _ = await ledger.awrite(lambda c: jobs.enqueue(c, "flaky"))
+    worker = _worker(ledger, {"flaky": flaky})
+    await worker.start()
+    await _until(lambda: ledger.read(lambda c: jobs.get(c, job_id)).status == "done")
+    await worker.stop()
+    assert [e.action for e in ledger.read(lambda c: audit.entries(c))] == ["done.2"]
