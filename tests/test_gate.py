@@ -1,5 +1,6 @@
 """The gate through the server and the emulator, beyond the e2e basics: a bad config fails
-closed naming the key, 50+ annotations arrive across updates, an approval is bound to its SHA."""
+closed naming the key, 50+ annotations arrive across updates, an approval is bound to its SHA
+and a team named as owner can approve."""
 
 from __future__ import annotations
 
@@ -51,9 +52,12 @@ async def test_an_approval_is_bound_to_the_head_sha(
     github_emulator: Emulator, tmp_path: Path
 ) -> None:
     emu = github_emulator
-    repo = emu.create_repo("acme/pay", BASE_FILES)
+    policy = "/payments/  review  @alice @acme/payments\n"
+    repo = emu.create_repo("acme/pay", {**BASE_FILES, ".github/selfheal.policy": policy})
+    emu.add_team("acme", "payments", {"carol": "member"})
     alice = emu.person("alice", "write")
     bob = emu.person("bob", "write")
+    carol = emu.person("carol", "write")
     server = await Server.start(emu, tmp_path / "ledger.db")
     try:
         emu.install([repo])
@@ -69,8 +73,10 @@ async def test_an_approval_is_bound_to_the_head_sha(
         assert "newer commit" in refused[0].details["reason"]
         assert first.conclusion == second.conclusion == "action_required"
 
-        await alice.click_check_run_action(second, "approve")
+        await carol.click_check_run_action(second, "approve")  # an owner through @acme/payments
         await until(lambda: second.conclusion == "success", what="approval of the new head")
+        (approved,) = server.audit("gate.approved")
+        assert approved.actor == "carol" and approved.details["sha"] == second_sha
         assert len(gate_runs(repo, second_sha)) == 1
     finally:
         await server.stop()
