@@ -229,12 +229,18 @@ async def evaluate(
     if bot_pr and await is_halted(ctx, repo, gh=gh, label=config.halt_label):
         return halted_output(config.halt_label), None
     await _test_delay(ctx)
+    started = time.monotonic()
     cache = await fetch_pr(ctx, gh, pr, head_sha)
+    fetched = time.monotonic()
     ctx.raise_if_cancelled()
     options = review_options(config, "automation" if bot_pr else "human")
     base_sha = str(pr["base"]["sha"])
     verdict = await asyncio.to_thread(_review_sync, repo, cache, base_sha, head_sha, options)
     ctx.raise_if_cancelled()
+    ctx.log.info("gate reviewed", extra={"repository": repo, "sha": head_sha,
+                 "fetch_seconds": round(fetched - started, 3),
+                 "review_seconds": round(time.monotonic() - fetched, 3),
+                 "decision": verdict.decision.value})  # fmt: skip
     return gate_output(verdict, meta={"head": head_sha[:12], "base": base_sha[:12]}), verdict
 
 

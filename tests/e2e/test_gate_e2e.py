@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.ledger import audit, connect
+from app.server import METRICS
 from tests.e2e.support import (
     BASE_FILES,
     REPO,
@@ -70,6 +71,12 @@ async def test_leak_fails_clean_passes_review_path_needs_an_owner(
         assert sorted(e.details["sha"] for e in completions) == sorted(
             [leak_sha, clean_sha, pay_sha]
         )
+
+        metrics = server.runner.app[METRICS].render()
+        for conclusion, count in (("failure", 1), ("success", 2), ("action_required", 1)):
+            assert (
+                f'selfheal_gate_conclusions_total{{conclusion="{conclusion}"}} {count}' in metrics
+            )
 
         # Every webhook delivered again (GitHub's "Redeliver"): nothing is duplicated.
         runs_before = len(repo.check_runs)
