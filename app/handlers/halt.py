@@ -60,14 +60,39 @@ async def halt_label(gh: Any, repo: str, default_branch: str | None = None) -> s
     return config.halt_label if isinstance(config, RepoConfig) else HALT_LABEL
 
 
-async def _store(ctx: JobContext, repo: str, label: str, issues: set[int]) -> None:
+def _save(conn: Any, repo: str, label: str, issues: set[int]) -> None:
+    effects.forget_effect(conn, _key(repo))
     data = {"label": label, "issues": sorted(issues)}
+    effects.record_effect(conn, _key(repo), KIND, None, data=data)
 
-    def write(conn: Any) -> None:
-        effects.forget_effect(conn, _key(repo))
-        effects.record_effect(conn, _key(repo), KIND, None, data=data)
 
-    await ctx.ledger.awrite(write)
+async def _store(ctx: JobContext, repo: str, label: str, issues: set[int]) -> None:
+    await ctx.ledger.awrite(lambda c: _save(c, repo, label, issues))
+
+
+def _transition(
+    conn: Any,
+    repo: str,
+    label: str,
+    fallback: set[int] | None,
+    change: tuple[int, bool] | None = None,
+) -> tuple[set[int], set[int]]:
+    """Apply one issue's change to the cached set in ONE writer transaction (two workers
+    handling two labels at once cannot lose either); returns (before, after)."""
+    cached = effects.get_effect(conn, _key(repo))
+    if cached is not None and cached.data.get("label") == label:
+        before = {int(n) for n in cached.data.get("issues", [])}
+    else:
+        before = set(fallback or ())
+    after = set(before)
+    if change is not None:
+        number, add = change
+        if add:
+            after.add(number)
+        else:
+            after.discard(number)
+    _save(conn, repo, label, after)
+    return before, after
 
 
 async def search_halting(gh: Any, repo: str, label: str) -> set[int]:
@@ -178,23 +203,20 @@ async def on_issue(event: Event, ctx: JobContext) -> None:
     number = int(issue["number"])
     sender = str((data.get("sender") or {}).get("login") or "")
     details = {"issue": number, "label": label, "action": action, "delivery": event.delivery_id}
-    before = await cached_issues(ctx, repo, label)
-    if before is None:  # no cache yet: search shows the state AFTER this event; undo it
+    fallback: set[int] | None = None
+    if await cached_issues(ctx, repo, label) is None:
+        # No cache yet: the search shows the state AFTER this event; undo it.
         found = await search_halting(gh, repo, label)
-        before = found - {number} if action in ADDS else found | {number}
+        fallback = found - {number} if action in ADDS else found | {number}
     if action not in TRUSTED and sender.lower() != (await bot_login(ctx)).lower():
         if not await can_write(gh, repo, sender):
             await _revert(gh, repo, number, action, label)
-            await _store(ctx, repo, label, before)
+            await ctx.ledger.awrite(lambda c: _transition(c, repo, label, fallback))
             refused = {**details, "reason": "no write permission"}
             await ctx.audit(sender, "halt.toggle_reverted", refused)
             return
-    after = set(before)
-    if action in ADDS:
-        after.add(number)
-    else:
-        after.discard(number)
-    await _store(ctx, repo, label, after)
+    change = (number, action in ADDS)
+    before, after = await ctx.ledger.awrite(lambda c: _transition(c, repo, label, fallback, change))
     await ctx.audit(sender, f"halt.{action}", details)
     if after and not before:
         stopped = stop_running_jobs(ctx, repo)
