@@ -1,6 +1,6 @@
 """The gate through the server and the emulator, beyond the e2e basics: a bad config fails
-closed naming the key, 50+ annotations arrive across updates, an approval is bound to its SHA
-and a team named as owner can approve."""
+closed naming the key, gate.actor_kind scopes it, 50+ annotations arrive across updates, an
+approval is bound to its SHA and a team named as owner can approve."""
 
 from __future__ import annotations
 
@@ -31,10 +31,14 @@ async def test_bad_config_fails_closed_and_many_annotations_all_arrive(
         {**BASE_FILES, ".github/selfheal.yml": "version: 1\ngate:\n  fail_on: severe\n"},
     )
     noisy = emu.create_repo("acme/noisy", BASE_FILES)
+    bots = emu.create_repo(
+        "acme/bots", {**BASE_FILES, ".github/selfheal.yml": "gate:\n  actor_kind: bot\n"}
+    )
     bob = emu.person("bob", "write")
     server = await Server.start(emu, tmp_path / "ledger.db")
     try:
-        emu.install([broken, noisy])
+        emu.install([broken, noisy, bots])
+        _, human_sha = await open_pr(bob, bots, "human", {"docs/readme.md": "# hi\n"})
         _, bad_sha = await open_pr(bob, broken, "docs", {"docs/readme.md": "# hi\n"})
         _, many_sha = await open_pr(bob, noisy, "keys", {"conf/keys.txt": tokens(60)})
         failed = await until(lambda: completed_gate(broken, bad_sha), what="bad-config gate")
@@ -42,6 +46,8 @@ async def test_bad_config_fails_closed_and_many_annotations_all_arrive(
         assert "/gate/fail_on" in failed.output["title"] and "line 3" in failed.output["title"]
         many = await until(lambda: completed_gate(noisy, many_sha), timeout=180, what="60 keys")
         assert many.conclusion == "failure" and "60 secrets" in many.output["title"]
+        skipped = await until(lambda: completed_gate(bots, human_sha), what="out of scope")
+        assert skipped.conclusion == "neutral" and "actor_kind is bot" in skipped.output["title"]
         lines = sorted(a["start_line"] for a in many.annotations if a["path"] == "conf/keys.txt")
         assert lines == list(range(1, 61))  # 50 in a progress update, 10 with the completion
     finally:
