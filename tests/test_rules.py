@@ -23,12 +23,17 @@ from app.resources import rules_dir
 from app.scan.semgrep import find_semgrep
 
 RULES = rules_dir()
-RULE_FILES = sorted(p for p in RULES.rglob("*") if p.suffix in (".yaml", ".yml"))
+RULE_FILES = sorted(
+    p
+    for p in RULES.rglob("*")
+    if p.suffix in (".yaml", ".yml") and not p.name.endswith((".test.yaml", ".test.yml"))
+)
 PREFIX_BY_LANGUAGE = {
     "python": "python-",
     "javascript": "js-",
     "typescript": "js-",
     "bash": "shell-",
+    "yaml": "yaml-",
 }
 CATEGORIES = {"injection", "dangerous-code", "crypto", "insecure-config"}
 RULE_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
@@ -63,10 +68,12 @@ def all_rules() -> Iterator[tuple[Path, dict[str, Any]]]:
 
 
 def sibling_tests(rule_file: Path) -> list[Path]:
+    """<name>.py/.js/.ts/.jsx/.sh next to <name>.yaml, or <name>.test.yaml for YAML rules."""
+    yaml_tests = {f"{rule_file.stem}.test.yaml", f"{rule_file.stem}.test.yml"}
     return sorted(
         p
         for p in rule_file.parent.iterdir()
-        if p.stem == rule_file.stem and p.suffix in TEST_SUFFIXES
+        if (p.stem == rule_file.stem and p.suffix in TEST_SUFFIXES) or p.name in yaml_tests
     )
 
 
@@ -85,7 +92,7 @@ def semgrep_test_report() -> tuple[int, dict[str, Any]]:
 
 def test_there_are_rules_for_each_language() -> None:
     languages = {lang for _, rule in all_rules() for lang in rule["languages"]}
-    assert {"python", "javascript", "typescript", "bash"} <= languages
+    assert {"python", "javascript", "typescript", "bash", "yaml"} <= languages
     assert len(list(all_rules())) >= 50
 
 

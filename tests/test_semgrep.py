@@ -96,6 +96,13 @@ def test_shell_scripts_with_and_without_extension(scan: SemgrepResult) -> None:
     assert [(f.path, f.line) for f in found["shell-rm-rf-variable"]] == [("scripts/bootstrap", 2)]
 
 
+def test_workflow_script_injection(scan: SemgrepResult) -> None:
+    found = by_rule(scan)["yaml-github-actions-script-injection"]
+    assert [(f.path, f.line, f.severity) for f in found] == [
+        (".github/workflows/triage.yml", 8, Severity.CRITICAL)
+    ]
+
+
 def test_safe_code_is_not_reported(scan: SemgrepResult) -> None:
     assert [f for f in scan.findings if f.path == "clean.py"] == []
 
@@ -163,6 +170,8 @@ def test_rule_files_exclude_rule_tests() -> None:
     files = rule_files(rules_dir())
     assert files and all(f.suffix in (".yaml", ".yml") for f in files)
     assert rules_dir() / "python" / "sql-injection.yaml" in files
+    assert rules_dir() / "yaml" / "github-actions.yaml" in files
+    assert not any(f.name.endswith(".test.yaml") for f in files)
 
 
 def test_chunks_respect_the_budget() -> None:

@@ -34,9 +34,12 @@ from app.scan import ScannerError
 from app.scan.semgrep_json import ERROR_CHARS, classify_errors, parse_output, to_finding
 
 RULE_SUFFIXES = (".yaml", ".yml")
+# Test files for YAML rules are named <rule>.test.yaml (semgrep's convention); not rules.
+RULE_TEST_SUFFIXES = (".test.yaml", ".test.yml")
 # Extensions our rules' languages use; for a whole-tree scan without explicit targets.
 SCANNED_SUFFIXES = frozenset(
     {".py", ".pyi", ".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts", ".sh", ".bash"}
+    | {".yml", ".yaml"}
 )
 SHEBANG = re.compile(rb"^#!.*\b(ba|da|k|z)?sh\b|^#!.*\b(python[0-9.]*|node)\b")
 SKIP_DIRS = frozenset({".git", ".hg", ".svn"})
@@ -85,6 +88,7 @@ def rule_files(config: Path) -> list[Path]:
         path
         for path in config.rglob("*")
         if path.suffix in RULE_SUFFIXES
+        and not path.name.endswith(RULE_TEST_SUFFIXES)
         and path.is_file()
         and not any(part.startswith(".") for part in path.relative_to(config).parts)
     )
