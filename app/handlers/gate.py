@@ -298,9 +298,10 @@ async def run_gate(job: jobs.Job, ctx: JobContext) -> None:
     try:
         output, verdict = await evaluate(ctx, gh, pr, config)
     except (JobCancelled, asyncio.CancelledError):
-        label = config.halt_label if isinstance(config, RepoConfig) else "selfheal:halt"
-        await asyncio.shield(finish(ctx, gh, run, halted_output(label), None, remote))
-        raise
+        if ctx.cancelled.is_set():  # halted: say so on the check before the job stops
+            label = config.halt_label if isinstance(config, RepoConfig) else "selfheal:halt"
+            await asyncio.shield(finish(ctx, gh, run, halted_output(label), None, remote))
+        raise  # shutdown or a lost lease: the retry completes the same check run
     except Exception as exc:  # fail closed, with the reason and never a secret
         ctx.log.warning("gate failed closed: %s", type(exc).__name__)
         output = error_output(mask(f"{type(exc).__name__}: {exc}"))

@@ -1,5 +1,6 @@
-"""End to end: ``kill -9`` of the server in the middle of a gate, restart, and the check run
-completes exactly once; then ``selfheal audit verify`` on that ledger, and on an edited copy."""
+"""End to end: a graceful stop, then ``kill -9`` of the server in the middle of a gate, a
+restart, and the check run completes exactly once; then ``selfheal audit verify`` on that
+ledger, and on an edited copy."""
 
 from __future__ import annotations
 
@@ -57,6 +58,15 @@ async def _serve(emu: Emulator, tmp_path: Path, port: int, delay: str) -> subpro
     return proc
 
 
+def _gate_job_status(db: Path) -> str | None:
+    conn = connect(db, readonly=True)
+    try:
+        row = conn.execute("SELECT status FROM jobs WHERE kind = 'gate'").fetchone()
+        return None if row is None else str(row[0])
+    finally:
+        conn.close()
+
+
 def _audit_verify(db: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "app", "audit", "verify", "--db", str(db)],
@@ -90,10 +100,19 @@ async def test_kill_9_mid_gate_then_restart_completes_the_check_once(
 
         await until(in_slow_part, what="gate mid-run")
     finally:
+        server.send_signal(signal.SIGTERM)  # a graceful stop first: the job is released
+        assert await asyncio.to_thread(server.wait, 30) == 0
+    (run,) = gate_runs(repo, sha)
+    assert run.status == "in_progress"  # not completed as "halted" by the shutdown
+    assert _gate_job_status(db) == "queued"
+
+    server = await _serve(emu, tmp_path, port, delay="120")
+    try:
+        await until(lambda: _gate_job_status(db) == "running", what="gate running again")
+    finally:
         server.send_signal(signal.SIGKILL)
         await asyncio.to_thread(server.wait, 30)
-    (run,) = gate_runs(repo, sha)
-    assert run.status == "in_progress"
+    assert run.status == "in_progress" and len(gate_runs(repo, sha)) == 1
 
     server = await _serve(emu, tmp_path, port, delay="0")
     try:
