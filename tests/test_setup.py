@@ -3,10 +3,14 @@ manifest-conversion endpoint (real aiohttp servers on loopback)."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
+import os
 import re
+import socket
 import stat
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,6 +21,8 @@ from aiohttp import web
 from app.settings import parse_settings
 from app.setup_flow import DONE, create_setup_app
 from tests.github_emulator import Emulator
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -92,3 +98,35 @@ async def test_manifest_flow_writes_env_and_key_with_private_modes(
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert key.read_bytes() == created.private_key_pem
     assert app[DONE].result()["id"] == str(created.id)
+
+
+async def test_the_setup_command_serves_the_page_and_exits_when_done(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SELFHEAL_", "GITHUB_"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    argv = [sys.executable, "-m", "app", "setup", "--port", str(port), "--api-url",
+            github_emulator.base_url, "--env-file", str(tmp_path / ".env"),
+            "--webhook-url", "https://smee.io/abc"]  # fmt: skip
+    proc = await asyncio.create_subprocess_exec(
+        *argv, cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    first = await asyncio.wait_for(proc.stdout.readline(), 60)
+    assert f"http://127.0.0.1:{port}/" in first.decode()
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"http://127.0.0.1:{port}/") as resp:
+            action, _ = _form(await resp.text())
+        code = github_emulator.register_manifest_code(name="selfheal-cli")
+        params = {"code": code, "state": action.split("state=", 1)[1]}
+        async with session.get(f"http://127.0.0.1:{port}/callback", params=params) as resp:
+            assert resp.status == 200
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0
+    created = next(a for a in github_emulator.world.apps.values() if a.name == "selfheal-cli")
+    assert f"(id {created.id}) registered" in out.decode()
+    assert created.webhook_secret not in out.decode()
+    assert f'SELFHEAL_WEBHOOK_SECRET="{created.webhook_secret}"' in (tmp_path / ".env").read_text()
