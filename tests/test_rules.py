@@ -40,7 +40,7 @@ RULE_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")
 CWE_ENTRY = re.compile(r"^CWE-\d+: \S")
 OWASP_ENTRY = re.compile(r"^A(0[1-9]|10):2021 - \S")
 ANNOTATION = re.compile(r"(?:#|//)\s*(ruleid|ok|todoruleid|todook):\s*([\w\-, ]+)")
-TEST_SUFFIXES = {".py", ".js", ".jsx", ".ts", ".tsx", ".sh"}
+TEST_SUFFIXES = {".py", ".js", ".jsx", ".ts", ".tsx", ".sh", ".workflow"}
 
 
 def semgrep_test(target: Path) -> tuple[int, dict[str, Any]]:
@@ -68,12 +68,11 @@ def all_rules() -> Iterator[tuple[Path, dict[str, Any]]]:
 
 
 def sibling_tests(rule_file: Path) -> list[Path]:
-    """<name>.py/.js/.ts/.jsx/.sh next to <name>.yaml, or <name>.test.yaml for YAML rules."""
-    yaml_tests = {f"{rule_file.stem}.test.yaml", f"{rule_file.stem}.test.yml"}
+    """<name>.py/.js/.ts/.jsx/.sh/.workflow next to <name>.yaml."""
     return sorted(
         p
         for p in rule_file.parent.iterdir()
-        if (p.stem == rule_file.stem and p.suffix in TEST_SUFFIXES) or p.name in yaml_tests
+        if p.stem == rule_file.stem and p.suffix in TEST_SUFFIXES
     )
 
 
