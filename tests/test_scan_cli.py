@@ -67,7 +67,7 @@ def test_leaky_repo_fails_with_every_output(
     code = main([*argv, "--sarif-file", str(sarif), "--no-progress"])
     captured = capsys.readouterr()
 
-    assert code == 1
+    assert code == 1, captured.err
     report = json.loads(out.read_text())
     found = {(f["rule_id"], f["path"], f["line"]) for f in report["findings"]}
     assert found == {
@@ -108,8 +108,8 @@ def test_clean_repo_with_baseline_exits_zero(
 
     summary = tmp_path / "summary.md"
     code = main(["scan", str(root), "--baseline", str(baseline), "--summary-file", str(summary)])
-    out = capsys.readouterr().out
-    assert code == 0
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
     assert out.startswith("No findings.\n")
     last = out.rstrip().splitlines()[-1]
     assert last.startswith("0 findings; 3 files scanned, 0 skipped; advisories: ")

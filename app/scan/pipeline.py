@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from app.findings import Finding, Source, sort_findings
+from app.resources import rules_dir
 from app.scan import ScannerError
 from app.scan.files import DEFAULT_MAX_FILE_SIZE, FileText
 from app.scan.progress import Progress
+from app.scan.rulepack import merged_config
 
 ALL_SCANNERS = frozenset({"semgrep", "secrets", "dependencies"})
 CVE_SOURCES = ("osv", "safety")
@@ -92,8 +94,9 @@ def _run_semgrep(work: Work, options: ScanOptions) -> tuple[list[Finding], list[
     ]
     if not targets:
         return [], []
-    rules = options.rules.resolve() if options.rules is not None else None  # semgrep's cwd moves
-    result = run_semgrep(work.root, targets, config=rules)
+    # Resolved: semgrep runs in the scan root. A folder is packed into one file (faster).
+    rules = options.rules.resolve() if options.rules is not None else rules_dir()
+    result = run_semgrep(work.root, targets, config=merged_config(rules) or rules)
     return result.findings, [f"semgrep: {message}" for message in result.errors]
 
 
