@@ -87,6 +87,17 @@ async def test_lock_label_halts_reverts_outsiders_and_resumes(
         await until(lambda: HALT in labels_of(repo, stop["number"]), what="label restored")
         assert not server.audit("halt.resumed")
 
+        # Closing an issue that carries the label is a toggle too: reopened.
+        await maint.add_labels(repo, noise["number"], HALT)
+        await trudy.close(repo, noise["number"])
+        await until(lambda: len(server.audit("halt.toggle_reverted")) == 3, what="third revert")
+        await until(lambda: repo.issues[noise["number"]].state == "open", what="reopened")
+        unlabels = len(server.audit("halt.unlabeled"))
+        await maint.remove_label(repo, noise["number"], HALT)
+        await until(lambda: len(server.audit("halt.unlabeled")) == unlabels + 1, what="unlabel")
+        assert server.audit("halt.unlabeled")[0].actor == "maint"
+        assert not server.audit("halt.resumed")  # the "Stop selfheal" issue still carries it
+
         # The maintainer removes it: resume, and the bot PRs are gated again.
         await maint.remove_label(repo, stop["number"], HALT)
         await until(lambda: server.audit("halt.resumed"), what="resume")
