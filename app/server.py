@@ -16,6 +16,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
+from email.message import Message
 from typing import Any
 
 import aiohttp
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MiB
 MAX_DELIVERY_ID = 128
+UTF8_NAMES = frozenset({"utf-8", "utf8"})
 HEALTH_TIMEOUT = 5.0
 LEDGER: web.AppKey[Ledger] = web.AppKey("ledger", Ledger)
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
@@ -41,6 +43,32 @@ WORKER: web.AppKey[Worker] = web.AppKey("worker", Worker)
 
 def _answer(status: int, message: str, **extra: Any) -> web.Response:
     return web.json_response({"status": message, **extra}, status=status)
+
+
+def _payload_text(body: bytes, content_type: str, data: Any) -> str | None:
+    """The payload as stored: the body itself when it is UTF-8 JSON, else the decoded data
+    re-encoded (another charset, or a form-encoded body). None when the text cannot be stored
+    in SQLite (unpaired surrogates), which only a hostile sender produces."""
+    message = Message()
+    message["content-type"] = content_type
+    charset = str(message.get_param("charset") or "utf-8").lower().replace("_", "-")
+    text: str | None = None
+    if message.get_content_type() == "application/json" and charset in UTF8_NAMES:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+    if text is None:
+        text = json.dumps(data)
+    return text if _storable(text) and _storable(json.dumps(data, ensure_ascii=False)) else None
+
+
+def _storable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _count(request: web.Request, event: str, outcome: str) -> None:
@@ -72,7 +100,9 @@ async def webhook(request: web.Request) -> web.Response:
     except gidgethub.ValidationFailure:
         _count(request, "unverified", "bad_signature")
         return _answer(401, "bad signature")
-    except (gidgethub.BadRequest, ValueError, UnicodeDecodeError):
+    except (gidgethub.BadRequest, ValueError, LookupError, RecursionError):
+        # ValueError covers UnicodeDecodeError; LookupError an unknown charset; RecursionError
+        # JSON nested too deeply for the decoder. All are the sender's fault: 400, not 500.
         _count(request, "unknown", "bad_request")
         return _answer(400, "malformed body: expected JSON")
     delivery_id = event.delivery_id
@@ -85,7 +115,10 @@ async def webhook(request: web.Request) -> web.Response:
     if not isinstance(event.data, dict):
         _count(request, event.event, "bad_request")
         return _answer(400, "malformed body: expected a JSON object")
-    text = body.decode("utf-8") if "json" in headers["content-type"] else json.dumps(event.data)
+    text = _payload_text(body, headers["content-type"], event.data)
+    if text is None:
+        _count(request, event.event, "bad_request")
+        return _answer(400, "malformed body: not storable (unpaired surrogates?)")
     ledger = request.app[LEDGER]
     max_attempts = settings.job_max_attempts
     try:

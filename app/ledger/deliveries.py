@@ -16,6 +16,7 @@ from typing import Any
 from app.ledger import jobs
 
 WEBHOOK_JOB = "webhook"
+MAX_SQLITE_INT = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,11 @@ class Delivery:
         return json.loads(self.payload)
 
 
+def is_row_id(value: Any) -> bool:
+    """A positive int SQLite can store (not a bool, not a 30-digit number from a hostile body)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_SQLITE_INT
+
+
 def summarize(payload: Any) -> tuple[str | None, int | None, str | None]:
     """(action, installation id, repository full name) from a webhook payload."""
     if not isinstance(payload, dict):
@@ -44,7 +50,7 @@ def summarize(payload: Any) -> tuple[str | None, int | None, str | None]:
     full_name = repository.get("full_name") if isinstance(repository, dict) else None
     return (
         action if isinstance(action, str) else None,
-        inst_id if isinstance(inst_id, int) else None,
+        inst_id if is_row_id(inst_id) else None,
         full_name if isinstance(full_name, str) else None,
     )
 

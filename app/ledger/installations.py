@@ -11,6 +11,8 @@ import sqlite3
 import time
 from typing import Any
 
+from app.ledger.deliveries import is_row_id
+
 
 def upsert_installation(
     conn: sqlite3.Connection,
@@ -106,32 +108,44 @@ def note_payload(conn: sqlite3.Connection, event: str, payload: Any) -> None:
         return
     inst = payload.get("installation")
     inst_id = inst.get("id") if isinstance(inst, dict) else None
-    if not isinstance(inst_id, int):
+    if not is_row_id(inst_id):
         inst_id = None
     account = inst.get("account") if isinstance(inst, dict) else None
     if inst_id is not None and isinstance(account, dict) and account.get("login"):
-        upsert_installation(conn, inst_id, str(account["login"]), account.get("type"))
+        upsert_installation(conn, inst_id, str(account["login"]), _text(account.get("type")))
     elif inst_id is not None and _exists(conn, inst_id) is False:
         upsert_installation(conn, inst_id, "unknown")
     if event == "installation" and inst_id is not None and payload.get("action") == "deleted":
         mark_installation(conn, inst_id, "deleted")
     repo = payload.get("repository")
-    if isinstance(repo, dict) and isinstance(repo.get("id"), int) and repo.get("full_name"):
+    if isinstance(repo, dict) and is_row_id(repo.get("id")) and repo.get("full_name"):
         upsert_repository(
             conn,
             repo["id"],
             str(repo["full_name"]),
             inst_id,
-            default_branch=repo.get("default_branch"),
-            private=repo.get("private"),
+            default_branch=_text(repo.get("default_branch")),
+            private=_flag(repo.get("private")),
         )
     for key in ("repositories", "repositories_added"):
-        for item in payload.get(key) or ():
-            if isinstance(item, dict) and isinstance(item.get("id"), int):
+        for item in _items(payload.get(key)):
+            if isinstance(item, dict) and is_row_id(item.get("id")):
                 upsert_repository(conn, item["id"], str(item.get("full_name")), inst_id)
-    for item in payload.get("repositories_removed") or ():
-        if isinstance(item, dict) and isinstance(item.get("id"), int):
+    for item in _items(payload.get("repositories_removed")):
+        if isinstance(item, dict) and is_row_id(item.get("id")):
             remove_repository(conn, item["id"])
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _flag(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _items(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _exists(conn: sqlite3.Connection, installation_id: int) -> bool:
