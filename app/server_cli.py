@@ -10,12 +10,14 @@ credentials; ``jobs retry`` records who retried a dead job in the audit log.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import importlib
 import json
 import logging
 import sqlite3
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -137,14 +139,32 @@ def _db(args: argparse.Namespace) -> Path:
     return path
 
 
-def run_verify(args: argparse.Namespace) -> int:
-    from app.ledger import audit, connect
+@contextlib.contextmanager
+def _reading(args: argparse.Namespace) -> Iterator[sqlite3.Connection]:
+    """A read-only connection to the ledger; a file that is not a (readable) selfheal ledger
+    is a clear exit 2, not a traceback."""
+    from app.ledger import connect
 
-    conn = connect(_db(args), readonly=True)
+    path = _db(args)
     try:
-        result = audit.verify(conn, expect_hash=args.expect)
+        conn = connect(path, readonly=True)
+    except sqlite3.Error as exc:
+        raise UsageError(f"cannot open the ledger {path}: {exc}") from None
+    try:
+        yield conn
+    except sqlite3.Error as exc:
+        raise UsageError(
+            f"cannot read the ledger {path}: {exc} (is it a selfheal ledger?)"
+        ) from None
     finally:
         conn.close()
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from app.ledger import audit
+
+    with _reading(args) as conn:
+        result = audit.verify(conn, expect_hash=args.expect)
     if result.ok:
         print(f"audit chain ok: {result.checked} entries verified")
         print(f"head {result.head_hash}")
@@ -158,12 +178,11 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_log(args: argparse.Namespace) -> int:
-    from app.ledger import audit, connect
+    from app.ledger import audit
 
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
-    conn = connect(_db(args), readonly=True)
-    try:
+    with _reading(args) as conn:
         found = audit.entries(
             conn,
             repository=args.repo,
@@ -172,8 +191,6 @@ def run_log(args: argparse.Namespace) -> int:
             action=args.action,
             limit=args.limit,
         )
-    finally:
-        conn.close()
     if args.format == "json":
         print(json.dumps([e.to_dict() for e in found], indent=2))
         return EXIT_OK
@@ -189,16 +206,13 @@ def run_log(args: argparse.Namespace) -> int:
 
 
 def run_jobs_list(args: argparse.Namespace) -> int:
-    from app.ledger import connect, jobs
+    from app.ledger import jobs
 
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
-    conn = connect(_db(args), readonly=True)
-    try:
+    with _reading(args) as conn:
         status = None if args.status == "all" else args.status
         found = jobs.find(conn, status=status, kind=args.kind, limit=args.limit)
-    finally:
-        conn.close()
     if args.format == "json":
         print(json.dumps([dataclasses.asdict(j) for j in found], indent=2))
         return EXIT_OK
@@ -229,11 +243,15 @@ def run_jobs_retry(args: argparse.Namespace) -> int:
         audit.append(conn, f"cli:{who}", "job.retried", details={"job_id": job_id})
         return True
 
-    with Ledger.open(_db(args)) as ledger:
-        if ledger.write(retry):
-            print(f"job {job_id} queued again")
-            return EXIT_OK
-        job = ledger.read(lambda c: jobs.get(c, job_id))
+    path = _db(args)
+    try:
+        with Ledger.open(path) as ledger:
+            if ledger.write(retry):
+                print(f"job {job_id} queued again")
+                return EXIT_OK
+            job = ledger.read(lambda c: jobs.get(c, job_id))
+    except sqlite3.Error as exc:
+        raise UsageError(f"cannot use the ledger {path}: {exc}") from None
     state = "does not exist" if job is None else f"is {job.status}, not dead"
     print(f"job {job_id} {state}; nothing to retry", file=sys.stderr)
     return EXIT_FINDINGS

@@ -146,7 +146,14 @@ def verify(conn: sqlite3.Connection, *, expect_hash: str | None = None) -> Verif
     expected_id = 1
     prev_hash = GENESIS
     checked = 0
-    for row in conn.execute("SELECT * FROM audit ORDER BY id"):
+    cursor = conn.execute("SELECT * FROM audit ORDER BY id")
+    while True:
+        try:
+            row = cursor.fetchone()
+        except sqlite3.OperationalError as exc:  # e.g. a column that is no longer UTF-8
+            return VerifyResult(False, checked, None, f"entry after {expected_id - 1}: {exc}")
+        if row is None:
+            break
         entry_id = row["id"]
         if entry_id != expected_id:
             return VerifyResult(
@@ -160,16 +167,19 @@ def verify(conn: sqlite3.Connection, *, expect_hash: str | None = None) -> Verif
             details = json.loads(row["details"])
         except (TypeError, ValueError):
             return VerifyResult(False, checked, entry_id, "details are not valid JSON")
-        digest = entry_hash(
-            id=entry_id,
-            ts=row["ts"],
-            actor=row["actor"],
-            action=row["action"],
-            repository=row["repository"],
-            request=row["request"],
-            details=details if isinstance(details, dict) else {"": details},
-            prev_hash=row["prev_hash"],
-        )
+        try:
+            digest = entry_hash(
+                id=entry_id,
+                ts=row["ts"],
+                actor=row["actor"],
+                action=row["action"],
+                repository=row["repository"],
+                request=row["request"],
+                details=details if isinstance(details, dict) else {"": details},
+                prev_hash=row["prev_hash"],
+            )
+        except (TypeError, ValueError):  # a column rewritten as a BLOB, NaN in details ...
+            digest = ""
         if digest != row["hash"]:
             return VerifyResult(
                 False, checked, entry_id, "hash mismatch: the entry was edited after it was written"
