@@ -33,6 +33,31 @@ def normalize_path(path: str) -> str:
     return path.lstrip("/")
 
 
+def fold_path(path: str) -> str:
+    """``path`` as a case-insensitive file system that drops trailing dots and spaces (Windows,
+    and macOS by default) names it: ``.ENV`` and ``.env. `` are the file ``.env`` there."""
+    return "/".join(part.rstrip(" .").lower() or part for part in path.split("/"))
+
+
+def fold_pattern(pattern: PathPattern) -> PathPattern:
+    """The same pattern over :func:`fold_path` paths (literals lower-cased)."""
+
+    def fold(seg: Segment | None) -> Segment | None:
+        if seg is None or isinstance(seg, str):
+            return seg.lower() if seg is not None else None
+        tokens: list[str | None] = []
+        for token in seg:
+            tokens.extend([token] if token is None or token == ANY else list(token.lower()))
+        return tuple(tokens)
+
+    return PathPattern(
+        tuple(fold(seg) for seg in pattern.segments),
+        pattern.anchored,
+        pattern.mode,
+        pattern.required.lower(),
+    )
+
+
 def split_line(text: str) -> Iterator[tuple[str, int]]:
     """Split a line into raw tokens (escapes kept) with their column; stop at a comment."""
     i, n = 0, len(text)

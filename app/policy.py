@@ -23,7 +23,14 @@ import enum
 import re
 from dataclasses import dataclass
 
-from app.codeowners import PathPattern, compile_pattern, normalize_path, split_line
+from app.codeowners import (
+    PathPattern,
+    compile_pattern,
+    fold_path,
+    fold_pattern,
+    normalize_path,
+    split_line,
+)
 from app.resources import policies_dir
 
 MAX_POLICY_BYTES = 1_048_576
@@ -107,6 +114,9 @@ class Policy:
 
     rules: tuple[Rule, ...]
     floor: Policy | None = None
+    # Folded matchers (see :func:`with_aliases`): the shipped defaults also protect the names
+    # a case-insensitive checkout treats as the same file (``.ENV``, ``KEY.PEM``, ``.env.``).
+    aliases: tuple[PathPattern, ...] = ()
 
     def _own_match(self, path: str, parts: list[str]) -> Rule | None:
         for rule in reversed(self.rules):
@@ -114,8 +124,25 @@ class Policy:
                 return rule
         return None
 
+    def _alias_match(self, path: str) -> PolicyMatch | None:
+        folded = fold_path(path)
+        parts = folded.split("/")
+        for rule, matcher in zip(reversed(self.rules), reversed(self.aliases), strict=True):
+            if matcher.match_parts(folded, parts):
+                note = f"{path} is {folded} on a case-insensitive checkout"
+                return rule.to_match(note if folded != path else "")
+        return None
+
     def match(self, path: str) -> PolicyMatch | None:
         path = normalize_path(path)
+        found = self._layered_match(path)
+        if self.aliases:
+            alias = self._alias_match(path)
+            if alias is not None and (found is None or alias.level > found.level):
+                return alias
+        return found
+
+    def _layered_match(self, path: str) -> PolicyMatch | None:
         own = self._own_match(path, path.split("/"))
         base = self.floor.match(path) if self.floor is not None else None
         if base is not None and (own is None or own.level < base.level):
@@ -266,6 +293,17 @@ def load_default_policy_text() -> tuple[str, str]:
     )
 
 
+def with_aliases(policy: Policy) -> Policy:
+    """``policy`` that also matches folded paths (see :attr:`Policy.aliases`), stricter only."""
+    return Policy(policy.rules, policy.floor, tuple(fold_pattern(r.matcher) for r in policy.rules))
+
+
+def load_default_policy() -> Policy:
+    """The shipped defaults, parsed, with case/trailing-dot aliases of protected names."""
+    text, source = load_default_policy_text()
+    return with_aliases(parse_policy(text, source))
+
+
 def combine(defaults: Policy, repo: Policy | None) -> Policy:
     """The repository's rules on top of the defaults, which act as a floor."""
     if repo is None:
@@ -278,7 +316,6 @@ def load_effective_policy(
 ) -> Policy:
     """Defaults (shipped, or ``defaults``) combined with the repository's policy text."""
     if defaults is None:
-        text, source = load_default_policy_text()
-        defaults = parse_policy(text, source)
+        defaults = load_default_policy()
     repo = parse_policy(repo_text, repo_source) if repo_text is not None else None
     return combine(defaults, repo)

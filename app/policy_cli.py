@@ -24,6 +24,7 @@ from app.policy import (
     combine,
     decode_policy,
     lint_policy,
+    load_default_policy,
     load_default_policy_text,
     parse_policy,
 )
@@ -88,8 +89,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _effective(args: argparse.Namespace) -> Policy:
-    text, source = load_default_policy_text()
-    defaults = parse_policy(text, source)
+    defaults = load_default_policy()
     if args.no_defaults and args.policy is None:
         raise UsageError("--no-defaults needs --policy FILE")
     path = Path(args.policy) if args.policy is not None else _repo_policy()
