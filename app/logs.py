@@ -33,6 +33,16 @@ PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),  # JWT
     re.compile(r"(?i)(x-access-token:)[^@\s]+"),
 )
+# Credentials after a prefix that is kept: ``Basic <base64>``, a URL's ``user:password@``, and
+# a quoted JSON value under a sensitive key (a token response or a header dump in a message).
+KEEP_PREFIX: tuple[re.Pattern[str], ...] = (
+    re.compile(r"(?i)(\bbasic\s+)[A-Za-z0-9+/]{8,}=*"),
+    re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s/]+(?=@)"),
+    re.compile(
+        r"(?i)(\"[\w-]*(?:authorization|token|secret|password|passwd|private[_-]?key|api[_-]?key"
+        r"|cookie|jwt)[\w-]*\"\s*:\s*\")(?:[^\"\\]|\\.)+"
+    ),
+)
 STANDARD_ATTRS = frozenset(
     logging.LogRecord("x", 0, "x", 0, "", None, None).__dict__.keys() | {"message", "asctime"}
 )
@@ -70,6 +80,8 @@ def mask(text: str) -> str:
                 text = text.replace(line, MASK)
     for pattern in PATTERNS:
         text = pattern.sub(_replacement, text)
+    for pattern in KEEP_PREFIX:
+        text = pattern.sub(lambda m: m.group(1) + MASK, text)
     external = _external_masker()
     if external is not None:
         try:
