@@ -28,6 +28,7 @@ from app.resources import package_data
 
 DEFAULT_PATH = ".github/selfheal.yml"
 MAX_CONFIG_BYTES = 64 * 1024
+MAX_DEPTH = 32  # the schema needs 3; PyYAML's recursive composer dies near 1,000
 SCHEMA_FILE = "selfheal.schema.json"
 
 
@@ -151,10 +152,25 @@ def _at(loc: tuple[int, int] | None) -> str:
     return f" (line {loc[0]}, column {loc[1]})" if loc else ""
 
 
+def _check_depth(text: str, source: str) -> None:
+    """Refuse deep nesting before composing: the composer recurses per level, and a 64 KiB
+    file of ``[[[[...`` raised RecursionError (a traceback, and exit 1 from the CLI)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_StrictLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = event.start_mark.line + 1 if event.start_mark is not None else None
+                raise ConfigError(f"nested more than {MAX_DEPTH} levels deep", source, line)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def _parse_yaml(text: str, source: str) -> tuple[Any, Any]:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_CONFIG_BYTES:
         raise ConfigError(f"file is larger than {MAX_CONFIG_BYTES // 1024} KiB", source)
     try:
+        _check_depth(text, source)
         tree = yaml.compose(text, Loader=_StrictLoader)
         data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
