@@ -25,7 +25,7 @@ from app.scan.depfiles import (
 )
 from app.scan.osv import normalize_name
 from app.scan.secrets import mask_secrets
-from app.scan.versions import poetry_to_pep440
+from app.scan.versions import parse_version, poetry_to_pep440
 
 HEADER = re.compile(r"^\s*\[\[?\s*([^\]#]+?)\s*\]\]?\s*(?:#.*)?$")
 POETRY_SOURCE_KEYS = ("git", "path", "url", "file")
@@ -188,6 +188,16 @@ def _package_blocks(lines: list[str]) -> list[tuple[int, int, int]]:
     return out
 
 
+def _locked_version(path: str, line: int, name: Any, value: Any) -> str:
+    """A lock file's version, which must be a PEP 440 version: anything else (a list, a table,
+    ``2.0.0 garbage``) would match no advisory, so it is an error rather than a clean pass."""
+    text = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
+    if text is None or (text and parse_version(text) is None):
+        shown = mask_secrets(repr(value))[:80]
+        raise DepFileError(path, line, f"package {name!r}: {shown} is not a valid version")
+    return text
+
+
 def parse_lockfile(path: str, text: str) -> list[Dependency]:
     """poetry.lock or uv.lock: every ``[[package]]`` is an exact pin."""
     data = _load_toml(path, text)
@@ -198,7 +208,7 @@ def parse_lockfile(path: str, text: str) -> list[Dependency]:
     blocks = _package_blocks(lines)
     deps: list[Dependency] = []
     for index, pkg in enumerate(packages):
-        if not isinstance(pkg, Mapping) or "name" not in pkg:
+        if not isinstance(pkg, Mapping) or not isinstance(pkg.get("name"), str):
             raise DepFileError(
                 path, blocks[index][0] if index < len(blocks) else 0, "package entry without a name"
             )
@@ -208,7 +218,7 @@ def parse_lockfile(path: str, text: str) -> list[Dependency]:
         if not header:
             name_line = version_line = _find(lines, range(len(lines)), _quoted(pkg["name"])) or 1
         span = frozenset({header or name_line, name_line, version_line})
-        version = str(pkg.get("version", ""))
+        version = _locked_version(path, version_line, pkg.get("name"), pkg.get("version", ""))
         source = pkg.get("source") or {}
         unknown, remote = "", False
         if isinstance(source, Mapping):
@@ -268,6 +278,7 @@ def parse_pipfile_lock(path: str, text: str) -> list[Dependency]:
                 continue
             version = str(entry.get("version", ""))
             if version.startswith("=="):
+                _locked_version(path, line, raw_name, version[2:])
                 deps.append(
                     Dependency(
                         name,
