@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from app.repo_config import MAX_DEPTH, ConfigError, load_repo_config
+from tests.hostile_support import run_selfheal
 
 HOSTILE = {
     # 60,000 characters of flow nesting fit in 64 KiB; PyYAML's composer recursed to death
@@ -38,20 +36,6 @@ def test_nesting_within_the_limit_still_parses() -> None:
         load_repo_config("x: " + "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1))
 
 
-def _scan(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, SEMGREP_ENABLE_VERSION_CHECK="0")
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
-    return subprocess.run(
-        [sys.executable, "-m", "app", "scan", "--no-progress", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=cwd,
-        env=env,
-        check=False,
-    )
-
-
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
@@ -68,10 +52,12 @@ def test_scan_with_a_hostile_repository_config_exits_2(
     (tree / ".github").mkdir(parents=True)
     (tree / "app.py").write_text("x = 1\n")
     (tree / ".github" / "selfheal.yml").write_bytes(content)
-    done = _scan(str(tree), cwd=tmp_path)
+    done = run_selfheal("scan", "--no-progress", str(tree), cwd=tmp_path)
     assert done.returncode == 2, done.stderr[-2000:]
     assert message in done.stderr and "Traceback" not in done.stderr
     explicit = tmp_path / f"{name}.yml"
     explicit.write_bytes(content)
-    done = _scan("--config", str(explicit), str(tree / "app.py"), cwd=tmp_path)
+    done = run_selfheal(
+        "scan", "--no-progress", "--config", str(explicit), str(tree / "app.py"), cwd=tmp_path
+    )
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr

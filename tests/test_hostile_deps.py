@@ -4,9 +4,6 @@ pass and never a traceback; includes never leave the repository."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +11,7 @@ import pytest
 from app.findings import Category, Severity
 from app.scan.advisories import AdvisoryDB, bundled_path
 from app.scan.deps import analyse_dependencies, scan_dependencies
+from tests.hostile_support import run_selfheal
 
 
 @pytest.fixture(scope="module")
@@ -106,17 +104,7 @@ def test_scan_cli_records_hostile_dependency_files_and_reads_nothing_outside(
     (tree / "requirements-dev.txt").symlink_to(outside)
     (tree / "poetry.lock").write_text('[[package]]\nname = "requests"\nversion = "2.0 x"\n')
     (tree / "pyproject.toml").write_text('[project]\nname = "x"\ndependencies = "requests"\n')
-    env = dict(os.environ, SEMGREP_ENABLE_VERSION_CHECK="0")
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
-    done = subprocess.run(
-        [sys.executable, "-m", "app", "scan", str(tree), "--no-progress", "--format", "json"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-        env=env,
-        check=False,
-    )
+    done = run_selfheal("scan", str(tree), "--no-progress", "--format", "json", cwd=tmp_path)
     assert done.returncode == 1, done.stderr[-2000:]
     assert "Traceback" not in done.stderr and "OUTSIDE-MARKER" not in done.stdout
     report = json.loads(done.stdout)

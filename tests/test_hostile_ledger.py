@@ -9,27 +9,13 @@ verifier; and processes appending to the same ledger at once must keep one unbro
 from __future__ import annotations
 
 import multiprocessing
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from app.ledger import Ledger, audit
-
-
-def _selfheal(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SELFHEAL_")}
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=False,
-    )
+from tests.hostile_support import run_selfheal
 
 
 def _not_a_ledger(tmp_path: Path, kind: str) -> Path:
@@ -56,7 +42,7 @@ def test_a_file_that_is_not_a_ledger_is_exit_2_without_traceback(
     tmp_path: Path, kind: str, command: tuple[str, str]
 ) -> None:
     path = _not_a_ledger(tmp_path, kind)
-    done = _selfheal(*command, "--db", str(path))
+    done = run_selfheal(*command, "--db", str(path), clean_env=True)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert f"the ledger {path}" in done.stderr
@@ -64,7 +50,7 @@ def test_a_file_that_is_not_a_ledger_is_exit_2_without_traceback(
 
 def test_jobs_retry_on_a_corrupt_file_is_exit_2(tmp_path: Path) -> None:
     path = _not_a_ledger(tmp_path, "random")
-    done = _selfheal("jobs", "retry", "1", "--db", str(path))
+    done = run_selfheal("jobs", "retry", "1", "--db", str(path), clean_env=True)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "file is not a database" in done.stderr
 
@@ -111,9 +97,9 @@ def test_tampering_variants_are_a_broken_chain_not_a_crash(
 ) -> None:
     path = tmp_path / "ledger.db"
     _ledger_with_entries(path)
-    assert _selfheal("audit", "verify", "--db", str(path)).returncode == 0
+    assert run_selfheal("audit", "verify", "--db", str(path), clean_env=True).returncode == 0
     _tamper(path, sql, *params)
-    done = _selfheal("audit", "verify", "--db", str(path))
+    done = run_selfheal("audit", "verify", "--db", str(path), clean_env=True)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     assert "BROKEN" in done.stdout and reason in done.stdout

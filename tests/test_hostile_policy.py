@@ -7,31 +7,14 @@ the same file (``.ENV``, ``KEY.PEM``, ``.env.``, ``.env `` with a trailing space
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-import pygit2
 import pytest
 
 from app.policy import Level, load_effective_policy
+from tests.hostile_support import init_repo, run_selfheal
 
 OPEN_EVERYTHING = "*  open\n**  open\n"
-
-
-def _selfheal(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        env=env,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize(
@@ -79,7 +62,7 @@ def test_folding_only_ever_tightens() -> None:
 
 
 def test_explain_says_why_an_alias_is_protected(tmp_path: Path) -> None:
-    done = _selfheal("policy", "explain", ".ENV", "KEY.PEM", "README.md", cwd=tmp_path)
+    done = run_selfheal("policy", "explain", ".ENV", "KEY.PEM", "README.md", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert ".ENV: protected by policies/default.policy" in done.stdout
     assert "is .env on a case-insensitive checkout" in done.stdout
@@ -88,19 +71,13 @@ def test_explain_says_why_an_alias_is_protected(tmp_path: Path) -> None:
 
 
 def test_review_blocks_a_bot_adding_an_upper_case_env_file(tmp_path: Path) -> None:
-    repo_dir = tmp_path / "repo"
-    repo = pygit2.init_repository(str(repo_dir))
-    (repo_dir / "a.txt").write_text("hi\n")
-    repo.index.add("a.txt")
-    repo.index.write()
-    sig = pygit2.Signature("t", "t@example.com")
-    repo.create_commit("HEAD", sig, sig, "init", repo.index.write_tree(), [])
+    repo_dir = init_repo(tmp_path / "repo")
     diff = tmp_path / "change.diff"
     diff.write_text(
         "diff --git a/.ENV b/.ENV\nnew file mode 100644\n--- /dev/null\n+++ b/.ENV\n"
         "@@ -0,0 +1 @@\n+DEBUG=1\n"
     )
-    done = _selfheal("review", "--repo", str(repo_dir), "--diff", str(diff), "--no-scan")
+    done = run_selfheal("review", "--repo", str(repo_dir), "--diff", str(diff), "--no-scan")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Decision: block" in done.stdout and "protected-path" in done.stdout
 
@@ -133,7 +110,7 @@ def test_policy_check_reports_hostile_files(
 ) -> None:
     path = tmp_path / "selfheal.policy"
     path.write_bytes(content)
-    done = _selfheal("policy", "check", str(path))
+    done = run_selfheal("policy", "check", str(path))
     assert done.returncode == code, done.stdout + done.stderr
     assert message in done.stdout + done.stderr
     assert "Traceback" not in done.stderr
@@ -145,6 +122,6 @@ def test_policy_commands_on_unreadable_paths_exit_2(tmp_path: Path, kind: str) -
     if kind == "directory":
         path.mkdir()
     for args in (("policy", "check", str(path)), ("policy", "explain", "x", "--policy", str(path))):
-        done = _selfheal(*args)
+        done = run_selfheal(*args)
         assert done.returncode == 2, done.stderr
         assert "cannot read policy file" in done.stderr and "Traceback" not in done.stderr

@@ -10,17 +10,13 @@ import asyncio
 import io
 import json
 import logging
-import os
 import random
 import string
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pygit2
 import pytest
 from aiohttp.test_utils import TestServer
 from gidgethub.sansio import Event
@@ -30,6 +26,7 @@ from app.logs import MASK, mask, setup_logging
 from app.server import create_app
 from app.worker import JobContext
 from tests.appcore_support import SECRET, make_settings, pull_request_payload, sign
+from tests.hostile_support import init_repo, run_selfheal
 
 RNG = random.Random(20261125)
 ALNUM = string.ascii_letters + string.digits
@@ -65,30 +62,9 @@ def _source() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _selfheal(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = dict(os.environ)
-    environ.update(SEMGREP_ENABLE_VERSION_CHECK="0", **env)
-    environ["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=cwd,
-        env=environ,
-        check=False,
-    )
-
-
 @pytest.fixture(scope="module")
 def leaky_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("leaky")
-    repo = pygit2.init_repository(str(root))
-    (root / "README.md").write_text("demo\n")
-    repo.index.add("README.md")
-    repo.index.write()
-    sig = pygit2.Signature("t", "t@example.com")
-    repo.create_commit("HEAD", sig, sig, "init", repo.index.write_tree(), [])
+    root = init_repo(tmp_path_factory.mktemp("leaky"))
     (root / "settings.py").write_text(_source())
     return root
 
@@ -103,7 +79,7 @@ def test_review_reports_name_every_secret_and_show_none(leaky_repo: Path, fmt: s
         f"+++ b/settings.py\n@@ -0,0 +1,{count} @@\n{body}"
     )
     out = leaky_repo.parent / f"report.{fmt}"
-    done = _selfheal(
+    done = run_selfheal(
         "review", "--repo", str(leaky_repo), "--diff", str(diff), "--scanners", "secrets",
         "--format", fmt, "--output", str(out), cwd=leaky_repo,
     )  # fmt: skip
@@ -116,7 +92,7 @@ def test_review_reports_name_every_secret_and_show_none(leaky_repo: Path, fmt: s
 def test_scan_outputs_in_every_format_show_no_secret(leaky_repo: Path) -> None:
     """One scan writes JSON, SARIF, the step summary and workflow annotations at once."""
     work = leaky_repo.parent
-    done = _selfheal(
+    done = run_selfheal(
         "scan", str(leaky_repo), "--no-progress", "--format", "json",
         "--output", str(work / "scan.json"), "--sarif-file", str(work / "scan.sarif"),
         "--summary-file", str(work / "summary.md"), "--annotations",
