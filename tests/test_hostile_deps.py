@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from app.findings import Category, Severity
-from app.scan.advisories import AdvisoryDB, bundled_path
+from app.scan.advisories import AdvisoryDataError, AdvisoryDB, bundled_path
 from app.scan.deps import analyse_dependencies, scan_dependencies
-from tests.hostile_support import run_selfheal
+from tests.hostile_support import init_repo, run_selfheal
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +116,29 @@ def test_scan_cli_records_hostile_dependency_files_and_reads_nothing_outside(
     assert {"path": "requirements-dev.txt", "reason": "symlink pointing outside the tree"} in (
         report["skipped"]
     )
+
+
+@pytest.mark.parametrize("kind", ["empty-folder", "folder-of-other-json"])
+def test_advisory_data_without_advisories_fails_closed(tmp_path: Path, kind: str) -> None:
+    """An empty or foreign --advisories folder used to load as a database with no advisories,
+    so every pinned vulnerable dependency passed."""
+    advisories = tmp_path / "osv"
+    advisories.mkdir()
+    if kind == "folder-of-other-json":
+        (advisories / "npm.json").write_text(
+            json.dumps({"id": "GHSA-x", "modified": "2024-01-01T00:00:00Z", "affected": []})
+        )
+    with pytest.raises(AdvisoryDataError, match="no PyPI advisories found"):
+        AdvisoryDB.load(advisories)
+    repo = init_repo(tmp_path / "repo")
+    diff = tmp_path / "req.diff"
+    diff.write_text(
+        "diff --git a/requirements.txt b/requirements.txt\nnew file mode 100644\n"
+        "--- /dev/null\n+++ b/requirements.txt\n@@ -0,0 +1 @@\n+requests==2.0.0\n"
+    )
+    done = run_selfheal(
+        "review", "--repo", str(repo), "--diff", str(diff), "--scanners", "dependencies",
+        "--advisories", str(advisories), cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 1 and "Decision: block" in done.stdout
+    assert "no PyPI advisories found" in done.stdout

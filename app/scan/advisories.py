@@ -192,6 +192,8 @@ class AdvisoryDB:
             updated = updated_path()
             path = updated if updated.is_file() else bundled_path()
         header, advisories = read_advisories(path)
+        if not advisories:  # a wrong path or a broken export would otherwise pass everything
+            raise AdvisoryDataError(f"{path}: no PyPI advisories found")
         if not header:
             newest = max((a.modified for a in advisories), default="")
             header = {
