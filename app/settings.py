@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+MAX_KEY_BYTES = 64 * 1024  # an RSA-4096 PEM is about 3.3 KiB
 DEFAULT_DB = "selfheal.db"
 DEFAULT_API_URL = "https://api.github.com"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -112,12 +113,20 @@ def _private_key(env: Mapping[str, str]) -> str:
         where = "SELFHEAL_PRIVATE_KEY"
     elif path:
         try:
-            pem = Path(path).expanduser().read_text(encoding="ascii")
+            # Bounded: a path like /dev/zero or a multi-GB file must not exhaust memory.
+            with Path(path).expanduser().open("rb") as handle:
+                data = handle.read(MAX_KEY_BYTES + 1)
+            pem = data.decode("ascii")
         except (OSError, UnicodeDecodeError) as exc:
             raise SettingsError(
                 f"SELFHEAL_PRIVATE_KEY_PATH: cannot read the private key file {path!r}: "
                 f"{type(exc).__name__}"
             ) from None
+        if len(data) > MAX_KEY_BYTES:
+            raise SettingsError(
+                f"SELFHEAL_PRIVATE_KEY_PATH: {path!r} is larger than {MAX_KEY_BYTES // 1024} KiB,"
+                " so it is not a private key"
+            )
         where = f"SELFHEAL_PRIVATE_KEY_PATH ({path})"
     else:
         raise SettingsError(

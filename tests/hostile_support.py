@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pygit2
@@ -13,11 +14,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_selfheal(
-    *args: str, cwd: Path | None = None, clean_env: bool = False, **env: str
+    *args: str,
+    cwd: Path | None = None,
+    clean_env: bool = False,
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m app ARGS`` from this checkout; ``clean_env`` drops ``SELFHEAL_*`` settings."""
+    """``python -m app ARGS`` from this checkout; ``clean_env`` drops the caller's
+    ``SELFHEAL_*`` settings, ``env`` adds variables."""
     environ = {k: v for k, v in os.environ.items() if not (clean_env and k.startswith("SELFHEAL_"))}
-    environ.update(SEMGREP_ENABLE_VERSION_CHECK="0", PYTHONPATH=str(ROOT), **env)
+    environ.update(env or {})
+    environ.update(SEMGREP_ENABLE_VERSION_CHECK="0", PYTHONPATH=str(ROOT))
     return subprocess.run(
         [sys.executable, "-m", "app", *args],
         capture_output=True,

@@ -96,7 +96,7 @@ def test_scan_outputs_in_every_format_show_no_secret(leaky_repo: Path) -> None:
         "scan", str(leaky_repo), "--no-progress", "--format", "json",
         "--output", str(work / "scan.json"), "--sarif-file", str(work / "scan.sarif"),
         "--summary-file", str(work / "summary.md"), "--annotations",
-        cwd=work, GITHUB_ACTIONS="true",
+        cwd=work, env={"GITHUB_ACTIONS": "true"},
     )  # fmt: skip
     assert done.returncode == 1, done.stderr
     findings = json.loads((work / "scan.json").read_text())["findings"]
