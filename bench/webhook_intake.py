@@ -11,7 +11,12 @@ rate (deliveries/s) sends an open-loop stream for a fixed duration and prints:
 A one-second warm-up at 20/s runs first and is not measured (its deliveries are still checked
 against the ledger).
 
-Usage: python bench/webhook_intake.py [--rates 50,100,200,400] [--seconds 5] [--workers 2]
+Usage: python bench/webhook_intake.py [--rates 50,100,200,400] [--seconds 5] [--workers 2] [--split]
+
+With ``--split`` the deployment is two processes sharing one ledger, as docs/operations.md
+describes for busy installations: a public intake process with ``SELFHEAL_WORKERS=0`` and a
+second ``selfheal serve`` on another loopback port that runs the workers. Both run on the same
+two CPUs, so the workers' cost is still measured; it just no longer shares a GIL with intake.
 
 The payload is GitHub's published ``pull_request.opened`` example (from
 @octokit/webhooks-examples) when node_modules is present. The workers run too, because they
@@ -102,12 +107,12 @@ def start_server(workdir: Path, port: int, workers: int) -> subprocess.Popen[byt
     proc = subprocess.Popen(
         [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],
         cwd=workdir, env=env, stdout=subprocess.DEVNULL,
-        stderr=open(workdir / "server.log", "wb"),
+        stderr=open(workdir / f"server-{port}.log", "wb"),
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"server exited: see {workdir / 'server.log'}")
+            raise SystemExit(f"server exited: see {workdir / f'server-{port}.log'}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
                 return proc
@@ -170,12 +175,15 @@ async def main_async(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="selfheal-bench-") as tmp:
         workdir = Path(tmp)
         port = free_port()
-        proc = start_server(workdir, port, args.workers)
+        proc = start_server(workdir, port, 0 if args.split else args.workers)
+        worker_proc = start_server(workdir, free_port(), args.workers) if args.split else None
         try:
             await asyncio.sleep(1.0)
             idle = rss_mib(proc.pid)
+            mode = f"split: intake + worker process ({args.workers} workers)" if args.split \
+                else f"one process, workers={args.workers}"  # fmt: skip
             print(f"payload: pull_request.opened, {len(json.dumps(template))} bytes; "
-                  f"workers={args.workers}; {args.seconds:g} s per step")  # fmt: skip
+                  f"{mode}; {args.seconds:g} s per step")  # fmt: skip
             print(f"server RSS idle: {idle:.1f} MiB; machine load average {os.getloadavg()[0]:.2f}"
                   f" on {os.cpu_count()} CPUs")  # fmt: skip
             print(f"{'rate/s':>7} {'sent':>6} {'202':>6} {'p50 ms':>8} {'p99 ms':>8} "
@@ -218,6 +226,8 @@ async def main_async(args: argparse.Namespace) -> int:
             conn.close()
             missing = [d for d in all_ids if d not in stored]
             print(f"server RSS peak: {peak:.1f} MiB")
+            if worker_proc is not None:
+                print(f"worker process RSS: {rss_mib(worker_proc.pid):.1f} MiB")
             print(f"ledger: {len(stored)} deliveries stored of {len(all_ids)} sent; "
                   f"missing {len(missing)}; jobs by status {queued}")  # fmt: skip
             ok = ok and not missing and len(stored) == len(all_ids)
@@ -226,11 +236,14 @@ async def main_async(args: argparse.Namespace) -> int:
             )
             return 0 if ok else 1
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            for running in (proc, worker_proc):
+                if running is None:
+                    continue
+                running.terminate()
+                try:
+                    running.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    running.kill()
 
 
 def main() -> int:
@@ -239,6 +252,7 @@ def main() -> int:
                         default=[50, 100, 200, 400])  # fmt: skip
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--split", action="store_true", help="intake and workers in two processes")
     return asyncio.run(main_async(parser.parse_args()))
 
 
