@@ -13,6 +13,7 @@ Three sources, one shape:
 from __future__ import annotations
 
 import enum
+import posixpath
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,13 +55,27 @@ class ChangedFile:
     # the new-side lines the diff did show (context and added).
     complete: bool = True
     shown_lines: frozenset[int] = frozenset()
+    # For a symbolic link (mode 120000): where it points, as stored in the link.
+    link_target: str | None = None
 
     @property
     def paths(self) -> tuple[str, ...]:
-        """Every path the change touches (a rename touches the old and the new one)."""
+        """Every path the change touches (a rename touches the old and the new one; a
+        symbolic link also touches what it points to, so a link cannot open a protected
+        path to tools that follow links)."""
+        paths = [self.path]
         if self.old_path and self.old_path != self.path:
-            return (self.old_path, self.path)
-        return (self.path,)
+            paths.insert(0, self.old_path)
+        target = self.resolved_link()
+        if target and target not in paths:
+            paths.append(target)
+        return tuple(paths)
+
+    def resolved_link(self) -> str | None:
+        """The link target as a repository path (``..`` above the root stops at the root)."""
+        if self.link_target is None:
+            return None
+        return normalize_path(posixpath.join(posixpath.dirname(self.path), self.link_target))
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +159,12 @@ def _file_from_patch(repo: Any, patch: Any) -> ChangedFile:
         for line in hunk.lines
         if line.origin == "+" and line.new_lineno > 0
     )
-    return ChangedFile(path, old_path, status, None if binary else content, added, binary)
+    link = None
+    if status is not ChangeStatus.DELETED and delta.new_file.mode == pygit2.enums.FileMode.LINK:
+        link = content.decode("utf-8", "surrogateescape") if content is not None else None
+    return ChangedFile(
+        path, old_path, status, None if binary else content, added, binary, link_target=link
+    )
 
 
 # -- public functions ------------------------------------------------------------------------

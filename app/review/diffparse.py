@@ -47,6 +47,7 @@ class _File:
     renamed: bool = False
     copied: bool = False
     binary: bool = False
+    link: bool = False  # new mode 120000: a symbolic link
     has_headers: bool = False  # saw ---/+++
     hunks: int = 0
     lines: dict[int, bytes] = field(default_factory=dict)
@@ -86,6 +87,7 @@ def _finish(state: _File, files: dict[str, ChangedFile]) -> None:
             state.binary,
             complete=status is ChangeStatus.ADDED,  # an added file's hunk shows every line
             shown_lines=frozenset(state.lines),
+            link_target=_text(content.rstrip(b"\n")) if state.link and content else None,
         )
     previous = files.get(entry.path)
     if previous is not None and previous.content and entry.content is not None:
@@ -113,6 +115,9 @@ def _extended_header(state: _File, text: str, lineno: int) -> bool:
     if text.startswith(("new file mode ", "deleted file mode ")):
         state.created = text.startswith("new")
         state.deleted = text.startswith("deleted")
+        state.link = state.created and text.endswith(" 120000")
+    elif text.startswith(("new mode ", "index ")):  # `index a..b 120000`: mode unchanged
+        state.link = state.link or text.endswith(" 120000")
     elif text.startswith(("rename from ", "copy from ")):
         state.old = "a/" + path_arg(text.split(" ", 2)[2], lineno)
         state.renamed = text.startswith("rename")
@@ -121,9 +126,7 @@ def _extended_header(state: _File, text: str, lineno: int) -> bool:
         state.new = "b/" + path_arg(text.split(" ", 2)[2], lineno)
     elif text.startswith("GIT binary patch"):
         state.binary = True
-    elif not text.startswith(
-        ("index ", "old mode ", "new mode ", "similarity index ", "dissimilarity index ")
-    ):
+    elif not text.startswith(("old mode ", "similarity index ", "dissimilarity index ")):
         return False
     return True
 

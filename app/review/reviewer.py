@@ -70,6 +70,8 @@ def _verb(change: ChangedFile, path: str, kind: str) -> str:
         return "targets"
     if change.old_path == path and change.path != path:
         return "renames away"
+    if path not in (change.path, change.old_path):
+        return f"adds a link ({change.path}) to"
     return VERBS[change.status.value]
 
 

@@ -1,0 +1,102 @@
+"""Hostile changes against `selfheal review`: every spelling of a change to a protected path is
+blocked, and a symbolic link to a protected path counts as touching it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pygit2
+import pytest
+
+from app.review.changeset import changeset_from_git
+from app.review.diffparse import changeset_from_diff
+from tests.hostile_support import init_repo, run_selfheal
+
+NEW_LINK = (
+    "diff --git a/{path} b/{path}\nnew file mode 120000\n--- /dev/null\n+++ b/{path}\n"
+    "@@ -0,0 +1 @@\n+{target}\n\\ No newline at end of file\n"
+)
+DIFFS = {
+    # symbolic links (were approved: only the link's own path was checked)
+    "link-to-env": NEW_LINK.format(path="link", target=".env"),
+    "link-up-and-over": NEW_LINK.format(path="sub/dir/cfg", target="../../.env"),
+    "link-retargeted": (
+        "diff --git a/link b/link\nindex 1234567..89abcde 120000\n--- a/link\n+++ b/link\n"
+        "@@ -1 +1 @@\n-README.md\n\\ No newline at end of file\n+.github/workflows/ci.yml\n"
+        "\\ No newline at end of file\n"
+    ),
+    "file-becomes-link": (
+        "diff --git a/notes b/notes\nold mode 100644\nnew mode 120000\n--- a/notes\n"
+        "+++ b/notes\n@@ -1 +1 @@\n-hello\n+id_rsa\n\\ No newline at end of file\n"
+    ),
+    # other spellings of a protected path
+    "octal-quoted": (
+        'diff --git "a/\\056env" "b/\\056env"\nnew file mode 100644\n--- /dev/null\n'
+        '+++ "b/\\056env"\n@@ -0,0 +1 @@\n+X=1\n'
+    ),
+    "rename-into": "diff --git a/a.txt b/.env\nsimilarity index 100%\nrename from a.txt\n"
+    "rename to .env\n",
+    "binary-patch": "diff --git a/.env b/.env\nnew file mode 100644\nGIT binary patch\n"
+    "literal 3\nKcmZ>Y%>e)a0R#X7\n\nliteral 0\nHcmV?d00001\n\n",
+    "mode-only": "diff --git a/.env b/.env\nold mode 100644\nnew mode 100755\n",
+    "crlf": "diff --git a/.env b/.env\r\nnew file mode 100644\r\n--- /dev/null\r\n"
+    "+++ b/.env\r\n@@ -0,0 +1 @@\r\n+X=1\r\n",
+    "header-mismatch": "diff --git a/x b/x\nnew file mode 100644\n--- /dev/null\n"
+    "+++ b/.github/workflows/ci.yml\n@@ -0,0 +1 @@\n+on: push\n",
+    "upper-case": "diff --git a/.ENV b/.ENV\nnew file mode 100644\n--- /dev/null\n+++ b/.ENV\n"
+    "@@ -0,0 +1 @@\n+X=1\n",
+}
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return init_repo(tmp_path_factory.mktemp("hostile-review"))
+
+
+@pytest.mark.parametrize("name", sorted(DIFFS))
+def test_every_spelling_of_a_protected_change_is_blocked(repo: Path, name: str) -> None:
+    diff = repo.parent / f"{name}.diff"
+    diff.write_bytes(DIFFS[name].encode())
+    done = run_selfheal("review", "--repo", str(repo), "--diff", str(diff), "--no-scan")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Decision: block" in done.stdout and "protected-path" in done.stdout
+
+
+def test_link_targets_are_resolved_from_the_link_directory() -> None:
+    changes = changeset_from_diff(DIFFS["link-up-and-over"].encode())
+    (link,) = changes.files
+    assert link.link_target == "../../.env"
+    assert link.paths == ("sub/dir/cfg", ".env")
+    escaping = changeset_from_diff(NEW_LINK.format(path="a", target="../../../etc/passwd").encode())
+    assert escaping.files[0].paths == ("a", "etc/passwd")  # `..` stops at the root
+    plain = changeset_from_diff(DIFFS["octal-quoted"].encode())
+    assert plain.files[0].link_target is None and plain.files[0].paths == (".env",)
+
+
+def test_a_committed_symlink_to_a_protected_path_blocks_a_git_range(tmp_path: Path) -> None:
+    root = init_repo(tmp_path / "repo")
+    repo = pygit2.Repository(str(root))
+    (root / "config").mkdir()
+    os.symlink("../.github/selfheal.policy", root / "config" / "policy")
+    repo.index.add("config/policy")
+    repo.index.write()
+    sig = pygit2.Signature("bot", "bot@example.com")
+    repo.create_commit("HEAD", sig, sig, "add a link", repo.index.write_tree(), [repo.head.target])
+    (link,) = changeset_from_git(root, "HEAD~1", "HEAD").files
+    assert link.link_target == "../.github/selfheal.policy"
+    assert link.paths == ("config/policy", ".github/selfheal.policy")
+    done = run_selfheal("review", "--repo", str(root), "--base", "HEAD~1", "--no-scan")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "adds a link (config/policy) to .github/selfheal.policy" in done.stdout
+
+
+def test_a_path_escaping_the_repository_is_a_usage_error(repo: Path) -> None:
+    diff = repo.parent / "escape.diff"
+    diff.write_text(
+        "diff --git a/../../.env b/../../.env\nnew file mode 100644\n--- /dev/null\n"
+        "+++ b/../../.env\n@@ -0,0 +1 @@\n+X=1\n"
+    )
+    done = run_selfheal("review", "--repo", str(repo), "--diff", str(diff), "--no-scan")
+    assert done.returncode == 2 and "unsafe path" in done.stderr
+    assert "Traceback" not in done.stderr
