@@ -22,42 +22,49 @@ EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 
-# Modules that provide subcommands, in the order they appear in --help.
-COMMAND_MODULES: tuple[str, ...] = (
-    "app.scan.cli",  # scan
-    "app.scan.advisories_cli",  # advisories update / info
-    "app.review.cli",  # review
-    "app.policy_cli",  # policy check / explain
-    "app.server_cli",  # serve, audit
-    "app.ops_cli",  # halt, resume, setup
-)
+# Modules that provide subcommands, in the order they appear in --help, with the commands each
+# registers. Running one command imports only its module, so `selfheal scan` does not pay for
+# importing the server, the GitHub client and their dependencies.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "app.scan.cli": ("scan",),
+    "app.scan.advisories_cli": ("advisories",),
+    "app.review.cli": ("review",),
+    "app.policy_cli": ("policy",),
+    "app.server_cli": ("serve", "audit", "jobs"),
+    "app.ops_cli": ("halt", "resume", "setup"),
+}
 
 
 class UsageError(Exception):
     """Raised by a command for bad arguments or configuration (exit code 2)."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _modules_for(argv: Sequence[str]) -> list[str]:
+    """The command modules to import: the one that owns the command named on the command line,
+    or all of them (for --help, --version, or a name no module claims)."""
+    command = next((a for a in argv if not a.startswith("-")), None)
+    for module_name, commands in COMMAND_MODULES.items():
+        if command in commands:
+            return [module_name]
+    return list(COMMAND_MODULES)
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="selfheal",
         description="Security gate, scanner and GitHub App for agent-written code changes.",
     )
     parser.add_argument("--version", action="version", version=f"selfheal {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue  # a command module not built yet
-        module.register(subparsers)
+    for module_name in _modules_for(argv):
+        importlib.import_module(module_name).register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(arguments)
+    args = parser.parse_args(arguments)
     handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help(sys.stderr)

@@ -250,3 +250,10 @@ def test_output_that_is_not_json_is_fatal() -> None:
     with pytest.raises(ScannerError, match="exit 2"):
         parse_output(2, "Traceback ...", "RuntimeError: oops")
     assert parse_output(0, '{"results": []}', "") == {"results": []}
+
+
+def test_small_target_sets_run_in_one_job_and_large_ones_keep_the_default() -> None:
+    small = command("semgrep", [Path("/r/a.yaml")], [f"f{i}.py" for i in range(10)])
+    large = command("semgrep", [Path("/r/a.yaml")], [f"f{i}.py" for i in range(500)])
+    assert "--jobs=1" in small[: small.index("--")]
+    assert not any(arg.startswith("--jobs") for arg in large[: large.index("--")])

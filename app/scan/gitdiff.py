@@ -7,6 +7,7 @@ lines count. Deleted files are not reported: there is nothing left to scan.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,39 @@ def resolve_tree(repo: Any, ref: str) -> Any:
         raise UsageError(f"unknown git ref {ref!r}: {exc}") from exc
 
 
+def _candidate_paths(repo: Any, tree: Any) -> set[str]:
+    """Work-tree paths that may differ from ``tree``: staged changes (tree against the index)
+    plus unstaged and untracked ones (index against the work tree). The second diff uses the
+    index's stat cache, so unchanged files are not read: this is what keeps a diff-aware scan
+    of a large tree fast (a plain tree-to-workdir diff hashes every file)."""
+    index = repo.index
+    paths: set[str] = set()
+    for diff in (tree.diff_to_index(index, DIFF_FLAGS), index.diff_to_workdir(DIFF_FLAGS)):
+        for delta in diff.deltas:
+            if delta.status != pygit2.enums.DeltaStatus.DELETED:
+                paths.add(delta.new_file.path)
+    return paths
+
+
+def _workdir_bytes(workdir: Path, path: str) -> bytes | None:
+    """The file's content as git sees it (a symlink's target text), or None when it is gone."""
+    full = workdir / path
+    try:
+        if full.is_symlink():
+            return os.readlink(full).encode("utf-8", "surrogateescape")
+        return full.read_bytes() if full.is_file() else None
+    except OSError:
+        return None
+
+
+def _old_blob(tree: Any, path: str) -> Any:
+    try:
+        entry = tree[path]
+    except KeyError:
+        return None
+    return entry if entry.type == pygit2.enums.ObjectType.BLOB else None
+
+
 def changed_lines_since(root: Path, ref: str) -> dict[str, frozenset[int]]:
     """Map root-relative paths to the 1-based line numbers added or changed since ``ref``.
 
@@ -96,17 +130,20 @@ def changed_lines_since(root: Path, ref: str) -> dict[str, frozenset[int]]:
     """
     repo, prefix = _open_repo(root)
     tree = resolve_tree(repo, ref)
-    diff = tree.diff_to_workdir(DIFF_FLAGS, 0, 0)
+    workdir = Path(repo.workdir)
     changed: dict[str, frozenset[int]] = {}
-    for patch in diff:
-        if patch is None:
-            continue
-        delta = patch.delta
-        if delta.status == pygit2.enums.DeltaStatus.DELETED:
-            continue
-        path = delta.new_file.path
+    for path in sorted(_candidate_paths(repo, tree)):
         if not path.startswith(prefix):
             continue
+        new = _workdir_bytes(workdir, path)
+        if new is None:
+            continue  # deleted in the work tree
+        old = _old_blob(tree, path)
+        if old is not None and old.data == new:
+            continue  # staged, then changed back
+        patch = pygit2.Patch.create_from(
+            old, new, old_as_path=path, new_as_path=path, context_lines=0, interhunk_lines=0
+        )
         lines = {
             line.new_lineno
             for hunk in patch.hunks

@@ -55,6 +55,10 @@ SHEBANG = re.compile(rb"^#!.*\b(ba|da|k|z)?sh\b|^#!.*\b(python[0-9.]*|node)\b")
 SKIP_DIRS = frozenset({".git", ".hg", ".svn"})
 # Characters of target paths per semgrep invocation (the kernel limit is far higher).
 ARGV_BUDGET = 100_000
+# A diff-sized scan runs faster in one semgrep job: with two, each job pays the rule set's
+# set-up again (measured on 10 changed files, osemgrep, all rules: 2.7 s with one job, 4.0 s
+# with two). Whole-tree scans keep semgrep's default parallelism.
+SINGLE_JOB_TARGETS = 64
 # Environment variables that would make semgrep talk to semgrep.dev or load other rules.
 DROPPED_ENV = ("SEMGREP_APP_TOKEN", "SEMGREP_RULES", "SEMGREP_REPO_URL", "SEMGREP_BRANCH")
 
@@ -152,6 +156,8 @@ def command(
     argv += ["--disable-version-check"]
     argv += ["--no-rewrite-rule-ids", "--disable-nosem", "--no-git-ignore"]
     argv += ["--max-target-bytes=0", "--timeout=30", "--quiet"]
+    if len(targets) <= SINGLE_JOB_TARGETS:
+        argv.append("--jobs=1")
     for rule in rules:
         argv += ["--config", str(rule)]
     # "--" ends the options: a file named like "--config" stays a target.
