@@ -30,17 +30,19 @@ PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b"),
     re.compile(r"\b(sk-ant-[A-Za-z0-9_\-]{10,})"),
     re.compile(r"(?i)\b(bearer|token)\s+[A-Za-z0-9._\-~+/]{8,}=*"),
-    re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),  # JWT
+    # JWT; the header segment is bounded, or `eyJ-eyJ-...` costs quadratic time
+    re.compile(r"\beyJ[A-Za-z0-9_\-]{8,2048}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
     re.compile(r"(?i)(x-access-token:)[^@\s]+"),
 )
-# Credentials after a prefix that is kept: ``Basic <base64>``, a URL's ``user:password@``, and
+# Credentials after a prefix that is kept (every repetition before the secret is bounded, so
+# no input makes these quadratic): ``Basic <base64>``, a URL's ``user:password@``, and
 # a quoted JSON value under a sensitive key (a token response or a header dump in a message).
 KEEP_PREFIX: tuple[re.Pattern[str], ...] = (
     re.compile(r"(?i)(\bbasic\s+)[A-Za-z0-9+/]{8,}=*"),
-    re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s/]+(?=@)"),
+    re.compile(r"(?i)(\b[a-z][a-z0-9+.-]{0,31}://[^:/@\s]{0,256}:)[^@\s/]{1,512}(?=@)"),
     re.compile(
-        r"(?i)(\"[\w-]*(?:authorization|token|secret|password|passwd|private[_-]?key|api[_-]?key"
-        r"|cookie|jwt)[\w-]*\"\s*:\s*\")(?:[^\"\\]|\\.)+"
+        r"(?i)(\"[\w-]{0,40}(?:authorization|token|secret|password|passwd|private[_-]?key"
+        r"|api[_-]?key|cookie|jwt)[\w-]{0,40}\"\s{0,8}:\s{0,8}\")(?:[^\"\\]|\\.)+"
     ),
 )
 STANDARD_ATTRS = frozenset(

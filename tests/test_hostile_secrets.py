@@ -186,3 +186,20 @@ async def test_server_logs_and_ledger_errors_hold_no_token(
     assert _leaks(log_stream.getvalue()) == []
     assert _leaks(errors) == []
     assert SECRET not in log_stream.getvalue()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "eyJ-" * 100_000,  # a JWT-looking start at every word: quadratic before the bound
+        "a1." * 100_000,  # a URL-scheme-looking start at every word
+        '"' + "token" * 40_000,  # a sensitive JSON key that never closes
+        ("a://" + "u" * 300 + ":") * 1_000,
+    ],
+    ids=["jwt-starts", "scheme-starts", "open-json-key", "userinfo-without-at"],
+)
+def test_masking_hostile_text_finishes(text: str) -> None:
+    """Exception messages can carry issue text of any size; masking them must stay linear
+    (bounded by the test timeout, not timed: the old patterns took minutes here)."""
+    assert len(mask(text)) > 0
