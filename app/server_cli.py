@@ -139,6 +139,12 @@ def _db(args: argparse.Namespace) -> Path:
     return path
 
 
+def _terminal_safe(text: str) -> str:
+    """One line with every control character escaped: a job's last error can quote issue
+    text, and ESC sequences or newlines from it must not drive the operator's terminal."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 @contextlib.contextmanager
 def _reading(args: argparse.Namespace) -> Iterator[sqlite3.Connection]:
     """A read-only connection to the ledger; a file that is not a (readable) selfheal ledger
@@ -199,7 +205,8 @@ def run_log(args: argparse.Namespace) -> int:
         if e.request is not None:
             where += f"#{e.request}"
         details = json.dumps(e.details, sort_keys=True) if e.details else ""
-        print(f"{e.id:>6}  {e.ts}  {e.actor:<20} {e.action:<24} {where}  {details}".rstrip())
+        line = f"{e.id:>6}  {e.ts}  {e.actor:<20} {e.action:<24} {where}  {details}"
+        print(_terminal_safe(line.rstrip()))
     if not found:
         print("no audit entries match", file=sys.stderr)
     return EXIT_OK
@@ -217,10 +224,11 @@ def run_jobs_list(args: argparse.Namespace) -> int:
         print(json.dumps([dataclasses.asdict(j) for j in found], indent=2))
         return EXIT_OK
     for j in found:
-        print(
+        line = (
             f"{j.id:>6}  {j.status:<7} {j.kind:<16} attempts {j.attempts}/{j.max_attempts}"
-            f"  {j.repository or '-'}  {j.last_error or ''}".rstrip()
+            f"  {j.repository or '-'}  {j.last_error or ''}"
         )
+        print(_terminal_safe(line.rstrip()))
     if not found:
         print("no jobs match", file=sys.stderr)
     return EXIT_OK

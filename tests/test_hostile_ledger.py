@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from app.ledger import Ledger, audit
+from app.ledger import Ledger, audit, jobs
 from tests.hostile_support import run_selfheal
 
 
@@ -124,3 +124,27 @@ def test_processes_appending_at_once_keep_one_chain(tmp_path: Path) -> None:
     conn.close()
     assert result.ok and result.checked == 120
     assert per_actor == {"proc0": 40, "proc1": 40, "proc2": 40}
+
+
+def test_text_listings_escape_control_characters(tmp_path: Path) -> None:
+    """A dead job's last error can quote issue text: ESC sequences and newlines in it must
+    reach the operator's terminal escaped, not interpreted."""
+    path = tmp_path / "ledger.db"
+    hostile = "title \x1b]0;pwned\x07\x1b[2J\nfake line"
+
+    def dead_job(conn: sqlite3.Connection) -> None:
+        job_id, _ = jobs.enqueue(conn, "webhook", {}, repository="octo/demo", max_attempts=1)
+        leased = jobs.lease(conn, "w1", lease_seconds=60)
+        assert leased is not None and leased.id == job_id
+        jobs.fail(conn, job_id, "w1", f"RuntimeError: {hostile}", retry=False)
+        audit.append(conn, "octocat", "request.opened", details={"title": hostile})
+
+    with Ledger.open(path) as ledger:
+        ledger.write(dead_job)
+    for command in (("jobs", "list"), ("audit", "log")):
+        done = run_selfheal(*command, "--db", str(path), clean_env=True)
+        assert done.returncode == 0, done.stderr
+        assert "\x1b" not in done.stdout and "\x07" not in done.stdout
+        assert len(done.stdout.strip().splitlines()) == 1
+    listing = run_selfheal("jobs", "list", "--db", str(path), clean_env=True).stdout
+    assert "\\x1b]0;pwned\\x07" in listing
