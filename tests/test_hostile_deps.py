@@ -4,12 +4,18 @@ pass and never a traceback; includes never leave the repository."""
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from app.findings import Category, Severity
-from app.scan.advisories import AdvisoryDataError, AdvisoryDB, bundled_path
+from app.scan.advisories import (
+    MAX_MEMBER_BYTES,
+    AdvisoryDataError,
+    AdvisoryDB,
+    bundled_path,
+)
 from app.scan.deps import analyse_dependencies, scan_dependencies
 from tests.hostile_support import init_repo, run_selfheal
 
@@ -142,3 +148,18 @@ def test_advisory_data_without_advisories_fails_closed(tmp_path: Path, kind: str
     )  # fmt: skip
     assert done.returncode == 1 and "Decision: block" in done.stdout
     assert "no PyPI advisories found" in done.stdout
+
+
+def test_a_zip_bomb_of_advisories_is_refused_without_inflating_it(tmp_path: Path) -> None:
+    bomb = tmp_path / "osv.zip"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("PYSEC-0000-1.json", b" " * (MAX_MEMBER_BYTES + 1024))
+    assert bomb.stat().st_size < 1024 * 1024
+    with pytest.raises(AdvisoryDataError, match="larger than"):
+        AdvisoryDB.load(bomb)
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "requirements.txt").write_text("requests==2.0.0\n")
+    done = run_selfheal("scan", str(tree), "--no-progress", "--advisories", str(bomb), cwd=tmp_path)
+    assert done.returncode == 2 and "cannot load advisories" in done.stderr
+    assert "Traceback" not in done.stderr

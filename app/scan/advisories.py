@@ -56,6 +56,10 @@ COMPACT_FORMAT = "selfheal-osv-compact"
 COMPACT_VERSION = 1
 BUNDLED_NAME = "pypa-osv-2024-10-10.json.gz"
 UPDATED_NAME = "osv-compact.json.gz"
+# Decompressed size caps: a zip member is one OSV record (kilobytes); a .gz is a whole export
+# (the full PyPI one is under 100 MiB). A zip or gzip bomb stops here instead of eating memory.
+MAX_MEMBER_BYTES = 16 * 1024 * 1024
+MAX_DECOMPRESSED_BYTES = 512 * 1024 * 1024
 
 
 def bundled_path() -> Path:
@@ -77,6 +81,22 @@ def _json_docs(name: str, data: bytes) -> Iterator[tuple[str, Any]]:
         raise AdvisoryDataError(f"{name}: invalid JSON ({exc})") from None
 
 
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> bytes:
+    with zf.open(info) as member:  # the declared size can lie: read at most the cap + 1
+        data = member.read(MAX_MEMBER_BYTES + 1)
+    if len(data) > MAX_MEMBER_BYTES:
+        raise AdvisoryDataError(f"{where}: larger than {MAX_MEMBER_BYTES} bytes uncompressed")
+    return data
+
+
+def _read_gzip(path: Path) -> bytes:
+    with gzip.open(path, "rb") as stream:
+        data = stream.read(MAX_DECOMPRESSED_BYTES + 1)
+    if len(data) > MAX_DECOMPRESSED_BYTES:
+        raise AdvisoryDataError(f"{path}: larger than {MAX_DECOMPRESSED_BYTES} bytes uncompressed")
+    return data
+
+
 def iter_osv_documents(path: Path) -> Iterator[tuple[str, Any]]:
     """Yield ``(location, parsed JSON)`` for every document in an OSV export."""
     if path.is_dir():
@@ -92,12 +112,13 @@ def iter_osv_documents(path: Path) -> Iterator[tuple[str, Any]]:
             with zipfile.ZipFile(path) as zf:
                 for info in sorted(zf.infolist(), key=lambda i: i.filename):
                     if not info.is_dir() and info.filename.endswith(".json"):
-                        yield from _json_docs(f"{path}!{info.filename}", zf.read(info))
+                        where = f"{path}!{info.filename}"
+                        yield from _json_docs(where, _read_member(zf, info, where))
         except (zipfile.BadZipFile, zlib.error, OSError) as exc:
             raise AdvisoryDataError(f"{path}: not a zip file ({exc})") from None
         return
     try:
-        raw = gzip.decompress(path.read_bytes()) if name.endswith(".gz") else path.read_bytes()
+        raw = _read_gzip(path) if name.endswith(".gz") else path.read_bytes()
     except (OSError, EOFError, zlib.error) as exc:
         raise AdvisoryDataError(f"{path}: cannot read ({exc})") from None
     if ".jsonl" in name:
