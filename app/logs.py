@@ -137,7 +137,9 @@ class JsonFormatter(logging.Formatter):
         entry.update(_extras(record))
         if record.exc_info:
             entry["exc"] = mask(self.formatException(record.exc_info))
-        return mask(json.dumps(entry, default=str, ensure_ascii=False))
+        # Every field was masked above, before JSON escaping could hide a secret's shape, so
+        # the serialised line needs no second pass (each pass runs the full secret detector).
+        return json.dumps(entry, default=str, ensure_ascii=False)
 
 
 class TextFormatter(logging.Formatter):
@@ -154,15 +156,6 @@ class TextFormatter(logging.Formatter):
         return mask(line)
 
 
-class RedactingFilter(logging.Filter):
-    """Attach to foreign handlers: rewrites msg/args so no secret survives formatting."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = mask(record.getMessage())
-        record.args = None
-        return True
-
-
 def setup_logging(
     level: str = "INFO",
     *,
@@ -176,8 +169,8 @@ def setup_logging(
     if json_lines is None:
         json_lines = not (hasattr(out, "isatty") and out.isatty())
     handler = logging.StreamHandler(out)
+    # Both formatters mask every field themselves (message, extras, traceback).
     handler.setFormatter(JsonFormatter() if json_lines else TextFormatter())
-    handler.addFilter(RedactingFilter())
     handler.set_name("selfheal")
     root = logging.getLogger()
     for old in list(root.handlers):
