@@ -203,3 +203,14 @@ def test_masking_hostile_text_finishes(text: str) -> None:
     """Exception messages can carry issue text of any size; masking them must stay linear
     (bounded by the test timeout, not timed: the old patterns took minutes here)."""
     assert len(mask(text)) > 0
+
+
+def test_a_token_used_as_a_mapping_key_in_log_fields_is_masked(log_stream: io.StringIO) -> None:
+    """Fields are masked by key name and by value; a secret can also sit in a key (a cache
+    keyed by token, a header dict dumped whole), which only a pass over the line catches."""
+    token = TOKENS["installation"]
+    logging.getLogger("app.hostile").info(
+        "token cache", extra={"cache": {token: "installation 7"}, "items": [{token: 1}]}
+    )
+    assert token not in log_stream.getvalue()
+    assert "installation 7" in log_stream.getvalue()
