@@ -107,7 +107,7 @@ def mask_value(key: str, value: Any) -> Any:
     if isinstance(value, str):
         return mask(value)
     if isinstance(value, Mapping):
-        return {str(k): mask_value(str(k), v) for k, v in value.items()}
+        return {mask(str(k)): mask_value(str(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [mask_value(key, v) for v in value]
     if isinstance(value, int | float | bool) or value is None:
@@ -117,7 +117,7 @@ def mask_value(key: str, value: Any) -> Any:
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
     return {
-        k: mask_value(k, v)
+        mask(k): mask_value(k, v)
         for k, v in record.__dict__.items()
         if k not in STANDARD_ATTRS and not k.startswith("_")
     }
