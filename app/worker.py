@@ -51,6 +51,12 @@ class JobCancelled(Exception):
     """Raised by ``ctx.raise_if_cancelled()`` when the job's repository was halted."""
 
 
+# What a handler raises when a payload lacks the fields its event promises or holds the wrong
+# types. Handlers read payloads directly (as bedevere's do); the worker turns these into a
+# permanent failure instead of retrying the same bad payload.
+MALFORMED_PAYLOAD = (KeyError, TypeError, AttributeError, ValueError)
+
+
 class PermanentError(Exception):
     """A failure that retrying cannot fix: the job is dead-lettered at once."""
 
@@ -206,7 +212,14 @@ async def handle_webhook(job: jobs.Job, ctx: JobContext) -> None:
     try:
         for hook in ctx.worker.dispatchers:
             ctx.raise_if_cancelled()
-            await hook(event, ctx)
+            try:
+                await hook(event, ctx)
+            except MALFORMED_PAYLOAD as exc:
+                # A payload missing the fields its event promises (or holding the wrong types)
+                # fails the same way on every attempt: dead-letter it now, with the reason.
+                raise PermanentError(
+                    f"malformed {delivery.event} payload: {type(exc).__name__}: {exc}"
+                ) from exc
     except BaseException as exc:
         outcome = "cancelled" if isinstance(exc, JobCancelled | asyncio.CancelledError) else "error"
         ctx.metrics.processed.inc({"event": delivery.event, "outcome": outcome})

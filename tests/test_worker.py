@@ -228,3 +228,40 @@ async def test_when_done_writes_commit_with_completion_only(ledger: Ledger) -> N
     await _until(lambda: ledger.read(lambda c: jobs.get(c, job_id)).status == "done")
     await worker.stop()
     assert [e.action for e in ledger.read(lambda c: audit.entries(c))] == ["done.2"]
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda p: p.update(pull_request="not an object"),
+        lambda p: p.pop("pull_request"),
+        lambda p: p["pull_request"].update(number="1; rm -rf /"),
+    ],
+)
+async def test_a_malformed_payload_is_dead_lettered_at_once(ledger: Ledger, mangle: Any) -> None:
+    from app.handlers import dispatch
+
+    async def factory(installation_id: int | None) -> Any:
+        raise AssertionError("a malformed payload must not reach GitHub")
+
+    payload = pull_request_payload()
+    mangle(payload)
+    body = json.dumps(payload)
+    await ledger.awrite(
+        lambda c: deliveries.accept_delivery(c, "bad1", "pull_request", body, payload)
+    )
+    worker = Worker(
+        ledger,
+        dispatchers=[dispatch],
+        github_factory=factory,
+        job_kinds={"webhook": handle_webhook},
+        poll_interval=0.02,
+        backoff_base=0.0,
+    )
+    worker.concurrency = 1
+    await worker.start()
+    await _until(lambda: ledger.read(jobs.depth)["dead"] == 1)
+    await worker.stop()
+    [job] = ledger.read(lambda c: jobs.find(c, status="dead"))
+    assert job.attempts == 1
+    assert "malformed pull_request payload" in (job.last_error or "")
