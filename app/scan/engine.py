@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 
 from app.scan.files import (
     BINARY_SNIFF_BYTES,
+    REASON_BINARY,
     REASON_EXCLUDED,
     FileText,
     decode,
@@ -118,7 +119,7 @@ def scan_targets(
         if len(data) > options.max_file_size:
             return f"too large ({len(data)} bytes > {options.max_file_size})"
         if is_binary(data[:BINARY_SNIFF_BYTES]):
-            return "binary file"
+            return REASON_BINARY
         return decode(data)
 
     def read_any(path: str) -> str | None:

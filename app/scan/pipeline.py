@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 from app.findings import Finding, Source, sort_findings
 from app.resources import rules_dir
 from app.scan import ScannerError
-from app.scan.files import DEFAULT_MAX_FILE_SIZE, FileText
+from app.scan.files import DEFAULT_MAX_FILE_SIZE, REASON_BINARY, FileText
 from app.scan.progress import Progress
 from app.scan.rulepack import merged_config
 
@@ -114,18 +114,39 @@ def _mask(finding: Finding, masker: Callable[[str], str]) -> Finding:
     return dataclasses.replace(finding, snippet=snippet, message=message)
 
 
+def _binary_as_text(path: Path) -> str | None:
+    try:
+        data = path.read_bytes()  # within the size limit: the walker checked size first
+    except OSError:
+        return None
+    return data.decode("utf-8", "replace").replace("\x00", " ")
+
+
 def _scan_secrets(work: Work, progress: Progress) -> list[Finding]:
     from app.scan.secrets import scan_secrets
 
     findings: list[Finding] = []
-    total = len(work.paths)
-    for done, path in enumerate(work.paths, 1):
+    listed = set(work.paths)
+    # The tree walker leaves binary files out of ``paths`` (they are listed as skipped).
+    binary = [p for p, reason in work.report.skipped if reason == REASON_BINARY]
+    candidates = [*work.paths, *(p for p in binary if p not in listed)]
+    total = len(candidates)
+    for done, path in enumerate(candidates, 1):
         progress.update(done, total, path)
-        text = work.text_of(path)
-        if isinstance(text, str):
+        text = work.text_of(path) if path in listed else REASON_BINARY
+        if text == REASON_BINARY:
+            # Binary files skip the code scanners, but not this one: a NUL byte must not be
+            # a way to hide a key. The bytes are read as text, NULs as spaces (line numbers
+            # stay true).
+            body = _binary_as_text(work.root / path)
+            if body is None:
+                continue
+        elif isinstance(text, str):
             continue  # already recorded as skipped
+        else:
+            body = text.text
         lines = work.changed.get(path)
-        found = scan_secrets(path, text.text, lines)
+        found = scan_secrets(path, body, lines)
         findings.extend(f for f in found if _on_changed_lines(f, lines))
     return findings
 
