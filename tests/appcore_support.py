@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from gidgethub.sansio import Event
 
+from app.ledger import Ledger
+from app.server import create_app
 from app.settings import Settings, parse_settings
+from app.worker import JobContext
 
 SECRET = "test-webhook-secret-0123456789"
 
@@ -76,3 +82,38 @@ def delivery(
         "X-Hub-Signature-256": sign(body, secret),
     }
     return body, headers
+
+
+class Recorder:
+    """A dispatch hook that records what the worker handed it."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, int | None]] = []
+
+    async def __call__(self, event: Event, ctx: JobContext) -> None:
+        self.events.append((event.event, event.delivery_id, ctx.installation_id))
+
+    @property
+    def delivery_ids(self) -> list[str]:
+        return [delivery_id for _, delivery_id, _ in self.events]
+
+
+@contextlib.asynccontextmanager
+async def running_server(db_path: Path) -> AsyncIterator[tuple[TestServer, Ledger, Recorder]]:
+    """The real application on a loopback port with one worker, a recording dispatch hook and
+    a stand-in GitHub client factory (these tests never reach GitHub)."""
+    ledger = Ledger.open(db_path)
+    recorder = Recorder()
+    settings = make_settings(db_path, SELFHEAL_WORKERS="1")
+
+    async def factory(installation_id: int | None) -> Any:
+        return {"installation": installation_id}
+
+    app = create_app(settings, ledger=ledger, github_factory=factory, handlers=[recorder])
+    srv = TestServer(app, host="127.0.0.1", port=0)
+    await srv.start_server()
+    try:
+        yield srv, ledger, recorder
+    finally:
+        await srv.close()
+        ledger.close()

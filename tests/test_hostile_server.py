@@ -15,37 +15,21 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from gidgethub.sansio import Event
 
 from app.ledger import Ledger, deliveries, installations, jobs
-from app.server import MAX_BODY, create_app
-from app.worker import JobContext
-from tests.appcore_support import make_settings, pull_request_payload, sign
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[str] = []
-
-    async def __call__(self, event: Event, ctx: JobContext) -> None:
-        self.events.append(event.delivery_id)
+from app.server import MAX_BODY
+from tests.appcore_support import (
+    Recorder,
+    pull_request_payload,
+    running_server,
+    sign,
+)
 
 
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[tuple[TestServer, Ledger, Recorder]]:
-    ledger = Ledger.open(tmp_path / "hostile.db")
-    recorder = Recorder()
-    settings = make_settings(tmp_path / "hostile.db", SELFHEAL_WORKERS="1")
-
-    async def factory(installation_id: int | None) -> Any:
-        return {"installation": installation_id}
-
-    app = create_app(settings, ledger=ledger, github_factory=factory, handlers=[recorder])
-    srv = TestServer(app, host="127.0.0.1", port=0)
-    await srv.start_server()
-    yield srv, ledger, recorder
-    await srv.close()
-    ledger.close()
+    async with running_server(tmp_path / "hostile.db") as running:
+        yield running
 
 
 async def _post(
@@ -161,7 +145,7 @@ async def test_odd_installation_ids_are_queued_without_one(
     await _wait_for(lambda: ledger.read(jobs.depth)["done"] == 1)
     stored = ledger.read(lambda c: deliveries.get_delivery(c, "d-1"))
     assert stored is not None and stored.installation_id is None
-    assert stored.outcome == "processed" and recorder.events == ["d-1"]
+    assert stored.outcome == "processed" and recorder.delivery_ids == ["d-1"]
 
 
 async def test_payload_with_wrong_shapes_is_processed_not_retried_to_death(server: Any) -> None:
@@ -179,7 +163,7 @@ async def test_payload_with_wrong_shapes_is_processed_not_retried_to_death(serve
     found = ledger.read(lambda c: jobs.find(c, status=None, kind=None, limit=10))
     assert [j.attempts for j in found] == [1]  # no crash-and-retry in note_payload
     assert ledger.read(lambda c: installations.repositories_of(c, 5)) == []
-    assert recorder.events == ["d-1"]
+    assert recorder.delivery_ids == ["d-1"]
 
 
 async def test_signature_over_another_body_and_unsigned_are_401(server: Any) -> None:
@@ -200,7 +184,7 @@ async def test_twenty_parallel_identical_deliveries_make_one_job(server: Any) ->
     assert statuses == [200] * 19 + [202]
     await _wait_for(lambda: ledger.read(jobs.depth)["done"] == 1)
     assert ledger.read(deliveries.count) == 1
-    assert recorder.events == ["same"]
+    assert recorder.delivery_ids == ["same"]
 
 
 async def test_chunked_body_over_the_cap_without_length_is_413(server: Any) -> None:

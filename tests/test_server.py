@@ -15,32 +15,19 @@ from gidgethub.sansio import Event
 from app.ledger import Ledger, deliveries, jobs
 from app.server import MAX_BODY, WORKER, create_app
 from app.worker import JobContext
-from tests.appcore_support import delivery, make_settings, pull_request_payload
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, str, int | None]] = []
-
-    async def __call__(self, event: Event, ctx: JobContext) -> None:
-        self.events.append((event.event, event.delivery_id, ctx.installation_id))
+from tests.appcore_support import (
+    Recorder,
+    delivery,
+    make_settings,
+    pull_request_payload,
+    running_server,
+)
 
 
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[tuple[TestServer, Ledger, Recorder]]:
-    ledger = Ledger.open(tmp_path / "server.db")
-    recorder = Recorder()
-    settings = make_settings(tmp_path / "server.db", SELFHEAL_WORKERS="1")
-
-    async def factory(installation_id: int | None) -> Any:
-        return {"installation": installation_id}
-
-    app = create_app(settings, ledger=ledger, github_factory=factory, handlers=[recorder])
-    srv = TestServer(app, host="127.0.0.1", port=0)
-    await srv.start_server()
-    yield srv, ledger, recorder
-    await srv.close()
-    ledger.close()
+    async with running_server(tmp_path / "server.db") as running:
+        yield running
 
 
 async def _post(srv: TestServer, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
