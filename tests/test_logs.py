@@ -74,3 +74,13 @@ def test_mask_leaves_ordinary_text() -> None:
     assert mask("delivery 72d3162e accepted for octo/demo#5") == (
         "delivery 72d3162e accepted for octo/demo#5"
     )
+
+
+def test_a_secret_registered_later_is_masked_in_text_seen_before() -> None:
+    from app.logs import add_secret_values
+
+    value = "late-registered-" + "q7" * 8
+    text = f"cache {value}"
+    assert mask(text) == text  # not yet a known secret: remembered as harmless
+    add_secret_values([value])
+    assert value not in mask(text)
