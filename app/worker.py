@@ -30,6 +30,7 @@ from typing import Any
 
 from gidgethub.sansio import Event
 
+from app.github.client import GitHubGaveUp
 from app.ledger import Ledger, deliveries, installations, jobs
 from app.ledger import audit as audit_log
 from app.logs import mask
@@ -390,7 +391,10 @@ class Worker:
             await self._finish(job, worker_id, "dead", f"{type(exc).__name__}: {exc}")
         except Exception as exc:
             result = "failed"
-            ctx.log.warning("job failed: %s: %s", type(exc).__name__, exc, exc_info=True)
+            # GitHub giving up after its bounded retries is an explained, expected failure:
+            # its reason says it all. Anything else gets a traceback for the operator.
+            explained = isinstance(exc, GitHubGaveUp)
+            ctx.log.warning("job failed: %s: %s", type(exc).__name__, exc, exc_info=not explained)
             await self._finish(job, worker_id, "retry", f"{type(exc).__name__}: {exc}")
         else:
             await self.ledger.awrite(lambda c: _complete(c, job.id, worker_id, ctx.on_success))

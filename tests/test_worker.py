@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -265,3 +266,31 @@ async def test_a_malformed_payload_is_dead_lettered_at_once(ledger: Ledger, mang
     [job] = ledger.read(lambda c: jobs.find(c, status="dead"))
     assert job.attempts == 1
     assert "malformed pull_request payload" in (job.last_error or "")
+
+
+async def test_github_giving_up_is_logged_without_a_traceback(
+    ledger: Ledger, caplog: pytest.LogCaptureFixture
+) -> None:
+    from app.github.client import GitHubGaveUp
+
+    async def gave_up(job: jobs.Job, ctx: JobContext) -> None:
+        raise GitHubGaveUp("connection refused", "pulls.get", None, attempts=4)
+
+    async def broken(job: jobs.Job, ctx: JobContext) -> None:
+        raise RuntimeError("a bug")
+
+    await ledger.awrite(lambda c: jobs.enqueue(c, "gave_up", {}, max_attempts=1))
+    await ledger.awrite(lambda c: jobs.enqueue(c, "broken", {}, max_attempts=1))
+    worker = _worker(ledger, {"gave_up": gave_up, "broken": broken})
+    worker.concurrency = 1
+    with caplog.at_level(logging.WARNING):
+        await worker.start()
+        await _until(lambda: ledger.read(jobs.depth)["dead"] == 2)
+        await worker.stop()
+    failed = {
+        r.getMessage().split(":")[1].strip(): r
+        for r in caplog.records
+        if "job failed" in r.getMessage()
+    }
+    assert failed["GitHubGaveUp"].exc_info is None or failed["GitHubGaveUp"].exc_info is False
+    assert failed["RuntimeError"].exc_info
