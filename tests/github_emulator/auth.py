@@ -72,22 +72,31 @@ def verify_app_jwt(world: World, token: str, now: float | None = None) -> App:
     """Check an App JWT as GitHub does: RS256 signed by the app's key, iss = app id,
     exp in the future and at most 10 minutes ahead, iat not in the future."""
     now = time.time() if now is None else now
-    try:
-        claims = jwt.decode(token, options={"verify_signature": False})
-        app = world.apps.get(int(claims["iss"]))
-    except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
-        raise ApiError(401, JWT_UNDECODABLE, docs=JWT_DOCS) from exc
+    # Never read claims before the signature is checked: try each registered App's key, then
+    # require that the verified token names that App as its issuer.
+    app, claims = None, {}
+    for candidate in world.apps.values():
+        try:
+            claims = jwt.decode(
+                token,
+                candidate.public_key_pem,
+                algorithms=["RS256"],
+                options={
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "require": ["iat", "exp", "iss"],
+                },
+            )
+        except jwt.InvalidSignatureError:
+            continue
+        except jwt.PyJWTError as exc:
+            raise ApiError(401, JWT_UNDECODABLE, docs=JWT_DOCS) from exc
+        app = candidate
+        break
     if app is None:
+        raise ApiError(401, JWT_UNDECODABLE, docs=JWT_DOCS)
+    if str(claims.get("iss")) != str(app.id):
         raise ApiError(401, f"Integration not found ({claims.get('iss')})", docs=JWT_DOCS)
-    try:
-        jwt.decode(
-            token,
-            app.public_key_pem,
-            algorithms=["RS256"],
-            options={"verify_exp": False, "verify_iat": False, "require": ["iat", "exp", "iss"]},
-        )
-    except jwt.PyJWTError as exc:
-        raise ApiError(401, JWT_UNDECODABLE, docs=JWT_DOCS) from exc
     exp, iat = claims.get("exp"), claims.get("iat")
     if not isinstance(exp, int | float) or exp <= now:
         raise ApiError(
