@@ -23,6 +23,7 @@ from tests.appcore_support import (
     pull_request_payload,
     running_server,
     sign,
+    wait_for,
 )
 
 
@@ -51,14 +52,6 @@ async def _post(
     async with aiohttp.ClientSession() as session:
         async with session.post(srv.make_url("/webhook"), data=body, headers=headers) as resp:
             return resp.status, await resp.json()
-
-
-async def _wait_for(predicate: Any, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "condition not reached"
-        await asyncio.sleep(0.02)
 
 
 @pytest.mark.parametrize(
@@ -115,7 +108,7 @@ async def test_other_charsets_are_decoded_and_stored_as_utf8_json(server: Any) -
         srv, utf16, content_type="application/json; charset=utf-16", delivery_id="d-2"
     )
     assert status == 202
-    await _wait_for(lambda: len(recorder.events) == 2)
+    await wait_for(lambda: len(recorder.events) == 2)
     for delivery_id in ("d-1", "d-2"):
         stored = ledger.read(lambda c, d=delivery_id: deliveries.get_delivery(c, d))
         assert stored is not None and stored.data() == payload
@@ -142,7 +135,7 @@ async def test_odd_installation_ids_are_queued_without_one(
     body = json.dumps(payload).encode()
     status, answer = await _post(srv, body)
     assert status == 202, answer
-    await _wait_for(lambda: ledger.read(jobs.depth)["done"] == 1)
+    await wait_for(lambda: ledger.read(jobs.depth)["done"] == 1)
     stored = ledger.read(lambda c: deliveries.get_delivery(c, "d-1"))
     assert stored is not None and stored.installation_id is None
     assert stored.outcome == "processed" and recorder.delivery_ids == ["d-1"]
@@ -159,7 +152,7 @@ async def test_payload_with_wrong_shapes_is_processed_not_retried_to_death(serve
     }
     status, _ = await _post(srv, json.dumps(payload).encode())
     assert status == 202
-    await _wait_for(lambda: ledger.read(jobs.depth)["done"] == 1)
+    await wait_for(lambda: ledger.read(jobs.depth)["done"] == 1)
     found = ledger.read(lambda c: jobs.find(c, status=None, kind=None, limit=10))
     assert [j.attempts for j in found] == [1]  # no crash-and-retry in note_payload
     assert ledger.read(lambda c: installations.repositories_of(c, 5)) == []
@@ -182,7 +175,7 @@ async def test_twenty_parallel_identical_deliveries_make_one_job(server: Any) ->
     answers = await asyncio.gather(*(_post(srv, body, delivery_id="same") for _ in range(20)))
     statuses = sorted(status for status, _ in answers)
     assert statuses == [200] * 19 + [202]
-    await _wait_for(lambda: ledger.read(jobs.depth)["done"] == 1)
+    await wait_for(lambda: ledger.read(jobs.depth)["done"] == 1)
     assert ledger.read(deliveries.count) == 1
     assert recorder.delivery_ids == ["same"]
 

@@ -21,6 +21,7 @@ from tests.appcore_support import (
     make_settings,
     pull_request_payload,
     running_server,
+    wait_for,
 )
 
 
@@ -36,22 +37,14 @@ async def _post(srv: TestServer, body: bytes, headers: dict[str, str]) -> tuple[
             return resp.status, await resp.json()
 
 
-async def _wait_for(predicate: Any, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "condition not reached"
-        await asyncio.sleep(0.02)
-
-
 async def test_signed_delivery_is_queued_then_dispatched(server: Any) -> None:
     srv, ledger, recorder = server
     body, headers = delivery(delivery_id="d-1")
     status, answer = await _post(srv, body, headers)
     assert status == 202 and answer["status"] == "queued" and answer["delivery"] == "d-1"
-    await _wait_for(lambda: recorder.events)
+    await wait_for(lambda: recorder.events)
     assert recorder.events == [("pull_request", "d-1", 77)]
-    await _wait_for(lambda: ledger.read(jobs.depth)["done"] == 1)
+    await wait_for(lambda: ledger.read(jobs.depth)["done"] == 1)
     stored = ledger.read(lambda c: deliveries.get_delivery(c, "d-1"))
     assert stored is not None and stored.outcome == "processed"
     assert (stored.action, stored.repository) == ("opened", "octo/demo")
@@ -63,7 +56,7 @@ async def test_redelivery_is_processed_once(server: Any) -> None:
     assert (await _post(srv, body, headers))[0] == 202
     status, answer = await _post(srv, body, headers)
     assert status == 200 and answer["status"] == "duplicate"
-    await _wait_for(lambda: ledger.read(jobs.depth)["done"] == 1)
+    await wait_for(lambda: ledger.read(jobs.depth)["done"] == 1)
     await asyncio.sleep(0.2)
     assert len(recorder.events) == 1
     assert sum(ledger.read(jobs.depth).values()) == 1
@@ -142,7 +135,7 @@ async def test_metrics_exposition(server: Any) -> None:
     await _post(srv, body, headers)
     bad_body, bad_headers = delivery(secret="wrong-secret-0000000000")
     await _post(srv, bad_body, bad_headers)
-    await _wait_for(lambda: ledger.read(jobs.depth)["done"] == 1)
+    await wait_for(lambda: ledger.read(jobs.depth)["done"] == 1)
     async with aiohttp.ClientSession() as session:
         async with session.get(srv.make_url("/metrics")) as resp:
             assert resp.status == 200
@@ -190,7 +183,7 @@ async def test_ack_does_not_wait_for_github(tmp_path: Path) -> None:
     try:
         first = delivery(delivery_id="stuck-1")
         assert (await _post(srv, *first))[0] == 202
-        await _wait_for(lambda: entered == ["stuck-1"])  # the worker is now blocked on GitHub
+        await wait_for(lambda: entered == ["stuck-1"])  # the worker is now blocked on GitHub
         for n in range(2, 6):
             status, answer = await _post(srv, *delivery(delivery_id=f"stuck-{n}"))
             assert status == 202 and answer["status"] == "queued"

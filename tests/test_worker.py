@@ -14,7 +14,7 @@ from gidgethub.sansio import Event
 
 from app.ledger import Ledger, deliveries, jobs
 from app.worker import JobContext, PermanentError, Worker, handle_webhook
-from tests.appcore_support import pull_request_payload
+from tests.appcore_support import pull_request_payload, wait_for
 
 
 @pytest.fixture
@@ -22,14 +22,6 @@ async def ledger(tmp_path: Path) -> AsyncIterator[Ledger]:
     led = Ledger.open(tmp_path / "w.db")
     yield led
     led.close()
-
-
-async def _until(predicate: Any, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "condition not reached"
-        await asyncio.sleep(0.02)
 
 
 def _worker(ledger: Ledger, kinds: dict[str, Any], **kw: Any) -> Worker:
@@ -49,7 +41,7 @@ async def test_retry_then_success(ledger: Ledger) -> None:
     job_id, _ = await ledger.awrite(lambda c: jobs.enqueue(c, "flaky", max_attempts=5))
     worker = _worker(ledger, {"flaky": flaky})
     await worker.start()
-    await _until(lambda: ledger.read(lambda c: jobs.get(c, job_id)).status == "done")
+    await wait_for(lambda: ledger.read(lambda c: jobs.get(c, job_id)).status == "done")
     await worker.stop()
     assert calls == [1, 2, 3]
 
@@ -61,7 +53,7 @@ async def test_dead_letter_keeps_reason(ledger: Ledger) -> None:
     job_id, _ = await ledger.awrite(lambda c: jobs.enqueue(c, "broken", max_attempts=2))
     worker = _worker(ledger, {"broken": broken})
     await worker.start()
-    await _until(lambda: ledger.read(lambda c: jobs.get(c, job_id)).status == "dead")
+    await wait_for(lambda: ledger.read(lambda c: jobs.get(c, job_id)).status == "dead")
     await worker.stop()
     job = ledger.read(lambda c: jobs.get(c, job_id))
     assert job is not None and job.attempts == 2
@@ -77,7 +69,7 @@ async def test_permanent_error_and_unknown_kind_die_at_once(ledger: Ledger) -> N
     b, _ = await ledger.awrite(lambda c: jobs.enqueue(c, "nobody-handles-this"))
     worker = _worker(ledger, {"permanent": permanent})
     await worker.start()
-    await _until(lambda: ledger.read(jobs.depth)["dead"] == 2)
+    await wait_for(lambda: ledger.read(jobs.depth)["dead"] == 2)
     await worker.stop()
     ja = ledger.read(lambda c: jobs.get(c, a))
     jb = ledger.read(lambda c: jobs.get(c, b))
@@ -104,10 +96,10 @@ async def test_cancel_repository_stops_running_jobs(ledger: Ledger) -> None:
     worker = _worker(ledger, kinds, concurrency=3, cancel_grace=0.3)
     await worker.start()
     await started.wait()
-    await _until(lambda: len(worker.running) == 3)
+    await wait_for(lambda: len(worker.running) == 3)
     assert worker.cancel_repository("o/halted", spare=s_id) == 1  # only the cooperative one
     assert worker.cancel_repository("o/halted") == 2
-    await _until(lambda: ledger.read(jobs.depth)["dead"] == 2, timeout=10)
+    await wait_for(lambda: ledger.read(jobs.depth)["dead"] == 2, timeout=10)
     for job_id in (s_id, c_id):
         job = ledger.read(lambda c, j=job_id: jobs.get(c, j))
         assert job is not None and job.last_error == "cancelled: repository halted"
@@ -140,7 +132,7 @@ async def test_webhook_kind_dispatches_to_hooks(ledger: Ledger) -> None:
     )
     worker.concurrency = 1
     await worker.start()
-    await _until(lambda: ledger.read(jobs.depth)["done"] == 1)
+    await wait_for(lambda: ledger.read(jobs.depth)["done"] == 1)
     await worker.stop()
     assert seen == [("opened", "octo/demo", "client-for-77")]
 
@@ -159,7 +151,7 @@ async def test_context_enqueue_and_audit(ledger: Ledger) -> None:
     await ledger.awrite(lambda c: jobs.enqueue(c, "first", repository="o/r"))
     worker = _worker(ledger, {"first": first, "second": second})
     await worker.start()
-    await _until(lambda: ledger.read(jobs.depth)["done"] == 2)
+    await wait_for(lambda: ledger.read(jobs.depth)["done"] == 2)
     await worker.stop()
     assert len(followups) == 1 and followups[0].repository == "o/r"
     from app.ledger import audit
@@ -181,7 +173,7 @@ async def test_hung_job_times_out_and_is_retried(ledger: Ledger) -> None:
     job_id, _ = await ledger.awrite(lambda c: jobs.enqueue(c, "hangs"))
     worker = _worker(ledger, {"hangs": hangs_once}, job_timeout=0.3)
     await worker.start()
-    await _until(lambda: ledger.read(lambda c: jobs.get(c, job_id)).status == "done")
+    await wait_for(lambda: ledger.read(lambda c: jobs.get(c, job_id)).status == "done")
     await worker.stop()
     assert attempts == [1, 2]
     assert ledger.read(lambda c: jobs.get(c, job_id)).last_error == "timed out after 0.3 s"
@@ -199,13 +191,13 @@ async def test_lost_lease_stops_the_job_without_finishing_it(ledger: Ledger) -> 
     job_id, _ = await ledger.awrite(lambda c: jobs.enqueue(c, "long"))
     worker = _worker(ledger, {"long": long}, lease_seconds=0.9)
     await worker.start()
-    await _until(lambda: len(worker.running) == 1)
+    await wait_for(lambda: len(worker.running) == 1)
     # Another worker takes the job over (as after a network partition).
     await ledger.awrite(
         lambda c: c.execute("UPDATE jobs SET lease_owner = 'thief' WHERE id = ?", (job_id,))
     )
     await asyncio.wait_for(stopped.wait(), 10)
-    await _until(lambda: not worker.running)
+    await wait_for(lambda: not worker.running)
     await worker.stop()
     job = ledger.read(lambda c: jobs.get(c, job_id))
     assert job is not None and (job.status, job.lease_owner, job.attempts) == (
@@ -226,7 +218,7 @@ async def test_when_done_writes_commit_with_completion_only(ledger: Ledger) -> N
     job_id, _ = await ledger.awrite(lambda c: jobs.enqueue(c, "flaky"))
     worker = _worker(ledger, {"flaky": flaky})
     await worker.start()
-    await _until(lambda: ledger.read(lambda c: jobs.get(c, job_id)).status == "done")
+    await wait_for(lambda: ledger.read(lambda c: jobs.get(c, job_id)).status == "done")
     await worker.stop()
     assert [e.action for e in ledger.read(lambda c: audit.entries(c))] == ["done.2"]
 
@@ -261,7 +253,7 @@ async def test_a_malformed_payload_is_dead_lettered_at_once(ledger: Ledger, mang
     )
     worker.concurrency = 1
     await worker.start()
-    await _until(lambda: ledger.read(jobs.depth)["dead"] == 1)
+    await wait_for(lambda: ledger.read(jobs.depth)["dead"] == 1)
     await worker.stop()
     [job] = ledger.read(lambda c: jobs.find(c, status="dead"))
     assert job.attempts == 1
@@ -285,7 +277,7 @@ async def test_github_giving_up_is_logged_without_a_traceback(
     worker.concurrency = 1
     with caplog.at_level(logging.WARNING):
         await worker.start()
-        await _until(lambda: ledger.read(jobs.depth)["dead"] == 2)
+        await wait_for(lambda: ledger.read(jobs.depth)["dead"] == 2)
         await worker.stop()
     failed = {
         r.getMessage().split(":")[1].strip(): r
