@@ -13,9 +13,9 @@ against the ledger).
 
 Usage: python bench/webhook_intake.py [--rates 50,100,200,400] [--seconds 5] [--workers 2] [--split]
 
-With ``--split`` the deployment is two processes sharing one ledger, as docs/operations.md
-describes for busy installations: a public intake process with ``SELFHEAL_WORKERS=0`` and a
-second ``selfheal serve`` on another loopback port that runs the workers. Both run on the same
+With ``--split`` the deployment is two processes sharing one ledger (``SELFHEAL_WORKERS=0``
+in docs/operations.md): a public intake process that runs no workers and a second
+``selfheal serve`` on another loopback port that runs them. Both run on the same
 two CPUs, so the workers' cost is still measured; it just no longer shares a GIL with intake.
 
 The payload is GitHub's published ``pull_request.opened`` example (from

@@ -229,3 +229,36 @@ def test_upgrade_moves_payloads_out_of_deliveries(tmp_path: Path) -> None:
         assert old is not None and old.data() == {"ref": "refs/heads/main"}
         row = led.read(lambda c: c.execute("SELECT payload FROM deliveries").fetchone())
         assert row["payload"] == ""
+
+
+def test_wal_stays_small_under_steady_writes(ledger: Ledger) -> None:
+    """Writes that never pause still let the WAL restart: it is reused, not grown to the cap.
+
+    A background checkpoint alone never completes while writes keep coming, so the WAL would
+    grow until the blocking TRUNCATE at ``WAL_RESTART_BYTES``; the writer finishing each
+    checkpoint between batches keeps it to a few checkpoint intervals of writes.
+    """
+    wal = Path(f"{ledger.path}-wal")
+    blob = "x" * 20_000
+    largest = 0
+
+    def insert(n: int) -> object:
+        def fn(conn: sqlite3.Connection) -> None:
+            conn.execute("CREATE TABLE IF NOT EXISTS filler (n INTEGER, blob TEXT)")
+            conn.execute("INSERT INTO filler VALUES (?, ?)", (n, blob + str(n)))
+
+        return fn
+
+    deadline = threading.Event()
+    timer = threading.Timer(3.0, deadline.set)
+    timer.start()
+    written = 0
+    while not deadline.is_set():  # ~2 MiB of rows per checkpoint interval, without a pause
+        ledger.write(insert(written))
+        written += 1
+        largest = max(largest, wal.stat().st_size)
+        deadline.wait(0.002)
+    assert written * len(blob) > 3 * 16 * 1024 * 1024 / 4  # the test really wrote a lot
+    assert largest < 12 * 1024 * 1024, f"WAL grew to {largest / 2**20:.1f} MiB"
+    rows = ledger.read(lambda c: c.execute("SELECT COUNT(*) FROM filler").fetchone()[0])
+    assert rows == written
