@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,57 @@ def test_oldest_due_age(ledger: Ledger) -> None:
     ledger.write(lambda c: jobs.enqueue(c, "k", now=40))
     ledger.write(lambda c: jobs.enqueue(c, "k", run_after=500, now=50))  # not due yet
     assert ledger.read(lambda c: jobs.oldest_due_age(c, now=100)) == 60.0
+
+
+def test_dead_letter_hook_runs_in_the_dead_lettering_transaction(ledger: Ledger) -> None:
+    seen: list[tuple[int, str]] = []
+
+    def follow_up(conn: sqlite3.Connection, job: jobs.Job, reason: str) -> None:
+        seen.append((job.id, reason))
+        jobs.enqueue(conn, "followup", {"of": job.id}, key=f"followup:{job.id}")
+
+    jobs.on_dead_letter("hooked", follow_up)
+    try:
+        # Dies by failing its last attempt.
+        a, _ = ledger.write(lambda c: jobs.enqueue(c, "hooked", max_attempts=1, now=100))
+        ledger.write(lambda c: jobs.lease(c, "w", 30, now=100))
+        assert ledger.write(lambda c: jobs.fail(c, a, "w", "boom", now=101)) == "dead"
+        # Dies because its worker vanished on the last attempt (the lease ran out).
+        b, _ = ledger.write(lambda c: jobs.enqueue(c, "hooked", max_attempts=1, now=102))
+        ledger.write(lambda c: jobs.lease(c, "w", 30, now=102))
+        ledger.write(lambda c: jobs.lease(c, "w2", 30, now=500))  # finds b's lease expired
+        dead_b = ledger.read(lambda c: jobs.get(c, b))
+        assert dead_b is not None and dead_b.status == "dead"
+        # A retried failure is not a death; another kind has no hook.
+        c_id, _ = ledger.write(lambda c: jobs.enqueue(c, "hooked", max_attempts=3, now=600))
+        ledger.write(lambda c: jobs.lease(c, "w", 30, now=600))
+        assert ledger.write(lambda c: jobs.fail(c, c_id, "w", "once", now=601)) == "queued"
+        d, _ = ledger.write(lambda c: jobs.enqueue(c, "plain", max_attempts=1, now=602))
+        ledger.write(lambda c: jobs.lease(c, "w", 30, now=602))
+        ledger.write(lambda c: jobs.fail(c, d, "w", "x", now=603))
+    finally:
+        jobs._DEAD_LETTER_HOOKS.pop("hooked")
+    assert [job_id for job_id, _ in seen] == [a, b]
+    assert seen[0][1] == "dead after 1 attempts: boom"
+    assert "lease expired" in seen[1][1]
+    followups = ledger.read(lambda c: jobs.find(c, kind="followup"))
+    assert sorted(j.payload["of"] for j in followups) == [a, b]
+
+
+def test_a_failing_dead_letter_hook_leaves_the_job_dead(ledger: Ledger) -> None:
+    def broken(conn: sqlite3.Connection, job: jobs.Job, reason: str) -> None:
+        jobs.enqueue(conn, "half-done")
+        raise RuntimeError("hook bug")
+
+    jobs.on_dead_letter("fragile", broken)
+    try:
+        a, _ = ledger.write(lambda c: jobs.enqueue(c, "fragile", max_attempts=1))
+        ledger.write(lambda c: jobs.lease(c, "w", 30))
+        assert ledger.write(lambda c: jobs.fail(c, a, "w", "boom")) == "dead"
+    finally:
+        jobs._DEAD_LETTER_HOOKS.pop("fragile")
+    job = ledger.read(lambda c: jobs.get(c, a))
+    assert (
+        job is not None and job.status == "dead" and job.last_error == "dead after 1 attempts: boom"
+    )
+    assert ledger.read(lambda c: jobs.find(c, kind="half-done")) == []  # its write rolled back

@@ -7,22 +7,33 @@ crashed or was killed) makes the job runnable again, so nothing is lost; the ret
 an attempt, so a job that kills its worker every time still ends up dead.
 
 A ``key`` deduplicates: while a job with that key is queued or running, enqueueing it again
-returns the existing job. Every function takes the writer's connection (run them through
+returns the existing job. A job kind may register a dead-letter hook
+(:func:`on_dead_letter`): it runs in the same transaction that marks a job of that kind dead,
+whichever way it died (failed its last attempt, or its worker died mid-way through it), so a
+follow-up it enqueues is never lost. Every function takes the writer's connection (run them through
 ``Ledger.write``/``awrite``); times are epoch seconds and can be injected for tests.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import random
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 STATUSES = ("queued", "running", "done", "dead")
 MAX_ERROR_CHARS = 2000
+DeadLetterHook = Callable[[sqlite3.Connection, "Job", str], object]
+_DEAD_LETTER_HOOKS: dict[str, DeadLetterHook] = {}
+
+
+def on_dead_letter(kind: str, hook: DeadLetterHook) -> None:
+    """Run ``hook(conn, job, reason)`` whenever a job of ``kind`` is dead-lettered."""
+    _DEAD_LETTER_HOOKS[kind] = hook
 
 
 @dataclass(frozen=True)
@@ -135,10 +146,9 @@ def lease(
         if row is None:
             return None
         if row["status"] == "running" and row["attempts"] >= row["max_attempts"]:
-            _finish(
+            _dead_letter(
                 conn,
                 row["id"],
-                "dead",
                 f"dead after {row['attempts']} attempts: lease expired "
                 f"(worker {row['lease_owner']} stopped mid-job)",
                 now,
@@ -207,7 +217,7 @@ def fail(
     error = error[:MAX_ERROR_CHARS]
     if not retry or row["attempts"] >= row["max_attempts"]:
         reason = error if not retry else f"dead after {row['attempts']} attempts: {error}"
-        _finish(conn, job_id, "dead", reason, now)
+        _dead_letter(conn, job_id, reason, now)
         return "dead"
     delay = backoff_delay(row["attempts"], backoff_base, backoff_max, rng)
     conn.execute(
@@ -224,6 +234,21 @@ def _finish(conn: sqlite3.Connection, job_id: int, status: str, error: str, now:
         " last_error = ?, finished_at = ?, updated_at = ? WHERE id = ?",
         (status, error[:MAX_ERROR_CHARS], now, now, job_id),
     )
+
+
+def _dead_letter(conn: sqlite3.Connection, job_id: int, reason: str, now: float) -> None:
+    _finish(conn, job_id, "dead", reason, now)
+    row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    hook = _DEAD_LETTER_HOOKS.get(row["kind"])
+    if hook is None:
+        return
+    conn.execute("SAVEPOINT dead_letter_hook")
+    try:
+        hook(conn, Job.from_row(row), str(row["last_error"]))
+    except Exception:  # a broken hook must not keep the job alive: it stays dead, logged
+        conn.execute("ROLLBACK TO dead_letter_hook")
+        logging.getLogger(__name__).exception("dead-letter hook failed", extra={"job_id": job_id})
+    conn.execute("RELEASE dead_letter_hook")
 
 
 def requeue(conn: sqlite3.Connection, job_id: int, *, now: float | None = None) -> bool:

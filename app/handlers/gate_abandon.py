@@ -1,0 +1,80 @@
+"""Closing the check run of a gate job that died, so the gate still fails closed.
+
+A ``gate`` job that runs out of attempts (GitHub down for longer than its retries, a worker
+killed on the last attempt) may leave its check run ``in_progress``. When such a job is
+dead-lettered, the ledger enqueues a ``gate_abandon`` job in the same transaction (see
+:func:`app.ledger.jobs.on_dead_letter`). That job finds the check run (the effect record, or
+GitHub by ``external_id``) and, unless it already completed, completes it as ``failure`` with
+the reason. It retries on its own schedule, with twice the attempts, so it outlasts an outage
+the gate job did not. It never creates a check run: no run means nothing was left open.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from app.gate.output import error_output
+from app.handlers.common import split
+from app.handlers.gate import EXTERNAL_PREFIX, JOB_KIND, _find_remote, _ts
+from app.ledger import effects, gates, jobs
+from app.logs import mask
+from app.worker import JobContext, register_job_kind
+
+ABANDON_KIND = "gate_abandon"
+FIELDS = ("repository", "installation_id", "pr_number", "head_sha", "attempt")
+
+
+def enqueue_abandon(conn: sqlite3.Connection, job: jobs.Job, reason: str) -> None:
+    """The dead-letter hook of ``gate`` jobs."""
+    p = job.payload
+    if not all(p.get(name) for name in ("repository", "head_sha", "attempt")):
+        return  # not a gate payload we could act on (the reason is on the dead job)
+    payload = {name: p.get(name) for name in FIELDS} | {"reason": reason, "gate_job": job.id}
+    key = f"gate-abandon:{p['repository']}:{p['head_sha']}:{p['attempt']}"
+    jobs.enqueue(conn, ABANDON_KIND, payload, key=key, repository=str(p["repository"]),
+                 max_attempts=2 * job.max_attempts)  # fmt: skip
+
+
+async def run_gate_abandon(job: jobs.Job, ctx: JobContext) -> None:
+    """The ``gate_abandon`` job kind."""
+    p = job.payload
+    repo, sha, attempt = str(p["repository"]), str(p["head_sha"]), str(p["attempt"])
+    ctx.repository, ctx.installation_id = repo, p.get("installation_id")
+    gh = await ctx.github()
+    owner, name = split(repo)
+    key = f"check_run:{repo}:{sha}:{attempt}"
+    found = await ctx.ledger.aread(lambda c: effects.get_effect(c, key))
+    remote: dict[str, Any] | None
+    if found is not None and found.github_id is not None:
+        remote = await gh.call("checks.get", owner=owner, repo=name,
+                               check_run_id=int(found.github_id))  # fmt: skip
+    else:
+        remote = await _find_remote(gh, repo, sha, f"{EXTERNAL_PREFIX}{attempt}"[:255])
+    if remote is None:
+        ctx.log.info("gate job died before creating its check run", extra={"repository": repo})
+        return
+    check_id = int(remote["id"])
+    reason = mask(f"the gate job stopped for good: {p.get('reason') or 'unknown reason'}")
+    output = error_output(reason)
+    if remote.get("status") != "completed":
+        await gh.call("checks.update", owner=owner, repo=name, check_run_id=check_id,
+                      data={**output.completion(), "completed_at": _ts()})  # fmt: skip
+        ctx.metrics.record_gate_conclusion(output.conclusion)
+    conclusion = str(remote.get("conclusion") or output.conclusion)
+
+    def record(conn: sqlite3.Connection) -> None:
+        run = gates.gate_run_for_check(conn, check_id)
+        if run is not None and run.status != "completed":
+            gates.update_gate_run(conn, run.id, status="completed", conclusion=conclusion,
+                                  title=output.title)  # fmt: skip
+
+    await ctx.ledger.awrite(record)
+    await ctx.audit("selfheal", "gate.abandoned", {
+        "pr": p.get("pr_number"), "sha": sha, "check_run": check_id, "gate_job": p.get("gate_job"),
+        "already_completed": remote.get("status") == "completed", "reason": reason,
+    })  # fmt: skip
+
+
+register_job_kind(ABANDON_KIND, run_gate_abandon)
+jobs.on_dead_letter(JOB_KIND, enqueue_abandon)
