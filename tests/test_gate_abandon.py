@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -26,6 +27,16 @@ from tests.github_emulator import Emulator
 from tests.github_emulator.state import Installation, Repo
 
 REASON = "GitHubGaveUp: checks.update: HTTP 502 after 5 attempts (token ghs_" + "a" * 36 + ")"
+
+
+async def _pull_request(emu: Emulator, name: str) -> tuple[Repo, Installation, dict[str, Any]]:
+    """An installed repository with one open PR, and the payload of that PR's gate job."""
+    repo = emu.create_repo(name, BASE_FILES)
+    inst = emu.install([repo])
+    number, sha = await open_pr(emu.person("bob", "write"), repo, "feature", {"a.py": "x = 1\n"})
+    payload = {"repository": repo.full_name, "installation_id": inst.id, "pr_number": number,
+               "head_sha": sha, "attempt": "initial"}  # fmt: skip
+    return repo, inst, payload
 
 
 async def _check_run(emu: Emulator, inst: Installation, repo: Repo, sha: str,
@@ -45,7 +56,7 @@ async def _check_run(emu: Emulator, inst: Installation, repo: Repo, sha: str,
             return int((await resp.json())["id"])
 
 
-def _kill_gate_job(ledger: Ledger, payload: dict[str, object]) -> int:
+def _kill_gate_job(ledger: Ledger, payload: dict[str, Any]) -> int:
     job_id, _ = ledger.write(
         lambda c: jobs.enqueue(
             c, "gate", payload, repository=str(payload["repository"]), max_attempts=1
@@ -80,12 +91,9 @@ async def test_a_dead_gate_job_fails_its_open_check_run(
     github_emulator: Emulator, tmp_path: Path
 ) -> None:
     emu = github_emulator
-    repo = emu.create_repo("acme/abandon", BASE_FILES)
-    inst = emu.install([repo])
-    number, sha = await open_pr(emu.person("bob", "write"), repo, "feature", {"a.py": "x = 1\n"})
+    repo, inst, payload = await _pull_request(emu, "acme/abandon")
+    number, sha = int(payload["pr_number"]), str(payload["head_sha"])
     check_id = await _check_run(emu, inst, repo, sha)
-    payload = {"repository": repo.full_name, "installation_id": inst.id, "pr_number": number,
-               "head_sha": sha, "attempt": "initial"}  # fmt: skip
     with Ledger.open(tmp_path / "ledger.db") as ledger:
         # What the gate job recorded before it died: the check run and its gate run.
         def recorded(conn: sqlite3.Connection) -> gates.GateRun:
@@ -117,23 +125,25 @@ async def test_a_dead_gate_job_fails_its_open_check_run(
     assert entry.details["already_completed"] is False
 
 
+async def _die_and_abandon(
+    emu: Emulator, tmp_path: Path, payload: dict[str, Any]
+) -> list[audit.AuditEntry]:
+    with Ledger.open(tmp_path / "ledger.db") as ledger:
+        _kill_gate_job(ledger, payload)
+        abandon = await _run_abandon(emu, ledger, tmp_path)
+        entries = ledger.read(lambda c: audit.entries(c, action="gate.abandoned"))
+    assert abandon.status == "done", abandon.last_error
+    return list(entries)
+
+
 async def test_a_completed_check_run_is_left_alone(
     github_emulator: Emulator, tmp_path: Path
 ) -> None:
     """The run is found by external_id (nothing was recorded) and had already completed."""
-    emu = github_emulator
-    repo = emu.create_repo("acme/finished", BASE_FILES)
-    inst = emu.install([repo])
-    number, sha = await open_pr(emu.person("bob", "write"), repo, "feature", {"a.py": "x = 1\n"})
-    check_id = await _check_run(emu, inst, repo, sha, completed=True)
-    payload = {"repository": repo.full_name, "installation_id": inst.id, "pr_number": number,
-               "head_sha": sha, "attempt": "initial"}  # fmt: skip
-    with Ledger.open(tmp_path / "ledger.db") as ledger:
-        _kill_gate_job(ledger, payload)
-        abandon = await _run_abandon(emu, ledger, tmp_path)
-        (entry,) = ledger.read(lambda c: audit.entries(c, action="gate.abandoned"))
-    assert abandon.status == "done", abandon.last_error
-    (check,) = gate_runs(repo, sha)
+    repo, inst, payload = await _pull_request(github_emulator, "acme/finished")
+    check_id = await _check_run(github_emulator, inst, repo, payload["head_sha"], completed=True)
+    (entry,) = await _die_and_abandon(github_emulator, tmp_path, payload)
+    (check,) = gate_runs(repo, payload["head_sha"])
     assert (check.id, check.conclusion) == (check_id, "success")  # untouched
     assert entry.details["already_completed"] is True
 
@@ -141,18 +151,9 @@ async def test_a_completed_check_run_is_left_alone(
 async def test_no_check_run_means_nothing_to_close(
     github_emulator: Emulator, tmp_path: Path
 ) -> None:
-    emu = github_emulator
-    repo = emu.create_repo("acme/early", BASE_FILES)
-    inst = emu.install([repo])
-    number, sha = await open_pr(emu.person("bob", "write"), repo, "feature", {"a.py": "x = 1\n"})
-    payload = {"repository": repo.full_name, "installation_id": inst.id, "pr_number": number,
-               "head_sha": sha, "attempt": "initial"}  # fmt: skip
-    with Ledger.open(tmp_path / "ledger.db") as ledger:
-        _kill_gate_job(ledger, payload)
-        abandon = await _run_abandon(emu, ledger, tmp_path)
-        entries = ledger.read(lambda c: audit.entries(c, action="gate.abandoned"))
-    assert abandon.status == "done", abandon.last_error
-    assert gate_runs(repo, sha) == [] and entries == []  # no run was created to close one
+    repo, _, payload = await _pull_request(github_emulator, "acme/early")
+    entries = await _die_and_abandon(github_emulator, tmp_path, payload)
+    assert gate_runs(repo, payload["head_sha"]) == [] and entries == []  # nothing to close
 
 
 def test_a_payload_without_a_head_queues_nothing(tmp_path: Path) -> None:
