@@ -9,8 +9,10 @@ from pathlib import Path
 import pygit2
 import pytest
 
+from app.policy import load_default_policy
 from app.review.changeset import changeset_from_git
 from app.review.diffparse import changeset_from_diff
+from app.review.reviewer import ReviewOptions, review
 from tests.hostile_support import init_repo, run_selfheal
 
 NEW_LINK = (
@@ -100,3 +102,66 @@ def test_a_path_escaping_the_repository_is_a_usage_error(repo: Path) -> None:
     done = run_selfheal("review", "--repo", str(repo), "--diff", str(diff), "--no-scan")
     assert done.returncode == 2 and "unsafe path" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _commit_links(root: Path, files: dict[str, str], links: dict[str, str]) -> None:
+    """Commit ``files`` in a first commit, then the symbolic ``links`` in a second."""
+    repo = pygit2.Repository(str(root))
+    sig = pygit2.Signature("bot", "bot@example.com")
+    for batch, message in ((files, "files"), (links, "links")):
+        for path, value in batch.items():
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            if batch is links:
+                os.symlink(value, root / path)
+            else:
+                (root / path).write_text(value)
+            repo.index.add(path)
+        repo.index.write()
+        tree = repo.index.write_tree()
+        repo.create_commit("HEAD", sig, sig, message, tree, [repo.head.target])
+
+
+FILES = {".github/workflows/ci.yml": "on: push\n", "docs/guide.md": "hi\n", ".env": "X=1\n"}
+
+
+@pytest.mark.parametrize(
+    ("link", "target", "decision", "says"),
+    [
+        ("docs/wf", "../.github/workflows", "block", "adds a link (docs/wf) to .github/workflows/"),
+        ("ci", ".github", "block", "adds a link (ci) to .github/workflows/ci.yml"),
+        ("all", ".", "block", "adds a link (all) to .env"),
+        ("up/root", "..", "block", "adds a link (up/root) to .env"),
+        ("etc", "../../etc", "needs_approval", "points outside the repository"),
+        ("abs", "/etc/passwd", "needs_approval", "points outside the repository"),
+        ("manual", "docs", "approve", ""),
+    ],
+)
+def test_a_link_to_a_directory_touches_the_files_behind_it(
+    tmp_path: Path, link: str, target: str, decision: str, says: str
+) -> None:
+    root = init_repo(tmp_path / "repo")
+    _commit_links(root, FILES, {link: target})
+    (change,) = changeset_from_git(root, "HEAD~1", "HEAD").files
+    assert change.link_target == target
+    done = run_selfheal("review", "--repo", str(root), "--base", "HEAD~1", "--no-scan")
+    assert f"Decision: {decision}" in done.stdout, done.stdout + done.stderr
+    assert says in done.stdout
+    assert done.returncode == (0 if decision == "approve" else 1)
+
+
+def test_a_link_to_a_huge_directory_needs_a_person(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("app.review.changeset.LINK_EXPOSE_LIMIT", 3)
+    root = init_repo(tmp_path / "repo")
+    _commit_links(root, {f"data/{n}.txt": "x\n" for n in range(5)}, {"more": "data"})
+    (change,) = changeset_from_git(root, "HEAD~1", "HEAD").files
+    assert len(change.link_exposes) == 3 and change.link_exposes_more
+
+    verdict = review(
+        changeset_from_git(root, "HEAD~1", "HEAD"),
+        load_default_policy(),
+        options=ReviewOptions(run_scanners=False),
+    )
+    assert verdict.decision.value == "needs_approval"
+    assert any("more than 3 files, not all checked" in f.message for f in verdict.findings)

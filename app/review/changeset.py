@@ -12,6 +12,7 @@ Three sources, one shape:
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import posixpath
 from collections.abc import Callable, Iterable, Sequence
@@ -24,6 +25,8 @@ import pygit2
 from app.codeowners import normalize_path
 
 BINARY_SNIFF_BYTES = 8000
+# Files listed behind a symbolic link to a directory; past this the link needs a person.
+LINK_EXPOSE_LIMIT = 5000
 Reader = Callable[[str], str | None]
 
 
@@ -57,6 +60,11 @@ class ChangedFile:
     shown_lines: frozenset[int] = frozenset()
     # For a symbolic link (mode 120000): where it points, as stored in the link.
     link_target: str | None = None
+    # For a link to a directory of the new tree (git ranges only): the files a tool that
+    # follows the link reaches through it, at most LINK_EXPOSE_LIMIT of them, and whether
+    # there were more.
+    link_exposes: tuple[str, ...] = ()
+    link_exposes_more: bool = False
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -76,6 +84,15 @@ class ChangedFile:
         if self.link_target is None:
             return None
         return normalize_path(posixpath.join(posixpath.dirname(self.path), self.link_target))
+
+    @property
+    def link_escapes(self) -> bool:
+        """True for a link to an absolute path or one above the repository root."""
+        if self.link_target is None:
+            return False
+        target = self.link_target.replace("\\", "/")
+        joined = posixpath.normpath(posixpath.join(posixpath.dirname(self.path), target))
+        return target.startswith("/") or joined == ".." or joined.startswith("../")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +156,37 @@ _STATUS = {
 }
 
 
-def _file_from_patch(repo: Any, patch: Any) -> ChangedFile:
+def _tree_files(repo: Any, tree: Any, prefix: str, limit: int) -> tuple[tuple[str, ...], bool]:
+    """Up to ``limit`` file paths below ``tree`` (breadth first), and whether there were more."""
+    found: list[str] = []
+    pending: list[tuple[str, Any]] = [(prefix, tree)]
+    while pending:
+        base, current = pending.pop(0)
+        for entry in current:
+            path = f"{base}/{entry.name}" if base else str(entry.name)
+            if entry.type_str == "tree":
+                pending.append((path, repo[entry.id]))
+            elif len(found) >= limit:
+                return tuple(found), True
+            else:
+                found.append(path)
+    return tuple(found), False
+
+
+def _exposed(repo: Any, head_tree: Any, target: str) -> tuple[tuple[str, ...], bool]:
+    """The files behind a link to ``target`` when it is a directory of the head tree."""
+    if not target:
+        return _tree_files(repo, head_tree, "", LINK_EXPOSE_LIMIT)
+    try:
+        obj = repo[head_tree[target].id]
+    except (KeyError, ValueError):
+        return (), False
+    if not isinstance(obj, pygit2.Tree):
+        return (), False
+    return _tree_files(repo, obj, target, LINK_EXPOSE_LIMIT)
+
+
+def _file_from_patch(repo: Any, patch: Any, head_tree: Any = None) -> ChangedFile:
     delta = patch.delta
     status = _STATUS.get(delta.status, ChangeStatus.MODIFIED)
     path = delta.new_file.path if status is not ChangeStatus.DELETED else delta.old_file.path
@@ -162,9 +209,14 @@ def _file_from_patch(repo: Any, patch: Any) -> ChangedFile:
     link = None
     if status is not ChangeStatus.DELETED and delta.new_file.mode == pygit2.enums.FileMode.LINK:
         link = content.decode("utf-8", "surrogateescape") if content is not None else None
-    return ChangedFile(
+    entry = ChangedFile(
         path, old_path, status, None if binary else content, added, binary, link_target=link
     )
+    target = entry.resolved_link()
+    if target is None or head_tree is None:
+        return entry
+    exposes, more = _exposed(repo, head_tree, target)
+    return dataclasses.replace(entry, link_exposes=exposes, link_exposes_more=more)
 
 
 # -- public functions ------------------------------------------------------------------------
@@ -188,7 +240,9 @@ def changeset_from_git(
             start = repo[found]
     diff = repo.diff(start.tree, head_commit.tree, context_lines=0)
     diff.find_similar()
-    files = tuple(_file_from_patch(repo, patch) for patch in diff if patch is not None)
+    files = tuple(
+        _file_from_patch(repo, patch, head_commit.tree) for patch in diff if patch is not None
+    )
     return ChangeSet(
         files,
         kind="git",

@@ -134,8 +134,43 @@ def error_finding(message: str) -> Finding:
 # -- public functions ------------------------------------------------------------------------
 
 
+def _link_finding(change: ChangedFile, message: str) -> Finding:
+    return Finding(
+        rule_id=RULE_SENSITIVE,
+        category=Category.SENSITIVE_CHANGE,
+        severity=Severity.MEDIUM,
+        path=change.path,
+        line=0,
+        message=f"The change adds a link ({change.path} -> {change.link_target}) {message}; "
+        "a person must approve.",
+        source=Source.POLICY,
+        properties={"status": change.status.value, "link_target": change.link_target or ""},
+    )
+
+
+def _exposed_findings(change: ChangedFile, policy: Policy, kind: str) -> list[Finding]:
+    """For a link to a directory: the strictest policy finding among the files it exposes,
+    and the first sensitive one (one of each, however many files the directory holds)."""
+    strictest: Finding | None = None
+    sensitive: Finding | None = None
+    for path in change.link_exposes:
+        found = _path_finding(change, path, policy, kind)
+        if found is not None and (strictest is None or found.severity > strictest.severity):
+            strictest = found
+        sensitive = sensitive or _sensitive_finding(change, path, kind)
+    findings = [f for f in (strictest, sensitive) if f is not None]
+    if change.link_exposes_more:
+        many = f"to a directory of more than {len(change.link_exposes)} files, not all checked"
+        findings.append(_link_finding(change, many))
+    return findings
+
+
 def path_findings(changes: ChangeSet, policy: Policy) -> list[Finding]:
-    """Policy and sensitive-file findings for every path the change touches."""
+    """Policy and sensitive-file findings for every path the change touches.
+
+    A symbolic link touches what it points to: a file, or every file of a directory it
+    points to. A link out of the repository needs a person, since nothing there is checked.
+    """
     findings: list[Finding] = []
     for change in changes.files:
         for path in change.paths:
@@ -145,6 +180,9 @@ def path_findings(changes: ChangeSet, policy: Policy) -> list[Finding]:
             ):
                 if found is not None:
                     findings.append(found)
+        if change.link_escapes:
+            findings.append(_link_finding(change, "that points outside the repository"))
+        findings.extend(_exposed_findings(change, policy, changes.kind))
     return findings
 
 
