@@ -15,6 +15,7 @@ import dataclasses
 import importlib
 import json
 import logging
+import os
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -92,6 +93,10 @@ def run_serve(args: argparse.Namespace) -> int:
 
         settings = replace(settings, db_path=args.db)
     sys.setswitchinterval(SWITCH_INTERVAL)
+    if settings.semgrep_engine is not None:  # from the environment or .env: the scanner reads
+        from app.scan.semgrep_engine import ENGINE_VARIABLE  # the process environment
+
+        os.environ[ENGINE_VARIABLE] = settings.semgrep_engine
     setup_logging(settings.log_level, secrets=settings.secret_values())
     for name in settings.plugins:
         try:

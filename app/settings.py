@@ -71,6 +71,7 @@ class Settings:
     shutdown_grace_seconds: float = 10.0
     job_timeout_seconds: float = 1800.0
     plugins: tuple[str, ...] = ()
+    semgrep_engine: str | None = None  # SELFHEAL_SEMGREP_ENGINE (None: the scanner's default)
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def secret_values(self) -> tuple[str, ...]:
@@ -175,6 +176,12 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
     if level not in LOG_LEVELS:
         raise SettingsError(f"SELFHEAL_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
     plugins = tuple(p.strip() for p in env.get("SELFHEAL_PLUGINS", "").split(",") if p.strip())
+    from app.scan.semgrep_engine import ENGINE_VARIABLE, ENGINES
+
+    engine = env.get(ENGINE_VARIABLE, "").strip().lower() or None
+    if engine is not None and engine not in ENGINES:
+        choices = " or ".join(ENGINES)
+        raise SettingsError(f"{ENGINE_VARIABLE} must be {choices}, got {engine!r}")
     return Settings(
         app_id=int(raw_app_id),
         private_key=Secret(key),
@@ -192,6 +199,7 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         shutdown_grace_seconds=_float(env, "SELFHEAL_SHUTDOWN_GRACE_SECONDS", 10.0, 0.0),
         job_timeout_seconds=_float(env, "SELFHEAL_JOB_TIMEOUT_SECONDS", 1800.0, 1.0),
         plugins=plugins,
+        semgrep_engine=engine,
     )
 
 

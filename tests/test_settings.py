@@ -33,6 +33,12 @@ def test_defaults_and_values(tmp_path: Path) -> None:
     assert s2.log_level == "DEBUG" and s2.db_path == tmp_path / "y.db"
 
 
+def test_semgrep_engine_setting(tmp_path: Path) -> None:
+    assert parse_settings(base_env(tmp_path / "x.db")).semgrep_engine is None
+    chosen = parse_settings(base_env(tmp_path / "x.db", SELFHEAL_SEMGREP_ENGINE=" PySemgrep "))
+    assert chosen.semgrep_engine == "pysemgrep"
+
+
 def test_secrets_are_not_printed(tmp_path: Path) -> None:
     s = parse_settings(base_env(tmp_path / "x.db"))
     for text in (repr(s), str(s), repr(s.private_key), str(s.webhook_secret)):
@@ -74,6 +80,7 @@ def _ec_pem() -> str:
         ({"SELFHEAL_LOG_LEVEL": "loud"}, "SELFHEAL_LOG_LEVEL"),
         ({"SELFHEAL_WORKERS": "-1"}, "at least 0"),
         ({"GITHUB_API_URL": "ftp://x"}, "http(s) URL"),
+        ({"SELFHEAL_SEMGREP_ENGINE": "fast"}, "must be osemgrep or pysemgrep, got 'fast'"),
     ],
 )  # fmt: skip
 def test_refusals(tmp_path: Path, change: dict[str, str], message: str) -> None:
@@ -112,6 +119,13 @@ def test_serve_refuses_without_secret(tmp_path: Path) -> None:
     assert "SELFHEAL_WEBHOOK_SECRET is missing" in result.stderr
     assert "unsigned" in result.stderr
     assert not (tmp_path / "x.db").exists()
+
+
+def test_serve_validates_the_semgrep_engine_from_dotenv(tmp_path: Path) -> None:
+    """The .env file is a full settings source: the engine set there is checked at start-up."""
+    (tmp_path / ".env").write_text("SELFHEAL_SEMGREP_ENGINE=turbo\n")
+    result = _serve(tmp_path, base_env(tmp_path / "x.db"))
+    assert result.returncode == 2 and "SELFHEAL_SEMGREP_ENGINE must be" in result.stderr
 
 
 def test_serve_refuses_bad_key_without_echoing_it(tmp_path: Path) -> None:
