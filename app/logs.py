@@ -29,7 +29,12 @@ PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)", re.S),
     re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b"),
     re.compile(r"\b(sk-ant-[A-Za-z0-9_\-]{10,})"),
-    re.compile(r"(?i)\b(bearer|token)\s+[A-Za-z0-9._\-~+/]{8,}=*"),
+    # A credential after "token"/"bearer": 20+ characters, or 8+ with a digit in them, so
+    # prose ("token refreshed", "bearer authentication") is left alone.
+    re.compile(
+        r"(?i)\b(bearer|token)\s+(?:[A-Za-z0-9._\-~+/]{20,}"
+        r"|(?=[A-Za-z._\-~+/]*[0-9])[A-Za-z0-9._\-~+/]{8,})=*"
+    ),
     # JWT; the header segment is bounded, or `eyJ-eyJ-...` costs quadratic time
     re.compile(r"\beyJ[A-Za-z0-9_\-]{8,2048}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),
     re.compile(r"(?i)(x-access-token:)[^@\s]+"),

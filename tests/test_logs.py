@@ -79,6 +79,11 @@ def test_mask_leaves_ordinary_text() -> None:
     assert mask("delivery 72d3162e accepted for octo/demo#5") == (
         "delivery 72d3162e accepted for octo/demo#5"
     )
+    for prose in ("installation token refreshed", "Bearer authentication failed",
+                  "token expiration reached", "a token minted for installation 7"):  # fmt: skip
+        assert mask(prose) == prose
+    assert mask("token abc123def456") == "token [REDACTED]"  # short, but has digits
+    assert mask("Bearer " + "q" * 24) == "Bearer [REDACTED]"  # long enough without any
 
 
 def test_a_secret_registered_later_is_masked_in_text_seen_before() -> None:
