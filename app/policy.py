@@ -305,10 +305,11 @@ def load_default_policy() -> Policy:
 
 
 def combine(defaults: Policy, repo: Policy | None) -> Policy:
-    """The repository's rules on top of the defaults, which act as a floor."""
+    """The repository's rules on top of the defaults, which act as a floor. Like the
+    defaults, they also match the spellings a case-insensitive checkout folds together."""
     if repo is None:
         return defaults
-    return Policy(repo.rules, floor=defaults)
+    return with_aliases(Policy(repo.rules, floor=defaults))
 
 
 def load_effective_policy(

@@ -49,16 +49,32 @@ def test_spellings_of_protected_paths_stay_protected(path: str, repo_text: str |
     assert policy.level_of(path) is Level.PROTECTED, path
 
 
+@pytest.mark.parametrize(
+    ("path", "level"),
+    [
+        ("config/prod.yml", Level.PROTECTED),
+        ("Config/PROD.yml", Level.PROTECTED),
+        ("config/prod.yml.", Level.PROTECTED),
+        ("DEPLOY/run.sh", Level.REVIEW),
+        ("Docs/Guide.md", Level.OPEN),
+    ],
+)
+def test_a_repository_policy_folds_case_like_the_defaults(path: str, level: Level) -> None:
+    policy = load_effective_policy("config/prod.yml protected\ndeploy/ review\n")
+    assert policy.level_of(path) is level, path
+
+
 def test_folding_only_ever_tightens() -> None:
     policy = load_effective_policy(OPEN_EVERYTHING)
     # Templates stay `review`, not `protected`, in any case.
     assert policy.level_of(".Env.Example") is Level.REVIEW
     assert policy.level_of(".env.example") is Level.REVIEW
-    # Ordinary files stay open; a repository rule is still case-sensitive.
+    # Ordinary files stay open. A repository rule folds too, but only to raise a level.
     assert policy.level_of("src/Readme.md") is Level.OPEN
-    strict = load_effective_policy("/Secret/  protected\n")
+    strict = load_effective_policy("/Secret/  protected\n/Public/ open\n")
     assert strict.level_of("Secret/a.txt") is Level.PROTECTED
-    assert strict.level_of("secret/a.txt") is Level.OPEN
+    assert strict.level_of("secret/a.txt") is Level.PROTECTED
+    assert strict.level_of("public/a.txt") is Level.OPEN
 
 
 def test_explain_says_why_an_alias_is_protected(tmp_path: Path) -> None:
