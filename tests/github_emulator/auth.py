@@ -166,10 +166,11 @@ def permission(identity: Identity, repo: Repo) -> str:
         return "none" if repo.private else "read"
     token = identity.token
     if token.installation is not None:
-        if repo.full_name not in token.installation.repos:
-            return "none"
-        if token.repos is not None and repo.full_name not in token.repos:
-            return "none"
+        outside = repo.full_name not in token.installation.repos or (
+            token.repos is not None and repo.full_name not in token.repos
+        )
+        if outside:  # like any token, an installation's reads public repositories
+            return "none" if repo.private else "read"
         return "write"
     have = repo.permission_of(token.user)
     if have == "none" and not repo.private:

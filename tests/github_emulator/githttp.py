@@ -1,9 +1,10 @@
 """Git smart HTTP: each request runs ``git http-backend`` as a CGI subprocess.
 
 URL: http://127.0.0.1:PORT/{owner}/{repo}.git/... ; HTTP Basic auth where the password is an
-installation token (user ``x-access-token``) or a person's token. Fetch needs read access, push
-needs write. A receive-pack request is bracketed by ref snapshots; the difference becomes
-``push`` / ``pull_request.synchronize`` / ``check_suite.requested`` webhooks.
+installation token (user ``x-access-token``) or a person's token. Fetch needs read access
+(public repositories need no credentials), push needs write.
+A receive-pack request is bracketed by ref snapshots; the difference becomes ``push`` /
+``pull_request.synchronize`` / ``check_suite.requested`` webhooks.
 """
 
 from __future__ import annotations
@@ -42,7 +43,10 @@ async def handle(request: web.Request) -> web.StreamResponse:
     service = request.query.get("service") if tail == "info/refs" else tail
     if service not in SERVICES:
         return _text(404, "Not Found")
+    rel = repo.path.relative_to(e.root / "git")
     header = request.headers.get("Authorization", "")
+    if not header and not repo.private and SERVICES[service] == "read":
+        return await _run_backend(request, rel, tail, "", e.root)  # anyone may fetch
     parsed = credentials(header) if header else None
     token = e.world.tokens.get(parsed[1]) if parsed else None
     if token is None or (token.expires_at is not None and token.expires_at <= time.time()):
@@ -53,7 +57,6 @@ async def handle(request: web.Request) -> web.StreamResponse:
         return _text(404, "Repository not found.")
     if not permission_at_least(have, SERVICES[service]):
         return _text(403, f"Permission to {repo.full_name}.git denied to {token.user.login}.")
-    rel = repo.path.relative_to(e.root / "git")
     if not (service == "git-receive-pack" and request.method == "POST"):
         return await _run_backend(request, rel, tail, token.user.login, e.root)
     async with e.push_lock(repo):  # one push per repository at a time: clean before/after
