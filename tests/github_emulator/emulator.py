@@ -21,6 +21,7 @@ from . import (
     routes_apps,
     routes_checks,
     routes_comments,
+    routes_forks,
     routes_git,
     routes_graphql,
     routes_issues,
@@ -69,6 +70,7 @@ class Emulator:
         for module in (
             routes_apps,
             routes_repos,
+            routes_forks,
             routes_reviews,
             routes_git,
             routes_issues,

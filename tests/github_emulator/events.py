@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pygit2
 
-from . import gitdata
+from . import forks, gitdata
 from .state import CheckRun, CheckSuite, Comment, Installation, Issue, Repo, User
 
 if TYPE_CHECKING:
@@ -131,11 +131,23 @@ def comment_event(
 
 
 def open_pulls_for(repo: Repo, sha: str) -> list[Issue]:
+    """The open same-repository PRs with head ``sha``: GitHub leaves ``pull_requests`` of
+    check runs, check suites and workflow runs empty for PRs from forks."""
     return [
         i
         for i in repo.issues.values()
-        if i.pull is not None and i.state == "open" and i.pull.head_sha == sha
+        if i.pull is not None
+        and i.pull.head_repo is None
+        and i.state == "open"
+        and i.pull.head_sha == sha
     ]
+
+
+def fork(emu: Emulator, parent: Repo, forkee: Repo, sender: User) -> None:
+    """``fork`` to the parent's installations; ``forkee`` is the new repository."""
+    forkee_json = emu.render.repo(forkee)
+    forkee_json["public"] = not forkee.private
+    emit(emu, "fork", parent, sender, {"forkee": forkee_json})
 
 
 def suite_json(emu: Emulator, repo: Repo, suite: CheckSuite, *, hook: bool = True) -> JSON:
@@ -208,25 +220,12 @@ def refs_changed(
         if not name.startswith("refs/heads/"):
             continue
         branch = name.removeprefix("refs/heads/")
-        for issue in list(repo.issues.values()):
+        for issue in repo.issues.values():
             pr = issue.pull
-            if pr is None or issue.state != "open":
-                continue
-            if pr.base_ref == branch and new != ZERO_SHA:
+            if pr and issue.state == "open" and pr.base_ref == branch and new != ZERO_SHA:
                 pr.base_sha = new
-            if pr.head_ref == branch and new != ZERO_SHA:
-                pr.head_sha = new
-                issue.updated_at = time.time()
-                pull_request(emu, repo, issue, "synchronize", sender, before=old, after=new)
-            elif pr.head_ref == branch:  # head branch deleted: GitHub closes the PR
-                now = time.time()
-                issue.state, issue.closed_at, issue.closed_by, issue.updated_at = (
-                    "closed",
-                    now,
-                    sender,
-                    now,
-                )
-                pull_request(emu, repo, issue, "closed", sender)
+        for base, issue in forks.pulls_headed_at(repo, branch):
+            _head_moved(emu, base, issue, old, new, sender)
         if new != ZERO_SHA:
             for inst in emu.world.installations_for(repo):
                 suite, created = suite_for(
@@ -234,6 +233,22 @@ def refs_changed(
                 )
                 if created:
                     check_suite_event(emu, repo, suite, "requested", sender)
+
+
+def _head_moved(emu: Emulator, base: Repo, issue: Issue, old: str, new: str, sender: User) -> None:
+    """A PR's head branch moved (in its base repository or in a fork): follow it with
+    ``refs/pull/N/head`` and send ``synchronize`` to the base; a deleted head branch closes
+    the PR, as on GitHub."""
+    pr = issue.pull
+    assert pr is not None
+    now = time.time()
+    if new != ZERO_SHA:
+        forks.track_head(base, issue, new)
+        pr.head_sha, issue.updated_at = new, now
+        pull_request(emu, base, issue, "synchronize", sender, before=old, after=new)
+        return
+    issue.state, issue.closed_at, issue.closed_by, issue.updated_at = "closed", now, sender, now
+    pull_request(emu, base, issue, "closed", sender)
 
 
 def _push(

@@ -7,6 +7,7 @@ are what ``git fetch`` sees.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 import pygit2
 
 BLOB_MODES = {"100644", "100755", "120000"}
+PULL_REFS = "refs/pull/"  # read-only refs GitHub keeps in the base repository of each PR
 STATUS_NAMES = {"A": "added", "D": "removed", "M": "modified", "R": "renamed", "T": "changed"}
 
 
@@ -51,6 +53,30 @@ def init_bare(path: Path, default_branch: str, files: Mapping[str, bytes | str])
 
 def open_repo(path: Path) -> pygit2.Repository:
     return pygit2.Repository(str(path))
+
+
+def copy_repo(source: Path, path: Path, default_branch: str, *, only_default: bool) -> None:
+    """A new bare repository at ``path`` holding the branches (all, or only the default
+    branch) and tags of ``source``, as a fork starts. PR refs are not copied."""
+    repo = pygit2.init_repository(str(path), bare=True, initial_head=default_branch)
+    heads = f"refs/heads/{default_branch}" if only_default else "refs/heads/*"
+    specs = [f"+{heads}:{heads}"] + ([] if only_default else ["+refs/tags/*:refs/tags/*"])
+    repo.remotes.create_anonymous(str(source)).fetch(specs)
+
+
+def import_commit(repo: pygit2.Repository, source: Path, sha: str) -> None:
+    """Copy commit ``sha`` and everything it reaches from the repository at ``source`` into
+    ``repo`` (a local fetch by object id; no ref is created)."""
+    if lookup(repo, sha) is None:
+        repo.remotes.create_anonymous(str(source)).fetch([sha])
+
+
+def pull_head_ref(number: int) -> str:
+    return f"{PULL_REFS}{number}/head"
+
+
+def remove_repo(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def refs(repo: pygit2.Repository) -> dict[str, str]:

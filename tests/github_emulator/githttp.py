@@ -2,7 +2,7 @@
 
 URL: http://127.0.0.1:PORT/{owner}/{repo}.git/... ; HTTP Basic auth where the password is an
 installation token (user ``x-access-token``) or a person's token. Fetch needs read access
-(public repositories need no credentials), push needs write.
+(public repositories need no credentials), push needs write; ``refs/pull/*`` is read-only.
 A receive-pack request is bracketed by ref snapshots; the difference becomes ``push`` /
 ``pull_request.synchronize`` / ``check_suite.requested`` webhooks.
 """
@@ -93,6 +93,11 @@ async def _run_backend(
         "QUERY_STRING": request.query_string,
         "CONTENT_TYPE": request.headers.get("Content-Type", ""),
         "GATEWAY_INTERFACE": "CGI/1.1",
+        # refs/pull/* is GitHub's: fetchable, but hidden from pushes (updates are refused
+        # with "deny updating a hidden ref")
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "receive.hideRefs",
+        "GIT_CONFIG_VALUE_0": gitdata.PULL_REFS.rstrip("/"),
     }
     protocol = request.headers.get("Git-Protocol")
     if protocol:

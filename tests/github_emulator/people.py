@@ -4,6 +4,12 @@ personal token, exactly as the app would, so scenarios read like user stories::
     alice = github.person("alice", permission="write")
     issue = await alice.open_issue(repo, "Crash on save", labels=["selfheal:request"])
     sha = await alice.push(repo, "feature", {"app.py": "print('hi')\\n"})
+
+A pull request from a fork (``mallory`` needs no permission on a public ``repo``)::
+
+    fork = await mallory.fork(repo)
+    await mallory.push(fork, "patch", {"app.py": "print('pwned')\\n"})
+    pr = await mallory.open_pr(repo, f"{fork.owner.login}:patch", "Tidy up")
 """
 
 from __future__ import annotations
@@ -118,14 +124,19 @@ class Person:
         *,
         base: str | None = None,
         draft: bool = False,
+        head_repo: str | None = None,
     ) -> dict[str, Any]:
-        data = {
+        """``head`` is a branch of ``repo`` or ``owner:branch`` of a fork (``head_repo`` names
+        the fork when its owner has several in the network)."""
+        data: dict[str, Any] = {
             "head": head,
             "base": base or repo.default_branch,
             "title": title,
             "body": body,
             "draft": draft,
         }
+        if head_repo is not None:
+            data["head_repo"] = head_repo
         result: dict[str, Any] = await self.call("POST", f"/repos/{repo.full_name}/pulls", data)
         return result
 
@@ -150,6 +161,28 @@ class Person:
                 self.emulator.click_check_run_action(self.user, repo.check_runs[run_id], identifier)
                 return
         raise KeyError(run_id)
+
+    # -- repositories ----------------------------------------------------------------------
+    async def fork(
+        self,
+        repo: Repo,
+        *,
+        organization: str | None = None,
+        name: str | None = None,
+        default_branch_only: bool = False,
+    ) -> Repo:
+        """Fork ``repo`` into this person's account (or ``organization``) through the API;
+        returns the fork, which ``push`` and ``open_pr`` accept like any repository."""
+        data: dict[str, Any] = {"default_branch_only": default_branch_only}
+        if organization is not None:
+            data["organization"] = organization
+        if name is not None:
+            data["name"] = name
+        result = await self.call("POST", f"/repos/{repo.full_name}/forks", data)
+        return self.emulator.repo(str(result["full_name"]))
+
+    async def delete_repo(self, repo: Repo) -> None:
+        await self.call("DELETE", f"/repos/{repo.full_name}")
 
     # -- git -------------------------------------------------------------------------------
     def clone_url(self, repo: Repo) -> str:
@@ -183,6 +216,39 @@ class Person:
             force,
         )
 
+    async def fetch(self, repo: Repo, ref: str) -> str:
+        """Fetch ``ref`` (e.g. ``refs/pull/1/head``) from ``repo``'s clone URL with pygit2 into
+        a new scratch repository; returns the fetched commit's sha. Raises pygit2.GitError
+        when the fetch fails, KeyError when the server has no such ref."""
+        workdir = self.emulator.root / "people" / self.login / uuid.uuid4().hex
+        return await asyncio.to_thread(
+            _fetch_sync, self.clone_url(repo), self.login, self.token, str(workdir), ref
+        )
+
+
+class _Callbacks(pygit2.RemoteCallbacks):
+    """Credentials, and a refused ref update (e.g. a hidden ref) raised as pygit2.GitError:
+    pygit2 would otherwise report success."""
+
+    def push_update_reference(self, refname: str, message: str | None) -> None:
+        if message is not None:
+            raise pygit2.GitError(f"{refname}: {message}")
+
+
+def _callbacks(login: str, token: str) -> _Callbacks:
+    return _Callbacks(credentials=pygit2.UserPass(login, token))
+
+
+def _fetch_sync(url: str, login: str, token: str, workdir: str, ref: str) -> str:
+    repo = pygit2.init_repository(workdir, bare=True)
+    target = "refs/fetched/head"
+    remote = repo.remotes.create_anonymous(url)
+    remote.fetch([f"+{ref}:{target}"], callbacks=_callbacks(login, token))
+    if target not in repo.references:
+        raise KeyError(ref)
+    commit = repo.references[target].peel(pygit2.Commit)
+    return str(commit.id)
+
 
 def _push_sync(
     url: str,
@@ -196,7 +262,7 @@ def _push_sync(
     user: User,
     force: bool,
 ) -> str:
-    callbacks = pygit2.RemoteCallbacks(credentials=pygit2.UserPass(login, token))
+    callbacks = _callbacks(login, token)
     repo = pygit2.clone_repository(url, workdir, bare=True, callbacks=callbacks)
     remote = f"refs/remotes/origin/{branch}"
     start_ref = remote if remote in repo.references else f"refs/remotes/origin/{base}"

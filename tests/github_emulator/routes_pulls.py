@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import events, gitdata
+from . import events, forks, gitdata
 from .auth import permission
 from .context import emu, identity, issue_for, repo_for
 from .issue_ops import set_state
@@ -27,21 +27,43 @@ def _actor(request: web.Request) -> User:
     return user
 
 
+def _already_exists(owner: str, head: str) -> ApiError:
+    message = f"A pull request already exists for {owner}:{head}."
+    return ApiError(
+        422,
+        "Validation Failed",
+        errors=[{"resource": "PullRequest", "code": "custom", "message": message}],
+    )
+
+
+def _head_repo(request: web.Request, repo: Repo, head: str, head_repo: Any) -> tuple[Repo, str]:
+    """Where ``head`` (``branch`` or ``owner:branch``, with an optional ``head_repo`` name)
+    lives: the base repository or a repository of its fork network the caller can read."""
+    owner, _, branch = head.rpartition(":")
+    name = str(head_repo) if head_repo else None
+    found = forks.head_repo_for(repo, owner or repo.owner.login, name)
+    if found is None or permission(identity(request), found) == "none":
+        raise validation("PullRequest", "head", "invalid")
+    return found, branch
+
+
 async def create_pull(request: web.Request) -> web.Response:
     repo = repo_for(request)
     e = emu(request)
     data = await body(request)
-    head, base = str(data.get("head", "")), str(data.get("base", ""))
-    head = head.split(":", 1)[-1]
-    git = gitdata.open_repo(repo.path)
-    refs = gitdata.refs(git)
-    if f"refs/heads/{head}" not in refs:
+    head_repo, head = _head_repo(request, repo, str(data.get("head", "")), data.get("head_repo"))
+    base = str(data.get("base", ""))
+    head_sha = gitdata.refs(gitdata.open_repo(head_repo.path)).get(f"refs/heads/{head}")
+    if head_sha is None:
         raise validation("PullRequest", "head", "invalid")
-    if f"refs/heads/{base}" not in refs:
+    git = gitdata.open_repo(repo.path)
+    base_sha = gitdata.refs(git).get(f"refs/heads/{base}")
+    if base_sha is None:
         raise validation("PullRequest", "base", "invalid")
     if not data.get("title"):
         raise validation("PullRequest", "title", "missing_field")
-    head_sha, base_sha = refs[f"refs/heads/{head}"], refs[f"refs/heads/{base}"]
+    if head_repo is not repo:  # the base repository must hold the head commit to compare
+        gitdata.import_commit(git, head_repo.path, head_sha)
     if gitdata.is_ancestor(git, head_sha, base_sha):
         raise ApiError(
             422,
@@ -55,23 +77,15 @@ async def create_pull(request: web.Request) -> web.Response:
             ],
         )
     for other in repo.issues.values():
+        pr = other.pull
         if (
-            other.pull
+            pr
             and other.state == "open"
-            and other.pull.head_ref == head
-            and other.pull.base_ref == base
+            and pr.head_ref == head
+            and pr.base_ref == base
+            and (pr.head_repo or repo) is head_repo
         ):
-            raise ApiError(
-                422,
-                "Validation Failed",
-                errors=[
-                    {
-                        "resource": "PullRequest",
-                        "code": "custom",
-                        "message": f"A pull request already exists for {repo.owner.login}:{head}.",
-                    }
-                ],
-            )
+            raise _already_exists(head_repo.owner.login, head)
     now, actor = time.time(), _actor(request)
     issue = Issue(
         id=e.world.next_id(),
@@ -89,9 +103,11 @@ async def create_pull(request: web.Request) -> web.Response:
             base_sha=base_sha,
             draft=bool(data.get("draft")),
             maintainer_can_modify=bool(data.get("maintainer_can_modify")),
+            head_repo=None if head_repo is repo else head_repo,
         ),
     )
     repo.issues[issue.number] = issue
+    forks.track_head(repo, issue, head_sha)
     events.pull_request(e, repo, issue, "opened", actor)
     return reply(e.render.pull(repo, issue, git), status=201)
 
@@ -142,9 +158,15 @@ async def list_pulls(request: web.Request) -> web.Response:
     q = request.query
     state = q.get("state", "open")
     items = [i for i in repo.issues.values() if i.pull and (state == "all" or i.state == state)]
-    if q.get("head"):
-        head = q["head"].split(":", 1)[-1]
-        items = [i for i in items if i.pull and i.pull.head_ref == head]
+    if q.get("head"):  # owner:branch, or a bare branch name (any owner)
+        owner, _, head = q["head"].rpartition(":")
+        items = [
+            i
+            for i in items
+            if i.pull
+            and i.pull.head_ref == head
+            and (not owner or (i.pull.head_repo or repo).owner.login.lower() == owner.lower())
+        ]
     if q.get("base"):
         items = [i for i in items if i.pull and i.pull.base_ref == q["base"]]
     items.sort(key=lambda i: (i.created_at, i.number), reverse=q.get("direction", "desc") != "asc")
@@ -201,8 +223,9 @@ async def merge_pull(request: web.Request) -> web.Response:
         raise validation("PullRequest", "merge_method", "invalid")
     actor = _actor(request)
     git = gitdata.open_repo(repo.path)
+    head_owner = (pr.head_repo or repo).owner.login
     default_title = (
-        f"Merge pull request #{issue.number} from {repo.owner.login}/{pr.head_ref}"
+        f"Merge pull request #{issue.number} from {head_owner}/{pr.head_ref}"
         if method == "merge"
         else f"{issue.title} (#{issue.number})"
     )

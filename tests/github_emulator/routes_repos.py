@@ -10,7 +10,7 @@ from . import gitdata
 from .auth import permission
 from .context import emu, identity, repo_for
 from .responses import ApiError, not_found, paged_reply, reply
-from .state import PERMISSION_ORDER
+from .serializers.repos import permission_flags
 
 LEGACY_PERMISSION = {
     "admin": "admin",
@@ -24,10 +24,7 @@ LEGACY_PERMISSION = {
 
 async def get_repo(request: web.Request) -> web.Response:
     repo = repo_for(request)
-    data = emu(request).render.repo(repo)
-    data["permissions"] = _flags(permission(identity(request), repo))
-    data.update(network_count=0, subscribers_count=0)
-    return reply(data)
+    return reply(emu(request).render.full_repo(repo, permission(identity(request), repo)))
 
 
 async def get_contents(request: web.Request) -> web.Response:
@@ -135,20 +132,13 @@ async def collaborator_permission(request: web.Request) -> web.Response:
         {
             "permission": LEGACY_PERMISSION[role],
             "role_name": role,
-            "user": {**(e.render.user(user) or {}), "permissions": _flags(role), "role_name": role},
+            "user": {
+                **(e.render.user(user) or {}),
+                "permissions": permission_flags(role),
+                "role_name": role,
+            },
         }
     )
-
-
-def _flags(role: str) -> dict[str, bool]:
-    at = PERMISSION_ORDER.index(role)
-    return {
-        "admin": at >= PERMISSION_ORDER.index("admin"),
-        "maintain": at >= PERMISSION_ORDER.index("maintain"),
-        "push": at >= PERMISSION_ORDER.index("write"),
-        "triage": at >= PERMISSION_ORDER.index("triage"),
-        "pull": at >= PERMISSION_ORDER.index("read"),
-    }
 
 
 def setup(router: web.UrlDispatcher) -> None:

@@ -161,6 +161,8 @@ class PullRequest:
     merge_commit_sha: str | None = None
     maintainer_can_modify: bool = False
     reviews: list[Review] = field(default_factory=list)
+    # The fork that holds the head branch; None when the head branch is in the base repository.
+    head_repo: Repo | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -236,10 +238,23 @@ class Repo:
     required_checks: dict[str, list[str]] = field(default_factory=dict)  # branch -> names
     workflow_runs: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> run JSON
     workflow_jobs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # run id -> jobs
+    allow_forking: bool | None = None  # None: GitHub's default (public yes, private no)
+    parent: Repo | None = field(default=None, repr=False, compare=False)  # set on forks
+    forks: list[Repo] = field(default_factory=list, repr=False, compare=False)
+    deleted: bool = False  # set when the repository is deleted (PRs may still point at it)
 
     @property
     def full_name(self) -> str:
         return f"{self.owner.login}/{self.name}"
+
+    @property
+    def forkable(self) -> bool:
+        return self.allow_forking if self.allow_forking is not None else not self.private
+
+    @property
+    def source(self) -> Repo:
+        """The root of the fork network (the repository itself when it is no fork)."""
+        return self.parent.source if self.parent else self
 
     def permission_of(self, user: User) -> str:
         if user.login == self.owner.login:

@@ -27,12 +27,13 @@ PULL_ONLY = (
 
 class PullsRender(GitRender):
     def _branch(self, r: Repo, ref: str, sha: str) -> JSON:
+        """``head`` or ``base``; ``repo`` is null once a fork holding the head is deleted."""
         return {
             "label": f"{r.owner.login}:{ref}",
             "ref": ref,
             "sha": sha,
             "user": self.user(r.owner),
-            "repo": self.repo(r),
+            "repo": None if r.deleted else self.repo(r),
         }
 
     def pull(self, r: Repo, i: Issue, git: pygit2.Repository) -> JSON:
@@ -92,7 +93,7 @@ class PullsRender(GitRender):
             "review_comment_url": f"{self.base}/repos/{r.full_name}/pulls/comments{{/number}}",
             "comments_url": f"{issue_api}/comments",
             "statuses_url": f"{self.base}/repos/{r.full_name}/statuses/{pr.head_sha}",
-            "head": self._branch(r, pr.head_ref, pr.head_sha),
+            "head": self._branch(pr.head_repo or r, pr.head_ref, pr.head_sha),
             "base": self._branch(r, pr.base_ref, base_sha),
             "_links": {
                 "self": {"href": api},
@@ -151,13 +152,17 @@ class PullsRender(GitRender):
         """The short PR object inside check runs and check suites."""
         pr = i.pull
         assert pr is not None
-        short = {"id": r.id, "url": f"{self.base}/repos/{r.full_name}", "name": r.name}
+        head = pr.head_repo or r
+
+        def short(x: Repo) -> JSON:
+            return {"id": x.id, "url": f"{self.base}/repos/{x.full_name}", "name": x.name}
+
         return {
             "url": f"{self.base}/repos/{r.full_name}/pulls/{i.number}",
             "id": i.pr_id,
             "number": i.number,
-            "head": {"ref": pr.head_ref, "sha": pr.head_sha, "repo": short},
-            "base": {"ref": pr.base_ref, "sha": pr.base_sha, "repo": short},
+            "head": {"ref": pr.head_ref, "sha": pr.head_sha, "repo": short(head)},
+            "base": {"ref": pr.base_ref, "sha": pr.base_sha, "repo": short(r)},
         }
 
     def file_change(self, r: Repo, head: str, f: gitdata.FileChange) -> JSON:

@@ -6,7 +6,7 @@ import base64
 
 import pygit2
 
-from ..state import Label, Repo, iso
+from ..state import PERMISSION_ORDER, Label, Repo, iso
 from .apps import AppsRender
 from .base import JSON, node_id
 
@@ -18,6 +18,7 @@ class ReposRender(AppsRender):
         api = f"{self.base}/repos/{r.full_name}"
         html = f"{self.base}/{r.full_name}"
         open_issues = sum(1 for i in r.issues.values() if i.state == "open")
+        forks = len(r.forks)
         data: JSON = {
             "id": r.id,
             "node_id": node_id("Repository", r.id),
@@ -27,7 +28,7 @@ class ReposRender(AppsRender):
             "owner": self.user(r.owner),
             "html_url": html,
             "description": r.description,
-            "fork": False,
+            "fork": r.parent is not None,
             "url": api,
             "forks_url": f"{api}/forks",
             "keys_url": f"{api}/keys{{/key_id}}",
@@ -83,23 +84,38 @@ class ReposRender(AppsRender):
             "has_wiki": False,
             "has_pages": False,
             "has_discussions": False,
-            "forks_count": 0,
+            "forks_count": forks,
             "mirror_url": None,
             "archived": False,
             "disabled": False,
             "open_issues_count": open_issues,
             "license": None,
-            "allow_forking": False,
+            "allow_forking": r.forkable,
             "is_template": False,
             "web_commit_signoff_required": False,
             "topics": [],
             "visibility": "private" if r.private else "public",
-            "forks": 0,
+            "forks": forks,
             "open_issues": open_issues,
             "watchers": 0,
             "default_branch": r.default_branch,
             "custom_properties": {},
         }
+        return data
+
+    def full_repo(self, r: Repo, role: str) -> JSON:
+        """The ``full-repository`` of GET /repos and POST /forks: the caller's permissions,
+        and for a fork its ``parent`` and the network's root as ``source``."""
+        data = self.repo(r)
+        data["permissions"] = permission_flags(role)
+        network, pending = 0, list(r.source.forks)
+        while pending:
+            network += 1
+            pending.extend(pending.pop().forks)
+        data.update(network_count=network, subscribers_count=0)
+        if r.parent is not None:
+            data["parent"] = self.repo(r.parent)
+            data["source"] = self.repo(r.source)
         return data
 
     def repo_lite(self, r: Repo) -> JSON:
@@ -156,3 +172,14 @@ class ReposRender(AppsRender):
             data["encoding"] = "base64"
             data["content"] = base64.encodebytes(obj.data).decode()
         return data
+
+
+def permission_flags(role: str) -> dict[str, bool]:
+    at = PERMISSION_ORDER.index(role)
+    return {
+        "admin": at >= PERMISSION_ORDER.index("admin"),
+        "maintain": at >= PERMISSION_ORDER.index("maintain"),
+        "push": at >= PERMISSION_ORDER.index("write"),
+        "triage": at >= PERMISSION_ORDER.index("triage"),
+        "pull": at >= PERMISSION_ORDER.index("read"),
+    }
