@@ -19,6 +19,10 @@ what the same description says elsewhere about the same object:
   (an object that is both); ``components/schemas/installation`` says ``anyOf``.
 - ``issue-search-result-item.body`` is a non-nullable string, but an issue's body is
   ``nullable`` in ``components/schemas/issue`` and GitHub sends ``null`` for an empty body.
+- ``head.repo`` of ``pull-request`` and ``pull-request-simple`` is a required repository,
+  but GitHub sends ``null`` once the fork holding the head is deleted, and the webhook
+  schema of the same object (@octokit/webhooks-schemas ``pull-request``) allows ``null``
+  (github/rest-api-description#424 and #1811).
 """
 
 from __future__ import annotations
@@ -109,6 +113,9 @@ def _fix_known_defects(spec: dict[str, Any]) -> dict[str, Any]:
         account["anyOf"] = account.pop("allOf")
     body = fixed["components"]["schemas"]["issue-search-result-item"]["properties"]["body"]
     body["nullable"] = True
+    for name in ("pull-request", "pull-request-simple"):
+        head = fixed["components"]["schemas"][name]["properties"]["head"]["properties"]
+        head["repo"] = {"anyOf": [head["repo"]], "nullable": True}
     return fixed
 
 

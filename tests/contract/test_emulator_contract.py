@@ -3,10 +3,11 @@
 A realistic story is driven through GitHubClient (the app's own client and call list) and
 a person acting through the API: labels, an issue, comments and reactions, a branch built
 with the git-data API, a draft PR, a check run with annotations and an action button, a
-merge. Every (request, response) pair is recorded on the real aiohttp session and checked
-with openapi-core against api.github.com.json from @octokit/openapi; every REST route the
-emulator implements must have been exercised. Every webhook the emulator sent on the way
-is checked against @octokit/webhooks-schemas for its event and action.
+merge, and a pull request from a fork whose fork is then deleted. Every (request, response)
+pair is recorded on the real aiohttp session and checked with openapi-core against
+api.github.com.json from @octokit/openapi; every REST route the emulator implements must
+have been exercised. Every webhook the emulator sent on the way is checked against
+@octokit/webhooks-schemas for its event and action.
 """
 
 from __future__ import annotations
@@ -91,7 +92,33 @@ async def _as_person(
     headers = {"Authorization": f"token {token}", "Accept": "application/vnd.github+json"}
     async with session.request(method, emulator.base_url + path, json=data, headers=headers) as r:
         assert r.status < 300, await r.text()
-        return await r.json()
+        return None if r.status == 204 else await r.json()
+
+
+async def _fork_story(
+    emulator: Emulator, session: aiohttp.ClientSession, gh: GitHubClient, installation: Any
+) -> None:
+    """A pull request from a fork of a public repository: fork, open, push, delete the fork."""
+    public = emulator.create_repo(f"{OWNER}/lib", {"lib.py": "X = 1\n"}, private=False)
+    emulator.add_installation_repos(installation, [public])
+    mallory = emulator.person("mallory", "none", repos=[])
+    lib = {"owner": OWNER, "repo": "lib"}
+    fork = await _as_person(session, emulator, mallory.token, "POST", f"/repos/{OWNER}/lib/forks")
+    forked = emulator.repo(fork["full_name"])
+    await mallory.push(forked, "patch", {"lib.py": "X = 2\n"}, "Patch")
+    pr = await _as_person(
+        session,
+        emulator,
+        mallory.token,
+        "POST",
+        f"/repos/{OWNER}/lib/pulls",
+        {"title": "Patch", "head": "mallory:patch", "base": "main"},
+    )
+    await mallory.push(forked, "patch", {"lib.py": "X = 3\n"}, "Patch again")
+    await gh.call("repos.get", owner="mallory", repo=forked.name)
+    await gh.call("pulls.get", pull_number=pr["number"], **lib)
+    await _as_person(session, emulator, mallory.token, "DELETE", f"/repos/{forked.full_name}")
+    await gh.call("pulls.get", pull_number=pr["number"], **lib)  # head.repo is null now
 
 
 async def _drive(emulator: Emulator, session: aiohttp.ClientSession) -> None:
@@ -301,6 +328,7 @@ async def _drive(emulator: Emulator, session: aiohttp.ClientSession) -> None:
         "teams.get_membership_for_user_in_org", org=OWNER, team_slug="security", username="alice"
     )
     emulator.add_installation_repos(installation, [emulator.create_repo(f"{OWNER}/other")])
+    await _fork_story(emulator, session, gh, installation)
     [
         i
         async for i in gh.paginate(
@@ -394,6 +422,8 @@ def test_every_webhook_sent_matches_the_webhook_schemas(story: Story) -> None:
         ("workflow_run", "completed"),
         ("workflow_job", "completed"),
         ("installation_repositories", "added"),
+        ("fork", None),
+        ("pull_request", "synchronize"),
     ]:
         assert expected in events, sorted(events, key=str)
 
