@@ -92,9 +92,9 @@ async def on_check_suite(event: Event, ctx: JobContext) -> None:
         return
     suite = data["check_suite"]
     attempt = "initial" if action == "requested" else f"rerun:{event.delivery_id}"
-    repo = str(data["repository"]["full_name"])
-    for pr in suite.get("pull_requests") or []:
-        await enqueue_gate(ctx, repo, int(pr["number"]), str(suite["head_sha"]), attempt)
+    repo, sha = str(data["repository"]["full_name"]), str(suite["head_sha"])
+    for number in await _pr_numbers(ctx, repo, sha, suite.get("pull_requests"), action):
+        await enqueue_gate(ctx, repo, number, sha, attempt)
 
 
 @router.register("check_run", action="rerequested")
@@ -102,10 +102,22 @@ async def on_check_run_rerequested(event: Event, ctx: JobContext) -> None:
     run = event.data["check_run"]
     if not str(run.get("external_id") or "").startswith(EXTERNAL_PREFIX):
         return  # not our check
-    repo = str(event.data["repository"]["full_name"])
-    for pr in run.get("pull_requests") or []:
-        attempt = f"rerun:{event.delivery_id}"
-        await enqueue_gate(ctx, repo, int(pr["number"]), str(run["head_sha"]), attempt)
+    repo, sha = str(event.data["repository"]["full_name"]), str(run["head_sha"])
+    for number in await _pr_numbers(ctx, repo, sha, run.get("pull_requests"), "rerequested"):
+        await enqueue_gate(ctx, repo, number, sha, f"rerun:{event.delivery_id}")
+
+
+async def _pr_numbers(
+    ctx: JobContext, repo: str, sha: str, listed: list[dict[str, Any]] | None, action: str
+) -> list[int]:
+    """The PRs of a check suite or run. GitHub lists none for a head in a fork; a re-run can
+    only concern a head the gate has already run on, so the ledger knows its PRs. (A fork's
+    new push is gated through its pull_request ``synchronize`` event.)"""
+    if listed:
+        return [int(pr["number"]) for pr in listed]
+    if action != "rerequested":
+        return []
+    return await ctx.ledger.aread(lambda c: gates.pr_numbers_for(c, repo, sha))
 
 
 # -- the job ---------------------------------------------------------------------------------
@@ -190,20 +202,17 @@ def _review_sync(repo: str, cache: Any, base: str, head: str, options: ReviewOpt
 
 
 async def fetch_pr(ctx: JobContext, gh: Any, pr: dict[str, Any], head_sha: str) -> Any:
-    """Fetch the PR's base and head commits into the cache clone; returns its path."""
+    """Fetch the PR's base and head commits into the cache clone; returns its path.
+
+    Both come from the base repository: its read-only ``refs/pull/N/head`` follows the PR's
+    head, whether the head branch lives there, in a fork, or in a fork since deleted. The
+    installation token is only ever sent to the base repository."""
     repo = str(pr["base"]["repo"]["full_name"])
-    base_url = str(pr["base"]["repo"]["clone_url"])
-    head_repo = pr["head"].get("repo") or {}
-    head_url = str(head_repo.get("clone_url") or base_url)
+    url = str(pr["base"]["repo"]["clone_url"])
     token = (await gh.credential.get())[1] if getattr(gh, "credential", None) else None
-    number, base_ref, head_ref = int(pr["number"]), str(pr["base"]["ref"]), str(pr["head"]["ref"])
-    head_spec = f"+refs/heads/{head_ref}:refs/selfheal/pull/{number}"
-    root = data_dir(ctx)
-    if head_url == base_url:
-        specs = [branch_refspec(base_ref), head_spec]
-        return await fetch(root, repo, base_url, specs, token, [str(pr["base"]["sha"]), head_sha])
-    await fetch(root, repo, base_url, [branch_refspec(base_ref)], token, [str(pr["base"]["sha"])])
-    return await fetch(root, repo, head_url, [head_spec], token, [head_sha])
+    number, base_ref = int(pr["number"]), str(pr["base"]["ref"])
+    specs = [branch_refspec(base_ref), f"+refs/pull/{number}/head:refs/selfheal/pull/{number}"]
+    return await fetch(data_dir(ctx), repo, url, specs, token, [str(pr["base"]["sha"]), head_sha])
 
 
 def review_options(config: RepoConfig, actor_kind: str) -> ReviewOptions:

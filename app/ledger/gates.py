@@ -111,6 +111,17 @@ def latest_gate_run(conn: sqlite3.Connection, repository: str, head_sha: str) ->
     return _run(row) if row is not None else None
 
 
+def pr_numbers_for(conn: sqlite3.Connection, repository: str, head_sha: str) -> list[int]:
+    """The pull requests the gate has run for at ``head_sha`` (a fork's check suites and runs
+    list no pull requests, so a re-run request finds its PR here)."""
+    rows = conn.execute(
+        "SELECT DISTINCT pr_number FROM gate_runs WHERE repository = ? AND head_sha = ?"
+        " AND pr_number IS NOT NULL ORDER BY pr_number",
+        (repository, head_sha),
+    )
+    return [int(r["pr_number"]) for r in rows]
+
+
 def gate_run_for_check(conn: sqlite3.Connection, check_run_id: int) -> GateRun | None:
     row = conn.execute(
         "SELECT * FROM gate_runs WHERE check_run_id = ? ORDER BY id DESC LIMIT 1", (check_run_id,)
