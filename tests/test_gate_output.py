@@ -9,6 +9,7 @@ from app.gate.output import (
     error_output,
     gate_output,
     halted_output,
+    refused_update,
     title_for,
 )
 
@@ -81,3 +82,17 @@ def test_halted_and_approved_outputs() -> None:
     assert update["conclusion"] == "success" and update["actions"] == []
     assert update["output"]["title"] == "Approved by @alice — Needs approval — medium risk"
     assert update["output"]["summary"].endswith("summary")
+
+
+def test_a_refusal_note_replaces_the_last_one_and_goes_on_approval() -> None:
+    first = refused_update("Needs approval", "the summary", "bob", "@bob is not an owner of x")
+    assert first["actions"] == [APPROVE_ACTION] and "conclusion" not in first
+    noted = first["output"]["summary"]
+    assert noted.startswith("> ⛔ Approval refused: @bob pressed Approve, but @bob is not an")
+    assert noted.endswith("\n\nthe summary")
+    second = refused_update("Needs approval", noted, "eve", "@eve is not an owner of x")
+    assert second["output"]["summary"].count("Approval refused") == 1
+    assert "@eve pressed" in second["output"]["summary"]
+    approved = approved_update("Needs approval", second["output"]["summary"], "alice")
+    assert "Approval refused" not in approved["output"]["summary"]
+    assert approved["output"]["summary"].endswith("\n\nthe summary")

@@ -136,8 +136,29 @@ def error_output(reason: str) -> CheckOutput:
     return CheckOutput("failure", _clip(f"Blocked — gate error: {reason}", MAX_TITLE), summary)
 
 
+REFUSAL_MARK = "> ⛔ Approval refused"
+
+
+def refused_update(title: str, summary: str, clicker: str, reason: str) -> dict[str, Any]:
+    """The PATCH that tells a refused clicker why, on the run itself: a note above the
+    summary (replacing an earlier refusal note); the run stays ``action_required`` with its
+    Approve button."""
+    if summary.startswith(REFUSAL_MARK):
+        summary = summary.partition("\n\n")[2]
+    note = (
+        f"{REFUSAL_MARK}: @{clicker} pressed Approve, but {reason}. An owner of every path "
+        "that needs approval, or a repository admin, must approve.\n\n"
+    )
+    return {
+        "output": {"title": title, "summary": _clip(note + summary, MAX_TEXT)},
+        "actions": [APPROVE_ACTION],
+    }
+
+
 def approved_update(title: str, summary: str, approver: str) -> dict[str, Any]:
     """The PATCH that re-completes an approved run as success (annotations stay)."""
+    if summary.startswith(REFUSAL_MARK):
+        summary = summary.partition("\n\n")[2]
     new_title = _clip(f"Approved by @{approver} — {title}", MAX_TITLE)
     note = (
         f"> ✅ Approved by @{approver} for this head commit. A new push needs a new approval.\n\n"

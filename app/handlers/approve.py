@@ -4,7 +4,8 @@ A click counts only on an ``action_required`` gate run whose head is still the P
 only from a repository admin or an owner of every path that needed approval (the rules are in
 :mod:`app.gate.approval`). It re-completes the check as ``success`` and audits
 ``gate.approved`` naming the approver; any other click is audited as
-``gate.approval_refused`` and changes nothing.
+``gate.approval_refused``. A click refused for not owning the paths also puts a note on the
+run saying who pressed and why it did not count (the run stays ``action_required``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from gidgethub import routing
 from gidgethub.sansio import Event
 
 from app.gate.approval import decide, required_owners, teams_in
-from app.gate.output import APPROVE_ACTION, approved_update
+from app.gate.output import APPROVE_ACTION, approved_update, refused_update
 from app.gitops import cache_path
 from app.handlers.common import data_dir, permission_of, split
 from app.handlers.gate import EXTERNAL_PREFIX, cached_policy
@@ -75,10 +76,12 @@ async def on_requested_action(event: Event, ctx: JobContext) -> None:
     role = await permission_of(gh, repo, login)
     member_of = await _member_of(gh, teams_in(owners), login) if role != "admin" else set()
     verdict = decide(login, role, owners, member_of)
-    if not verdict.allowed:
-        await refuse(verdict.reason)
-        return
     summary = str((check.get("output") or {}).get("summary") or "")
+    if not verdict.allowed:
+        note = refused_update(run.title or "", summary, login, verdict.reason)
+        await gh.call("checks.update", owner=owner, repo=name, check_run_id=check_id, data=note)
+        await refuse(verdict.reason)  # after the note: a retry re-sends it, audits once
+        return
     body = approved_update(run.title or "", summary, login)
     await gh.call("checks.update", owner=owner, repo=name, check_run_id=check_id, data=body)
 

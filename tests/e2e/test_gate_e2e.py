@@ -58,12 +58,23 @@ async def test_leak_fails_clean_passes_review_path_needs_an_owner(
         refused = await until(lambda: server.audit("gate.approval_refused"), what="refusal")
         assert refused[0].actor == "bob" and "not an owner" in refused[0].details["reason"]
         assert review.conclusion == "action_required"
+        await until(lambda: review.output["summary"].startswith("> ⛔ Approval refused"),
+                    what="refusal note")  # fmt: skip
+        assert (
+            "@bob pressed Approve, but @bob is not an owner of payments/"
+            in (review.output["summary"])
+        )
+        assert [a["identifier"] for a in review.actions] == ["approve"]  # still offered
+        await bob.click_check_run_action(review, "approve")  # a second refusal: one note
+        await until(lambda: len(server.audit("gate.approval_refused")) == 2, what="refusal 2")
+        assert review.output["summary"].count("Approval refused") == 1
 
         await alice.click_check_run_action(review, "approve")
         await until(lambda: review.conclusion == "success", what="approval")
         (approved,) = server.audit("gate.approved")
         assert approved.actor == "alice" and approved.details["sha"] == pay_sha
         assert review.output["title"].startswith("Approved by @alice")
+        assert "Approval refused" not in review.output["summary"]
 
         for sha in (leak_sha, clean_sha, pay_sha):  # check_suite + pull_request: one run each
             assert len(gate_runs(repo, sha)) == 1
