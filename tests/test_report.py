@@ -20,7 +20,7 @@ import jsonschema
 import pytest
 
 from app.findings import Category, Decision, Finding, Risk, Severity, Source, Verdict
-from app.report import FORMATS, batches, check_run_annotations, render
+from app.report import FORMATS, Report, batches, check_run_annotations, render
 from app.report.annotations import escape_data, escape_property, workflow_command
 from app.report.markdown import escape, render_markdown
 
@@ -217,7 +217,7 @@ def test_schema_and_validator_catch_broken_sarif(multitool: Path, tmp_path: Path
 
 
 def test_markdown_escapes_untrusted_text() -> None:
-    out = render_markdown([HOSTILE])
+    out = render_markdown(Report([HOSTILE]))
     assert "<script>" not in out and "<img" not in out
     assert "&lt;script&gt;" in out
     assert "[link](" not in out and "\\[link\\](" in out  # no live link

@@ -14,11 +14,12 @@ from app.report.annotations import batches, check_run_annotations, render_annota
 from app.report.jsonfmt import render_json
 from app.report.markdown import render_markdown
 from app.report.sarif import render_sarif
+from app.report.summary import Report
 from app.report.text import render_text
 
 FORMATS = ("text", "json", "sarif", "markdown", "annotations")
 
-__all__ = ["FORMATS", "batches", "check_run_annotations", "render"]
+__all__ = ["FORMATS", "Report", "batches", "check_run_annotations", "render"]
 
 
 def render(
@@ -45,4 +46,4 @@ def render(
         raise ValueError(
             f"unknown format {fmt!r} (expected one of: {', '.join(FORMATS)})"
         ) from None
-    return renderer(findings, verdict=verdict, skipped=skipped, errors=errors, meta=meta)
+    return renderer(Report(findings, verdict, skipped, errors, meta))

@@ -10,24 +10,17 @@ when the reviewer produced one, ``verdict`` (``Verdict.to_dict()``).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from app import __version__
-from app.findings import Finding, Verdict, sort_findings
-from app.report.summary import counts_by_severity, meta_int
+from app.findings import sort_findings
+from app.report.summary import Report, counts_by_severity, meta_int
 
 FORMAT_VERSION = 1
 
 
-def report_object(
-    findings: Sequence[Finding],
-    *,
-    verdict: Verdict | None = None,
-    skipped: Sequence[tuple[str, str]] = (),
-    errors: Sequence[str] = (),
-    meta: Mapping[str, str] = {},
-) -> dict[str, Any]:
+def report_object(report: Report) -> dict[str, Any]:
+    findings, skipped, errors, meta = report.findings, report.skipped, report.errors, report.meta
     data: dict[str, Any] = {
         "version": FORMAT_VERSION,
         "tool": {"name": "selfheal", "version": __version__},
@@ -45,18 +38,11 @@ def report_object(
         },
         "meta": dict(meta),
     }
-    if verdict is not None:
-        data["verdict"] = verdict.to_dict()
+    if report.verdict is not None:
+        data["verdict"] = report.verdict.to_dict()
     return data
 
 
-def render_json(
-    findings: Sequence[Finding],
-    *,
-    verdict: Verdict | None = None,
-    skipped: Sequence[tuple[str, str]] = (),
-    errors: Sequence[str] = (),
-    meta: Mapping[str, str] = {},
-) -> str:
-    obj = report_object(findings, verdict=verdict, skipped=skipped, errors=errors, meta=meta)
+def render_json(report: Report) -> str:
+    obj = report_object(report)
     return json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n"

@@ -9,10 +9,9 @@ links, tables or mentions. When the findings table does not fit, it is cut with 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
 
-from app.findings import Finding, Verdict, sort_findings
-from app.report.summary import counts_by_severity, summary_line
+from app.findings import Finding, sort_findings
+from app.report.summary import Report, counts_by_severity, summary_line
 
 MAX_CHARS = 65_535
 # Inline syntax that can start emphasis, code, links/images, table cells or strikethrough.
@@ -53,12 +52,8 @@ def _row(finding: Finding) -> str:
     return "| " + " | ".join(cells) + " |\n"
 
 
-def _header(
-    findings: Sequence[Finding],
-    verdict: Verdict | None,
-    errors: Sequence[str],
-    meta: Mapping[str, str],
-) -> list[str]:
+def _header(report: Report) -> list[str]:
+    findings, verdict, errors, meta = report.findings, report.verdict, report.errors, report.meta
     title = escape(meta.get("title", TITLE), 100)
     out: list[str] = []
     if verdict is not None:
@@ -80,16 +75,9 @@ def _header(
     return out
 
 
-def render_markdown(
-    findings: Sequence[Finding],
-    *,
-    verdict: Verdict | None = None,
-    skipped: Sequence[tuple[str, str]] = (),
-    errors: Sequence[str] = (),
-    meta: Mapping[str, str] = {},
-    max_chars: int = MAX_CHARS,
-) -> str:
-    head = "".join(_header(findings, verdict, errors, meta))
+def render_markdown(report: Report, *, max_chars: int = MAX_CHARS) -> str:
+    findings, skipped, errors = report.findings, report.skipped, report.errors
+    head = "".join(_header(report))
     tail: list[str] = []
     if errors:
         tail.append("### Scanner errors (the scan is incomplete)\n\n")
@@ -101,7 +89,7 @@ def render_markdown(
         if len(skipped) > MAX_SKIPPED_SHOWN:
             tail.append(f"- … and {len(skipped) - MAX_SKIPPED_SHOWN} more\n")
         tail.append("\n")
-    tail.append(escape(summary_line(findings, skipped, errors, meta), 1000) + "\n")
+    tail.append(escape(summary_line(report), 1000) + "\n")
     footer = "".join(tail)
     if len(head) + len(footer) > max_chars:  # pathological: drop the details, keep the head
         footer = footer[-min(len(footer), 1000) :]

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
 from app import __version__
-from app.findings import Finding, Severity, Verdict, sort_findings
+from app.findings import Finding, Severity, sort_findings
+from app.report.summary import Report
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -173,15 +174,9 @@ def _invocation(errors: Sequence[str], skipped: Sequence[tuple[str, str]]) -> di
     return invocation
 
 
-def sarif_log(
-    findings: Sequence[Finding],
-    *,
-    verdict: Verdict | None = None,
-    skipped: Sequence[tuple[str, str]] = (),
-    errors: Sequence[str] = (),
-    meta: Mapping[str, str] = {},
-) -> dict[str, Any]:
+def sarif_log(report: Report) -> dict[str, Any]:
     """The SARIF log as a dict (``render_sarif`` serialises it)."""
+    findings, verdict, meta = report.findings, report.verdict, report.meta
     ordered = sort_findings(findings)
     # A rule's default level comes from the most severe finding of that rule.
     worst: dict[str, Finding] = {}
@@ -203,7 +198,7 @@ def sarif_log(
                 "rules": rules,
             }
         },
-        "invocations": [_invocation(errors, skipped)],
+        "invocations": [_invocation(report.errors, report.skipped)],
         "results": [_result(f, index[f.rule_id]) for f in ordered],
         "columnKind": "unicodeCodePoints",
     }
@@ -219,13 +214,6 @@ def sarif_log(
     return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
 
 
-def render_sarif(
-    findings: Sequence[Finding],
-    *,
-    verdict: Verdict | None = None,
-    skipped: Sequence[tuple[str, str]] = (),
-    errors: Sequence[str] = (),
-    meta: Mapping[str, str] = {},
-) -> str:
-    log = sarif_log(findings, verdict=verdict, skipped=skipped, errors=errors, meta=meta)
+def render_sarif(report: Report) -> str:
+    log = sarif_log(report)
     return json.dumps(log, indent=2, ensure_ascii=False, default=str) + "\n"

@@ -4,10 +4,24 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
-from app.findings import Finding, Severity
+from app.findings import Finding, Severity, Verdict
 
 SEVERITIES_DESC = tuple(sorted(Severity, reverse=True))
+
+
+@dataclass(frozen=True)
+class Report:
+    """What every format renders: the findings, the reviewer's verdict when there is one,
+    the files not scanned (path, reason), scanner errors and facts such as
+    ``files_scanned`` and ``advisories`` (``meta``, strings)."""
+
+    findings: Sequence[Finding]
+    verdict: Verdict | None = None
+    skipped: Sequence[tuple[str, str]] = ()
+    errors: Sequence[str] = ()
+    meta: Mapping[str, str] = field(default_factory=dict)
 
 
 def counts_by_severity(findings: Sequence[Finding]) -> dict[str, int]:
@@ -26,13 +40,9 @@ def meta_int(meta: Mapping[str, str], key: str) -> int | None:
         return None
 
 
-def summary_line(
-    findings: Sequence[Finding],
-    skipped: Sequence[tuple[str, str]],
-    errors: Sequence[str],
-    meta: Mapping[str, str],
-) -> str:
+def summary_line(report: Report) -> str:
     """E.g. ``3 findings (1 critical, 2 high); 12 files scanned, 1 skipped; 0 errors``."""
+    findings, skipped, errors, meta = report.findings, report.skipped, report.errors, report.meta
     counts = counts_by_severity(findings)
     detail = ", ".join(f"{n} {label}" for label, n in counts.items() if n)
     total = len(findings)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
-from app.findings import Finding, Verdict, sort_findings
-from app.report.summary import summary_line
+from app.findings import Finding, sort_findings
+from app.report.summary import Report, summary_line
 
 MAX_MESSAGE = 120
 MAX_SKIPPED_SHOWN = 20
@@ -38,14 +38,13 @@ def _table(findings: Sequence[Finding]) -> list[str]:
     return lines
 
 
-def render_text(
-    findings: Sequence[Finding],
-    *,
-    verdict: Verdict | None = None,
-    skipped: Sequence[tuple[str, str]] = (),
-    errors: Sequence[str] = (),
-    meta: Mapping[str, str] = {},
-) -> str:
+def render_text(report: Report) -> str:
+    findings, verdict, skipped, errors = (
+        report.findings,
+        report.verdict,
+        report.skipped,
+        report.errors,
+    )
     lines: list[str] = []
     if verdict is not None:
         lines.append(f"Decision: {verdict.decision.value}  Risk: {verdict.risk.value}")
@@ -67,5 +66,5 @@ def render_text(
         lines.append("Scanner errors (the scan is incomplete):")
         lines.extend(f"  {_one_line(error, 300)}" for error in errors)
     lines.append("")
-    lines.append(summary_line(findings, skipped, errors, meta))
+    lines.append(summary_line(report))
     return "\n".join(lines) + "\n"
