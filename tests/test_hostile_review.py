@@ -165,3 +165,26 @@ def test_a_link_to_a_huge_directory_needs_a_person(
     )
     assert verdict.decision.value == "needs_approval"
     assert any("more than 3 files, not all checked" in f.message for f in verdict.findings)
+
+
+@pytest.mark.parametrize(
+    ("target", "decision", "says"),
+    [
+        (".github", "block", "adds a link (ci) to .github/workflows/ci.yml"),
+        (".", "block", "adds a link (ci) to .env"),
+        ("docs", "approve", ""),
+        ("missing", "approve", ""),
+    ],
+)
+def test_a_diff_link_to_a_directory_is_listed_from_the_work_tree(
+    tmp_path: Path, target: str, decision: str, says: str
+) -> None:
+    root = init_repo(tmp_path / "repo")
+    for path, text in FILES.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
+    diff = tmp_path / "link.diff"
+    diff.write_text(NEW_LINK.format(path="ci", target=target))
+    done = run_selfheal("review", "--repo", str(root), "--diff", str(diff), "--no-scan")
+    assert f"Decision: {decision}" in done.stdout, done.stdout + done.stderr
+    assert says in done.stdout

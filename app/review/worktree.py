@@ -7,15 +7,19 @@ reviewed (the usual ``git diff > change.diff``), the file on disk IS the new ver
 module swaps it in, but only when every line the diff shows is identical, at the same line
 number, in the file on disk. Paths never leave the tree (symlinks are resolved and checked),
 only regular files up to a size limit are read, and anything doubtful keeps the fragment.
+
+A diff carries no tree, so the files behind a symbolic link to a directory
+(``ChangedFile.link_exposes``) are listed from the work tree too, when the directory is there.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 from app.codeowners import normalize_path
-from app.review.changeset import ChangedFile, ChangeSet, ChangeStatus
+from app.review.changeset import LINK_EXPOSE_LIMIT, ChangedFile, ChangeSet, ChangeStatus
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 LINE_ENDINGS = b"\r\n"
@@ -69,14 +73,42 @@ def _complete(change: ChangedFile, root: Path) -> ChangedFile:
     return dataclasses.replace(change, content=disk, complete=True)
 
 
+def _directory_files(root: Path, directory: Path) -> tuple[tuple[str, ...], bool]:
+    """Up to LINK_EXPOSE_LIMIT files below ``directory`` (links not followed, ``.git`` left
+    out), as repository paths, and whether there were more."""
+    found: list[str] = []
+    for current, dirs, names in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if d != ".git")
+        for name in sorted(names):
+            if len(found) >= LINK_EXPOSE_LIMIT:
+                return tuple(found), True
+            found.append(normalize_path(os.path.relpath(os.path.join(current, name), root)))
+    return tuple(found), False
+
+
+def _exposed(change: ChangedFile, root: Path) -> ChangedFile:
+    target = change.resolved_link()
+    if target is None or change.link_exposes or change.link_escapes:
+        return change
+    try:
+        full = (root / target).resolve(strict=True) if target else root
+    except (OSError, RuntimeError):
+        return change
+    if (full != root and root not in full.parents) or not full.is_dir():
+        return change
+    exposes, more = _directory_files(root, full)
+    return dataclasses.replace(change, link_exposes=exposes, link_exposes_more=more)
+
+
 # -- public functions ------------------------------------------------------------------------
 
 
 def complete_from_worktree(changes: ChangeSet, root: Path) -> ChangeSet:
-    """``changes`` with provably matching work-tree files in place of diff fragments; the
-    reader also serves other files of the tree (``-r`` includes)."""
+    """``changes`` with provably matching work-tree files in place of diff fragments, and the
+    files behind links to directories; the reader also serves other files of the tree
+    (``-r`` includes)."""
     real_root = root.resolve()
-    files = tuple(_complete(change, real_root) for change in changes.files)
+    files = tuple(_exposed(_complete(change, real_root), real_root) for change in changes.files)
     contents = {f.path: f.content for f in files if f.content is not None}
 
     def read(path: str) -> str | None:
