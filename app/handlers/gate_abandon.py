@@ -5,8 +5,10 @@ killed on the last attempt) may leave its check run ``in_progress``. When such a
 dead-lettered, the ledger enqueues a ``gate_abandon`` job in the same transaction (see
 :func:`app.ledger.jobs.on_dead_letter`). That job finds the check run (the effect record, or
 GitHub by ``external_id``) and, unless it already completed, completes it as ``failure`` with
-the reason. It retries on its own schedule, with twice the attempts, so it outlasts an outage
-the gate job did not. It never creates a check run: no run means nothing was left open.
+the reason, and audits ``gate.abandoned``. It retries on its own schedule, with twice the
+attempts, so it outlasts an outage the gate job did not. It never creates a check run: no run
+means nothing was left open; a run that completed (a gate stopped by a halt says so before it
+dies) is left as it is.
 """
 
 from __future__ import annotations
@@ -57,22 +59,29 @@ async def run_gate_abandon(job: jobs.Job, ctx: JobContext) -> None:
     check_id = int(remote["id"])
     reason = mask(f"the gate job stopped for good: {p.get('reason') or 'unknown reason'}")
     output = error_output(reason)
-    if remote.get("status") != "completed":
+    closing = remote.get("status") != "completed"
+    if closing:
         await gh.call("checks.update", owner=owner, repo=name, check_run_id=check_id,
                       data={**output.completion(), "completed_at": _ts()})  # fmt: skip
         ctx.metrics.record_gate_conclusion(output.conclusion)
-    conclusion = str(remote.get("conclusion") or output.conclusion)
+        conclusion, title = output.conclusion, output.title
+    else:  # completed by the dying job itself (e.g. "halted"): only the ledger may lag
+        conclusion = str(remote.get("conclusion") or "")
+        title = str((remote.get("output") or {}).get("title") or "")
 
     def record(conn: sqlite3.Connection) -> None:
         run = gates.gate_run_for_check(conn, check_id)
         if run is not None and run.status != "completed":
             gates.update_gate_run(conn, run.id, status="completed", conclusion=conclusion,
-                                  title=output.title)  # fmt: skip
+                                  title=title)  # fmt: skip
 
     await ctx.ledger.awrite(record)
+    if not closing:
+        ctx.log.info("the dead gate job's check run had completed", extra={"check_run": check_id})
+        return
     await ctx.audit("selfheal", "gate.abandoned", {
         "pr": p.get("pr_number"), "sha": sha, "check_run": check_id, "gate_job": p.get("gate_job"),
-        "already_completed": remote.get("status") == "completed", "reason": reason,
+        "reason": reason,
     })  # fmt: skip
 
 
