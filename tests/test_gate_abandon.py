@@ -172,3 +172,13 @@ def test_the_server_registers_the_abandon_job_and_hook() -> None:
     kinds, hooks = out.stdout.strip().split("] [")
     assert "'gate_abandon'" in kinds and "'gate'" in kinds
     assert hooks.rstrip("]") == "'gate'"
+
+
+async def test_a_deleted_repository_leaves_nothing_to_close(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    """GitHub answers 404: the job ends instead of retrying a run that no longer exists."""
+    repo, inst, payload = await _pull_request(github_emulator, "acme/gone")
+    await _check_run(github_emulator, inst, repo, payload["head_sha"])
+    await github_emulator.person("owner", "admin").delete_repo(repo)
+    assert await _die_and_abandon(github_emulator, tmp_path, payload) == []

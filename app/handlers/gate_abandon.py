@@ -14,7 +14,10 @@ dies) is left as it is.
 from __future__ import annotations
 
 import sqlite3
+from http import HTTPStatus
 from typing import Any
+
+import gidgethub
 
 from app.gate.output import error_output
 from app.handlers.common import split
@@ -48,11 +51,16 @@ async def run_gate_abandon(job: jobs.Job, ctx: JobContext) -> None:
     key = f"check_run:{repo}:{sha}:{attempt}"
     found = await ctx.ledger.aread(lambda c: effects.get_effect(c, key))
     remote: dict[str, Any] | None
-    if found is not None and found.github_id is not None:
-        remote = await gh.call("checks.get", owner=owner, repo=name,
-                               check_run_id=int(found.github_id))  # fmt: skip
-    else:
-        remote = await _find_remote(gh, repo, sha, f"{EXTERNAL_PREFIX}{attempt}"[:255])
+    try:
+        if found is not None and found.github_id is not None:
+            remote = await gh.call("checks.get", owner=owner, repo=name,
+                                   check_run_id=int(found.github_id))  # fmt: skip
+        else:
+            remote = await _find_remote(gh, repo, sha, f"{EXTERNAL_PREFIX}{attempt}"[:255])
+    except gidgethub.BadRequest as exc:
+        if exc.status_code not in (HTTPStatus.NOT_FOUND, HTTPStatus.GONE):
+            raise
+        remote = None  # the repository or the run is gone (or no longer visible to the App)
     if remote is None:
         ctx.log.info("gate job died before creating its check run", extra={"repository": repo})
         return
