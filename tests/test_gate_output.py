@@ -88,7 +88,7 @@ def test_a_refusal_note_replaces_the_last_one_and_goes_on_approval() -> None:
     first = refused_update("Needs approval", "the summary", "bob", "@bob is not an owner of x")
     assert first["actions"] == [APPROVE_ACTION] and "conclusion" not in first
     noted = first["output"]["summary"]
-    assert noted.startswith("> ⛔ Approval refused: @bob pressed Approve, but @bob is not an")
+    assert noted.startswith("> ⛔ Approval refused: @bob pressed Approve, but &#64;bob is not")
     assert noted.endswith("\n\nthe summary")
     second = refused_update("Needs approval", noted, "eve", "@eve is not an owner of x")
     assert second["output"]["summary"].count("Approval refused") == 1
@@ -96,3 +96,13 @@ def test_a_refusal_note_replaces_the_last_one_and_goes_on_approval() -> None:
     approved = approved_update("Needs approval", second["output"]["summary"], "alice")
     assert "Approval refused" not in approved["output"]["summary"]
     assert approved["output"]["summary"].endswith("\n\nthe summary")
+
+
+def test_a_refusal_note_cannot_carry_markup_from_a_path() -> None:
+    hostile = "@bob is not an owner of a\n\n[x](http://evil)`<img>`|@team"
+    note = refused_update("t", "the summary", "bob", hostile)["output"]["summary"]
+    first, _, rest = note.partition("\n\n")
+    assert rest == "the summary"  # the path's blank line did not end the note early
+    assert "[x](" not in first and "<img>" not in first and "@team" not in first
+    again = refused_update("t", note, "eve", "x")["output"]["summary"]
+    assert again.endswith("\n\nthe summary") and again.count("Approval refused") == 1

@@ -14,6 +14,7 @@ from typing import Any
 
 from app.findings import Category, Decision, Finding, Verdict
 from app.report import batches, check_run_annotations, render
+from app.report.markdown import escape
 
 CONCLUSIONS = {
     Decision.APPROVE: "success",
@@ -145,6 +146,7 @@ def refused_update(title: str, summary: str, clicker: str, reason: str) -> dict[
     Approve button."""
     if summary.startswith(REFUSAL_MARK):
         summary = summary.partition("\n\n")[2]
+    reason = escape(reason, 600)  # it names paths: one line, no markdown, no mentions
     note = (
         f"{REFUSAL_MARK}: @{clicker} pressed Approve, but {reason}. An owner of every path "
         "that needs approval, or a repository admin, must approve.\n\n"

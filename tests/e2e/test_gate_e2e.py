@@ -61,7 +61,7 @@ async def test_leak_fails_clean_passes_review_path_needs_an_owner(
         await until(lambda: review.output["summary"].startswith("> ⛔ Approval refused"),
                     what="refusal note")  # fmt: skip
         assert (
-            "@bob pressed Approve, but @bob is not an owner of payments/"
+            "@bob pressed Approve, but &#64;bob is not an owner of payments/"
             in (review.output["summary"])
         )
         assert [a["identifier"] for a in review.actions] == ["approve"]  # still offered
