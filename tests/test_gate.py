@@ -81,7 +81,7 @@ async def test_an_approval_is_bound_to_the_head_sha(
 
         await carol.click_check_run_action(second, "approve")  # an owner through @acme/payments
         await until(lambda: second.conclusion == "success", what="approval of the new head")
-        (approved,) = server.audit("gate.approved")
+        (approved,) = await until(lambda: server.audit("gate.approved"), what="approval audit")
         assert approved.actor == "carol" and approved.details["sha"] == second_sha
         assert len(gate_runs(repo, second_sha)) == 1
     finally:

@@ -63,6 +63,8 @@ async def test_a_fork_pull_request_is_gated_from_the_base_repository(
                     what="re-run after the fork was deleted")  # fmt: skip
         rerun = gate_runs(repo, fixed)[-1]
         assert rerun.conclusion == "success", rerun.output
+        # The audit entry follows the check's completion on GitHub: wait for the third one.
+        await until(lambda: len(server.audit("gate.completed")) == 3, what="audit entries")
         completions = [e.details for e in server.audit("gate.completed")]
         assert sorted((d["pr"], d["sha"]) for d in completions) == sorted(
             [(number, sha), (number, fixed), (number, fixed)]

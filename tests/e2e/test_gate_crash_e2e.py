@@ -117,6 +117,8 @@ async def test_kill_9_mid_gate_then_restart_completes_the_check_once(
     server = await _serve(emu, tmp_path, port, delay="0")
     try:
         await until(lambda: run.status == "completed", timeout=120, what="completion")
+        # The job records and audits after GitHub's side: stop the server only once it is done.
+        await until(lambda: _gate_job_status(db) == "done", what="gate job done")
         await emu.drain()
     finally:
         server.send_signal(signal.SIGTERM)

@@ -71,23 +71,30 @@ async def test_leak_fails_clean_passes_review_path_needs_an_owner(
 
         await alice.click_check_run_action(review, "approve")
         await until(lambda: review.conclusion == "success", what="approval")
-        (approved,) = server.audit("gate.approved")
+        # The audit entries and metrics follow GitHub's side of each step: wait for them.
+        (approved,) = await until(lambda: server.audit("gate.approved"), what="approval audit")
         assert approved.actor == "alice" and approved.details["sha"] == pay_sha
         assert review.output["title"].startswith("Approved by @alice")
         assert "Approval refused" not in review.output["summary"]
 
         for sha in (leak_sha, clean_sha, pay_sha):  # check_suite + pull_request: one run each
             assert len(gate_runs(repo, sha)) == 1
-        completions = server.audit("gate.completed")
+        completions = await until(
+            lambda: len(server.audit("gate.completed")) == 3 and server.audit("gate.completed"),
+            what="completion audit",
+        )
         assert sorted(e.details["sha"] for e in completions) == sorted(
             [leak_sha, clean_sha, pay_sha]
         )
 
-        metrics = server.runner.app[METRICS].render()
-        for conclusion, count in (("failure", 1), ("success", 2), ("action_required", 1)):
-            assert (
-                f'selfheal_gate_conclusions_total{{conclusion="{conclusion}"}} {count}' in metrics
-            )
+        expected = [
+            f'selfheal_gate_conclusions_total{{conclusion="{conclusion}"}} {count}'
+            for conclusion, count in (("failure", 1), ("success", 2), ("action_required", 1))
+        ]
+        await until(
+            lambda: all(line in server.runner.app[METRICS].render() for line in expected),
+            what="gate metrics",
+        )
 
         # Every webhook delivered again (GitHub's "Redeliver"): nothing is duplicated.
         runs_before = len(repo.check_runs)
