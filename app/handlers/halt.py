@@ -131,13 +131,7 @@ async def is_halted(
 def stop_running_jobs(ctx: JobContext, repo: str) -> int:
     """Cancel the repository's running jobs except the current one (which is handling the
     halt itself); they stop within the worker's cancel grace period."""
-    worker = ctx.worker
-    mine = worker.running.pop(ctx.job.id, None)
-    try:
-        return worker.cancel_repository(repo, REASON)
-    finally:
-        if mine is not None:
-            worker.running[ctx.job.id] = mine
+    return ctx.worker.cancel_repository(repo, REASON, spare=ctx.job.id)
 
 
 async def _was_halted(ctx: JobContext, repo: str, sha: str) -> bool:
