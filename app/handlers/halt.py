@@ -60,6 +60,14 @@ async def halt_label(gh: Any, repo: str, default_branch: str | None = None) -> s
     return config.halt_label if isinstance(config, RepoConfig) else HALT_LABEL
 
 
+def _cached(conn: Any, repo: str, label: str) -> set[int] | None:
+    """The cached halting issues, or None when nothing is cached for this label."""
+    cached = effects.get_effect(conn, _key(repo))
+    if cached is not None and cached.data.get("label") == label:
+        return {int(n) for n in cached.data.get("issues", [])}
+    return None
+
+
 def _save(conn: Any, repo: str, label: str, issues: set[int]) -> None:
     effects.forget_effect(conn, _key(repo))
     data = {"label": label, "issues": sorted(issues)}
@@ -79,10 +87,8 @@ def _transition(
 ) -> tuple[set[int], set[int]]:
     """Apply one issue's change to the cached set in ONE writer transaction (two workers
     handling two labels at once cannot lose either); returns (before, after)."""
-    cached = effects.get_effect(conn, _key(repo))
-    if cached is not None and cached.data.get("label") == label:
-        before = {int(n) for n in cached.data.get("issues", [])}
-    else:
+    before = _cached(conn, repo, label)
+    if before is None:
         before = set(fallback or ())
     after = set(before)
     if change is not None:
@@ -103,10 +109,7 @@ async def search_halting(gh: Any, repo: str, label: str) -> set[int]:
 
 
 async def cached_issues(ctx: JobContext, repo: str, label: str) -> set[int] | None:
-    cached = await ctx.ledger.aread(lambda c: effects.get_effect(c, _key(repo)))
-    if cached is not None and cached.data.get("label") == label:
-        return {int(n) for n in cached.data.get("issues", [])}
-    return None
+    return await ctx.ledger.aread(lambda c: _cached(c, repo, label))
 
 
 async def halting_issues(ctx: JobContext, gh: Any, repo: str, label: str) -> set[int]:
