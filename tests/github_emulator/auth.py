@@ -189,7 +189,3 @@ def require(identity: Identity, repo: Repo, need: str) -> str:
         message = NOT_INTEGRATION if identity.installation else NEEDS_PUSH
         raise ApiError(403, message)
     return have
-
-
-def is_app_token(identity: Identity) -> bool:
-    return identity.installation is not None

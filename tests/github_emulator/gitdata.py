@@ -16,7 +16,6 @@ from typing import Any
 
 import pygit2
 
-BLOB_MODES = {"100644", "100755", "120000"}
 PULL_REFS = "refs/pull/"  # read-only refs GitHub keeps in the base repository of each PR
 STATUS_NAMES = {"A": "added", "D": "removed", "M": "modified", "R": "renamed", "T": "changed"}
 

@@ -55,10 +55,6 @@ class User:
     email: str | None = None
     site_admin: bool = False
 
-    @property
-    def node_prefix(self) -> str:
-        return {"Organization": "O", "Bot": "BOT"}.get(self.type, "U")
-
 
 @dataclass
 class App:
