@@ -56,8 +56,9 @@ class GateError(Exception):
     """A reason the gate cannot evaluate (bad config, missing commit ...)."""
 
 
-def _ts(now: float | None = None) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if now is None else now))
+def timestamp() -> str:
+    """Now, as GitHub's check-run times are written."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 async def enqueue_gate(
@@ -123,11 +124,34 @@ async def _pr_numbers(
 # -- the job ---------------------------------------------------------------------------------
 
 
-async def _find_remote(gh: Any, repo: str, sha: str, external_id: str) -> dict[str, Any] | None:
+def check_run_key(repo: str, sha: str, attempt: str) -> str:
+    """The effect record that holds the id of the check run of (repo, sha, attempt)."""
+    return f"check_run:{repo}:{sha}:{attempt}"
+
+
+def external_id(attempt: str) -> str:
+    return f"{EXTERNAL_PREFIX}{attempt}"[:255]
+
+
+async def recorded_check_id(ctx: JobContext, repo: str, sha: str, attempt: str) -> int | None:
+    """The id of the check run a gate job recorded for (repo, sha, attempt), if any."""
+    key = check_run_key(repo, sha, attempt)
+    found = await ctx.ledger.aread(lambda c: effects.get_effect(c, key))
+    return None if found is None or found.github_id is None else int(found.github_id)
+
+
+async def read_check_run(
+    gh: Any, repo: str, sha: str, attempt: str, check_id: int | None
+) -> dict[str, Any] | None:
+    """The check run as GitHub has it: by its recorded id, else found by its external_id
+    (a job that crashed before recording it); None when there is none."""
     owner, name = split(repo)
+    if check_id is not None:
+        return dict(await gh.call("checks.get", owner=owner, repo=name, check_run_id=check_id))
+    wanted = external_id(attempt)
     runs = gh.paginate("checks.list_for_ref", owner=owner, repo=name, ref=sha, filter="all")
     async for run in runs:
-        if run.get("external_id") == external_id:
+        if run.get("external_id") == wanted:
             return dict(run)
     return None
 
@@ -139,27 +163,20 @@ async def ensure_check_run(
     value is the check run as GitHub has it, read back only when this job is a retry."""
     p = ctx.job.payload
     repo, sha, attempt = str(p["repository"]), str(p["head_sha"]), str(p["attempt"])
-    key, external_id = f"check_run:{repo}:{sha}:{attempt}", f"{EXTERNAL_PREFIX}{attempt}"[:255]
-    owner, repo_name = split(repo)
-    found = await ctx.ledger.aread(lambda c: effects.get_effect(c, key))
-    remote: dict[str, Any] | None = None
+    check_id = await recorded_check_id(ctx, repo, sha, attempt)
     retry = ctx.job.attempts > 1
-    if found is not None and found.github_id is not None:
-        check_id = int(found.github_id)
-        if retry:
-            remote = await gh.call("checks.get", owner=owner, repo=repo_name, check_run_id=check_id)
-    else:
-        remote = await _find_remote(gh, repo, sha, external_id) if retry else None
-        if remote is None:
-            created = await gh.call("checks.create", owner=owner, repo=repo_name, data={
-                "name": name, "head_sha": sha, "status": "in_progress",
-                "external_id": external_id, "started_at": _ts(),
-                "output": {"title": "Reviewing…", "summary": "The security gate is running."},
-            })  # fmt: skip
-            check_id = int(created["id"])
-        else:
-            check_id = int(remote["id"])
-    base_sha = str(pr["base"]["sha"])
+    remote = await read_check_run(gh, repo, sha, attempt, check_id) if retry else None
+    if remote is not None:
+        check_id = int(remote["id"])
+    elif check_id is None:
+        owner, repo_name = split(repo)
+        created = await gh.call("checks.create", owner=owner, repo=repo_name, data={
+            "name": name, "head_sha": sha, "status": "in_progress",
+            "external_id": external_id(attempt), "started_at": timestamp(),
+            "output": {"title": "Reviewing…", "summary": "The security gate is running."},
+        })  # fmt: skip
+        check_id = int(created["id"])
+    key, base_sha = check_run_key(repo, sha, attempt), str(pr["base"]["sha"])
 
     def record(conn: Any) -> gates.GateRun:
         effects.record_effect(conn, key, "check_run", check_id, job_id=ctx.job.id,
@@ -273,7 +290,7 @@ async def finish(
                           data=body)  # fmt: skip
     if (remote or {}).get("status") != "completed":
         await gh.call("checks.update", owner=owner, repo=name, check_run_id=run.check_run_id,
-                      data={**output.completion(), "completed_at": _ts()})  # fmt: skip
+                      data={**output.completion(), "completed_at": timestamp()})  # fmt: skip
     risk = verdict.risk.value if verdict is not None else None
     details = {"pr": run.pr_number, "sha": run.head_sha, "conclusion": output.conclusion,
                "risk": risk, "check_run": run.check_run_id, "title": output.title}  # fmt: skip

@@ -21,8 +21,8 @@ import gidgethub
 
 from app.gate.output import error_output
 from app.handlers.common import split
-from app.handlers.gate import EXTERNAL_PREFIX, JOB_KIND, _find_remote, _ts
-from app.ledger import effects, gates, jobs
+from app.handlers.gate import JOB_KIND, read_check_run, recorded_check_id, timestamp
+from app.ledger import gates, jobs
 from app.logs import mask
 from app.worker import JobContext, register_job_kind
 
@@ -47,16 +47,10 @@ async def run_gate_abandon(job: jobs.Job, ctx: JobContext) -> None:
     repo, sha, attempt = str(p["repository"]), str(p["head_sha"]), str(p["attempt"])
     ctx.repository, ctx.installation_id = repo, p.get("installation_id")
     gh = await ctx.github()
-    owner, name = split(repo)
-    key = f"check_run:{repo}:{sha}:{attempt}"
-    found = await ctx.ledger.aread(lambda c: effects.get_effect(c, key))
+    check_id = await recorded_check_id(ctx, repo, sha, attempt)
     remote: dict[str, Any] | None
     try:
-        if found is not None and found.github_id is not None:
-            remote = await gh.call("checks.get", owner=owner, repo=name,
-                                   check_run_id=int(found.github_id))  # fmt: skip
-        else:
-            remote = await _find_remote(gh, repo, sha, f"{EXTERNAL_PREFIX}{attempt}"[:255])
+        remote = await read_check_run(gh, repo, sha, attempt, check_id)
     except gidgethub.BadRequest as exc:
         if exc.status_code not in (HTTPStatus.NOT_FOUND, HTTPStatus.GONE):
             raise
@@ -64,13 +58,14 @@ async def run_gate_abandon(job: jobs.Job, ctx: JobContext) -> None:
     if remote is None:
         ctx.log.info("gate job died before creating its check run", extra={"repository": repo})
         return
+    owner, name = split(repo)
     check_id = int(remote["id"])
     reason = mask(f"the gate job stopped for good: {p.get('reason') or 'unknown reason'}")
     output = error_output(reason)
     closing = remote.get("status") != "completed"
     if closing:
         await gh.call("checks.update", owner=owner, repo=name, check_run_id=check_id,
-                      data={**output.completion(), "completed_at": _ts()})  # fmt: skip
+                      data={**output.completion(), "completed_at": timestamp()})  # fmt: skip
         ctx.metrics.record_gate_conclusion(output.conclusion)
         conclusion, title = output.conclusion, output.title
     else:  # completed by the dying job itself (e.g. "halted"): only the ledger may lag
