@@ -32,6 +32,7 @@ from app.gate.ruleset import rules_for
 from app.gitops import branch_refspec, fetch
 from app.handlers.common import bot_login, data_dir, is_bot_pr, repo_config, split
 from app.handlers.halt import is_halted
+from app.labels import HALT_LABEL
 from app.ledger import effects, gates, jobs
 from app.logs import mask
 from app.policy import Policy, PolicyError
@@ -325,7 +326,7 @@ async def run_gate(job: jobs.Job, ctx: JobContext) -> None:
         output, verdict = await evaluate(ctx, gh, pr, config)
     except (JobCancelled, asyncio.CancelledError):
         if ctx.cancelled.is_set():  # halted: say so on the check before the job stops
-            label = config.halt_label if isinstance(config, RepoConfig) else "selfheal:halt"
+            label = config.halt_label if isinstance(config, RepoConfig) else HALT_LABEL
             await asyncio.shield(finish(ctx, gh, run, halted_output(label), None, remote))
         raise  # shutdown or a lost lease: the retry completes the same check run
     except Exception as exc:  # fail closed, with the reason and never a secret
