@@ -119,6 +119,14 @@ def verify_app_jwt(world: World, token: str, now: float | None = None) -> App:
     return app
 
 
+def live_token(world: World, value: str) -> Token | None:
+    """The token ``value`` names, or None when it is unknown or expired."""
+    token = world.tokens.get(value)
+    if token is None or (token.expires_at is not None and token.expires_at <= time.time()):
+        return None
+    return token
+
+
 def identify(world: World, request: web.Request) -> Identity:
     header = request.headers.get("Authorization", "")
     if not header:
@@ -129,8 +137,8 @@ def identify(world: World, request: web.Request) -> Identity:
     scheme, value = parsed
     if value.count(".") == 2 and value.startswith("eyJ") and scheme != "basic":
         return Identity("app", app=verify_app_jwt(world, value))
-    token = world.tokens.get(value)
-    if token is None or (token.expires_at is not None and token.expires_at <= time.time()):
+    token = live_token(world, value)
+    if token is None:
         raise ApiError(401, BAD_CREDENTIALS)
     return Identity("token", token=token)
 
@@ -158,6 +166,14 @@ def require_app(identity: Identity) -> App:
     if identity.app is None:
         raise ApiError(401, JWT_UNDECODABLE, docs=JWT_DOCS)
     return identity.app
+
+
+def actor_of(identity: Identity) -> User:
+    """The user acting (a person, or the App's bot for an installation token); 401 for
+    anonymous and App JWT calls."""
+    if identity.user is None:
+        raise ApiError(401, "Requires authentication")
+    return identity.user
 
 
 def permission(identity: Identity, repo: Repo) -> str:

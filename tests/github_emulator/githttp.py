@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from collections.abc import Callable
 
 from aiohttp import web
 
 from . import gitdata
-from .auth import Identity, credentials, permission
+from .auth import Identity, credentials, live_token, permission
 from .context import emu
 from .state import permission_at_least
 
@@ -48,8 +47,8 @@ async def handle(request: web.Request) -> web.StreamResponse:
     if not header and not repo.private and SERVICES[service] == "read":
         return await _run_backend(request, rel, tail, "", e.root)  # anyone may fetch
     parsed = credentials(header) if header else None
-    token = e.world.tokens.get(parsed[1]) if parsed else None
-    if token is None or (token.expires_at is not None and token.expires_at <= time.time()):
+    token = live_token(e.world, parsed[1]) if parsed else None
+    if token is None:
         return _unauthorized()
     ident = Identity("token", token=token)
     have = permission(ident, repo)

@@ -10,19 +10,13 @@ from typing import Any
 from aiohttp import web
 
 from . import events
-from .auth import Identity, permission
+from .auth import Identity, actor_of, permission
 from .context import emu, identity
-from .responses import ApiError, validation
-from .state import Issue, IssueEvent, Label, Repo, User, permission_at_least
+from .responses import validation
+from .state import Issue, IssueEvent, Label, Repo, permission_at_least
 
 DEFAULT_LABEL_COLOR = "ededed"
 STATE_REASONS = {"completed", "not_planned", "reopened", None}
-
-
-def actor_of(ident: Identity) -> User:
-    if ident.user is None:
-        raise ApiError(401, "Requires authentication")
-    return ident.user
 
 
 def can(ident: Identity, repo: Repo, need: str) -> bool:

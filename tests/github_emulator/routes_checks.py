@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from . import events, gitdata
-from .auth import Identity
+from .auth import NOT_INTEGRATION, Identity
 from .context import emu, identity, repo_for
 from .responses import ApiError, body, not_found, paged_reply, reply, validation
 from .state import App, CheckRun, Repo, User
@@ -286,7 +286,7 @@ async def rerequest_run(request: web.Request) -> web.Response:
     app, actor = _app(identity(request))
     run = _run(repo, request)
     if run.suite.app.id != app.id:
-        raise ApiError(403, "Resource not accessible by integration")
+        raise ApiError(403, NOT_INTEGRATION)
     events.check_run_event(emu(request), repo, run, "rerequested", actor)
     return reply({}, status=201)
 

@@ -8,8 +8,9 @@ import time
 from aiohttp import web
 
 from . import events
+from .auth import NEEDS_PUSH, actor_of
 from .context import emu, identity, issue_for, repo_for
-from .issue_ops import actor_of, can, iso_to_ts
+from .issue_ops import can, iso_to_ts
 from .responses import ApiError, body, no_content, not_found, paged_reply, reply, validation
 from .serializers import REACTIONS
 from .state import Comment, Reaction, Repo
@@ -63,7 +64,7 @@ def _comment(request: web.Request, repo: Repo, edit: bool) -> Comment:
     if edit and not (
         (ident.user and ident.user.login == comment.user.login) or can(ident, repo, "write")
     ):
-        raise ApiError(403, "Must have push access to repository")
+        raise ApiError(403, NEEDS_PUSH)
     return comment
 
 

@@ -8,7 +8,7 @@ import re
 from aiohttp import web
 
 from . import events, forks
-from .auth import NOT_INTEGRATION, permission
+from .auth import NOT_INTEGRATION, actor_of, permission
 from .context import emu, identity, repo_for
 from .responses import ApiError, body, no_content, reply, validation
 from .state import User, World
@@ -31,9 +31,7 @@ def _member(world: World, org: User, user: User) -> bool:
 async def create_fork(request: web.Request) -> web.Response:
     parent = repo_for(request)
     e, ident = emu(request), identity(request)
-    user = ident.user
-    if user is None:
-        raise ApiError(401, "Requires authentication")
+    user = actor_of(ident)
     if ident.installation is not None:  # GitHub wants an App installed account-wide
         raise ApiError(403, NOT_INTEGRATION)
     data = await body(request)

@@ -10,18 +10,12 @@ import pygit2
 from aiohttp import web
 
 from . import gitdata
+from .auth import actor_of
 from .context import emu, identity, repo_for
 from .responses import ApiError, body, no_content, not_found, paged_reply, reply, validation
 from .state import Repo, User
 
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
-
-
-def _actor(request: web.Request) -> User:
-    user = identity(request).user
-    if user is None:
-        raise ApiError(401, "Requires authentication")
-    return user
 
 
 def _author(user: User) -> dict[str, str]:
@@ -40,7 +34,7 @@ async def _change_ref(request: web.Request, repo: Repo, name: str, sha: str | No
             gitdata.delete_ref(git, name)
         else:
             gitdata.set_ref(git, name, sha)
-        emu(request).refs_changed(repo, before, gitdata.refs(git), _actor(request))
+        emu(request).refs_changed(repo, before, gitdata.refs(git), actor_of(identity(request)))
 
 
 async def get_ref(request: web.Request) -> web.Response:
@@ -121,7 +115,7 @@ async def create_commit(request: web.Request) -> web.Response:
         raise validation("Commit", "parents", "invalid")
     if not isinstance(data.get("message"), str):
         raise validation("Commit", "message", "missing_field")
-    author = data.get("author") or _author(_actor(request))
+    author = data.get("author") or _author(actor_of(identity(request)))
     sha = gitdata.create_commit(git, data["message"], tree, parents, author, data.get("committer"))
     commit = git[sha]
     assert isinstance(commit, pygit2.Commit)

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from . import events
-from .auth import permission
+from .auth import NOT_INTEGRATION, permission
 from .context import emu, identity
 from .responses import ApiError, body, reply
 from .serializers import parse_node_id
@@ -79,7 +79,7 @@ async def graphql(request: web.Request) -> web.Response:
                     {
                         "type": "FORBIDDEN",
                         "path": [mutation],
-                        "message": "Resource not accessible by integration",
+                        "message": NOT_INTEGRATION,
                     }
                 ],
             }

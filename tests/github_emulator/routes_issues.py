@@ -9,10 +9,10 @@ from typing import Any
 from aiohttp import web
 
 from . import events
+from .auth import NEEDS_PUSH, actor_of
 from .context import emu, identity, issue_for, repo_for
 from .issue_ops import (
     STATE_REASONS,
-    actor_of,
     add_labels,
     can,
     iso_to_ts,
@@ -72,12 +72,12 @@ async def update_issue(request: web.Request) -> web.Response:
     is_author = actor.login == issue.user.login
     triage, write = can(ident, repo, "triage"), can(ident, repo, "write")
     if not (is_author or triage):
-        raise ApiError(403, "Must have push access to repository")
+        raise ApiError(403, NEEDS_PUSH)
     changes: dict[str, Any] = {}
     for key in ("title", "body"):
         if key in data and data[key] != getattr(issue, key):
             if not (is_author or write):
-                raise ApiError(403, "Must have push access to repository")
+                raise ApiError(403, NEEDS_PUSH)
             changes[key] = {"from": getattr(issue, key) or ""}  # GitHub sends "" for no body
             setattr(issue, key, data[key])
     if changes:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from .auth import actor_of
 from .context import emu, identity
-from .responses import ApiError, not_found, reply
+from .responses import not_found, reply
 
 
 async def team_membership(request: web.Request) -> web.Response:
-    if identity(request).user is None:
-        raise ApiError(401, "Requires authentication")
+    actor_of(identity(request))  # 401 for anonymous and App JWT callers
     org, slug, login = (request.match_info[k] for k in ("org", "team_slug", "username"))
     e = emu(request)
     members = e.world.teams.get(f"{org}/{slug}".lower())

@@ -11,20 +11,13 @@ from typing import Any
 from aiohttp import web
 
 from . import events, forks, gitdata
-from .auth import permission
+from .auth import NEEDS_PUSH, actor_of, permission
 from .context import emu, identity, issue_for, repo_for
 from .issue_ops import set_state
 from .responses import ApiError, body, paged_reply, reply, validation
-from .state import Issue, PullRequest, Repo, User, permission_at_least, required_check_problem
+from .state import Issue, PullRequest, Repo, permission_at_least, required_check_problem
 
 CLOSING_RE = re.compile(r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s+#(\d+)", re.IGNORECASE)
-
-
-def _actor(request: web.Request) -> User:
-    user = identity(request).user
-    if user is None:
-        raise ApiError(401, "Requires authentication")
-    return user
 
 
 def _already_exists(owner: str, head: str) -> ApiError:
@@ -86,7 +79,7 @@ async def create_pull(request: web.Request) -> web.Response:
             and (pr.head_repo or repo) is head_repo
         ):
             raise _already_exists(head_repo.owner.login, head)
-    now, actor = time.time(), _actor(request)
+    now, actor = time.time(), actor_of(identity(request))
     issue = Issue(
         id=e.world.next_id(),
         number=e.world.next_issue_number(repo),
@@ -123,11 +116,11 @@ async def update_pull(request: web.Request) -> web.Response:
     e, ident = emu(request), identity(request)
     issue = issue_for(repo, request.match_info["pull_number"], pulls=True)
     assert issue.pull is not None
-    actor = _actor(request)
+    actor = actor_of(ident)
     if actor.login != issue.user.login and not permission_at_least(
         permission(ident, repo), "write"
     ):
-        raise ApiError(403, "Must have push access to repository")
+        raise ApiError(403, NEEDS_PUSH)
     data = await body(request)
     changes: dict[str, Any] = {}
     for key in ("title", "body"):
@@ -221,7 +214,7 @@ async def merge_pull(request: web.Request) -> web.Response:
     method = str(data.get("merge_method", "merge"))
     if method not in ("merge", "squash", "rebase"):
         raise validation("PullRequest", "merge_method", "invalid")
-    actor = _actor(request)
+    actor = actor_of(identity(request))
     git = gitdata.open_repo(repo.path)
     head_owner = (pr.head_repo or repo).owner.login
     default_title = (

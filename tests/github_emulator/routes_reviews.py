@@ -8,6 +8,7 @@ import time
 from aiohttp import web
 
 from . import events, gitdata
+from .auth import actor_of
 from .context import emu, identity, issue_for, repo_for
 from .responses import ApiError, body, paged_reply, reply, validation
 from .state import Review
@@ -21,9 +22,7 @@ async def create_review(request: web.Request) -> web.Response:
     issue = issue_for(repo, request.match_info["pull_number"], pulls=True)
     pr = issue.pull
     assert pr is not None
-    user = identity(request).user
-    if user is None:
-        raise ApiError(401, "Requires authentication")
+    user = actor_of(identity(request))
     data = await body(request)
     event = str(data.get("event", "COMMENT"))
     if event not in EVENTS:
