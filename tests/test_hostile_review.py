@@ -32,6 +32,12 @@ DIFFS = {
         "diff --git a/notes b/notes\nold mode 100644\nnew mode 120000\n--- a/notes\n"
         "+++ b/notes\n@@ -1 +1 @@\n-hello\n+id_rsa\n\\ No newline at end of file\n"
     ),
+    # a patch series: the second patch of the same file makes it a link (was approved)
+    "link-in-a-series": (
+        "diff --git a/notes b/notes\n--- a/notes\n+++ b/notes\n@@ -1 +1 @@\n-hello\n+hi\n"
+        "diff --git a/notes b/notes\nold mode 100644\nnew mode 120000\n--- a/notes\n"
+        "+++ b/notes\n@@ -1 +1 @@\n-hi\n+id_rsa\n\\ No newline at end of file\n"
+    ),
     # other spellings of a protected path
     "octal-quoted": (
         'diff --git "a/\\056env" "b/\\056env"\nnew file mode 100644\n--- /dev/null\n'

@@ -107,6 +107,25 @@ def test_preamble_signature_and_empty_context_lines_are_tolerated() -> None:
     assert only.content == b"x = 1\n\ny = 3\n"
 
 
+def test_a_patch_series_overlays_later_hunks_and_keeps_a_link() -> None:
+    first = "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1,2 +1,2 @@\n-a\n+A\n b\n"
+    second = "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -2 +2 @@\n-b\n+B\n"
+    (both,) = parse_diff(first + second)
+    assert (both.content, both.added_lines, both.shown_lines) == (
+        b"A\nB\n",
+        frozenset({1, 2}),
+        frozenset({1, 2}),
+    )
+    assert both.link_target is None
+    one_line = "diff --git a/y b/y\n--- a/y\n+++ b/y\n@@ -1 +1 @@\n-a\n+b\n"
+    relink = (
+        "diff --git a/y b/y\nold mode 100644\nnew mode 120000\n--- a/y\n+++ b/y\n"
+        "@@ -1 +1 @@\n-b\n+.env\n\\ No newline at end of file\n"
+    )
+    (link,) = parse_diff(one_line + relink)
+    assert (link.content, link.link_target, link.paths) == (b".env", ".env", ("y", ".env"))
+
+
 def test_mode_change_and_pure_rename_have_no_content() -> None:
     text = (
         "diff --git a/run.sh b/run.sh\nold mode 100644\nnew mode 100755\n"

@@ -92,20 +92,24 @@ def _finish(state: _File, files: dict[str, ChangedFile]) -> None:
     previous = files.get(entry.path)
     if previous is not None and previous.content and entry.content is not None:
         # The same file twice (a patch series): overlay the later hunks on the earlier ones.
+        # A link in either part stays a link, to what the merged content names.
         merged = previous.content.splitlines(keepends=True)
         for n, line in state.lines.items():
             while len(merged) < n:
                 merged.append(b"\n")
             merged[n - 1] = line
+        joined = b"".join(merged)
+        link = state.link or previous.link_target is not None
         entry = ChangedFile(
             entry.path,
             previous.old_path,
             previous.status,
-            b"".join(merged),
+            joined,
             previous.added_lines | entry.added_lines,
             entry.binary,
             complete=previous.complete,
             shown_lines=previous.shown_lines | entry.shown_lines,
+            link_target=_text(joined.rstrip(b"\n")) if link else None,
         )
     files[entry.path] = entry
 
