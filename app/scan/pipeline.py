@@ -248,11 +248,12 @@ def _semgrep_result(
 
 
 def _finish(findings: Iterable[Finding], options: ScanOptions, report: ScanReport) -> list[Finding]:
-    masker = _masker(report)
+    from app.scan.secrets import mask_secrets
+
     unique: dict[tuple[str, str, int, int, str], Finding] = {}
     for finding in findings:
-        if finding.source is not Source.SECRETS and masker is not None:
-            finding = _mask(finding, masker)
+        if finding.source is not Source.SECRETS:
+            finding = _mask(finding, mask_secrets)
         key = (finding.rule_id, finding.path, finding.line, finding.column, finding.fingerprint)
         unique.setdefault(key, finding)
     result = list(unique.values())
@@ -264,12 +265,3 @@ def _finish(findings: Iterable[Finding], options: ScanOptions, report: ScanRepor
         except Exception as exc:  # an unusable baseline must not silently hide findings
             report.errors.append(f"baseline {options.baseline}: {exc}")
     return sort_findings(result)
-
-
-def _masker(report: ScanReport) -> Callable[[str], str] | None:
-    try:
-        from app.scan.secrets import mask_secrets
-    except ImportError as exc:
-        report.errors.append(f"secrets: cannot mask snippets: {exc}")
-        return None
-    return mask_secrets

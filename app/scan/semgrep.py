@@ -26,7 +26,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from typing import Any
 from app.findings import Finding
 from app.resources import rules_dir
 from app.scan import ScannerError
+from app.scan.secrets import mask_secrets
 from app.scan.semgrep_engine import (
     ENGINE_FLAGS,
     OSEMGREP,
@@ -72,14 +73,6 @@ class SemgrepResult:
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def _masker() -> Callable[[str], str]:
-    try:
-        from app.scan.secrets import mask_secrets
-    except ImportError:  # the secrets engine is optional for this module
-        return lambda text: text
-    return mask_secrets
 
 
 def find_semgrep() -> str:
@@ -229,7 +222,7 @@ def _run_chunk(
         command(executable, rules, chunk, engine), root, deadline - time.monotonic()
     )
     report = parse_output(code, stdout, stderr)
-    fatal, _ = classify_errors(report.get("errors") or [], _masker())
+    fatal, _ = classify_errors(report.get("errors") or [], mask_secrets)
     if code not in (0, 1) or fatal:
         reason = "; ".join(fatal) or " ".join(stderr.strip().splitlines()[-2:])
         raise ScannerError(f"semgrep failed (exit {code}): {reason[: ERROR_CHARS * 2]}")
@@ -262,7 +255,6 @@ def run_semgrep(
     chosen = choose_engine(engine, executable, _environment())
     if chosen == OSEMGREP:  # osemgrep misreads YAML aliases: give it resolved JSON
         rules = [alias_free_config(rules)]
-    mask = _masker()
     result = SemgrepResult(engine=chosen)
     wanted = tree_targets(root) if targets is None else list(dict.fromkeys(targets))
     present: list[str] = []
@@ -275,10 +267,10 @@ def run_semgrep(
     deadline = time.monotonic() + timeout
     for chunk in chunked(present):
         report = _run_chunk(executable, rules, root, chunk, deadline, chosen)
-        _, per_file = classify_errors(report.get("errors") or [], mask)
+        _, per_file = classify_errors(report.get("errors") or [], mask_secrets)
         result.errors.extend(per_file)
         result.scanned += len((report.get("paths") or {}).get("scanned") or [])
         result.findings.extend(
-            to_finding(item, lines.get, mask) for item in report.get("results") or []
+            to_finding(item, lines.get, mask_secrets) for item in report.get("results") or []
         )
     return result
