@@ -146,7 +146,7 @@ class Emulator:
         slug = name.lower().replace(" ", "-")
         app_id = self.world.next_id()
         bot = self.world.user(f"{slug}[bot]", type="Bot")
-        bot.email = f"{bot.id}+{bot.login}@users.noreply.github.invalid"
+        bot.email = bot.noreply_email
         app = App(
             id=app_id,
             slug=slug,

@@ -284,9 +284,6 @@ def _push(
         "compare": f"{r.base}/{repo.full_name}/compare/{old[:12]}...{new[:12]}",
         "commits": commits,
         "head_commit": head,
-        "pusher": {
-            "name": sender.login,
-            "email": sender.email or f"{sender.id}+{sender.login}@users.noreply.github.invalid",
-        },
+        "pusher": {"name": sender.login, "email": sender.author()["email"]},
     }
     emit(emu, "push", repo, sender, fields)

@@ -13,16 +13,9 @@ from . import gitdata
 from .auth import actor_of
 from .context import emu, identity, repo_for
 from .responses import ApiError, body, no_content, not_found, paged_reply, reply, validation
-from .state import Repo, User
+from .state import Repo
 
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
-
-
-def _author(user: User) -> dict[str, str]:
-    return {
-        "name": user.name or user.login,
-        "email": user.email or f"{user.id}+{user.login}@users.noreply.github.invalid",
-    }
 
 
 async def _change_ref(request: web.Request, repo: Repo, name: str, sha: str | None) -> None:
@@ -115,7 +108,7 @@ async def create_commit(request: web.Request) -> web.Response:
         raise validation("Commit", "parents", "invalid")
     if not isinstance(data.get("message"), str):
         raise validation("Commit", "message", "missing_field")
-    author = data.get("author") or _author(actor_of(identity(request)))
+    author = data.get("author") or actor_of(identity(request)).author()
     sha = gitdata.create_commit(git, data["message"], tree, parents, author, data.get("committer"))
     commit = git[sha]
     assert isinstance(commit, pygit2.Commit)

@@ -225,10 +225,7 @@ async def merge_pull(request: web.Request) -> web.Response:
     message = str(data.get("commit_title") or default_title)
     if data.get("commit_message"):
         message += "\n\n" + str(data["commit_message"])
-    author = {
-        "name": actor.name or actor.login,
-        "email": actor.email or f"{actor.id}+{actor.login}@users.noreply.github.invalid",
-    }
+    author = actor.author()
     async with e.push_lock(repo):  # no push may move the base between merge and ref update
         sha = gitdata.merge(git, pr.base_sha, pr.head_sha, method, message, author)
         if sha is None:

@@ -55,6 +55,14 @@ class User:
     email: str | None = None
     site_admin: bool = False
 
+    @property
+    def noreply_email(self) -> str:
+        return f"{self.id}+{self.login}@users.noreply.github.invalid"
+
+    def author(self) -> dict[str, str]:
+        """Name and e-mail on the commits GitHub makes for the user (merges, git data)."""
+        return {"name": self.name or self.login, "email": self.email or self.noreply_email}
+
 
 @dataclass
 class App:
