@@ -12,10 +12,12 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import gidgethub
 
 from app.cli import EXIT_OK, UsageError
 from app.github.client import GitHubClient, api_url_from_env
@@ -125,31 +127,23 @@ async def _resume(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _fail(exc: Exception) -> int:
-    import gidgethub
-
-    if isinstance(exc, gidgethub.GitHubException):
+def _run(
+    command: Callable[[argparse.Namespace], Coroutine[Any, Any, int]], args: argparse.Namespace
+) -> int:
+    """Run an async command; GitHub refusing it is exit 1 with GitHub's message."""
+    try:
+        return asyncio.run(command(args))
+    except gidgethub.GitHubException as exc:
         print(f"GitHub refused: {exc}", file=sys.stderr)
         return 1
-    raise exc
 
 
 def run_halt(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(_halt(args))
-    except UsageError:
-        raise
-    except Exception as exc:
-        return _fail(exc)
+    return _run(_halt, args)
 
 
 def run_resume(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(_resume(args))
-    except UsageError:
-        raise
-    except Exception as exc:
-        return _fail(exc)
+    return _run(_resume, args)
 
 
 async def serve_setup(args: argparse.Namespace) -> dict[str, str]:

@@ -68,3 +68,13 @@ async def test_halt_and_resume_commands(
 def test_halt_needs_a_repository_name(tmp_path: Path) -> None:
     argv = ["halt", "--repo", "not-a-repo", "--token", "x", "--env-file", str(tmp_path / "e")]
     assert main(argv) == 2
+
+
+async def test_github_refusing_the_command_is_exit_1_with_its_message(
+    github_emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    github_emulator.create_repo(REPO, BASE_FILES)
+    argv = ["resume", "--repo", REPO, "--token", "not-a-token", "--api-url",
+            github_emulator.base_url, "--env-file", str(tmp_path / "none.env")]  # fmt: skip
+    assert await asyncio.to_thread(main, argv) == 1
+    assert "GitHub refused: Bad credentials" in capsys.readouterr().err
