@@ -34,12 +34,10 @@ def repo_for(request: web.Request, need: str = "read") -> Repo:
     return repo
 
 
-def issue_for(repo: Repo, number: str | int, *, pulls: bool | None = None) -> Issue:
-    """Issue ``number``; pulls=True requires a PR, False a plain issue, None either."""
-    try:
-        issue = repo.issues.get(int(number))
-    except ValueError:
-        issue = None
+def issue_for(repo: Repo, number: str, *, pulls: bool | None = None) -> Issue:
+    """Issue ``number`` (a path segment the route matched with ``\\d+``); pulls=True requires
+    a PR, False a plain issue, None either."""
+    issue = repo.issues.get(int(number))
     if issue is None or (pulls is True and issue.pull is None):
         raise not_found()
     if pulls is False and issue.pull is not None:

@@ -9,16 +9,9 @@ from .context import repo_for
 from .responses import not_found, paginate, reply
 
 
-def _run_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["run_id"])
-    except ValueError as exc:
-        raise not_found() from exc
-
-
 async def get_run(request: web.Request) -> web.Response:
     repo = repo_for(request)
-    run = repo.workflow_runs.get(_run_id(request))
+    run = repo.workflow_runs.get(int(request.match_info["run_id"]))
     if run is None:
         raise not_found()
     return reply(run)
@@ -26,7 +19,7 @@ async def get_run(request: web.Request) -> web.Response:
 
 async def list_jobs(request: web.Request) -> web.Response:
     repo = repo_for(request)
-    run_id = _run_id(request)
+    run_id = int(request.match_info["run_id"])
     if run_id not in repo.workflow_runs:
         raise not_found()
     jobs = repo.workflow_jobs.get(run_id, [])

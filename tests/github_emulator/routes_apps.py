@@ -51,10 +51,7 @@ async def repo_installation(request: web.Request) -> web.Response:
 async def create_access_token(request: web.Request) -> web.Response:
     app = require_app(identity(request))
     e = emu(request)
-    try:
-        inst = e.world.installations.get(int(request.match_info["installation_id"]))
-    except ValueError:
-        inst = None
+    inst = e.world.installations.get(int(request.match_info["installation_id"]))
     if inst is None or inst.app is not app:
         raise not_found()
     data = await body(request)
@@ -128,8 +125,9 @@ async def rate_limit(request: web.Request) -> web.Response:
 def setup(router: web.UrlDispatcher) -> None:
     router.add_get("/app", get_app)
     router.add_get("/app/installations", list_installations)
-    router.add_get("/app/installations/{installation_id}", get_installation)
-    router.add_post("/app/installations/{installation_id}/access_tokens", create_access_token)
+    inst = "/app/installations/{installation_id:\\d+}"
+    router.add_get(inst, get_installation)
+    router.add_post(inst + "/access_tokens", create_access_token)
     router.add_get("/repos/{owner}/{repo}/installation", repo_installation)
     router.add_get("/installation/repositories", installation_repositories)
     router.add_post("/app-manifests/{code}/conversions", manifest_conversion)

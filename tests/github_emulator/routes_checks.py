@@ -123,10 +123,7 @@ def _pulls(repo: Repo, sha: str) -> list[Any]:
 
 
 def _run(repo: Repo, request: web.Request) -> CheckRun:
-    try:
-        run = repo.check_runs.get(int(request.match_info["check_run_id"]))
-    except ValueError:
-        run = None
+    run = repo.check_runs.get(int(request.match_info["check_run_id"]))
     if run is None:
         raise not_found()
     return run

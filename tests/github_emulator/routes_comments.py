@@ -54,10 +54,7 @@ async def create_comment(request: web.Request) -> web.Response:
 
 
 def _comment(request: web.Request, repo: Repo, edit: bool) -> Comment:
-    try:
-        comment = repo.comments.get(int(request.match_info["comment_id"]))
-    except ValueError:
-        comment = None
+    comment = repo.comments.get(int(request.match_info["comment_id"]))
     if comment is None:
         raise not_found()
     ident = identity(request)
