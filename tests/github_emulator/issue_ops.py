@@ -4,7 +4,6 @@ timeline event (with the actor) and sends the matching webhook."""
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -98,10 +97,3 @@ def set_state(
         issue.state_reason = "reopened"
         record(ident, issue, "reopened")
         events.issue_event(e, repo, issue, "reopened", actor_of(ident))
-
-
-def iso_to_ts(value: str) -> float:
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError as exc:
-        raise validation("Issue", "since", "invalid") from exc

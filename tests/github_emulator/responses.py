@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -77,6 +78,14 @@ async def body(request: web.Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ApiError(400, "Problems parsing JSON")
     return data
+
+
+def iso_to_ts(value: str, resource: str, field: str) -> float:
+    """A POSIX timestamp from an ISO 8601 time in a request; 422 on ``field`` otherwise."""
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError as exc:
+        raise validation(resource, field) from exc
 
 
 def int_param(request: web.Request, name: str, default: int) -> int:

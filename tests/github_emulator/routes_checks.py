@@ -4,15 +4,28 @@ per request), get, list for a ref, annotations, rerequest."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from . import events, gitdata
 from .auth import NOT_INTEGRATION, Identity
 from .context import emu, identity, repo_for
-from .responses import ApiError, body, not_found, paged_reply, reply, validation
+from .events import open_pulls_for
+from .responses import (
+    ApiError,
+    body,
+    iso_to_ts,
+    not_found,
+    paged_reply,
+    paginate,
+    reply,
+    validation,
+)
 from .state import App, CheckRun, Repo, User
+
+if TYPE_CHECKING:
+    from .emulator import Emulator
 
 MAX_ANNOTATIONS = 50
 MAX_TEXT = 65535
@@ -101,7 +114,7 @@ def _apply(run: CheckRun, data: dict[str, Any]) -> None:
     if conclusion:
         run.conclusion = conclusion
     if run.status == "completed" and run.completed_at is None:
-        run.completed_at = float(_ts(data.get("completed_at")) or time.time())
+        run.completed_at = _ts(data, "completed_at") or time.time()
     for key in ("title", "summary", "text"):
         if key in output:
             run.output[key] = output[key]
@@ -110,16 +123,9 @@ def _apply(run: CheckRun, data: dict[str, Any]) -> None:
         run.actions = actions
 
 
-def _ts(value: Any) -> float | None:
-    if not value:
-        return None
-    from datetime import datetime
-
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-
-
-def _pulls(repo: Repo, sha: str) -> list[Any]:
-    return events.open_pulls_for(repo, sha)
+def _ts(data: dict[str, Any], key: str) -> float | None:
+    value = data.get(key)
+    return iso_to_ts(str(value), "CheckRun", key) if value else None
 
 
 def _run(repo: Repo, request: web.Request) -> CheckRun:
@@ -157,7 +163,7 @@ async def create_check_run(request: web.Request) -> web.Response:
         head_sha=sha,
         status="queued",
         conclusion=None,
-        started_at=_ts(data.get("started_at")) or now,
+        started_at=_ts(data, "started_at") or now,
         completed_at=None,
         external_id=str(data.get("external_id", "")),
         details_url=data.get("details_url"),
@@ -169,10 +175,10 @@ async def create_check_run(request: web.Request) -> web.Response:
     events.check_run_event(e, repo, run, "created", actor)
     if run.status == "completed":
         _completed(e, repo, run, actor)
-    return reply(e.render.check_run(repo, run, _pulls(repo, sha)), status=201)
+    return reply(e.render.check_run(repo, run, open_pulls_for(repo, sha)), status=201)
 
 
-def _completed(e: Any, repo: Repo, run: CheckRun, actor: User) -> None:
+def _completed(e: Emulator, repo: Repo, run: CheckRun, actor: User) -> None:
     events.check_run_event(e, repo, run, "completed", actor)
     siblings = [r for r in repo.check_runs.values() if r.suite.id == run.suite.id]
     if all(r.status == "completed" for r in siblings):
@@ -193,13 +199,13 @@ async def update_check_run(request: web.Request) -> web.Response:
     run.suite.updated_at = time.time()
     if run.status == "completed" and not was_completed:
         _completed(e, repo, run, actor)
-    return reply(e.render.check_run(repo, run, _pulls(repo, run.head_sha)))
+    return reply(e.render.check_run(repo, run, open_pulls_for(repo, run.head_sha)))
 
 
 async def get_check_run(request: web.Request) -> web.Response:
     repo = repo_for(request)
     run = _run(repo, request)
-    return reply(emu(request).render.check_run(repo, run, _pulls(repo, run.head_sha)))
+    return reply(emu(request).render.check_run(repo, run, open_pulls_for(repo, run.head_sha)))
 
 
 async def list_annotations(request: web.Request) -> web.Response:
@@ -252,10 +258,8 @@ async def runs_for_ref(request: web.Request) -> web.Response:
         runs = list(latest.values())
     runs.sort(key=lambda r: r.id, reverse=True)
     render = emu(request).render
-    pulls = _pulls(repo, sha)
+    pulls = open_pulls_for(repo, sha)
     items = [render.check_run(repo, r, pulls) for r in runs]
-    from .responses import paginate
-
     chunk, headers = paginate(request, items)
     return reply({"total_count": len(items), "check_runs": chunk}, headers=headers)
 

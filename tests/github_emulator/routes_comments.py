@@ -10,8 +10,17 @@ from aiohttp import web
 from . import events
 from .auth import NEEDS_PUSH, actor_of
 from .context import emu, identity, issue_for, repo_for
-from .issue_ops import can, iso_to_ts
-from .responses import ApiError, body, no_content, not_found, paged_reply, reply, validation
+from .issue_ops import can
+from .responses import (
+    ApiError,
+    body,
+    iso_to_ts,
+    no_content,
+    not_found,
+    paged_reply,
+    reply,
+    validation,
+)
 from .serializers import REACTIONS
 from .state import Comment, Reaction, Repo
 
@@ -21,7 +30,7 @@ async def list_comments(request: web.Request) -> web.Response:
     issue = issue_for(repo, request.match_info["issue_number"])
     items = issue.comments
     if request.query.get("since"):
-        since = iso_to_ts(request.query["since"])
+        since = iso_to_ts(request.query["since"], "Issue", "since")
         items = [c for c in items if c.updated_at >= since]
     r = emu(request).render
     return paged_reply(request, [r.comment(repo, c) for c in items])

@@ -15,13 +15,12 @@ from .issue_ops import (
     STATE_REASONS,
     add_labels,
     can,
-    iso_to_ts,
     label_names,
     remove_label,
     repo_label,
     set_state,
 )
-from .responses import ApiError, body, paged_reply, reply, validation
+from .responses import ApiError, body, iso_to_ts, paged_reply, reply, validation
 from .state import Issue
 
 
@@ -116,7 +115,7 @@ async def list_issues(request: web.Request) -> web.Response:
             i for i in items if q["assignee"].lower() in {a.login.lower() for a in i.assignees}
         ]
     if q.get("since"):
-        since = iso_to_ts(q["since"])
+        since = iso_to_ts(q["since"], "Issue", "since")
         items = [i for i in items if i.updated_at >= since]
     sort = q.get("sort", "created")
     key = {
