@@ -189,6 +189,23 @@ async def test_a_revoked_token_is_minted_again_once(
     assert recorder.statuses("repos.get") == [200, 401, 200]
 
 
+async def test_a_revoked_token_is_minted_again_for_pagination_too(
+    world: Emulator, session: aiohttp.ClientSession, recorder: Recorder
+) -> None:
+    auth = _auth(world, session, recorder)
+    client = await auth.installation_client(_installation_id(world))
+    await client.call("issues.create", owner="octo-org", repo="service", data={"title": "t"})
+    for value in [t for t, tok in world.world.tokens.items() if tok.installation is not None]:
+        del world.world.tokens[value]
+    issues = [
+        issue["title"]
+        async for issue in client.paginate("issues.list_for_repo", owner="octo-org", repo="service")
+    ]
+    assert issues == ["t"]
+    assert auth.mints == 2
+    assert recorder.statuses("issues.list_for_repo") == [401, 200]
+
+
 def test_secrets_never_show_in_repr(github_app_private_key: bytes) -> None:
     token = InstallationToken("ghs_secretvalue", time.time() + 3600, 7)
     assert "ghs_secretvalue" not in repr(token)

@@ -5,10 +5,13 @@ expands the path template registered in :data:`app.github.calls.CALLS` (names no
 there are refused), sends the remaining keyword arguments as query parameters, and returns
 the decoded JSON. ``client.paginate(name, **params)`` follows ``Link`` headers.
 
-Retries happen below gidgethub, per HTTP attempt, by :func:`app.github.ratelimit.decide`;
-when a retryable failure runs out of bounds the client raises :class:`GitHubGaveUp` and calls
-the ``on_give_up`` hook. Other HTTP errors surface as gidgethub's own exceptions
-(``gidgethub.BadRequest`` with ``status_code`` 404, ``InvalidField`` for 422, ...).
+Authentication and retries happen below gidgethub, per HTTP request (so every page of a
+pagination and every GraphQL query too): the credential is asked for its current value, and a
+401 makes it forget that value and the request go once more with a fresh one. Retries follow
+:func:`app.github.ratelimit.decide`; when a retryable failure runs out of bounds the client
+raises :class:`GitHubGaveUp` and calls the ``on_give_up`` hook. Other HTTP errors surface as
+gidgethub's own exceptions (``gidgethub.BadRequest`` with ``status_code`` 404, ``InvalidField``
+for 422, ...).
 
 The ``aiohttp.ClientSession`` is created once per process by the app and passed in; the
 client never opens or closes sessions itself.
@@ -122,12 +125,11 @@ def _message(body: bytes) -> str:
 
 
 class _RetryingAPI(gidgethub.aiohttp.GitHubAPI):
-    """gidgethub's aiohttp adapter with the retry loop around each HTTP attempt."""
+    """gidgethub's aiohttp adapter with authentication and the retry loop around each HTTP
+    attempt."""
 
-    def __init__(self, client: GitHubClient, call: Call, oauth_token: str | None = None) -> None:
-        super().__init__(
-            client.session, USER_AGENT, base_url=client.base_url, oauth_token=oauth_token
-        )
+    def __init__(self, client: GitHubClient, call: Call) -> None:
+        super().__init__(client.session, USER_AGENT, base_url=client.base_url)
         self._client = client
         self._call = call
 
@@ -138,7 +140,8 @@ class _RetryingAPI(gidgethub.aiohttp.GitHubAPI):
         if not client.owns(url):
             # A Link header (or a bug) pointing elsewhere must never receive our token.
             raise CallError(f"refusing to send a GitHub request off {client.base_url}: {url}")
-        attempt, waited = 0, 0.0
+        headers = {**headers, **await client.authorization()}
+        attempt, waited, reauthorized = 0, 0.0, False
         while True:
             attempt += 1
             status: int | None = None
@@ -162,6 +165,13 @@ class _RetryingAPI(gidgethub.aiohttp.GitHubAPI):
             client.notify_call(self._call.name, status, _remaining(resp_headers))
             if status is not None and status < 400:
                 return status, resp_headers, payload
+            if status == 401 and client.credential is not None and not reauthorized:
+                # A cached token or JWT that GitHub no longer accepts (revoked, say): forget
+                # it and send the request once more, as new, with a fresh one.
+                client.credential.invalidate()
+                headers.update(await client.authorization())
+                attempt, waited, reauthorized = 0, 0.0, True
+                continue
             decision: Decision = decide(
                 policy,
                 method=method,
@@ -241,11 +251,13 @@ class GitHubClient:
         if self.hooks.on_give_up is not None:
             self.hooks.on_give_up(error)
 
-    async def _auth(self) -> dict[str, str]:
+    async def authorization(self) -> dict[str, str]:
+        """The ``Authorization`` header for the credential's current value (none without a
+        credential), written as gidgethub writes it."""
         if self.credential is None:
             return {}
         kind, value = await self.credential.get()
-        return {"jwt": value} if kind == "jwt" else {"oauth_token": value}
+        return {"authorization": f"bearer {value}" if kind == "jwt" else f"token {value}"}
 
     async def call(
         self, name: str, /, *, data: Any = None, accept: str | None = None, **params: Any
@@ -256,31 +268,22 @@ class GitHubClient:
         if data is not None and not call.accepts_body:
             raise ValueError(f"{name} takes no request body")
         target = expand(call, params)
-        for attempt in (1, 2):
-            api = _RetryingAPI(self, call)
-            kwargs: dict[str, Any] = {
-                "accept": accept or ACCEPT,
-                "extra_headers": {"x-github-api-version": API_VERSION},
-                **await self._auth(),
-            }
-            try:
-                if call.method == "GET":
-                    return await api.getitem(target, {}, **kwargs)
-                body: Any = b"" if data is None else data
-                if call.method == "POST":
-                    return await api.post(target, {}, data=body, **kwargs)
-                if call.method == "PATCH":
-                    return await api.patch(target, {}, data=body, **kwargs)
-                if call.method == "PUT":
-                    return await api.put(target, {}, data=body, **kwargs)
-                await api.delete(target, {}, data=body, **kwargs)
-                return None
-            except gidgethub.BadRequest as exc:
-                if exc.status_code == 401 and attempt == 1 and self.credential is not None:
-                    self.credential.invalidate()
-                    continue
-                raise
-        raise AssertionError("unreachable")
+        api = _RetryingAPI(self, call)
+        kwargs: dict[str, Any] = {
+            "accept": accept or ACCEPT,
+            "extra_headers": {"x-github-api-version": API_VERSION},
+        }
+        if call.method == "GET":
+            return await api.getitem(target, {}, **kwargs)
+        body: Any = b"" if data is None else data
+        if call.method == "POST":
+            return await api.post(target, {}, data=body, **kwargs)
+        if call.method == "PATCH":
+            return await api.patch(target, {}, data=body, **kwargs)
+        if call.method == "PUT":
+            return await api.put(target, {}, data=body, **kwargs)
+        await api.delete(target, {}, data=body, **kwargs)
+        return None
 
     async def paginate(
         self, name: str, /, *, per_page: int = 100, **params: Any
@@ -297,7 +300,6 @@ class GitHubClient:
             accept=ACCEPT,
             extra_headers={"x-github-api-version": API_VERSION},
             iterable_key=ITEMS_KEYS.get(name),
-            **await self._auth(),
         ):
             yield item
 
@@ -306,9 +308,8 @@ class GitHubClient:
         and return its ``data``; same retries as REST calls. Needs a token credential."""
         if name not in GRAPHQL:
             raise CallError(f"{name!r} is not in the list of GraphQL operations the app runs")
-        auth = await self._auth()
-        if "oauth_token" not in auth:
+        if self.credential is None or (await self.credential.get())[0] != "token":
             raise ValueError("GraphQL needs a token (an installation or user token), not a JWT")
         call = Call(name, "POST", "/graphql", "graphql", accepts_body=True)
-        api = _RetryingAPI(self, call, oauth_token=auth["oauth_token"])
+        api = _RetryingAPI(self, call)
         return await api.graphql(GRAPHQL[name], endpoint=graphql_url(self.base_url), **variables)
