@@ -31,7 +31,8 @@ import pygit2
 
 from app.resources import rules_dir
 from app.scan.engine import ScanOptions, scan_path
-from app.scan.rulepack import merged_config
+from app.scan.semgrep import rule_files
+from app.scan.semgrep_engine import alias_free_config
 
 ENV = {**os.environ, "SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"}
 MEASURE = (
@@ -68,18 +69,18 @@ def main() -> int:
     parser.add_argument("--package", default="anthropic")
     parser.add_argument("--changed", type=int, default=10)
     args = parser.parse_args()
-    rule_files = sorted(str(p) for p in rules_dir().rglob("*.yaml"))
+    rules = rule_files(rules_dir())
     with tempfile.TemporaryDirectory(prefix="selfheal-bench-") as tmp:
         root = Path(tmp) / "tree"
         files = build_tree(args.package, root)
-        print(f"tree: {args.package}, {files} files, {len(rule_files)} rule files")
+        print(f"tree: {args.package}, {files} files, {len(rules)} rule files")
 
         semgrep_argv = ["semgrep", "scan", "--metrics=off", "--disable-version-check", "--json"]
-        semgrep_argv += [arg for f in rule_files for arg in ("--config", f)] + ["."]
+        semgrep_argv += [arg for f in rules for arg in ("--config", str(f))] + ["."]
         code, sg_wall, sg_rss = measure(semgrep_argv, root)
         print(f"semgrep alone:   {sg_wall:7.2f} s  peak RSS {sg_rss / 1024:6.0f} MiB  exit {code}")
-        # The same rules as one config file, as selfheal passes them (see app/scan/rulepack.py).
-        packed = merged_config(rules_dir())
+        # The same rules as one config file, as selfheal passes them (app/scan/semgrep_engine.py).
+        packed = alias_free_config(rules)
         packed_argv = [*semgrep_argv[:5], "--config", str(packed), "."]
         code, pk_wall, pk_rss = measure(packed_argv, root)
         print(f"semgrep, packed: {pk_wall:7.2f} s  peak RSS {pk_rss / 1024:6.0f} MiB  exit {code}")

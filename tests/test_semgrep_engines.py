@@ -26,6 +26,7 @@ from app.scan.semgrep import (
     _environment,
     command,
     find_semgrep,
+    rule_files,
     run_semgrep,
 )
 from app.scan.semgrep_engine import (
@@ -254,6 +255,50 @@ def test_osemgrep_command_keeps_the_offline_flags() -> None:
 
 
 # --- the alias-free config -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", [PYSEMGREP, OSEMGREP])
+def test_both_engines_get_one_packed_config(
+    engine: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app.scan.semgrep as semgrep
+
+    rules = tmp_path / "rules"
+    _write(rules / "a.yaml", ALIASED_RULE)
+    _write(rules / "b.yaml", ALIASED_RULE.replace("python-", "other-"))
+    _write(tmp_path / "p" / "a.py", VULNERABLE)
+    calls: list[list[str]] = []
+
+    def execute(argv: list[str], root: Path, timeout: float) -> tuple[int, str, str]:
+        calls.append(argv)
+        return 0, '{"results": [], "errors": [], "paths": {"scanned": ["a.py"]}}', ""
+
+    monkeypatch.setattr(semgrep, "_execute", execute)
+    run_semgrep(tmp_path / "p", ["a.py"], config=rules, engine=engine)
+    (argv,) = calls
+    assert argv.count("--config") == 1
+    packed = Path(argv[argv.index("--config") + 1])
+    assert packed == alias_free_config(rule_files(rules))
+    assert [r["id"] for r in json.loads(packed.read_text())["rules"]] == [
+        "python-first",
+        "python-second",
+        "other-first",
+        "other-second",
+    ]
+
+
+def test_a_rule_folder_is_packed_without_its_test_files(tmp_path: Path) -> None:
+    rule = (
+        "rules:\n  - id: {id}\n    pattern: {pattern}\n    message: m\n"
+        "    languages: [python]\n    severity: ERROR\n"
+    )
+    _write(tmp_path / "python" / "a.yaml", rule.format(id="rule-a", pattern="eval(...)"))
+    _write(tmp_path / "python" / "a.py", "eval(x)  # a rule test file, not a rule\n")
+    _write(tmp_path / "python" / "w.test.yaml", "on: push  # a YAML rule test target\n")
+    _write(tmp_path / "b.yml", rule.format(id="rule-b", pattern="exec(...)"))
+    _write(tmp_path / ".hidden" / "c.yaml", "not: rules\n")
+    packed = alias_free_config(rule_files(tmp_path))
+    assert [r["id"] for r in json.loads(packed.read_text())["rules"]] == ["rule-b", "rule-a"]
 
 
 def test_alias_free_config_resolves_aliases_and_is_cached(tmp_path: Path) -> None:

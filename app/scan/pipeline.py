@@ -17,11 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from app.findings import Finding, Source, sort_findings
-from app.resources import rules_dir
 from app.scan import ScannerError
 from app.scan.files import DEFAULT_MAX_FILE_SIZE, REASON_BINARY, FileText
 from app.scan.progress import Progress
-from app.scan.rulepack import merged_config
 
 ALL_SCANNERS = frozenset({"semgrep", "secrets", "dependencies"})
 CVE_SOURCES = ("osv", "safety")
@@ -94,9 +92,7 @@ def _run_semgrep(work: Work, options: ScanOptions) -> tuple[list[Finding], list[
     ]
     if not targets:
         return [], []
-    # Resolved: semgrep runs in the scan root. A folder is packed into one file (faster).
-    rules = options.rules.resolve() if options.rules is not None else rules_dir()
-    result = run_semgrep(work.root, targets, config=merged_config(rules) or rules)
+    result = run_semgrep(work.root, targets, config=options.rules)
     return result.findings, [f"semgrep: {message}" for message in result.errors]
 
 

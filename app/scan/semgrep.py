@@ -2,7 +2,7 @@
 
 semgrep runs as a subprocess (an argv list, never a shell), offline: metrics and version checks
 off, only local rule files. Rule files are the ``*.yaml``/``*.yml`` files under the config
-folder, each passed as its own ``--config`` (the test files next to them are not rules).
+folder (the test files next to them are not rules), packed into one JSON config.
 
 Targets are always passed to semgrep explicitly, so a ``.semgrepignore`` or ``.gitignore``
 inside the scanned repository cannot hide files from the gate, and ``nosemgrep`` comments are
@@ -12,8 +12,9 @@ Failure modes: a missing binary, a broken rule, a timeout, an unexpected exit co
 unreadable output raise :class:`ScannerError` (the gate fails closed). A single file semgrep
 cannot parse is not fatal; it is listed in :attr:`SemgrepResult.errors`.
 
-Engine: osemgrep (``semgrep scan --experimental``, ~10x faster start-up) by default, given an
-alias-free JSON copy of the rules; pysemgrep on request (see :mod:`app.scan.semgrep_engine`).
+Engine: osemgrep (``semgrep scan --experimental``, ~10x faster start-up) by default;
+pysemgrep on request. Both get the same packed, alias-free JSON copy of the rules (see
+:mod:`app.scan.semgrep_engine`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from app.scan import ScannerError
 from app.scan.secrets import mask_secrets
 from app.scan.semgrep_engine import (
     ENGINE_FLAGS,
-    OSEMGREP,
     PYSEMGREP,
     alias_free_config,
     choose_engine,
@@ -250,11 +250,10 @@ def run_semgrep(
     root = Path(root).resolve()
     if not root.is_dir():
         raise ScannerError(f"scan root is not a folder: {root}")
-    rules = rule_files(Path(config) if config is not None else rules_dir())
+    files = rule_files(Path(config) if config is not None else rules_dir())
     executable = find_semgrep()
     chosen = choose_engine(engine, executable, _environment())
-    if chosen == OSEMGREP:  # osemgrep misreads YAML aliases: give it resolved JSON
-        rules = [alias_free_config(rules)]
+    rules = [alias_free_config(files)]
     result = SemgrepResult(engine=chosen)
     wanted = tree_targets(root) if targets is None else list(dict.fromkeys(targets))
     present: list[str] = []
