@@ -72,6 +72,16 @@ def remove_label(request: web.Request, repo: Repo, issue: Issue, name: str) -> b
     return False
 
 
+def set_labels(request: web.Request, repo: Repo, issue: Issue, names: list[str]) -> None:
+    """Make ``names`` the issue's labels: unlabeled for each one dropped, labeled for each
+    one added."""
+    wanted = {name.lower() for name in names}
+    for label in list(issue.labels):
+        if label.name.lower() not in wanted:
+            remove_label(request, repo, issue, label.name)
+    add_labels(request, repo, issue, names)
+
+
 def label_names(data: Any) -> list[str]:
     raw = data.get("labels", []) if isinstance(data, dict) else data
     if not isinstance(raw, list):

@@ -16,12 +16,18 @@ from .issue_ops import (
     add_labels,
     can,
     label_names,
-    remove_label,
     repo_label,
+    set_labels,
     set_state,
 )
 from .responses import ApiError, body, iso_to_ts, paged_reply, reply, validation
-from .state import Issue
+from .state import Issue, User, World
+
+
+def _assignees(world: World, data: dict[str, Any]) -> list[User]:
+    """The users named by ``assignees`` (a list), else by ``assignee`` (one login)."""
+    logins = data.get("assignees") or ([data["assignee"]] if data.get("assignee") else [])
+    return [world.user(str(x)) for x in logins]
 
 
 async def create_issue(request: web.Request) -> web.Response:
@@ -43,8 +49,7 @@ async def create_issue(request: web.Request) -> web.Response:
     )
     repo.issues[issue.number] = issue
     if can(ident, repo, "triage"):
-        logins = data.get("assignees") or ([data["assignee"]] if data.get("assignee") else [])
-        issue.assignees = [e.world.user(str(x)) for x in logins]
+        issue.assignees = _assignees(e.world, data)
         wanted = label_names(data)
         issue.labels = [repo_label(repo, n, e.world.next_id()) for n in wanted]
         events.issue_event(e, repo, issue, "opened", actor)
@@ -89,14 +94,9 @@ async def update_issue(request: web.Request) -> web.Response:
             raise validation("Issue", "state_reason", "invalid")
         set_state(request, repo, issue, data["state"], data.get("state_reason"))
     if triage and "labels" in data:
-        wanted = label_names(data)
-        for label in list(issue.labels):
-            if label.name.lower() not in {w.lower() for w in wanted}:
-                remove_label(request, repo, issue, label.name)
-        add_labels(request, repo, issue, wanted)
+        set_labels(request, repo, issue, label_names(data))
     if triage and ("assignees" in data or "assignee" in data):
-        logins = data.get("assignees") or ([data["assignee"]] if data.get("assignee") else [])
-        issue.assignees = [e.world.user(str(x)) for x in logins]
+        issue.assignees = _assignees(e.world, data)
     return reply(e.render.issue(repo, issue))
 
 

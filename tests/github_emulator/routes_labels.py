@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from .context import emu, issue_for, repo_for
-from .issue_ops import DEFAULT_LABEL_COLOR, add_labels, label_names, remove_label
+from .issue_ops import DEFAULT_LABEL_COLOR, add_labels, label_names, remove_label, set_labels
 from .responses import ApiError, body, no_content, not_found, paged_reply, reply, validation
 from .state import Label
 
@@ -30,11 +30,7 @@ async def add_issue_labels(request: web.Request) -> web.Response:
 async def set_issue_labels(request: web.Request) -> web.Response:
     repo = repo_for(request, "triage")
     issue = issue_for(repo, request.match_info["issue_number"])
-    wanted = label_names(await _json_any(request))
-    for label in list(issue.labels):
-        if label.name.lower() not in {w.lower() for w in wanted}:
-            remove_label(request, repo, issue, label.name)
-    add_labels(request, repo, issue, wanted)
+    set_labels(request, repo, issue, label_names(await _json_any(request)))
     return reply([emu(request).render.label(repo, lb) for lb in issue.labels])
 
 
