@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from app.ledger.db import from_row
+
 GENESIS = "0" * 64
 
 
@@ -124,17 +126,7 @@ def append(
 
 
 def _entry(row: sqlite3.Row) -> AuditEntry:
-    return AuditEntry(
-        id=row["id"],
-        ts=row["ts"],
-        actor=row["actor"],
-        action=row["action"],
-        repository=row["repository"],
-        request=row["request"],
-        details=json.loads(row["details"]),
-        prev_hash=row["prev_hash"],
-        hash=row["hash"],
-    )
+    return from_row(AuditEntry, row, details=json.loads(row["details"]))
 
 
 def verify(conn: sqlite3.Connection, *, expect_hash: str | None = None) -> VerifyResult:

@@ -22,12 +22,17 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlite_utils
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 T = TypeVar("T")
+D = TypeVar("D", bound="DataclassInstance")
 BUSY_TIMEOUT_MS = 10_000
 MAX_BATCH = 64
 CHECKPOINT_INTERVAL = 0.25
@@ -437,3 +442,9 @@ class Ledger:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def from_row(cls: type[D], row: sqlite3.Row, **decoded: Any) -> D:
+    """The dataclass ``cls`` from the row's columns of the same names; ``decoded`` gives the
+    fields that are not stored as they are (JSON text, a column under another name)."""
+    return cls(**({f.name: row[f.name] for f in fields(cls)} | decoded))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.ledger import jobs
+from app.ledger.db import from_row
 
 WEBHOOK_JOB = "webhook"
 MAX_SQLITE_INT = 2**63 - 1
@@ -99,16 +100,7 @@ def get_delivery(conn: sqlite3.Connection, delivery_id: str) -> Delivery | None:
     ).fetchone()
     if row is None:
         return None
-    return Delivery(
-        delivery_id=row["delivery_id"],
-        event=row["event"],
-        action=row["action"],
-        installation_id=row["installation_id"],
-        repository=row["repository"],
-        received_at=row["received_at"],
-        payload=row["stored_payload"] or row["payload"],
-        outcome=row["outcome"],
-    )
+    return from_row(Delivery, row, payload=row["stored_payload"] or row["payload"])
 
 
 def set_outcome(

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from app.ledger.db import from_row
+
 
 @dataclass(frozen=True)
 class Effect:
@@ -28,14 +30,7 @@ class Effect:
 
 
 def _from_row(row: sqlite3.Row) -> Effect:
-    return Effect(
-        key=row["key"],
-        kind=row["kind"],
-        github_id=row["github_id"],
-        job_id=row["job_id"],
-        data=json.loads(row["data"]),
-        created_at=row["created_at"],
-    )
+    return from_row(Effect, row, data=json.loads(row["data"]))
 
 
 def get_effect(conn: sqlite3.Connection, key: str) -> Effect | None:

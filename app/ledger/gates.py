@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.findings import Finding
+from app.ledger.db import from_row
 
 UPDATABLE = frozenset(
     {"check_run_id", "status", "conclusion", "risk", "title", "base_sha", "pr_number"}
@@ -40,7 +41,7 @@ class GateRun:
 
 
 def _run(row: sqlite3.Row) -> GateRun:
-    return GateRun(**{k: row[k] for k in row.keys()})
+    return from_row(GateRun, row)
 
 
 def create_gate_run(

@@ -25,6 +25,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from app.ledger.db import from_row
+
 STATUSES = ("queued", "running", "done", "dead")
 MAX_ERROR_CHARS = 2000
 DeadLetterHook = Callable[[sqlite3.Connection, "Job", str], object]
@@ -56,23 +58,7 @@ class Job:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Job:
-        return cls(
-            id=row["id"],
-            kind=row["kind"],
-            key=row["key"],
-            repository=row["repository"],
-            payload=json.loads(row["payload"]),
-            status=row["status"],
-            attempts=row["attempts"],
-            max_attempts=row["max_attempts"],
-            lease_owner=row["lease_owner"],
-            lease_expires_at=row["lease_expires_at"],
-            run_after=row["run_after"],
-            last_error=row["last_error"],
-            created_at=row["created_at"],
-            started_at=row["started_at"],
-            finished_at=row["finished_at"],
-        )
+        return from_row(cls, row, payload=json.loads(row["payload"]))
 
 
 def backoff_delay(
