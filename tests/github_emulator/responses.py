@@ -56,6 +56,12 @@ def validation(resource: str, field: str, code: str = "invalid", **extra: Any) -
     return ApiError(422, "Validation Failed", errors=[error])
 
 
+def custom(resource: str, message: str) -> ApiError:
+    """A 422 whose error explains itself in ``message`` instead of naming a field."""
+    error = {"resource": resource, "code": "custom", "message": message}
+    return ApiError(422, "Validation Failed", errors=[error])
+
+
 def reply(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.json_response(data, status=status, headers=headers, dumps=json.dumps)
 

@@ -10,7 +10,7 @@ from aiohttp import web
 from . import events, forks
 from .auth import NOT_INTEGRATION, actor_of, permission
 from .context import emu, identity, repo_for
-from .responses import ApiError, body, no_content, reply, validation
+from .responses import ApiError, body, custom, no_content, reply, validation
 from .state import User, World
 
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
@@ -49,11 +49,7 @@ async def create_fork(request: web.Request) -> web.Response:
     if not parent.forkable:
         raise ApiError(403, NOT_FORKABLE)
     if owner is parent.owner:
-        raise ApiError(
-            422,
-            "Validation Failed",
-            errors=[{"resource": "Repository", "code": "custom", "message": OWN_ACCOUNT}],
-        )
+        raise custom("Repository", OWN_ACCOUNT)
     fork, created = forks.fork(
         e, parent, owner, name, default_branch_only=bool(data.get("default_branch_only"))
     )

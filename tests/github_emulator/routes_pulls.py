@@ -14,19 +14,10 @@ from . import events, forks, gitdata
 from .auth import NEEDS_PUSH, actor_of, permission
 from .context import emu, identity, issue_for, repo_for
 from .issue_ops import set_state
-from .responses import ApiError, body, paged_reply, reply, validation
+from .responses import ApiError, body, custom, paged_reply, reply, validation
 from .state import Issue, PullRequest, Repo, permission_at_least, required_check_problem
 
 CLOSING_RE = re.compile(r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s+#(\d+)", re.IGNORECASE)
-
-
-def _already_exists(owner: str, head: str) -> ApiError:
-    message = f"A pull request already exists for {owner}:{head}."
-    return ApiError(
-        422,
-        "Validation Failed",
-        errors=[{"resource": "PullRequest", "code": "custom", "message": message}],
-    )
 
 
 def _head_repo(request: web.Request, repo: Repo, head: str, head_repo: Any) -> tuple[Repo, str]:
@@ -58,17 +49,7 @@ async def create_pull(request: web.Request) -> web.Response:
     if head_repo is not repo:  # the base repository must hold the head commit to compare
         gitdata.import_commit(git, head_repo.path, head_sha)
     if gitdata.is_ancestor(git, head_sha, base_sha):
-        raise ApiError(
-            422,
-            "Validation Failed",
-            errors=[
-                {
-                    "resource": "PullRequest",
-                    "code": "custom",
-                    "message": f"No commits between {base} and {head}",
-                }
-            ],
-        )
+        raise custom("PullRequest", f"No commits between {base} and {head}")
     for other in repo.issues.values():
         pr = other.pull
         if (
@@ -78,7 +59,8 @@ async def create_pull(request: web.Request) -> web.Response:
             and pr.base_ref == base
             and (pr.head_repo or repo) is head_repo
         ):
-            raise _already_exists(head_repo.owner.login, head)
+            owner = head_repo.owner.login
+            raise custom("PullRequest", f"A pull request already exists for {owner}:{head}.")
     now, actor = time.time(), actor_of(identity(request))
     issue = Issue(
         id=e.world.next_id(),

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from .auth import permission
 from .context import emu, identity
-from .responses import ApiError, paginate, reply
+from .responses import paginate, reply, validation
 from .state import Issue, Repo
 
 
@@ -29,11 +29,7 @@ def parse_query(q: str) -> Query:
     try:
         tokens = shlex.split(q)
     except ValueError as exc:
-        raise ApiError(
-            422,
-            "Validation Failed",
-            errors=[{"resource": "Search", "field": "q", "code": "invalid", "message": str(exc)}],
-        ) from exc
+        raise validation("Search", "q", message=str(exc)) from exc
     out = Query()
     for token in tokens:
         key, sep, value = token.partition(":")
@@ -79,11 +75,7 @@ def matches(query: Query, repo: Repo, issue: Issue) -> bool:
 async def search_issues(request: web.Request) -> web.Response:
     q = request.query.get("q")
     if not q:
-        raise ApiError(
-            422,
-            "Validation Failed",
-            errors=[{"resource": "Search", "field": "q", "code": "missing"}],
-        )
+        raise validation("Search", "q", "missing")
     query = parse_query(q)
     e, ident = emu(request), identity(request)
     found: list[tuple[Repo, Issue]] = []
