@@ -25,6 +25,7 @@ ADDED_ORIGIN = "+"
 
 
 def _open_repo(root: Path) -> tuple[Any, str]:
+    """The repository whose work tree holds ``root``, and root's prefix in it ("" or "dir/")."""
     try:
         found = pygit2.discover_repository(str(root))
     except pygit2.GitError:
@@ -49,23 +50,9 @@ def ignore_context(root: Path) -> tuple[Any, str, frozenset[str]] | None:
     scanned even when an ignore rule matches them.
     """
     try:
-        found = pygit2.discover_repository(str(root))
-    except pygit2.GitError:
-        return None
-    if not found:
-        return None
-    try:
-        repo = pygit2.Repository(found)
-    except pygit2.GitError:
-        return None
-    if repo.is_bare or not repo.workdir:
-        return None
-    workdir = Path(repo.workdir).resolve()
-    try:
-        prefix = root.resolve().relative_to(workdir).as_posix()
-    except ValueError:
-        return None
-    prefix = "" if prefix == "." else prefix + "/"
+        repo, prefix = _open_repo(root)
+    except (UsageError, pygit2.GitError):
+        return None  # no work tree around root: no ignore rules apply
     tracked: set[str] = set()
     try:
         for entry in repo.index:
