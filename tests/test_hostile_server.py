@@ -17,7 +17,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from app.ledger import Ledger, deliveries, installations, jobs
-from app.server import MAX_BODY
+from app.server import MAX_BODY, _payload_text
 from tests.appcore_support import (
     Recorder,
     pull_request_payload,
@@ -94,6 +94,32 @@ async def test_signed_but_malformed_bodies_are_400_and_leave_no_trace(
     assert answer["status"].startswith("malformed body")
     assert ledger.read(deliveries.count) == 0
     assert sum(ledger.read(jobs.depth).values()) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "charset", "storable"),
+    [
+        (b'{"t": "\\ud83d\\ude00"}', "utf-8", True),  # an escaped pair: one character
+        (b'{"t": "\\uD83D\\uDE00"}', "utf-8", True),
+        (b'{"t": "\\\\ud800"}', "utf-8", True),  # an escaped backslash, then text
+        (b'{"t": "\\ud800"}', "utf-8", False),
+        (b'{"t": "\\uDFFF"}', "utf-8", False),
+        (b'{"\\udc00": 1}', "utf-8", False),  # in a key
+        (b'{"t": "\\ud83d\\ude00"}', "latin-1", True),  # re-encoded by json.dumps
+        (b'{"t": "\\udfff"}', "latin-1", False),
+        (b'{"t": "\\ud83d x \\ude00"}', "latin-1", False),  # two strays, not a pair
+        # a charset that decodes escapes itself: raw surrogates reach the data, never a pair
+        (b'{"t": "\\ud83d\\ude00"}', "raw-unicode-escape", False),
+    ],
+)
+def test_only_unpaired_surrogates_make_a_payload_unstorable(
+    body: bytes, charset: str, storable: bool
+) -> None:
+    data = json.loads(body.decode(charset))
+    text = _payload_text(body, f"application/json; charset={charset}", data)
+    assert (text is not None) is storable
+    if text is not None:
+        assert json.loads(text) == data
 
 
 async def test_other_charsets_are_decoded_and_stored_as_utf8_json(server: Any) -> None:
