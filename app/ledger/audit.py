@@ -15,7 +15,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from app.ledger.db import from_row
@@ -36,17 +36,7 @@ class AuditEntry:
     hash: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "ts": self.ts,
-            "actor": self.actor,
-            "action": self.action,
-            "repository": self.repository,
-            "request": self.request,
-            "details": self.details,
-            "prev_hash": self.prev_hash,
-            "hash": self.hash,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
