@@ -8,6 +8,7 @@ import re
 import time
 from typing import Any
 
+import pygit2
 from aiohttp import web
 
 from . import events, forks, gitdata
@@ -150,30 +151,28 @@ async def list_pulls(request: web.Request) -> web.Response:
     return paged_reply(request, [r.pull(repo, i, git) for i in items])
 
 
-def _range(repo: Repo, issue: Issue) -> tuple[Any, str]:
-    assert issue.pull is not None
+def _range(request: web.Request) -> tuple[Repo, pygit2.Repository, str, str]:
+    """The pull request in the path: its repository, git, and the range it proposes (merge
+    base, head)."""
+    repo = repo_for(request)
+    pr = issue_for(repo, request.match_info["pull_number"], pulls=True).pull
+    assert pr is not None
     git = gitdata.open_repo(repo.path)
-    mb = gitdata.merge_base(git, issue.pull.base_sha, issue.pull.head_sha) or issue.pull.base_sha
-    return git, mb
+    base = gitdata.merge_base(git, pr.base_sha, pr.head_sha) or pr.base_sha
+    return repo, git, base, pr.head_sha
 
 
 async def list_files(request: web.Request) -> web.Response:
-    repo = repo_for(request)
-    issue = issue_for(repo, request.match_info["pull_number"], pulls=True)
-    assert issue.pull is not None
-    git, mb = _range(repo, issue)
+    repo, git, base, head = _range(request)
     r = emu(request).render
-    files = gitdata.diff_files(git, mb, issue.pull.head_sha)
-    return paged_reply(request, [r.file_change(repo, issue.pull.head_sha, f) for f in files])
+    files = gitdata.diff_files(git, base, head)
+    return paged_reply(request, [r.file_change(repo, head, f) for f in files])
 
 
 async def list_commits(request: web.Request) -> web.Response:
-    repo = repo_for(request)
-    issue = issue_for(repo, request.match_info["pull_number"], pulls=True)
-    assert issue.pull is not None
-    git, mb = _range(repo, issue)
+    repo, git, base, head = _range(request)
     r = emu(request).render
-    commits = gitdata.commits_between(git, mb, issue.pull.head_sha)
+    commits = gitdata.commits_between(git, base, head)
     return paged_reply(request, [r.commit(repo, c) for c in commits])
 
 
