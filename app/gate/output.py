@@ -48,8 +48,9 @@ NOUN_ORDER = list(NOUNS)
 
 @dataclass(frozen=True)
 class CheckOutput:
-    """Everything one completion sends: ``first`` goes with the conclusion, ``rest`` are the
-    follow-up annotation batches (each sent with the same title and summary)."""
+    """Everything one completion sends: the conclusion, title, summary and actions, and the
+    annotation ``batches`` (the last goes with the conclusion, the others in progress updates
+    before it, each with the same title and summary)."""
 
     conclusion: str
     title: str
@@ -140,12 +141,16 @@ def error_output(reason: str) -> CheckOutput:
 REFUSAL_MARK = "> ⛔ Approval refused"
 
 
+def _without_refusal(summary: str) -> str:
+    """The summary without the note an earlier refused click put above it."""
+    return summary.partition("\n\n")[2] if summary.startswith(REFUSAL_MARK) else summary
+
+
 def refused_update(title: str, summary: str, clicker: str, reason: str) -> dict[str, Any]:
     """The PATCH that tells a refused clicker why, on the run itself: a note above the
     summary (replacing an earlier refusal note); the run stays ``action_required`` with its
     Approve button."""
-    if summary.startswith(REFUSAL_MARK):
-        summary = summary.partition("\n\n")[2]
+    summary = _without_refusal(summary)
     reason = escape(reason, 600)  # it names paths: one line, no markdown, no mentions
     note = (
         f"{REFUSAL_MARK}: @{clicker} pressed Approve, but {reason}. An owner of every path "
@@ -159,8 +164,7 @@ def refused_update(title: str, summary: str, clicker: str, reason: str) -> dict[
 
 def approved_update(title: str, summary: str, approver: str) -> dict[str, Any]:
     """The PATCH that re-completes an approved run as success (annotations stay)."""
-    if summary.startswith(REFUSAL_MARK):
-        summary = summary.partition("\n\n")[2]
+    summary = _without_refusal(summary)
     new_title = _clip(f"Approved by @{approver} — {title}", MAX_TITLE)
     note = (
         f"> ✅ Approved by @{approver} for this head commit. A new push needs a new approval.\n\n"
