@@ -43,9 +43,7 @@ def emit(
             payload["organization"] = r.organization(repo.owner)
         payload["sender"] = r.user(sender)
         payload["installation"] = r.installation_lite(inst)
-        emu.sender.enqueue(
-            inst.app, event, payload, target_id=inst.app.id, target_type="integration"
-        )
+        emu.sender.enqueue(inst.app, event, payload)
 
 
 def installation(emu: Emulator, inst: Installation, action: str, repos: list[Repo]) -> None:
@@ -55,9 +53,7 @@ def installation(emu: Emulator, inst: Installation, action: str, repos: list[Rep
         "repositories": [_repo_lite(emu, r) for r in repos],
         "sender": emu.render.user(inst.account),
     }
-    emu.sender.enqueue(
-        inst.app, "installation", payload, target_id=inst.app.id, target_type="integration"
-    )
+    emu.sender.enqueue(inst.app, "installation", payload)
 
 
 def installation_repositories(
@@ -72,13 +68,7 @@ def installation_repositories(
         "repositories_removed": [_repo_lite(emu, r) for r in repos] if action == "removed" else [],
         "sender": emu.render.user(inst.account),
     }
-    emu.sender.enqueue(
-        inst.app,
-        "installation_repositories",
-        payload,
-        target_id=inst.app.id,
-        target_type="integration",
-    )
+    emu.sender.enqueue(inst.app, "installation_repositories", payload)
 
 
 def _repo_lite(emu: Emulator, r: Repo) -> JSON:

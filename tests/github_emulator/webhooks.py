@@ -78,15 +78,8 @@ class WebhookSender:
         if self._session:
             await self._session.close()
 
-    def enqueue(
-        self,
-        app: App,
-        event: str,
-        payload: dict[str, Any],
-        *,
-        target_id: int,
-        target_type: str,
-    ) -> Delivery | None:
+    def enqueue(self, app: App, event: str, payload: dict[str, Any]) -> Delivery | None:
+        """Queue ``event`` for the App's webhook (an App's hook targets the App itself)."""
         if not app.webhook_url:
             return None
         body = json.dumps(payload, separators=(",", ":")).encode()
@@ -97,8 +90,8 @@ class WebhookSender:
             "X-GitHub-Event": event,
             "X-GitHub-Delivery": guid,
             "X-GitHub-Hook-ID": str(app.hook_id),
-            "X-GitHub-Hook-Installation-Target-ID": str(target_id),
-            "X-GitHub-Hook-Installation-Target-Type": target_type,
+            "X-GitHub-Hook-Installation-Target-ID": str(app.id),
+            "X-GitHub-Hook-Installation-Target-Type": "integration",
             "X-Hub-Signature": "sha1="
             + hmac.new(app.webhook_secret.encode(), body, hashlib.sha1).hexdigest(),
             "X-Hub-Signature-256": sign(app.webhook_secret, body),
