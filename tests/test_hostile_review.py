@@ -3,6 +3,7 @@ blocked, and a symbolic link to a protected path counts as touching it."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from app.policy import load_default_policy
 from app.review.changeset import changeset_from_git
 from app.review.diffparse import changeset_from_diff
 from app.review.reviewer import ReviewOptions, review
+from app.scan.engine import ScanOptions
 from tests.hostile_support import init_repo, run_selfheal
 
 NEW_LINK = (
@@ -69,6 +71,20 @@ def test_every_spelling_of_a_protected_change_is_blocked(repo: Path, name: str) 
     done = run_selfheal("review", "--repo", str(repo), "--diff", str(diff), "--no-scan")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Decision: block" in done.stdout and "protected-path" in done.stdout
+
+
+def test_a_later_patch_of_a_series_cannot_hide_an_earlier_secret() -> None:
+    """The second patch adds a line above the secret; its context then showed another line
+    at the secret's old number, and the secret was no longer scanned."""
+    token = "ghp_" + hashlib.sha256(b"series").hexdigest()[:36]
+    head = "diff --git a/cfg.py b/cfg.py\n--- a/cfg.py\n+++ b/cfg.py\n"
+    first = head + f'@@ -1,3 +1,4 @@\n A = 1\n B = 2\n C = 3\n+TOKEN = "{token}"\n'
+    second = head + "@@ -1,3 +1,4 @@\n A = 1\n+X = 0\n B = 2\n C = 3\n"
+    options = ReviewOptions(scan=ScanOptions(scanners=frozenset({"secrets"})))
+    verdict = review(changeset_from_diff(first + second), load_default_policy(), options=options)
+    assert verdict.decision.value == "block"
+    secrets = [(f.path, f.line) for f in verdict.findings if f.category.value == "secret"]
+    assert secrets == [("cfg.py", 5)]
 
 
 def test_link_targets_are_resolved_from_the_link_directory() -> None:

@@ -126,6 +126,32 @@ def test_a_patch_series_overlays_later_hunks_and_keeps_a_link() -> None:
     assert (link.content, link.link_target, link.paths) == (b".env", ".env", ("y", ".env"))
 
 
+SERIES_HEAD = "diff --git a/x b/x\n--- a/x\n+++ b/x\n"
+SERIES_FIRST = SERIES_HEAD + "@@ -1,3 +1,4 @@\n a\n b\n c\n+S\n"  # S added on line 4
+
+
+@pytest.mark.parametrize(
+    ("later", "content", "added"),
+    [
+        (SERIES_HEAD + "@@ -0,0 +1,2 @@\n+h\n+i\n", b"h\ni\na\nb\nc\nS\n", {1, 2, 6}),
+        (SERIES_HEAD + "@@ -1,4 +1,5 @@\n a\n+h\n b\n c\n S\n", b"a\nh\nb\nc\nS\n", {2, 5}),
+        (SERIES_HEAD + "@@ -2 +1,0 @@\n-b\n", b"a\nc\nS\n", {3}),
+        (SERIES_HEAD + "@@ -4,0 +5 @@\n+T\n", b"a\nb\nc\nS\nT\n", {4, 5}),
+        (SERIES_HEAD + "@@ -4 +4 @@\n-S\n+R\n", b"a\nb\nc\nR\n", {4}),
+        ("diff --git a/x b/x\nold mode 100644\nnew mode 100755\n", b"a\nb\nc\nS\n", {4}),
+    ],
+    ids=["insert-above", "insert-with-context", "delete-a-line", "append", "replace", "mode"],
+)
+def test_a_patch_series_renumbers_the_earlier_lines(
+    later: str, content: bytes, added: set[int]
+) -> None:
+    """A later patch that moves lines (were overlaid at their old numbers, so it could hide
+    an added line under one of its own, or drop the file's content)."""
+    (merged,) = parse_diff(SERIES_FIRST + later)
+    assert (merged.content, merged.added_lines) == (content, frozenset(added))
+    assert merged.shown_lines == frozenset(range(1, content.count(b"\n") + 1))
+
+
 def test_mode_change_and_pure_rename_have_no_content() -> None:
     text = (
         "diff --git a/run.sh b/run.sh\nold mode 100644\nnew mode 100755\n"

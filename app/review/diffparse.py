@@ -14,7 +14,10 @@ the right lines. A malformed hunk raises :class:`DiffError` with the 1-based inp
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.review.changeset import ChangedFile, ChangeSet, ChangeStatus, changeset_from_files
@@ -35,6 +38,14 @@ MAX_HEADER_CHARS = 8192  # a longer "Binary files" line is not a header
 HUNK_RE = re.compile(rb"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(?: .*)?$")
 BINARY_RE = re.compile(r"^Binary files (.+) and (.+) differ$")
 EPOCH = "\t1970-01-01 00:00:00"  # `diff -N` dates a missing file at the epoch
+SPACE, MINUS, PLUS = ord(" "), ord("-"), ord("+")
+
+
+@dataclass
+class _Hunk:
+    old_start: int  # the first old and new line numbers of the hunk (or where it inserts)
+    new_start: int
+    markers: bytearray = field(default_factory=bytearray)  # " ", "-" or "+" per line
 
 
 @dataclass
@@ -49,7 +60,7 @@ class _File:
     binary: bool = False
     link: bool = False  # new mode 120000: a symbolic link
     has_headers: bool = False  # saw ---/+++
-    hunks: int = 0
+    hunks: list[_Hunk] = field(default_factory=list)
     lines: dict[int, bytes] = field(default_factory=dict)
     added: set[int] = field(default_factory=set)
 
@@ -59,6 +70,66 @@ class _File:
 
 def _text(raw: bytes) -> str:
     return raw.rstrip(b"\r").decode("utf-8", "surrogateescape")
+
+
+def _join(lines: dict[int, bytes]) -> bytes:
+    """The lines at their numbers; a line not given is blank."""
+    return b"".join(lines.get(n, b"\n") for n in range(1, max(lines, default=0) + 1))
+
+
+def _renumbering(hunks: list[_Hunk]) -> Callable[[int], int | None]:
+    """Line numbers of a file before ``hunks`` to its numbers after them (None: removed)."""
+    kept: dict[int, int] = {}
+    removed: set[int] = set()
+    shifts: list[tuple[int, int]] = []  # (first old line after a hunk, lines it adds)
+    for hunk in hunks:
+        old, new = hunk.old_start, hunk.new_start
+        for marker in hunk.markers:
+            if marker == MINUS:
+                removed.add(old)
+            elif marker == SPACE:
+                kept[old] = new
+            old += marker != PLUS
+            new += marker != MINUS
+        shifts.append((old, (new - hunk.new_start) - (old - hunk.old_start)))
+    shifts.sort()
+    ends = [end for end, _ in shifts]
+    offsets = list(itertools.accumulate((delta for _, delta in shifts), initial=0))
+
+    def renumber(n: int) -> int | None:
+        if n in removed:
+            return None
+        return kept.get(n, n + offsets[bisect.bisect_right(ends, n)])
+
+    return renumber
+
+
+def _merge(previous: ChangedFile, state: _File, entry: ChangedFile) -> ChangedFile:
+    """The same file twice (a patch series): the earlier part's lines, renumbered through the
+    later part's hunks, under the later part's lines. A link in either part stays a link, to
+    what the merged content names."""
+    assert previous.content is not None
+    renumber = _renumbering(state.hunks)
+    earlier = previous.content.split(b"\n")
+    lines: dict[int, bytes] = {}
+    for n in sorted(previous.shown_lines):
+        moved = renumber(n)
+        if moved is not None:
+            lines[moved] = earlier[n - 1] + (b"\n" if n < len(earlier) else b"")
+    lines.update(state.lines)
+    added = {m for n in previous.added_lines if (m := renumber(n)) is not None}
+    content = _join(lines)
+    link = state.link or previous.link_target is not None
+    return ChangedFile(
+        entry.path,
+        previous.old_path,
+        previous.status,
+        content,
+        frozenset(added) | entry.added_lines,
+        complete=previous.complete,
+        shown_lines=frozenset(lines),
+        link_target=_text(content.rstrip(b"\n")) if link and content else None,
+    )
 
 
 def _finish(state: _File, files: dict[str, ChangedFile]) -> None:
@@ -74,10 +145,7 @@ def _finish(state: _File, files: dict[str, ChangedFile]) -> None:
             status, old_path = ChangeStatus.RENAMED, old
         else:
             status, old_path = ChangeStatus.MODIFIED, None
-        content: bytes | None = None
-        if state.lines and not state.binary:
-            top = max(state.lines)
-            content = b"".join(state.lines.get(n, b"\n") for n in range(1, top + 1))
+        content = _join(state.lines) if state.lines and not state.binary else None
         entry = ChangedFile(
             new,
             old_path,
@@ -90,27 +158,9 @@ def _finish(state: _File, files: dict[str, ChangedFile]) -> None:
             link_target=_text(content.rstrip(b"\n")) if state.link and content else None,
         )
     previous = files.get(entry.path)
-    if previous is not None and previous.content and entry.content is not None:
-        # The same file twice (a patch series): overlay the later hunks on the earlier ones.
-        # A link in either part stays a link, to what the merged content names.
-        merged = previous.content.splitlines(keepends=True)
-        for n, line in state.lines.items():
-            while len(merged) < n:
-                merged.append(b"\n")
-            merged[n - 1] = line
-        joined = b"".join(merged)
-        link = state.link or previous.link_target is not None
-        entry = ChangedFile(
-            entry.path,
-            previous.old_path,
-            previous.status,
-            joined,
-            previous.added_lines | entry.added_lines,
-            entry.binary,
-            complete=previous.complete,
-            shown_lines=previous.shown_lines | entry.shown_lines,
-            link_target=_text(joined.rstrip(b"\n")) if link else None,
-        )
+    later_text = entry.status is not ChangeStatus.DELETED and not entry.binary
+    if later_text and previous is not None and previous.content is not None:
+        entry = _merge(previous, state, entry)
     files[entry.path] = entry
 
 
@@ -157,6 +207,7 @@ def parse_diff(data: bytes | str, *, max_bytes: int = MAX_DIFF_BYTES) -> list[Ch
     state: _File | None = None
     old_left = new_left = 0
     cursor = 0
+    markers = bytearray()  # of the current hunk
     last_new: int | None = None  # new-side line number of the previous hunk line, if any
     in_binary_patch = False
     for index, line in enumerate(lines):
@@ -172,6 +223,7 @@ def parse_diff(data: bytes | str, *, max_bytes: int = MAX_DIFF_BYTES) -> list[Ch
                 new_left -= 1
             elif marker == b"-" and old_left > 0:
                 old_left -= 1
+                markers += marker
                 last_new = None
                 continue
             elif marker == b"\\":
@@ -184,6 +236,7 @@ def parse_diff(data: bytes | str, *, max_bytes: int = MAX_DIFF_BYTES) -> list[Ch
                     lineno,
                 )
             assert state is not None
+            markers += marker
             state.lines[cursor] = body
             if marker == b"+":
                 state.added.add(cursor)
@@ -227,12 +280,14 @@ def parse_diff(data: bytes | str, *, max_bytes: int = MAX_DIFF_BYTES) -> list[Ch
             found = HUNK_RE.match(line.rstrip(b"\r"))
             if found is None:
                 raise DiffError(f"malformed hunk header {text[:60]!r}", lineno)
-            old_left = int(found.group(2) or b"1")
+            old_start, old_left = int(found.group(1)), int(found.group(2) or b"1")
             new_start, new_left = int(found.group(3)), int(found.group(4) or b"1")
             if new_start + new_left > MAX_LINE_NUMBER:
                 raise DiffError(f"hunk line numbers over {MAX_LINE_NUMBER}", lineno)
             cursor = new_start if new_left else new_start + 1
-            state.hunks += 1
+            hunk = _Hunk(old_start if old_left else old_start + 1, cursor)
+            state.hunks.append(hunk)
+            markers = hunk.markers
             continue
         binary = None
         if text.startswith("Binary files ") and text.endswith(" differ"):
