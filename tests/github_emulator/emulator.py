@@ -33,7 +33,7 @@ from . import (
     routes_search,
     workflows,
 )
-from .auth import new_token
+from .auth import issue_installation_token, new_token
 from .context import EMULATOR_KEY
 from .faults import Faults
 from .keys import generate_private_key, public_key_of
@@ -175,8 +175,6 @@ class Emulator:
 
     def installation_token(self, installation: Installation | None = None) -> str:
         """Mint an installation token directly (tests that do not exercise the JWT flow)."""
-        from .auth import issue_installation_token
-
         inst = installation or next(iter(self.world.installations.values()))
         return issue_installation_token(self.world, inst, self.token_lifetime).token
 

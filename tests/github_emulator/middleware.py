@@ -26,8 +26,8 @@ LOG = logging.getLogger("github_emulator")
 
 @dataclass(frozen=True)
 class Exchange:
-    """One recorded REST request/response (enable with ``emulator.record_exchanges = True``);
-    the contract suite validates these against GitHub's OpenAPI description."""
+    """One recorded REST request/response (enable with ``emulator.record_exchanges = True``),
+    for end-to-end tests that count what the app sent."""
 
     method: str
     path: str
@@ -66,9 +66,7 @@ def api_middleware(emu: Emulator) -> Middleware:
             resp = await handler(request)
         except ApiError as err:
             resp = err.response()
-        except web.HTTPNotFound:
-            resp = ApiError(404, "Not Found").response()
-        except web.HTTPMethodNotAllowed:
+        except (web.HTTPNotFound, web.HTTPMethodNotAllowed):  # GitHub: 404 for both
             resp = ApiError(404, "Not Found").response()
         except Exception:  # an emulator bug: answer like GitHub's 500, keep the traceback
             LOG.exception("emulator error on %s %s", request.method, request.path)
