@@ -16,28 +16,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.support import env_for  # noqa: E402
+from tests.e2e.support import completed_gate, env_for, free_port, healthy  # noqa: E402
 from tests.github_emulator import Emulator  # noqa: E402
-
-GATE = "selfheal/security-gate"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _rss(pid: int) -> tuple[float, float]:
@@ -48,14 +38,6 @@ def _rss(pid: int) -> tuple[float, float]:
         if key in ("VmRSS", "VmHWM"):
             values[key] = int(rest.split()[0]) / 1024
     return values.get("VmRSS", 0.0), values.get("VmHWM", 0.0)
-
-
-def _healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
-            return bool(resp.status == 200)
-    except OSError:
-        return False
 
 
 def semgrep_floor(work: Path, *flags: str) -> float:
@@ -88,7 +70,7 @@ async def main(args: argparse.Namespace) -> None:
     files = {f"pkg{n // 100}/mod_{n}.py": module(n) for n in range(args.files)}
     repo = emu.create_repo("bench/big", files)
     bob = emu.person("bob", "write")
-    port = _free_port()
+    port = free_port()
     emu.set_webhook_url(f"http://127.0.0.1:{port}/webhook")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SELFHEAL_", "GITHUB_"))}
     env.update(env_for(emu, work / "ledger.db", SELFHEAL_LOG_LEVEL="WARNING"))
@@ -99,7 +81,7 @@ async def main(args: argparse.Namespace) -> None:
         cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=open(work / "server.log", "wb"),
     )  # fmt: skip
     try:
-        while not _healthy(port):
+        while not healthy(port):
             if server.poll() is not None:
                 raise SystemExit((work / "server.log").read_text())
             await asyncio.sleep(0.1)
@@ -118,14 +100,11 @@ async def main(args: argparse.Namespace) -> None:
             sha = await bob.push(repo, f"bench-{run}", changed, f"bench run {run}")
             started = time.perf_counter()
             await bob.open_pr(repo, f"bench-{run}", f"bench {run}")
-            while True:
-                runs = [r for r in repo.check_runs.values() if r.head_sha == sha and r.name == GATE]
-                if runs and runs[-1].status == "completed":
-                    break
+            while (gate := completed_gate(repo, sha)) is None:
                 await asyncio.sleep(0.01)
             elapsed = time.perf_counter() - started
             timings.append(elapsed)
-            print(f"run {run + 1}: {elapsed:.2f} s ({runs[-1].conclusion})", flush=True)
+            print(f"run {run + 1}: {elapsed:.2f} s ({gate.conclusion})", flush=True)
         after = _rss(server.pid)
     finally:
         server.terminate()

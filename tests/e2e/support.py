@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import socket
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +84,22 @@ class Server:
     def audit(self, action: str | None = None) -> list[audit.AuditEntry]:
         found = self.ledger.read(lambda c: audit.entries(c, action=action, limit=10_000))
         return list(found)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (for a server subprocess)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def healthy(port: int) -> bool:
+    """Whether a selfheal server on ``port`` answers ``/healthz`` with 200."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+            return bool(resp.status == 200)
+    except OSError:  # refused, reset, or an HTTP error status (urllib's errors are OSErrors)
+        return False
 
 
 async def until(predicate: Callable[[], Any], timeout: float = 90.0, what: str = "") -> Any:

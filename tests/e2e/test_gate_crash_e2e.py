@@ -8,34 +8,26 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from app.handlers.gate import TEST_DELAY_ENV
 from app.ledger import Ledger, audit, connect, effects
-from tests.e2e.support import BASE_FILES, REPO, env_for, gate_runs, open_pr, until
+from tests.e2e.support import (
+    BASE_FILES,
+    REPO,
+    env_for,
+    free_port,
+    gate_runs,
+    healthy,
+    open_pr,
+    until,
+)
 from tests.github_emulator import Emulator
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
-            return bool(resp.status == 200)
-    except (OSError, urllib.error.URLError):
-        return False
 
 
 async def _serve(emu: Emulator, tmp_path: Path, port: int, delay: str) -> subprocess.Popen[bytes]:
@@ -52,7 +44,7 @@ async def _serve(emu: Emulator, tmp_path: Path, port: int, delay: str) -> subpro
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=log,
     )  # fmt: skip
     ready = await until(
-        lambda: proc.poll() is not None or _healthy(port), timeout=60, what="server start"
+        lambda: proc.poll() is not None or healthy(port), timeout=60, what="server start"
     )
     assert ready and proc.poll() is None, (tmp_path / f"server-{delay}.log").read_text()
     return proc
@@ -81,7 +73,7 @@ async def test_kill_9_mid_gate_then_restart_completes_the_check_once(
     emu.record_exchanges = True
     repo = emu.create_repo(REPO, BASE_FILES)
     bob = emu.person("bob", "write")
-    port = _free_port()
+    port = free_port()
     emu.set_webhook_url(f"http://127.0.0.1:{port}/webhook")
     db = tmp_path / "ledger.db"
     server = await _serve(emu, tmp_path, port, delay="120")
