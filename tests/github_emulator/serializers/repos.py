@@ -6,6 +6,7 @@ import base64
 
 import pygit2
 
+from ..forks import network
 from ..state import PERMISSION_ORDER, Label, Repo, iso
 from .apps import AppsRender
 from .base import JSON, node_id
@@ -108,11 +109,8 @@ class ReposRender(AppsRender):
         and for a fork its ``parent`` and the network's root as ``source``."""
         data = self.repo(r)
         data["permissions"] = permission_flags(role)
-        network, pending = 0, list(r.source.forks)
-        while pending:
-            network += 1
-            pending.extend(pending.pop().forks)
-        data.update(network_count=network, subscribers_count=0)
+        others = sum(1 for _ in network(r)) - 1  # the network without its root
+        data.update(network_count=others, subscribers_count=0)
         if r.parent is not None:
             data["parent"] = self.repo(r.parent)
             data["source"] = self.repo(r.source)
