@@ -15,10 +15,13 @@ from app.cli import main
 from app.scan.advisories import (
     AdvisoryDataError,
     AdvisoryDB,
+    build_compact,
     bundled_path,
     iter_osv_documents,
     normalize_name,
+    read_advisories,
     updated_path,
+    write_compact,
 )
 from app.scan.versions import build_affected_set
 
@@ -101,6 +104,21 @@ def test_index_lookup_is_normalised_and_skips_withdrawn(bundled: AdvisoryDB) -> 
     assert "PYSEC-2021-13" not in ids  # withdrawn
     assert {a.id for a, _ in bundled.affected_sets("PyYAML")} >= {"PYSEC-2021-142"}
     assert bundled.affected_sets("no-such-package-anywhere") == []
+
+
+def test_a_file_is_parsed_once_while_it_is_unchanged(tmp_path: Path) -> None:
+    _, advisories = read_advisories(OSV_FIXTURES)
+    target = tmp_path / "data.json.gz"
+    write_compact(build_compact(advisories, source="first"), target)
+    first, again = AdvisoryDB.load(target), AdvisoryDB.load(target)
+    assert first.advisories == again.advisories
+    assert all(a is b for a, b in zip(first.advisories, again.advisories, strict=True))
+    write_compact(build_compact(advisories[:1], source="second"), target)
+    changed = AdvisoryDB.load(target)
+    assert (changed.source, len(changed.advisories)) == ("second", 1)
+    folder, reread = AdvisoryDB.load(OSV_FIXTURES), AdvisoryDB.load(OSV_FIXTURES)
+    assert folder.advisories == reread.advisories  # a folder is read every time
+    assert not any(a is b for a, b in zip(folder.advisories, reread.advisories, strict=True))
 
 
 def test_default_load_prefers_updated_copy(home: Path, capsys: pytest.CaptureFixture[str]) -> None:

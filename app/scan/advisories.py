@@ -15,10 +15,12 @@ snapshot small without changing what matches.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import json
 import os
+import stat
 import tempfile
 import zipfile
 import zlib
@@ -156,6 +158,28 @@ def read_advisories(path: Path) -> tuple[dict[str, Any], list[Advisory]]:
     return header, advisories
 
 
+@functools.lru_cache(maxsize=4)
+def _read_file(path: Path, *version: int) -> tuple[dict[str, Any], tuple[Advisory, ...]]:
+    """:func:`read_advisories` of one file version (``version`` is only part of the key)."""
+    header, advisories = read_advisories(path)
+    return header, tuple(advisories)
+
+
+def _read_once(path: Path) -> tuple[dict[str, Any], list[Advisory]]:
+    """:func:`read_advisories`, remembered for a file while it stays the same file (device,
+    inode, size, mtime): every scan loads the data, and parsing the bundled snapshot takes
+    ~0.1 s. A folder is read every time (its own mtime does not follow its files)."""
+    try:
+        info = path.stat()
+    except OSError:
+        info = None
+    if info is None or not stat.S_ISREG(info.st_mode):
+        return read_advisories(path)
+    version = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+    header, advisories = _read_file(path.resolve(), *version)
+    return dict(header), list(advisories)
+
+
 def build_compact(advisories: Iterable[Advisory], **header: Any) -> dict[str, Any]:
     """The compact document: a header (source, snapshot, license, attribution...) + records."""
     records = sorted(advisories, key=lambda a: a.id)
@@ -208,11 +232,13 @@ class AdvisoryDB:
 
     @classmethod
     def load(cls, path: Path | None = None) -> AdvisoryDB:
-        """``path`` None: the data ``selfheal advisories update`` stored, else the bundle."""
+        """``path`` None: the data ``selfheal advisories update`` stored, else the bundle.
+
+        A file is parsed once per process for as long as it is unchanged."""
         if path is None:
             updated = updated_path()
             path = updated if updated.is_file() else bundled_path()
-        header, advisories = read_advisories(path)
+        header, advisories = _read_once(path)
         if not advisories:  # a wrong path or a broken export would otherwise pass everything
             raise AdvisoryDataError(f"{path}: no PyPI advisories found")
         if not header:
