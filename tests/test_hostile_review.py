@@ -14,6 +14,7 @@ from app.policy import load_default_policy
 from app.review.changeset import changeset_from_git
 from app.review.diffparse import changeset_from_diff
 from app.review.reviewer import ReviewOptions, review
+from app.review.worktree import complete_from_worktree
 from app.scan.engine import ScanOptions
 from tests.hostile_support import init_repo, run_selfheal
 
@@ -179,6 +180,10 @@ def test_a_link_to_a_huge_directory_needs_a_person(
     _commit_links(root, {f"data/{n}.txt": "x\n" for n in range(5)}, {"more": "data"})
     (change,) = changeset_from_git(root, "HEAD~1", "HEAD").files
     assert len(change.link_exposes) == 3 and change.link_exposes_more
+    diff = changeset_from_diff(NEW_LINK.format(path="again", target="data"))
+    (listed,) = complete_from_worktree(diff, root).files  # a diff: listed from the work tree
+    assert listed.link_exposes == ("data/0.txt", "data/1.txt", "data/2.txt")
+    assert listed.link_exposes_more
 
     verdict = review(
         changeset_from_git(root, "HEAD~1", "HEAD"),

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import itertools
 import posixpath
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,6 +118,13 @@ def looks_binary(data: bytes) -> bool:
     return b"\0" in data[:BINARY_SNIFF_BYTES]
 
 
+def first_exposed(paths: Iterable[str]) -> tuple[tuple[str, ...], bool]:
+    """The first LINK_EXPOSE_LIMIT of the files behind a link to a directory, and whether
+    there were more."""
+    found = tuple(itertools.islice(paths, LINK_EXPOSE_LIMIT + 1))
+    return found[:LINK_EXPOSE_LIMIT], len(found) > LINK_EXPOSE_LIMIT
+
+
 def _peel_commit(repo: Any, ref: str) -> Any:
     if not ref or ref.startswith("-"):
         raise ChangeSetError(f"invalid git ref {ref!r}")
@@ -156,34 +165,28 @@ _STATUS = {
 }
 
 
-def _tree_files(repo: Any, tree: Any, prefix: str, limit: int) -> tuple[tuple[str, ...], bool]:
-    """Up to ``limit`` file paths below ``tree`` (breadth first), and whether there were more."""
-    found: list[str] = []
-    pending: list[tuple[str, Any]] = [(prefix, tree)]
+def _tree_files(repo: Any, tree: Any, prefix: str) -> Iterator[str]:
+    """The file paths below ``tree``, breadth first."""
+    pending: deque[tuple[str, Any]] = deque([(prefix, tree)])
     while pending:
-        base, current = pending.pop(0)
+        base, current = pending.popleft()
         for entry in current:
             path = f"{base}/{entry.name}" if base else str(entry.name)
             if entry.type_str == "tree":
                 pending.append((path, repo[entry.id]))
-            elif len(found) >= limit:
-                return tuple(found), True
             else:
-                found.append(path)
-    return tuple(found), False
+                yield path
 
 
 def _exposed(repo: Any, head_tree: Any, target: str) -> tuple[tuple[str, ...], bool]:
     """The files behind a link to ``target`` when it is a directory of the head tree."""
-    if not target:
-        return _tree_files(repo, head_tree, "", LINK_EXPOSE_LIMIT)
     try:
-        obj = repo[head_tree[target].id]
+        tree = repo[head_tree[target].id] if target else head_tree
     except (KeyError, ValueError):
         return (), False
-    if not isinstance(obj, pygit2.Tree):
+    if not isinstance(tree, pygit2.Tree):
         return (), False
-    return _tree_files(repo, obj, target, LINK_EXPOSE_LIMIT)
+    return first_exposed(_tree_files(repo, tree, target))
 
 
 def _file_from_patch(repo: Any, patch: Any, head_tree: Any = None) -> ChangedFile:

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from app.codeowners import normalize_path
-from app.review.changeset import LINK_EXPOSE_LIMIT, ChangedFile, ChangeSet, ChangeStatus
+from app.review.changeset import ChangedFile, ChangeSet, ChangeStatus, first_exposed
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 LINE_ENDINGS = b"\r\n"
@@ -73,17 +74,13 @@ def _complete(change: ChangedFile, root: Path) -> ChangedFile:
     return dataclasses.replace(change, content=disk, complete=True)
 
 
-def _directory_files(root: Path, directory: Path) -> tuple[tuple[str, ...], bool]:
-    """Up to LINK_EXPOSE_LIMIT files below ``directory`` (links not followed, ``.git`` left
-    out), as repository paths, and whether there were more."""
-    found: list[str] = []
+def _directory_files(root: Path, directory: Path) -> Iterator[str]:
+    """The files below ``directory`` (links not followed, ``.git`` left out), as repository
+    paths."""
     for current, dirs, names in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if d != ".git")
         for name in sorted(names):
-            if len(found) >= LINK_EXPOSE_LIMIT:
-                return tuple(found), True
-            found.append(normalize_path(os.path.relpath(os.path.join(current, name), root)))
-    return tuple(found), False
+            yield normalize_path(os.path.relpath(os.path.join(current, name), root))
 
 
 def _exposed(change: ChangedFile, root: Path) -> ChangedFile:
@@ -96,7 +93,7 @@ def _exposed(change: ChangedFile, root: Path) -> ChangedFile:
         return change
     if (full != root and root not in full.parents) or not full.is_dir():
         return change
-    exposes, more = _directory_files(root, full)
+    exposes, more = first_exposed(_directory_files(root, full))
     return dataclasses.replace(change, link_exposes=exposes, link_exposes_more=more)
 
 
