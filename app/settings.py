@@ -134,21 +134,13 @@ def _private_key(env: Mapping[str, str]) -> str:
             "the GitHub App private key is missing: set SELFHEAL_PRIVATE_KEY (PEM text) or "
             "SELFHEAL_PRIVATE_KEY_PATH (a .pem file downloaded from the App settings page)"
         )
-    check_rsa_pem(pem, where)
-    return pem
-
-
-def check_rsa_pem(pem: str, where: str) -> None:
-    """Raise SettingsError unless ``pem`` is a PEM-encoded RSA private key."""
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    from app.github.auth import AuthError, load_private_key
 
     try:
-        key = load_pem_private_key(pem.encode("ascii", "replace"), password=None)
-    except (ValueError, TypeError):
-        raise SettingsError(f"{where}: not a valid unencrypted PEM private key") from None
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise SettingsError(f"{where}: GitHub App keys are RSA keys; this key is not RSA")
+        load_private_key(pem)  # the check AppAuth makes: a key that passes here, it accepts
+    except AuthError as exc:
+        raise SettingsError(f"{where}: {exc}") from None
+    return pem
 
 
 def parse_settings(env: Mapping[str, str]) -> Settings:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.settings import SettingsError, parse_settings
-from tests.appcore_support import base_env
+from tests.appcore_support import base_env, rsa_pem
 from tests.hostile_support import run_selfheal
 
 
@@ -42,6 +42,15 @@ def test_private_key_path_oddities_are_settings_errors(
     env.pop("SELFHEAL_PRIVATE_KEY")
     env["SELFHEAL_PRIVATE_KEY_PATH"] = _key_path(tmp_path, kind)
     with pytest.raises(SettingsError, match=message):
+        parse_settings(env)
+
+
+def test_a_key_the_app_could_not_use_is_refused_at_start_up(tmp_path: Path) -> None:
+    """An undecodable byte in the environment (os.environ keeps it as a surrogate) before the
+    PEM block: settings once accepted it and AppAuth then refused it on the first GitHub call."""
+    env = base_env(tmp_path / "s.db")
+    env["SELFHEAL_PRIVATE_KEY"] = "\udcff\n" + rsa_pem()
+    with pytest.raises(SettingsError, match="not a valid unencrypted PEM private key"):
         parse_settings(env)
 
 

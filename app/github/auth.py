@@ -37,13 +37,15 @@ class AuthError(ValueError):
 
 def load_private_key(pem: str | bytes) -> bytes:
     """Check that ``pem`` is an RSA private key in PEM form and return it as bytes."""
-    data = pem.encode() if isinstance(pem, str) else pem
     try:
+        data = pem.encode() if isinstance(pem, str) else pem  # UnicodeEncodeError: a ValueError
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
-        raise AuthError("the GitHub App private key is not a readable PEM private key") from exc
+        raise AuthError(
+            "the GitHub App private key is not a valid unencrypted PEM private key"
+        ) from exc
     if not isinstance(key, rsa.RSAPrivateKey):
-        raise AuthError("the GitHub App private key must be an RSA key (GitHub uses RS256)")
+        raise AuthError("the GitHub App private key is not RSA (GitHub signs App JWTs with RS256)")
     return data
 
 
