@@ -21,14 +21,11 @@ from collections.abc import Collection, Sequence
 from pathlib import Path, PurePosixPath
 
 from app.scan.files import (
-    BINARY_SNIFF_BYTES,
-    REASON_BINARY,
     REASON_EXCLUDED,
     FileText,
-    decode,
-    is_binary,
     matches_any,
     read_text,
+    text_of_bytes,
     walk_tree,
 )
 from app.scan.gitdiff import changed_lines_since
@@ -115,12 +112,7 @@ def scan_targets(
             changed[rel] = target.changed_lines
 
     def text_of(path: str) -> FileText | str:
-        data = contents[path]
-        if len(data) > options.max_file_size:
-            return f"too large ({len(data)} bytes > {options.max_file_size})"
-        if is_binary(data[:BINARY_SNIFF_BYTES]):
-            return REASON_BINARY
-        return decode(data)
+        return text_of_bytes(contents[path], options.max_file_size)
 
     def read_any(path: str) -> str | None:
         rel = safe_relative_path(path)

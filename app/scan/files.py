@@ -118,6 +118,15 @@ def decode(data: bytes) -> FileText:
         return FileText(data.decode("utf-8-sig", errors="replace"), lossy=True)
 
 
+def text_of_bytes(data: bytes, max_size: int = DEFAULT_MAX_FILE_SIZE) -> FileText | str:
+    """The decoded text of a file's content, or the reason it is not scanned (size, binary)."""
+    if len(data) > max_size:
+        return f"too large ({len(data)} bytes > {max_size})"
+    if is_binary(data[:BINARY_SNIFF_BYTES]):
+        return REASON_BINARY
+    return decode(data)
+
+
 def read_text(path: Path, max_size: int = DEFAULT_MAX_FILE_SIZE) -> FileText | str:
     """The text of a regular file, or the reason it cannot be scanned (never raises)."""
     try:
@@ -137,11 +146,9 @@ def read_text(path: Path, max_size: int = DEFAULT_MAX_FILE_SIZE) -> FileText | s
         return f"unreadable: {exc.strerror or exc.__class__.__name__}"
     finally:
         os.close(fd)
-    if len(data) > max_size:
+    if len(data) > max_size:  # it grew after fstat: its size is unknown
         return f"too large (over {max_size} bytes)"
-    if is_binary(data[:BINARY_SNIFF_BYTES]):
-        return REASON_BINARY
-    return decode(data)
+    return text_of_bytes(data, max_size)
 
 
 def _symlink_reason(path: Path, real_root: Path) -> str:
