@@ -30,19 +30,17 @@ LINE_ENDINGS = b"\r\n"
 
 
 def _inside(root: Path, path: str) -> Path | None:
-    """The real path of ``path`` under ``root``, or None if it escapes or is not a file."""
+    """The real path of ``path`` under ``root``, or None if it is missing or escapes."""
     try:
         full = (root / path).resolve(strict=True)
     except (OSError, RuntimeError):
         return None
-    if full != root and root not in full.parents:
-        return None
-    return full if full.is_file() else None
+    return full if full == root or root in full.parents else None
 
 
 def _read(root: Path, path: str) -> bytes | None:
     full = _inside(root, path)
-    if full is None:
+    if full is None or not full.is_file():
         return None
     try:
         if full.stat().st_size > MAX_FILE_BYTES:
@@ -87,11 +85,8 @@ def _exposed(change: ChangedFile, root: Path) -> ChangedFile:
     target = change.resolved_link()
     if target is None or change.link_exposes or change.link_escapes:
         return change
-    try:
-        full = (root / target).resolve(strict=True) if target else root
-    except (OSError, RuntimeError):
-        return change
-    if (full != root and root not in full.parents) or not full.is_dir():
+    full = _inside(root, target)
+    if full is None or not full.is_dir():
         return change
     exposes, more = first_exposed(_directory_files(root, full))
     return dataclasses.replace(change, link_exposes=exposes, link_exposes_more=more)
