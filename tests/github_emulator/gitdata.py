@@ -40,14 +40,28 @@ def init_bare(path: Path, default_branch: str, files: Mapping[str, bytes | str])
     repo = pygit2.init_repository(str(path), bare=True, initial_head=default_branch)
     if not files:
         return None
-    index = pygit2.Index()
-    for name, content in files.items():
-        data = content.encode() if isinstance(content, str) else content
-        index.add(pygit2.IndexEntry(name, repo.create_blob(data), pygit2.enums.FileMode.BLOB))
-    tree = index.write_tree(repo)
+    tree = write_files(repo, files)
     sig = _signature("GitHub Emulator", "noreply@github.invalid")
     oid = repo.create_commit(f"refs/heads/{default_branch}", sig, sig, "Initial commit", tree, [])
     return str(oid)
+
+
+def write_files(
+    repo: pygit2.Repository,
+    files: Mapping[str, bytes | str | None],
+    base: pygit2.Tree | None = None,
+) -> pygit2.Oid:
+    """A new tree: ``base`` (default: empty) with ``files`` written (None deletes a path)."""
+    index = pygit2.Index()
+    if base is not None:
+        index.read_tree(base)
+    for name, content in files.items():
+        if content is None:
+            index.remove(name)
+            continue
+        data = content.encode() if isinstance(content, str) else content
+        index.add(pygit2.IndexEntry(name, repo.create_blob(data), pygit2.enums.FileMode.BLOB))
+    return index.write_tree(repo)
 
 
 def open_repo(path: Path) -> pygit2.Repository:

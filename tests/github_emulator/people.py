@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import pygit2
 
+from . import gitdata
 from .state import CheckRun, Repo, Token, User
 
 if TYPE_CHECKING:
@@ -267,15 +268,7 @@ def _push_sync(
     remote = f"refs/remotes/origin/{branch}"
     start_ref = remote if remote in repo.references else f"refs/remotes/origin/{base}"
     start = repo.references[start_ref].peel(pygit2.Commit)
-    index = pygit2.Index()
-    index.read_tree(start.tree)
-    for path, content in files.items():
-        if content is None:
-            index.remove(path)
-            continue
-        data = content.encode() if isinstance(content, str) else content
-        index.add(pygit2.IndexEntry(path, repo.create_blob(data), pygit2.enums.FileMode.BLOB))
-    tree = index.write_tree(repo)
+    tree = gitdata.write_files(repo, files, start.tree)
     sig = pygit2.Signature(
         user.name or login, user.email or f"{login}@example.invalid", int(time.time()), 0
     )
