@@ -77,15 +77,14 @@ class RuleHit:
 # -- helpers ---------------------------------------------------------------------------------
 
 
+def _some(items: Sequence[str]) -> str:
+    """The first MAX_EXAMPLES items, and how many more there are."""
+    more = len(items) - MAX_EXAMPLES
+    return ", ".join(items[:MAX_EXAMPLES]) + (f" and {more} more" if more > 0 else "")
+
+
 def _where(findings: Sequence[Finding]) -> str:
-    places: list[str] = []
-    for f in findings:
-        place = f"{f.path}:{f.line}" if f.line else f.path
-        if place not in places:
-            places.append(place)
-    shown = ", ".join(places[:MAX_EXAMPLES])
-    more = len(places) - MAX_EXAMPLES
-    return shown + (f" and {more} more" if more > 0 else "")
+    return _some(list(dict.fromkeys(f"{f.path}:{f.line}" if f.line else f.path for f in findings)))
 
 
 def _count(n: int, noun: str) -> str:
@@ -93,11 +92,7 @@ def _count(n: int, noun: str) -> str:
 
 
 def _owners(findings: Sequence[Finding]) -> str:
-    owners: list[str] = []
-    for f in findings:
-        for owner in f.properties.get("owners", ()):
-            if owner not in owners:
-                owners.append(owner)
+    owners = dict.fromkeys(owner for f in findings for owner in f.properties.get("owners", ()))
     return f" (owners: {' '.join(owners)})" if owners else ""
 
 
@@ -113,21 +108,10 @@ def _hits(
 ) -> list[RuleHit]:
     code = [f for f in findings if is_code_finding(f)]
     secrets = [f for f in code if f.category is Category.SECRET]
-    critical = [
-        f for f in code if f.severity >= Severity.CRITICAL and f.category is not Category.SECRET
-    ]
-    high = [
-        f
-        for f in code
-        if thresholds.block_at <= f.severity < Severity.CRITICAL
-        and f.category is not Category.SECRET
-    ]
-    medium = [
-        f
-        for f in code
-        if thresholds.approval_at <= f.severity < thresholds.block_at
-        and f.category is not Category.SECRET
-    ]
+    scored = [f for f in code if f.category is not Category.SECRET]
+    critical = [f for f in scored if f.severity >= Severity.CRITICAL]
+    high = [f for f in scored if thresholds.block_at <= f.severity < Severity.CRITICAL]
+    medium = [f for f in scored if thresholds.approval_at <= f.severity < thresholds.block_at]
 
     def of(category: Category) -> list[Finding]:
         return [f for f in findings if f.category is category]
@@ -163,14 +147,10 @@ def _hits(
     ]  # fmt: skip
     hits = [RuleHit(rule, d, say(fs)) for rule, fs, d, say in table if fs]
     if skipped:
-        shown = ", ".join(f"{p} ({why})" for p, why in skipped[:MAX_EXAMPLES])
-        more = len(skipped) - MAX_EXAMPLES
+        files = _some([f"{path} ({why})" for path, why in skipped])
         hits.append(
             RuleHit(
-                "R9",
-                ask,
-                f"{_count(len(skipped), 'changed file')} could not be scanned: {shown}"
-                + (f" and {more} more." if more > 0 else "."),
+                "R9", ask, f"{_count(len(skipped), 'changed file')} could not be scanned: {files}."
             )
         )
     return hits
