@@ -91,8 +91,20 @@ class RepoConfig:
     source: str = DEFAULT_PATH
 
 
+class _TooDeep(yaml.YAMLError):
+    def __init__(self, mark: Any) -> None:
+        super().__init__(f"nested more than {MAX_DEPTH} levels deep")
+        self.line: int | None = mark.line + 1 if mark is not None else None
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader without aliases and without duplicate mapping keys."""
+    """SafeLoader without aliases, without duplicate mapping keys and without nesting deeper
+    than MAX_DEPTH: the composer recurses per level, and a 64 KiB file of ``[[[[...`` raised
+    RecursionError (a traceback, and exit 1 from the CLI), so it stops at that depth."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
@@ -100,7 +112,15 @@ class _StrictLoader(yaml.SafeLoader):
             raise yaml.MarkedYAMLError(
                 None, None, "YAML aliases (*name) are not allowed here", event.start_mark
             )
-        return super().compose_node(parent, index)
+        if not self.check_event(yaml.CollectionStartEvent):
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise _TooDeep(self.peek_event().start_mark)  # type: ignore[no-untyped-call]
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         seen: set[Any] = set()
@@ -152,27 +172,16 @@ def _at(loc: tuple[int, int] | None) -> str:
     return f" (line {loc[0]}, column {loc[1]})" if loc else ""
 
 
-def _check_depth(text: str, source: str) -> None:
-    """Refuse deep nesting before composing: the composer recurses per level, and a 64 KiB
-    file of ``[[[[...`` raised RecursionError (a traceback, and exit 1 from the CLI)."""
-    depth = 0
-    for event in yaml.parse(text, Loader=_StrictLoader):
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                line = event.start_mark.line + 1 if event.start_mark is not None else None
-                raise ConfigError(f"nested more than {MAX_DEPTH} levels deep", source, line)
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
-
-
 def _parse_yaml(text: str, source: str) -> tuple[Any, Any]:
+    """The composed tree (for line numbers) and the data built from it, in one pass."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_CONFIG_BYTES:
         raise ConfigError(f"file is larger than {MAX_CONFIG_BYTES // 1024} KiB", source)
+    loader = _StrictLoader(text)
     try:
-        _check_depth(text, source)
-        tree = yaml.compose(text, Loader=_StrictLoader)
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        tree = loader.get_single_node()
+        data = None if tree is None else loader.construct_document(tree)
+    except _TooDeep as exc:
+        raise ConfigError(str(exc), source, exc.line) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -181,6 +190,8 @@ def _parse_yaml(text: str, source: str) -> tuple[Any, Any]:
         raise ConfigError(f"invalid YAML: {problem} (line {line}{column})", source, line) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", source) from None
+    finally:
+        loader.dispose()
     return tree, data
 
 
