@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.ledger import audit, connect
+from app.ledger import audit, connect, jobs
 from app.server import METRICS
 from tests.e2e.support import (
     BASE_FILES,
@@ -106,6 +106,10 @@ async def test_leak_fails_clean_passes_review_path_needs_an_owner(
         await emu.drain()
         replays = emu.deliveries[-len(delivered) :]
         assert all(r.redelivery and r.status == 200 for r in replays)
+        # The checks below run before any job a redelivery queued could: that no delivery has
+        # a second webhook job is what shows the intake recognised every redelivery.
+        webhook_jobs = server.ledger.read(lambda c: jobs.find(c, kind="webhook", limit=10_000))
+        assert len(webhook_jobs) == len({d.guid for d in emu.deliveries if d.ok})
         assert len(repo.check_runs) == runs_before
         assert len(server.audit()) == entries_before
         assert sorted(repo.labels) == labels_before
