@@ -21,11 +21,10 @@ from app.policy import (
     REPO_POLICY_PATH,
     Policy,
     PolicyError,
-    combine,
     decode_policy,
     lint_policy,
-    load_default_policy,
     load_default_policy_text,
+    load_effective_policy,
     parse_policy,
 )
 from app.review.rules import sensitive_kind
@@ -73,30 +72,30 @@ def _lint(text: str, source: str, floor: Policy | None = None) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     path = Path(args.file) if args.file is not None else _repo_policy()
+    defaults_text, defaults_source = load_default_policy_text()
     if args.file is None and not path.is_file():
         print(f"no {REPO_POLICY_PATH} here; checking the shipped defaults", file=sys.stderr)
-        text, source = load_default_policy_text()
-    else:
-        source = str(path)
-        try:
-            text = _read(path)
-        except PolicyError as exc:  # invalid UTF-8: a problem in the file, not a usage error
-            print(exc)
-            return EXIT_FINDINGS
-    defaults_text, defaults_source = load_default_policy_text()
+        return EXIT_FINDINGS if _lint(defaults_text, defaults_source) else EXIT_OK
+    try:
+        text = _read(path)
+    except PolicyError as exc:  # invalid UTF-8: a problem in the file, not a usage error
+        print(exc)
+        return EXIT_FINDINGS
+    source = str(path)
     floor = parse_policy(defaults_text, defaults_source) if source != defaults_source else None
     return EXIT_FINDINGS if _lint(text, source, floor) else EXIT_OK
 
 
 def _effective(args: argparse.Namespace) -> Policy:
-    defaults = load_default_policy()
     if args.no_defaults and args.policy is None:
         raise UsageError("--no-defaults needs --policy FILE")
     path = Path(args.policy) if args.policy is not None else _repo_policy()
     if args.policy is None and not path.is_file():
-        return defaults
-    repo = parse_policy(_read(path), str(path))
-    return repo if args.no_defaults else combine(defaults, repo)
+        return load_effective_policy(None)
+    text = _read(path)
+    if args.no_defaults:
+        return parse_policy(text, str(path))
+    return load_effective_policy(text, str(path))
 
 
 def _explain(args: argparse.Namespace) -> int:
