@@ -68,7 +68,7 @@ async def _delivered(w: World, event: str, action: str | None = None) -> list[di
     await w.emulator.drain()
     payloads = [e.data for e in w.receiver.seen(event, action)]
     for payload in payloads:
-        assert problems(event, payload) == []
+        assert problems(event, payload, formats=True) == []
     return payloads
 
 

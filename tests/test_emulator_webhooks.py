@@ -3,37 +3,14 @@ checked against @octokit/webhooks-schemas."""
 
 from __future__ import annotations
 
-import json
 import socket
 from collections.abc import AsyncIterator
-from functools import cache
-from pathlib import Path
-from typing import Any
 
-import jsonschema
 import pytest
 
+from tests.contract.webhook_schema import problems
 from tests.github_emulator import Emulator, Person, PersonError, WebhookReceiver, sign
 from tests.github_emulator.state import Repo
-
-SCHEMAS = Path(__file__).parent.parent / "node_modules/@octokit/webhooks-schemas/schema.json"
-
-
-@cache
-def schema() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(SCHEMAS.read_text())
-    return data
-
-
-def payload_errors(event: str, action: str | None, payload: Any) -> list[str]:
-    name = f"{event}${action}" if action else f"{event}$event"
-    definitions = schema()["definitions"]
-    assert name in definitions, name
-    validator = jsonschema.Draft7Validator(
-        {"$ref": f"#/definitions/{name}", "definitions": definitions},
-        format_checker=jsonschema.FormatChecker(),
-    )
-    return [f"{list(e.absolute_path)}: {e.message[:200]}" for e in validator.iter_errors(payload)]
 
 
 @pytest.fixture
@@ -228,12 +205,12 @@ async def test_every_payload_matches_its_schema(
         ("pull_request_review", "submitted"),
     }
     assert expected <= kinds, expected - kinds
-    problems = {
+    found = {
         f"{d.event}.{d.action}": errors
         for d in emu.deliveries
-        if (errors := payload_errors(d.event, d.action, d.payload))
+        if (errors := problems(d.event, d.payload, formats=True))
     }
-    assert problems == {}
+    assert found == {}
     assert all(d.ok for d in emu.deliveries)
     assert receiver.rejected == 0
     labeled = [d.payload for d in emu.deliveries if (d.event, d.action) == ("issues", "labeled")]
