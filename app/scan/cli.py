@@ -11,39 +11,25 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from app.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
 from app.findings import Finding, Severity, Source
-from app.repo_config import ConfigError, load_repo_config
+from app.repo_config import DEFAULT_PATH, ConfigError, ScanConfig, load_repo_config
 from app.report import FORMATS, render
 from app.scan.engine import CVE_SOURCES, ScanOptions, ScanReport, scan_path
-from app.scan.files import DEFAULT_MAX_FILE_SIZE
 from app.scan.progress import should_show
 
-DEFAULT_CONFIG = ".github/selfheal.yml"
-DEFAULT_FAIL_ON = "high"
 MACHINE_FORMATS = frozenset({"json", "sarif"})
 MAX_WARNINGS_SHOWN = 20
-
-
-@dataclass(frozen=True)
-class ScanConfig:
-    """The ``scan`` section of ``.github/selfheal.yml`` (only what the scanner uses)."""
-
-    exclude: tuple[str, ...] = ()
-    include_vendored: bool = False
-    max_file_size: int | None = None
-    fail_on: str | None = None
 
 
 # --- helpers ---------------------------------------------------------------------------
 
 
 def load_scan_config(path: Path) -> ScanConfig:
-    """Read the scan section of a repository config file; UsageError when it is bad."""
+    """The ``scan`` section of a repository config file; UsageError when it is bad."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -54,13 +40,7 @@ def load_scan_config(path: Path) -> ScanConfig:
         raise UsageError(str(exc)) from exc
     for warning in config.warnings:
         print(f"selfheal: warning: {warning}", file=sys.stderr)
-    scan = config.scan
-    return ScanConfig(
-        exclude=tuple(scan.exclude),
-        include_vendored=scan.include_vendored,
-        max_file_size=scan.max_file_size_kb * 1024,
-        fail_on=scan.fail_on.label,
-    )
+    return config.scan
 
 
 def parse_threshold(value: str) -> Severity | None:
@@ -113,7 +93,7 @@ def _options(args: argparse.Namespace, config: ScanConfig) -> ScanOptions:
         advisories=Path(args.advisories) if args.advisories else None,
         cve_source=args.cve_source,
         baseline=Path(args.baseline) if args.baseline else None,
-        max_file_size=args.max_file_size or config.max_file_size or DEFAULT_MAX_FILE_SIZE,
+        max_file_size=args.max_file_size or config.max_file_size,
         include_vendored=args.include_vendored or config.include_vendored,
         exclude=config.exclude + tuple(args.exclude),
     )
@@ -157,11 +137,11 @@ def run(args: argparse.Namespace) -> int:
     root = Path(args.path)
     if not root.exists():
         raise UsageError(f"no such file or directory: {args.path}")
-    config_path = Path(args.config) if args.config else root / DEFAULT_CONFIG
+    config_path = Path(args.config) if args.config else root / DEFAULT_PATH
     if args.config and not config_path.is_file():
         raise UsageError(f"no such config file: {args.config}")
     config = load_scan_config(config_path) if config_path.is_file() else ScanConfig()
-    fail_on = args.fail_on or config.fail_on or DEFAULT_FAIL_ON
+    fail_on = args.fail_on or config.fail_on.label
     threshold = parse_threshold(fail_on)
     _check_inputs(args)
     options = _options(args, config)
@@ -242,7 +222,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--max-file-size", metavar="BYTES", type=int, help="default 1048576")
     parser.add_argument(
-        "--config", metavar="FILE", help=f"repo config (default PATH/{DEFAULT_CONFIG})"
+        "--config", metavar="FILE", help=f"repo config (default PATH/{DEFAULT_PATH})"
     )
     parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     parser.set_defaults(handler=run)
