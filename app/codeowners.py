@@ -43,8 +43,10 @@ def fold_pattern(pattern: PathPattern) -> PathPattern:
     """The same pattern over :func:`fold_path` paths (literals lower-cased)."""
 
     def fold(seg: Segment | None) -> Segment | None:
-        if seg is None or isinstance(seg, str):
-            return seg.lower() if seg is not None else None
+        if seg is None:
+            return None
+        if isinstance(seg, str):
+            return seg.lower()
         tokens: list[str | None] = []
         for token in seg:
             tokens.extend([token] if token is None or token == ANY else list(token.lower()))
@@ -58,8 +60,8 @@ def fold_pattern(pattern: PathPattern) -> PathPattern:
     )
 
 
-def split_line(text: str) -> Iterator[tuple[str, int]]:
-    """Split a line into raw tokens (escapes kept) with their column; stop at a comment."""
+def split_line(text: str) -> Iterator[str]:
+    """Split a line into raw tokens (escapes kept); stop at a comment."""
     i, n = 0, len(text)
     while i < n:
         while i < n and text[i] in " \t":
@@ -69,7 +71,7 @@ def split_line(text: str) -> Iterator[tuple[str, int]]:
         start = i
         while i < n and text[i] not in " \t":
             i += 2 if text[i] == "\\" else 1
-        yield text[start:i], start + 1
+        yield text[start:i]
 
 
 def _chars(raw: str) -> list[tuple[str, bool]]:

@@ -19,6 +19,7 @@ Pure: no I/O except :func:`load_default_policy_text`, which reads the shipped de
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import re
 from dataclasses import dataclass
@@ -152,7 +153,7 @@ class Policy:
                 f"{own.source}:{own.line} ({own.pattern} {own.level.label}) cannot lower "
                 f"the default {base.level.label} level"
             )
-            return PolicyMatch(base.pattern, base.level, base.owners, base.source, base.line, note)
+            return dataclasses.replace(base, note=note)
         return own.to_match() if own is not None else base
 
     def level_of(self, path: str) -> Level:
@@ -174,7 +175,7 @@ def _owner_ok(token: str) -> bool:
 
 
 def _parse_line(text: str, source: str, lineno: int) -> Rule | PolicyProblem | None:
-    tokens = [tok for tok, _ in split_line(text)]
+    tokens = list(split_line(text))
     if not tokens:
         return None
     raw, rest = tokens[0], tokens[1:]
@@ -287,10 +288,8 @@ def parse_policy(text: str, source: str) -> Policy:
 
 def load_default_policy_text() -> tuple[str, str]:
     """The shipped defaults as ``(text, source)``."""
-    path = policies_dir() / DEFAULT_POLICY_NAME
-    return decode_policy(path.read_bytes(), f"policies/{DEFAULT_POLICY_NAME}"), (
-        f"policies/{DEFAULT_POLICY_NAME}"
-    )
+    source = f"policies/{DEFAULT_POLICY_NAME}"
+    return decode_policy((policies_dir() / DEFAULT_POLICY_NAME).read_bytes(), source), source
 
 
 def with_aliases(policy: Policy) -> Policy:
