@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from app.cli import EXIT_FINDINGS, EXIT_OK, UsageError
-from app.findings import Decision, Severity, Verdict
+from app.findings import Category, Decision, Severity, Verdict
 from app.policy import REPO_POLICY_PATH, Policy, PolicyError, decode_policy, load_effective_policy
+from app.report import render
 from app.review.changeset import (
     ChangeSet,
     ChangeSetError,
@@ -96,11 +97,9 @@ def _policy(args: argparse.Namespace) -> Policy:
         raise UsageError(f"invalid policy: {exc}") from None
 
 
-def _render(fmt: str, verdict: Verdict, changes: ChangeSet, options: ScanOptions) -> str:
+def _render(fmt: str, verdict: Verdict, changes: ChangeSet) -> str:
     if fmt == "json":
         return json.dumps(verdict.to_dict(), indent=2, sort_keys=False) + "\n"
-    from app.report import render
-
     meta = {
         "title": "selfheal security review",
         "input": changes.kind,
@@ -113,7 +112,7 @@ def _render(fmt: str, verdict: Verdict, changes: ChangeSet, options: ScanOptions
         list(verdict.findings),
         verdict=verdict,
         skipped=list(verdict.skipped),
-        errors=[f.message for f in verdict.findings if f.category.value == "scanner-error"],
+        errors=[f.message for f in verdict.findings if f.category is Category.SCANNER_ERROR],
         meta=meta,
     )
 
@@ -151,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
     thresholds = Thresholds(_severity(args.block_at), _severity(args.approval_at))
     options = ReviewOptions(args.actor, scan, not args.no_scan, thresholds)
     verdict = review(changes, policy, options=options)
-    text = _render(args.format, verdict, changes, scan)
+    text = _render(args.format, verdict, changes)
     if args.output:
         try:
             Path(args.output).write_text(text, encoding="utf-8")
