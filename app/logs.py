@@ -55,6 +55,10 @@ STANDARD_ATTRS = frozenset(
 )
 
 _configured_secrets: list[str] = []
+# What _mask removes first, in order: each configured secret (longest first, so that one
+# containing another is masked whole), then each line of it of 16+ characters (a multi-line key
+# logged partially). Built when a secret is registered, not on every log line.
+_secret_fragments: list[str] = []
 
 
 @functools.cache
@@ -73,8 +77,12 @@ def add_secret_values(values: Iterable[str]) -> None:
     for value in values:
         if value and len(value) >= 6 and value not in _configured_secrets:
             _configured_secrets.append(value)
-    # Longest first so that a secret containing another is masked whole.
     _configured_secrets.sort(key=len, reverse=True)
+    _secret_fragments[:] = [
+        fragment
+        for value in _configured_secrets
+        for fragment in (value, *(line for line in value.splitlines() if len(line) >= 16))
+    ]
     _mask_short.cache_clear()  # a remembered answer may predate this secret
 
 
@@ -96,12 +104,9 @@ def _mask_short(text: str) -> str:
 
 
 def _mask(text: str) -> str:
-    for value in _configured_secrets:
-        if value in text:
-            text = text.replace(value, MASK)
-        for line in value.splitlines():  # multi-line keys logged partially
-            if len(line) >= 16 and line in text:
-                text = text.replace(line, MASK)
+    for fragment in _secret_fragments:
+        if fragment in text:
+            text = text.replace(fragment, MASK)
     for pattern in PATTERNS:
         text = pattern.sub(_replacement, text)
     for pattern in KEEP_PREFIX:

@@ -63,6 +63,13 @@ def test_token_passed_to_log_call_never_appears(stream: io.StringIO) -> None:
     assert "RuntimeError" in str(entries[-1]["exc"])
 
 
+def test_one_line_of_a_configured_key_is_masked_alone(stream: io.StringIO) -> None:
+    line = rsa_pem().splitlines()[5]
+    assert mask(f"fragment {line}") == f"fragment {MASK}"  # no detector knows it by shape
+    logging.getLogger("app.test").info("fragment %s", line)
+    assert line not in stream.getvalue()
+
+
 def test_text_format_for_terminals() -> None:
     out = io.StringIO()
     handler = setup_logging("INFO", stream=out, json_lines=False)
