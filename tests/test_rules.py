@@ -20,14 +20,10 @@ import yaml
 
 from app.findings import Category, Severity
 from app.resources import rules_dir
-from app.scan.semgrep import find_semgrep
+from app.scan.semgrep import find_semgrep, rule_files
 
 RULES = rules_dir()
-RULE_FILES = sorted(
-    p
-    for p in RULES.rglob("*")
-    if p.suffix in (".yaml", ".yml") and not p.name.endswith((".test.yaml", ".test.yml"))
-)
+RULE_FILES = rule_files(RULES)  # exactly what a scan loads
 PREFIX_BY_LANGUAGE = {
     "python": "python-",
     "javascript": "js-",
