@@ -131,9 +131,6 @@ def error_finding(message: str) -> Finding:
     )
 
 
-# -- public functions ------------------------------------------------------------------------
-
-
 def _link_finding(change: ChangedFile, message: str) -> Finding:
     return Finding(
         rule_id=RULE_SENSITIVE,
@@ -165,6 +162,21 @@ def _exposed_findings(change: ChangedFile, policy: Policy, kind: str) -> list[Fi
     return findings
 
 
+def _scan(
+    targets: list[ScanTarget], options: ScanOptions, changes: ChangeSet
+) -> tuple[list[Finding], list[tuple[str, str]]]:
+    if not targets or not options.scanners:
+        return [], []
+    try:
+        report = scan_targets(targets, options, read=changes.read)
+    except Exception as exc:  # the engine must not raise; if it does, fail closed anyway
+        return [error_finding(f"scan engine: {exc.__class__.__name__}: {exc}")], []
+    return list(report.findings) + [error_finding(e) for e in report.errors], report.skipped
+
+
+# -- public functions ------------------------------------------------------------------------
+
+
 def path_findings(changes: ChangeSet, policy: Policy) -> list[Finding]:
     """Policy and sensitive-file findings for every path the change touches.
 
@@ -184,18 +196,6 @@ def path_findings(changes: ChangeSet, policy: Policy) -> list[Finding]:
             findings.append(_link_finding(change, "that points outside the repository"))
         findings.extend(_exposed_findings(change, policy, changes.kind))
     return findings
-
-
-def _scan(
-    targets: list[ScanTarget], options: ScanOptions, changes: ChangeSet
-) -> tuple[list[Finding], list[tuple[str, str]]]:
-    if not targets or not options.scanners:
-        return [], []
-    try:
-        report = scan_targets(targets, options, read=changes.read)
-    except Exception as exc:  # the engine must not raise; if it does, fail closed anyway
-        return [error_finding(f"scan engine: {exc.__class__.__name__}: {exc}")], []
-    return list(report.findings) + [error_finding(e) for e in report.errors], report.skipped
 
 
 def code_findings(
