@@ -33,8 +33,8 @@ import yarl
 
 from app.github.calls import GRAPHQL, Call, CallError, expand, get_call
 from app.github.ratelimit import Decision, Failure, RetryPolicy, classify, decide
+from app.settings import DEFAULT_API_URL
 
-DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 USER_AGENT = "selfheal"
 # GitHub's recommended media type, plus plain JSON: the two are the same representation,
