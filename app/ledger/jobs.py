@@ -214,23 +214,21 @@ def fail(
     return "queued"
 
 
-def _finish(conn: sqlite3.Connection, job_id: int, status: str, error: str, now: float) -> None:
-    conn.execute(
-        "UPDATE jobs SET status = ?, lease_owner = NULL, lease_expires_at = NULL,"
-        " last_error = ?, finished_at = ?, updated_at = ? WHERE id = ?",
-        (status, error[:MAX_ERROR_CHARS], now, now, job_id),
-    )
-
-
 def _dead_letter(conn: sqlite3.Connection, job_id: int, reason: str, now: float) -> None:
-    _finish(conn, job_id, "dead", reason, now)
-    row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-    hook = _DEAD_LETTER_HOOKS.get(row["kind"])
+    """Mark the job dead with ``reason``, then run its kind's hook in the same transaction."""
+    conn.execute(
+        "UPDATE jobs SET status = 'dead', lease_owner = NULL, lease_expires_at = NULL,"
+        " last_error = ?, finished_at = ?, updated_at = ? WHERE id = ?",
+        (reason[:MAX_ERROR_CHARS], now, now, job_id),
+    )
+    job = get(conn, job_id)
+    assert job is not None  # every caller has just read this job
+    hook = _DEAD_LETTER_HOOKS.get(job.kind)
     if hook is None:
         return
     conn.execute("SAVEPOINT dead_letter_hook")
     try:
-        hook(conn, Job.from_row(row), str(row["last_error"]))
+        hook(conn, job, str(job.last_error))
     except Exception:  # a broken hook must not keep the job alive: it stays dead, logged
         conn.execute("ROLLBACK TO dead_letter_hook")
         logging.getLogger(__name__).exception("dead-letter hook failed", extra={"job_id": job_id})
