@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,19 +30,14 @@ class World:
 
 
 @pytest.fixture
-async def world(github_emulator: Emulator) -> AsyncIterator[World]:
-    receiver = WebhookReceiver(secret=github_emulator.app.webhook_secret)
-    github_emulator.set_webhook_url(await receiver.start())
+def world(github_emulator: Emulator, webhook_receiver: WebhookReceiver) -> World:
     repo = github_emulator.create_repo(
         "acme/widgets", {"README.md": "# widgets\n", "app.py": "print(1)\n"}, private=False
     )
     installation = github_emulator.install([repo])
     alice = github_emulator.person("alice", "write", repos=[repo])
     mallory = github_emulator.person("mallory", "none", repos=[])
-    try:
-        yield World(github_emulator, receiver, repo, installation, alice, mallory)
-    finally:
-        await receiver.stop()
+    return World(github_emulator, webhook_receiver, repo, installation, alice, mallory)
 
 
 async def _fork_pr(w: World, files: dict[str, str | None] | None = None) -> tuple[Repo, str, int]:

@@ -8,7 +8,6 @@ import base64
 import gzip
 import os
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -46,14 +45,6 @@ def git(*args: str, cwd: Path, token: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-async def receiver(github_emulator: Emulator) -> AsyncIterator[WebhookReceiver]:
-    rec = WebhookReceiver(secret=github_emulator.app.webhook_secret)
-    github_emulator.set_webhook_url(await rec.start())
-    yield rec
-    await rec.stop()
-
-
-@pytest.fixture
 def repo(github_emulator: Emulator) -> Repo:
     repo = github_emulator.create_repo("acme/widgets", {"README.md": "hi\n"})
     github_emulator.install([repo])
@@ -61,7 +52,7 @@ def repo(github_emulator: Emulator) -> Repo:
 
 
 async def test_git_cli_clone_and_push_moves_api_refs(
-    github_emulator: Emulator, repo: Repo, receiver: WebhookReceiver, tmp_path: Path
+    github_emulator: Emulator, repo: Repo, webhook_receiver: WebhookReceiver, tmp_path: Path
 ) -> None:
     token = github_emulator.installation_token()
     alice = github_emulator.person("alice")
@@ -86,14 +77,14 @@ async def test_git_cli_clone_and_push_moves_api_refs(
     status, got = await alice.api("GET", f"/repos/acme/widgets/pulls/{pr['number']}")
     assert got["head"]["sha"] == head.strip()
     await github_emulator.drain()
-    sync = receiver.seen("pull_request", "synchronize")
+    sync = webhook_receiver.seen("pull_request", "synchronize")
     assert sync[-1].data["after"] == head.strip()
     assert sync[-1].data["sender"]["login"] == "selfheal[bot]"
-    pushes = [e for e in receiver.seen("push") if e.data["after"] == head.strip()]
+    pushes = [e for e in webhook_receiver.seen("push") if e.data["after"] == head.strip()]
     assert pushes and pushes[0].data["commits"][-1]["message"].strip() == "more"
-    requested = receiver.seen("check_suite", "requested")
+    requested = webhook_receiver.seen("check_suite", "requested")
     assert head.strip() in {e.data["check_suite"]["head_sha"] for e in requested}
-    assert receiver.rejected == 0
+    assert webhook_receiver.rejected == 0
 
 
 async def test_api_refs_are_visible_to_git(

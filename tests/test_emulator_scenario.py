@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -19,16 +18,6 @@ from gidgethub.aiohttp import GitHubAPI
 
 from tests.github_emulator import Emulator
 from tests.github_emulator.receiver import WebhookReceiver
-
-
-@pytest.fixture
-async def receiver(github_emulator: Emulator) -> AsyncIterator[WebhookReceiver]:
-    rec = WebhookReceiver(secret=github_emulator.app.webhook_secret)
-    github_emulator.set_webhook_url(await rec.start())
-    try:
-        yield rec
-    finally:
-        await rec.stop()
 
 
 async def app_client(
@@ -53,9 +42,9 @@ def clone(emu: Emulator, full_name: str, token: str, dest: Path) -> pygit2.Repos
 
 
 async def test_whole_story(
-    github_emulator: Emulator, receiver: WebhookReceiver, tmp_path: Path
+    github_emulator: Emulator, webhook_receiver: WebhookReceiver, tmp_path: Path
 ) -> None:
-    emu = github_emulator
+    emu, receiver = github_emulator, webhook_receiver
     repo = emu.create_repo("acme/widgets", {"app.py": "def main():\n    return 1\n"})
     emu.require_checks(repo, "main", ["selfheal/security-gate"])
     inst = emu.install([repo])

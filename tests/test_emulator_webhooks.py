@@ -4,7 +4,6 @@ checked against @octokit/webhooks-schemas."""
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -14,20 +13,12 @@ from tests.github_emulator.state import Repo
 
 
 @pytest.fixture
-async def receiver(github_emulator: Emulator) -> AsyncIterator[WebhookReceiver]:
-    rec = WebhookReceiver(secret=github_emulator.app.webhook_secret)
-    github_emulator.set_webhook_url(await rec.start())
-    yield rec
-    await rec.stop()
-
-
-@pytest.fixture
 def repo(github_emulator: Emulator) -> Repo:
     return github_emulator.create_repo("acme/widgets", {"app.py": "print(1)\n"})
 
 
 async def test_headers_and_signature(
-    github_emulator: Emulator, receiver: WebhookReceiver, repo: Repo
+    github_emulator: Emulator, webhook_receiver: WebhookReceiver, repo: Repo
 ) -> None:
     inst = github_emulator.install([repo])
     alice = github_emulator.person("alice")
@@ -44,11 +35,11 @@ async def test_headers_and_signature(
     assert opened.payload["installation"]["id"] == inst.id
     assert opened.payload["organization"]["login"] == "acme"
     assert len({d.guid for d in github_emulator.deliveries}) == len(github_emulator.deliveries)
-    assert [e.event for e in receiver.events] == ["installation", "issues"]
+    assert [e.event for e in webhook_receiver.events] == ["installation", "issues"]
 
 
 async def test_replay_is_identical(
-    github_emulator: Emulator, receiver: WebhookReceiver, repo: Repo
+    github_emulator: Emulator, webhook_receiver: WebhookReceiver, repo: Repo
 ) -> None:
     github_emulator.install([repo])
     await github_emulator.person("alice").open_issue(repo, "hello")
@@ -59,10 +50,10 @@ async def test_replay_is_identical(
     assert again.redelivery and again.ok
     assert (again.guid, again.body) == (original.guid, original.body)
     assert again.headers["X-Hub-Signature-256"] == original.headers["X-Hub-Signature-256"]
-    first, second = receiver.events[-2:]
+    first, second = webhook_receiver.events[-2:]
     assert first.delivery_id == second.delivery_id == original.guid
     assert first.data == second.data
-    assert receiver.rejected == 0
+    assert webhook_receiver.rejected == 0
 
 
 async def test_failures_are_recorded_not_raised(github_emulator: Emulator, repo: Repo) -> None:
@@ -93,7 +84,7 @@ async def test_no_url_means_no_delivery(github_emulator: Emulator, repo: Repo) -
 
 
 async def test_every_payload_matches_its_schema(
-    github_emulator: Emulator, receiver: WebhookReceiver, repo: Repo
+    github_emulator: Emulator, webhook_receiver: WebhookReceiver, repo: Repo
 ) -> None:
     emu = github_emulator
     inst = emu.install([repo])
@@ -212,7 +203,7 @@ async def test_every_payload_matches_its_schema(
     }
     assert found == {}
     assert all(d.ok for d in emu.deliveries)
-    assert receiver.rejected == 0
+    assert webhook_receiver.rejected == 0
     labeled = [d.payload for d in emu.deliveries if (d.event, d.action) == ("issues", "labeled")]
     assert labeled[-1]["label"]["name"] == "selfheal:request"
     assert labeled[-1]["sender"]["login"] == "alice"

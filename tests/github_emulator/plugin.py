@@ -1,7 +1,8 @@
 """pytest plugin: the ``github_emulator`` fixture (function scope, async).
 
 It starts an Emulator on 127.0.0.1 (ephemeral port) with one App ("selfheal"; RSA key generated
-once per session and reused) and yields it. Register in tests/conftest.py::
+once per session and reused) and yields it; ``webhook_receiver`` adds a WebhookReceiver that
+gets the App's webhooks. Register in tests/conftest.py::
 
     pytest_plugins = ["tests.github_emulator.plugin"]
 """
@@ -15,6 +16,7 @@ import pytest
 
 from .emulator import Emulator
 from .keys import generate_private_key
+from .receiver import WebhookReceiver
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +35,14 @@ async def github_emulator(tmp_path: Path, github_app_private_key: bytes) -> Asyn
         yield emulator
     finally:
         await emulator.stop()
+
+
+@pytest.fixture
+async def webhook_receiver(github_emulator: Emulator) -> AsyncIterator[WebhookReceiver]:
+    """A WebhookReceiver on 127.0.0.1 that the emulator's App sends its webhooks to."""
+    receiver = WebhookReceiver(secret=github_emulator.app.webhook_secret)
+    github_emulator.set_webhook_url(await receiver.start())
+    try:
+        yield receiver
+    finally:
+        await receiver.stop()
