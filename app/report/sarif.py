@@ -71,9 +71,10 @@ def _text(value: Any, fallback: str) -> str:
     return text or fallback
 
 
-def _rule(finding: Finding, severity: Severity, messages: set[str]) -> dict[str, Any]:
-    """The reporting descriptor; ``messages`` are all messages seen for this rule."""
-    props = finding.properties
+def _rule(finding: Finding, messages: set[str]) -> dict[str, Any]:
+    """The reporting descriptor, from the rule's most severe finding; ``messages`` are all
+    messages seen for this rule."""
+    severity, props = finding.severity, finding.properties
     name = _text(props.get("rule_name") or props.get("title"), finding.rule_id)
     # A rule whose findings all say the same thing is described by that message; one whose
     # messages vary per finding (a dependency advisory, say) by its category.
@@ -110,6 +111,10 @@ def _rule(finding: Finding, severity: Severity, messages: set[str]) -> dict[str,
     return rule
 
 
+def _artifact(path: str) -> dict[str, Any]:
+    return {"artifactLocation": {"uri": _artifact_uri(path), "uriBaseId": "%SRCROOT%"}}
+
+
 def _region(finding: Finding) -> dict[str, Any]:
     start = max(finding.line, 1)
     region: dict[str, Any] = {"startLine": start}
@@ -132,15 +137,7 @@ def _result(finding: Finding, index: int) -> dict[str, Any]:
         "level": LEVELS[finding.severity],
         "message": {"text": _text(finding.message, finding.rule_id)},
         "locations": [
-            {
-                "physicalLocation": {
-                    "artifactLocation": {
-                        "uri": _artifact_uri(finding.path),
-                        "uriBaseId": "%SRCROOT%",
-                    },
-                    "region": _region(finding),
-                }
-            }
+            {"physicalLocation": {**_artifact(finding.path), "region": _region(finding)}}
         ],
         "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint},
         "properties": {"severity": finding.severity.label, "source": finding.source.value},
@@ -156,16 +153,7 @@ def _invocation(errors: Sequence[str], skipped: Sequence[tuple[str, str]]) -> di
             {
                 "level": "note",
                 "message": {"text": f"not scanned: {reason}"},
-                "locations": [
-                    {
-                        "physicalLocation": {
-                            "artifactLocation": {
-                                "uri": _artifact_uri(path),
-                                "uriBaseId": "%SRCROOT%",
-                            }
-                        }
-                    }
-                ],
+                "locations": [{"physicalLocation": _artifact(path)}],
             }
         )
     invocation: dict[str, Any] = {"executionSuccessful": not errors}
@@ -187,7 +175,7 @@ def sarif_log(report: Report) -> dict[str, Any]:
     messages: dict[str, set[str]] = {}
     for finding in ordered:
         messages.setdefault(finding.rule_id, set()).add(finding.message)
-    rules = [_rule(worst[r], worst[r].severity, messages[r]) for r in rule_ids]
+    rules = [_rule(worst[r], messages[r]) for r in rule_ids]
     run: dict[str, Any] = {
         "tool": {
             "driver": {
