@@ -100,7 +100,6 @@ def render_markdown(report: Report, *, max_chars: int = MAX_CHARS) -> str:
         table += "|---|---|---|---|---|\n"
         note_room = 200
         budget = max_chars - len(head) - len(footer) - note_room
-        shown = 0
         rows: list[str] = []
         used = len(table)
         for finding in ordered:
@@ -109,11 +108,10 @@ def render_markdown(report: Report, *, max_chars: int = MAX_CHARS) -> str:
                 break
             rows.append(row)
             used += len(row)
-            shown += 1
         body = table + "".join(rows)
-        if shown < len(ordered):
+        if len(rows) < len(ordered):
             body += (
-                f"\n_{len(ordered) - shown} more findings not shown (summary limit "
+                f"\n_{len(ordered) - len(rows)} more findings not shown (summary limit "
                 f"{max_chars} characters); see the SARIF or JSON report._\n"
             )
         body += "\n"
