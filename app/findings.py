@@ -144,10 +144,6 @@ def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (-int(f.severity), f.path, f.line, f.rule_id))
 
 
-def max_severity(findings: Iterable[Finding]) -> Severity | None:
-    return max((f.severity for f in findings), default=None)
-
-
 def redact(secret: str, keep: int = 4) -> str:
     """Show at most ``keep`` leading characters of a secret and mask the rest.
 
