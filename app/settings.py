@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 MAX_KEY_BYTES = 64 * 1024  # an RSA-4096 PEM is about 3.3 KiB
@@ -72,7 +72,6 @@ class Settings:
     job_timeout_seconds: float = 1800.0
     plugins: tuple[str, ...] = ()
     semgrep_engine: str | None = None  # SELFHEAL_SEMGREP_ENGINE (None: the scanner's default)
-    extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def secret_values(self) -> tuple[str, ...]:
         """The configured secret values, for the log redaction filter."""
