@@ -85,9 +85,10 @@ def test_range_uses_the_merge_base_like_a_pull_request(repo: GitRepo) -> None:
     main_tip = repo.commit({"main-only.txt": "m\n"}, "main moves on")
     changes = changeset_from_git(repo.path, "main", "feature")
     assert changes.paths == ["feature.txt"]
+    assert (changes.base, changes.head) == (root, feature)  # from the merge base
     plain = changeset_from_git(repo.path, "main", "feature", merge_base=False)
     assert sorted(plain.paths) == ["feature.txt", "main-only.txt"]
-    assert main_tip != feature
+    assert plain.base == main_tip
 
 
 def test_bad_refs_and_non_repositories_are_errors(repo: GitRepo, tmp_path: Path) -> None:
