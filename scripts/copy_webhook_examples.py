@@ -63,15 +63,12 @@ def render(payload: Any) -> str:
     return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
 
 
-def _conforms(event: str, payload: Any) -> bool:
+def main() -> int:
     sys.path.insert(0, str(ROOT))
     from tests.contract.webhook_schema import problems
 
-    return not problems(event, payload)
-
-
-def main() -> int:
-    chosen = select(json.loads(INDEX.read_text(encoding="utf-8")), _conforms)
+    index = json.loads(INDEX.read_text(encoding="utf-8"))
+    chosen = select(index, lambda event, payload: not problems(event, payload))
     OUTPUT.mkdir(parents=True, exist_ok=True)
     for name, payload in chosen.items():
         (OUTPUT / name).write_text(render(payload), encoding="utf-8")

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from types import ModuleType
 from typing import Any
 
 from app.github.calls import CALLS
-from tests.contract.conftest import PRUNED, ROOT
-
-
-def _prune_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "prune_openapi", ROOT / "scripts/prune_openapi.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.contract.conftest import PRUNED, load_script
 
 
 def _operations(spec: dict[str, Any]) -> dict[str, tuple[str, str, dict[str, Any]]]:
@@ -60,7 +48,7 @@ def test_every_call_is_an_official_operation_with_that_method_and_path(
 
 
 def test_the_pruned_description_is_current() -> None:
-    fresh = _prune_script().pruned_text()
+    fresh = load_script("prune_openapi").pruned_text()
     assert PRUNED.read_text(encoding="utf-8") == fresh, (
         "tests/contract/github-pruned.json is stale: run python scripts/prune_openapi.py"
     )
@@ -75,7 +63,7 @@ def test_the_pruned_description_holds_exactly_the_calls_and_resolves_every_ref()
         if method != "parameters"
     }
     assert kept == {(c.method, c.path) for c in CALLS.values()}
-    refs = set(_prune_script()._refs(pruned))
+    refs = set(load_script("prune_openapi")._refs(pruned))
     assert refs
     for ref in refs:
         kind, name = ref.split("/")[2:]
@@ -83,7 +71,7 @@ def test_the_pruned_description_holds_exactly_the_calls_and_resolves_every_ref()
 
 
 def test_pruning_drops_unused_operations_and_components(official_spec: dict[str, Any]) -> None:
-    module = _prune_script()
+    module = load_script("prune_openapi")
     small = module.prune(official_spec, [("GET", "/rate_limit")])
     assert list(small["paths"]) == ["/rate_limit"]
     assert "rate-limit-overview" in small["components"]["schemas"]

@@ -5,27 +5,16 @@ emulator's deliveries; and a broken payload is caught."""
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
+from tests.contract.conftest import ROOT, load_script
 from tests.contract.webhook_schema import definition_for, problems
 
-ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests/fixtures/webhooks"
-
-
-def _script() -> ModuleType:
-    path = ROOT / "scripts/copy_webhook_examples.py"
-    spec = importlib.util.spec_from_file_location("copy_webhook_examples", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _fixtures() -> list[Path]:
@@ -37,7 +26,7 @@ def _event_of(path: Path) -> str:
 
 
 def test_the_fixtures_are_the_published_examples() -> None:
-    script = _script()
+    script = load_script("copy_webhook_examples")
     index = json.loads(script.INDEX.read_text(encoding="utf-8"))
     chosen = script.select(index, lambda event, payload: not problems(event, payload))
     assert sorted(chosen) == [p.name for p in _fixtures()]
