@@ -34,11 +34,12 @@ from dataclasses import dataclass
 
 from app.codeowners import compile_pattern, normalize_path
 from app.findings import Category, Decision, Finding, Risk, Severity, Verdict, sort_findings
+from app.policy import REPO_POLICY_PATH
 
 ACTOR_KINDS = ("automation", "human")
 # Rule R6: edits to these always need a person, whatever any policy says.
 SENSITIVE_PATTERNS = {
-    "/.github/selfheal.policy": "the selfheal policy",
+    f"/{REPO_POLICY_PATH}": "the selfheal policy",
     "/CODEOWNERS": "CODEOWNERS",
     "/.github/CODEOWNERS": "CODEOWNERS",
     "/docs/CODEOWNERS": "CODEOWNERS",
