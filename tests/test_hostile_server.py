@@ -17,7 +17,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from app.ledger import Ledger, deliveries, installations, jobs
-from app.server import MAX_BODY, _payload_text
+from app.server import MAX_BODY, METRICS, _payload_text
 from tests.appcore_support import (
     Recorder,
     pull_request_payload,
@@ -229,6 +229,10 @@ async def test_chunked_body_over_the_cap_without_length_is_413(server: Any) -> N
         except aiohttp.ClientError:
             status = 413  # the server may close the connection while the client still sends
     assert status == 413
+    # The server's own count says it refused the body as too large (a connection that broke
+    # for another reason would leave it at 0).
+    too_large = {"event": "unverified", "outcome": "too_large"}
+    assert srv.app[METRICS].deliveries.value(too_large) == 1
     assert ledger.read(deliveries.count) == 0
 
 
