@@ -16,7 +16,7 @@ import base64
 import copy
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +32,7 @@ from tests.contract.webhook_schema import problems as webhook_problems
 from tests.github_emulator import Emulator, WebhookReceiver
 
 OWNER, REPO = "octo-org", "service"
-R = {"owner": OWNER, "repo": REPO}
+R: dict[str, Any] = {"owner": OWNER, "repo": REPO}
 NOT_REST = {("POST", "/graphql")}  # GraphQL has no OpenAPI description
 
 
@@ -70,7 +70,7 @@ async def _fork_story(
     public = emulator.create_repo(f"{OWNER}/lib", {"lib.py": "X = 1\n"}, private=False)
     emulator.add_installation_repos(installation, [public])
     mallory = emulator.person("mallory", "none", repos=[])
-    lib = {"owner": OWNER, "repo": "lib"}
+    lib: dict[str, Any] = {"owner": OWNER, "repo": "lib"}
     fork = await _as_person(session, emulator, mallory.token, "POST", f"/repos/{OWNER}/lib/forks")
     forked = emulator.repo(fork["full_name"])
     await mallory.push(forked, "patch", {"lib.py": "X = 2\n"}, "Patch")
@@ -408,12 +408,13 @@ def test_a_mutated_emulator_response_is_reported(story: Story, checker: Response
     )
     assert checker.problems(issue) == []
     data = issue.json()
-    for mutate in (
+    mutations: list[Callable[[dict[str, Any]], object]] = [
         lambda d: d.pop("title"),
         lambda d: d.__setitem__("number", "one"),
         lambda d: d["user"].__setitem__("login", None),
         lambda d: d.__setitem__("state", 42),
-    ):
+    ]
+    for mutate in mutations:
         broken = copy.deepcopy(data)
         mutate(broken)
         mutated = Exchange(**{**issue.__dict__, "body": json.dumps(broken).encode()})
