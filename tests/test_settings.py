@@ -102,11 +102,11 @@ def test_dotenv_is_read_and_environment_wins(
     assert merged["SELFHEAL_APP_ID"] == "12" and merged["SELFHEAL_TEST_ONLY_VALUE"] == "from-file"
 
 
-def _serve(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _serve(tmp_path: Path, env: dict[str, str], port: int = 0) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SELFHEAL_", "GITHUB_"))}
     clean.update(env)
     return subprocess.run(
-        [sys.executable, "-m", "app", "serve", "--port", "0"],
+        [sys.executable, "-m", "app", "serve", "--port", str(port)],
         cwd=tmp_path, env=clean, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
 
@@ -142,10 +142,5 @@ def test_serve_reports_unusable_db_and_busy_port(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SELFHEAL_", "GITHUB_"))}
-        env.update(base_env(tmp_path / "x.db", SELFHEAL_WORKERS="0"))
-        result = subprocess.run(
-            [sys.executable, "-m", "app", "serve", "--port", str(port)],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+        result = _serve(tmp_path, base_env(tmp_path / "x.db", SELFHEAL_WORKERS="0"), port)
     assert result.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
