@@ -7,7 +7,7 @@ description) as strings. ``check_run_annotations`` builds the check-run API obje
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from app.findings import Finding, Verdict
 from app.report.annotations import batches, check_run_annotations, render_annotations
@@ -17,7 +17,14 @@ from app.report.sarif import render_sarif
 from app.report.summary import Report
 from app.report.text import render_text
 
-FORMATS = ("text", "json", "sarif", "markdown", "annotations")
+RENDERERS: dict[str, Callable[[Report], str]] = {
+    "text": render_text,
+    "json": render_json,
+    "sarif": render_sarif,
+    "markdown": render_markdown,
+    "annotations": render_annotations,
+}
+FORMATS = tuple(RENDERERS)
 
 __all__ = ["FORMATS", "Report", "batches", "check_run_annotations", "render"]
 
@@ -32,16 +39,8 @@ def render(
     meta: Mapping[str, str] = {},
 ) -> str:
     """The report in ``fmt`` (one of :data:`FORMATS`); ValueError for an unknown format."""
-    if fmt == "annotations":
-        return render_annotations(findings)
-    renderers = {
-        "text": render_text,
-        "json": render_json,
-        "sarif": render_sarif,
-        "markdown": render_markdown,
-    }
     try:
-        renderer = renderers[fmt]
+        renderer = RENDERERS[fmt]
     except KeyError:
         raise ValueError(
             f"unknown format {fmt!r} (expected one of: {', '.join(FORMATS)})"

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from app.findings import Finding, Severity, sort_findings
+from app.report.summary import Report
 
 COMMANDS = {
     Severity.CRITICAL: "error",
@@ -70,8 +71,9 @@ def workflow_command(finding: Finding) -> str:
     return f"::{COMMANDS[finding.severity]} {','.join(props)}::{escape_data(finding.message)}"
 
 
-def render_annotations(findings: Sequence[Finding]) -> str:
-    return "".join(workflow_command(f) + "\n" for f in sort_findings(findings))
+def render_annotations(report: Report) -> str:
+    """One workflow command per finding (skipped files, errors and meta are not shown)."""
+    return "".join(workflow_command(f) + "\n" for f in sort_findings(report.findings))
 
 
 def check_run_annotations(findings: Sequence[Finding]) -> list[dict[str, Any]]:
