@@ -196,18 +196,10 @@ class AppMetrics:
             "selfheal_gate_conclusions_total", "Security-gate check runs completed, by conclusion.",
             ("conclusion",),
         )  # fmt: skip
-        for metric in (
-            self.deliveries,
-            self.processed,
-            self.queue_depth,
-            self.queue_oldest,
-            self.job_duration,
-            self.job_wait,
-            self.github_calls,
-            self.rate_limit,
-            self.gate_conclusions,
-        ):
-            self.registry.add(metric)
+        # Every metric attribute above, in the order defined: none can be left off /metrics.
+        for metric in list(vars(self).values()):
+            if isinstance(metric, _Metric):
+                self.registry.add(metric)
 
     def on_github_call(self, name: str, status: int | None, remaining: int | None) -> None:
         self.github_calls.inc({"call": name, "status": "error" if status is None else str(status)})
