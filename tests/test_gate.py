@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import shutil
 from pathlib import Path
 
+from app.handlers.gate import POLICY_CACHE
 from tests.e2e.support import BASE_FILES, Server, completed_gate, gate_runs, open_pr, until
 from tests.github_emulator import Emulator
 
@@ -84,5 +86,30 @@ async def test_an_approval_is_bound_to_the_head_sha(
         (approved,) = await until(lambda: server.audit("gate.approved"), what="approval audit")
         assert approved.actor == "carol" and approved.details["sha"] == second_sha
         assert len(gate_runs(repo, second_sha)) == 1
+    finally:
+        await server.stop()
+
+
+async def test_an_approval_counts_when_the_cache_clone_is_gone(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    """The owners come from the policy in the cache clone: a click after the clone was lost
+    (a new data dir, another host) fetches it again instead of failing the click."""
+    emu = github_emulator
+    policy = "/payments/  review  @alice\n"
+    repo = emu.create_repo("acme/pay", {**BASE_FILES, ".github/selfheal.policy": policy})
+    alice = emu.person("alice", "write")
+    bob = emu.person("bob", "write")
+    server = await Server.start(emu, tmp_path / "ledger.db")
+    try:
+        emu.install([repo])
+        _, sha = await open_pr(bob, repo, "rates", {"payments/rates.txt": "eur 1.0\n"})
+        gate = await until(lambda: completed_gate(repo, sha), what="gate")
+        assert gate.conclusion == "action_required"
+        shutil.rmtree(tmp_path / "selfheal-data")
+        POLICY_CACHE.clear()  # as in a fresh process
+        await alice.click_check_run_action(gate, "approve")
+        (approved,) = await until(lambda: server.audit("gate.approved"), what="approval audit")
+        assert approved.actor == "alice" and gate.conclusion == "success"
     finally:
         await server.stop()

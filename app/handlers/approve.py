@@ -10,6 +10,7 @@ run saying who pressed and why it did not count (the run stays ``action_required
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import gidgethub
@@ -18,9 +19,8 @@ from gidgethub.sansio import Event
 
 from app.gate.approval import decide, required_owners, teams_in
 from app.gate.output import APPROVE_ACTION, approved_update, refused_update
-from app.gitops import cache_path
-from app.handlers.common import data_dir, permission_of, split
-from app.handlers.gate import EXTERNAL_PREFIX, cached_policy
+from app.handlers.common import permission_of, split
+from app.handlers.gate import EXTERNAL_PREFIX, cached_policy, fetch_pr
 from app.ledger import gates
 from app.policy import Policy
 from app.worker import JobContext
@@ -70,7 +70,10 @@ async def on_requested_action(event: Event, ctx: JobContext) -> None:
     if str(pr["head"]["sha"]) != run.head_sha:
         await refuse("a newer commit was pushed; the approval was for an older head")
         return
-    policy = cached_policy(repo, cache_path(data_dir(ctx), repo), run.base_sha or "")
+    # The cache clone may be gone (a new data dir, another host): fetch_pr only goes to the
+    # network for commits it lacks. Reading the policy is blocking git work: off the loop.
+    cache = await fetch_pr(ctx, gh, pr, run.head_sha)
+    policy = await asyncio.to_thread(cached_policy, repo, cache, run.base_sha or "")
     findings = await ctx.ledger.aread(lambda c: gates.findings_for(c, run.id))
     owners = required_owners(findings, policy if isinstance(policy, Policy) else None)
     role = await permission_of(gh, repo, login)
