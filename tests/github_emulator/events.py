@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pygit2
 
 from . import forks, gitdata
+from .serializers import node_id
 from .state import CheckRun, CheckSuite, Comment, Installation, Issue, Repo, User
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ def installation_repositories(
 def _repo_lite(emu: Emulator, r: Repo) -> JSON:
     return {
         "id": r.id,
-        "node_id": emu.render.repo(r)["node_id"],
+        "node_id": node_id("Repository", r.id),
         "name": r.name,
         "full_name": r.full_name,
         "private": r.private,

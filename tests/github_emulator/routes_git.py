@@ -13,6 +13,7 @@ from . import gitdata
 from .auth import actor_of
 from .context import emu, identity, repo_for
 from .responses import ApiError, body, no_content, not_found, paged_reply, reply, validation
+from .serializers import node_id
 from .state import Repo
 
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -157,7 +158,7 @@ async def get_blob(request: web.Request) -> web.Response:
     return reply(
         {
             "sha": str(obj.id),
-            "node_id": r.repo(repo)["node_id"] + str(obj.id)[:8],
+            "node_id": node_id("Repository", repo.id) + str(obj.id)[:8],
             "size": obj.size,
             "url": f"{r.base}/repos/{repo.full_name}/git/blobs/{obj.id}",
             "content": base64.encodebytes(obj.data).decode(),

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import gitdata
 from .events import emit, open_pulls_for
+from .serializers import node_id
 from .state import Repo, User, iso
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ def workflow_completed(
             "head_branch": head_branch,
             "run_url": f"{api}/runs/{run_id}",
             "run_attempt": 1,
-            "node_id": r.repo(repo)["node_id"] + f"J{job_id}",
+            "node_id": node_id("Repository", repo.id) + f"J{job_id}",
             "head_sha": head_sha,
             "url": f"{api}/jobs/{job_id}",
             "html_url": f"{r.base}/{repo.full_name}/actions/runs/{run_id}/job/{job_id}",
