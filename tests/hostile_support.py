@@ -1,4 +1,4 @@
-"""Shared by the tests/test_hostile_*.py files: run the real `selfheal` CLI in a subprocess."""
+"""Run the real `selfheal` CLI in a subprocess (the hostile tests and the CLI tests)."""
 
 from __future__ import annotations
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from app.cli import main
+from tests.hostile_support import run_selfheal
 
 
 def _write_repo_policy(root: Path, text: str) -> Path:
@@ -102,13 +101,7 @@ def test_explain_bad_policy_is_usage_error(
 def test_console_script_runs_policy_check(tmp_path: Path) -> None:
     policy = tmp_path / "x.policy"
     policy.write_text("a.txt nope\n")
-    proc = subprocess.run(
-        [sys.executable, "-m", "app", "policy", "check", str(policy)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = run_selfheal("policy", "check", str(policy))
     assert proc.returncode == 1
     assert proc.stdout.startswith(f"{policy}:1: error: unknown level 'nope'")
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from app.cli import main
+from tests.hostile_support import run_selfheal
 from tests.review_repo import GitRepo
 
 FIXTURES = Path(__file__).parent / "fixtures" / "review"
@@ -131,13 +131,6 @@ def test_diff_from_stdin_with_a_leaked_key(
 
 
 def test_console_script_exit_code(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "app", "review", "--paths", "README.md", "--no-scan"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=60,
-        check=False,
-    )
+    proc = run_selfheal("review", "--paths", "README.md", "--no-scan", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "selfheal review: approve (risk: low)" in proc.stderr
