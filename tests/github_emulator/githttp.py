@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 from aiohttp import web
 
@@ -70,10 +71,10 @@ async def handle(request: web.Request) -> web.StreamResponse:
 
 async def _run_backend(
     request: web.Request,
-    rel: object,
+    rel: Path,
     tail: str,
     user: str,
-    root: object,
+    root: Path,
     before_reply: Callable[[], None] | None = None,
 ) -> web.StreamResponse:
     """Run git http-backend. With ``before_reply`` (pushes) the whole output is held back
