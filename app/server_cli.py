@@ -89,9 +89,7 @@ def run_serve(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         raise UsageError(f"cannot start: {exc}") from None
     if args.db is not None:
-        from dataclasses import replace
-
-        settings = replace(settings, db_path=args.db)
+        settings = dataclasses.replace(settings, db_path=args.db)
     sys.setswitchinterval(SWITCH_INTERVAL)
     if settings.semgrep_engine is not None:  # from the environment or .env: the scanner reads
         from app.scan.semgrep_engine import ENGINE_VARIABLE  # the process environment
