@@ -11,14 +11,13 @@ values and PEM blocks. Extra fields whose *name* looks sensitive (``token``, ``a
 from __future__ import annotations
 
 import functools
-import importlib
 import json
 import logging
 import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TextIO, cast
+from typing import Any, TextIO
 
 MASK = "[REDACTED]"
 SENSITIVE_KEY = re.compile(
@@ -62,14 +61,12 @@ _secret_fragments: list[str] = []
 
 
 @functools.cache
-def _external_masker() -> Callable[[str], str] | None:
-    """``app.scan.secrets.mask_secrets`` if that module is installed (looked up once)."""
-    try:
-        module = importlib.import_module("app.scan.secrets")
-    except ImportError:
-        return None
-    function = getattr(module, "mask_secrets", None)
-    return cast("Callable[[str], str]", function) if callable(function) else None
+def _external_masker() -> Callable[[str], str]:
+    """``app.scan.secrets.mask_secrets``: the scanner's secret formats (imported on first use,
+    so processes that never log do not load the detectors)."""
+    from app.scan.secrets import mask_secrets
+
+    return mask_secrets
 
 
 def add_secret_values(values: Iterable[str]) -> None:
@@ -111,12 +108,10 @@ def _mask(text: str) -> str:
         text = pattern.sub(_replacement, text)
     for pattern in KEEP_PREFIX:
         text = pattern.sub(lambda m: m.group(1) + MASK, text)
-    external = _external_masker()
-    if external is not None:
-        try:
-            text = external(text)
-        except Exception:  # noqa: S110 - a broken detector must not break logging
-            pass
+    try:
+        text = _external_masker()(text)
+    except Exception:  # noqa: S110 - a broken detector must not break logging
+        pass
     return text
 
 
