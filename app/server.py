@@ -249,6 +249,7 @@ def create_app(
         poll_interval=settings.poll_interval,
         cancel_grace=settings.cancel_grace_seconds,
         job_timeout=settings.job_timeout_seconds,
+        data_dir=settings.data_dir,
     )
     app[WORKER] = worker
 

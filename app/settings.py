@@ -71,6 +71,7 @@ class Settings:
     shutdown_grace_seconds: float = 10.0
     job_timeout_seconds: float = 1800.0
     plugins: tuple[str, ...] = ()
+    data_dir: Path | None = None  # SELFHEAL_DATA_DIR (None: selfheal-data next to the ledger)
     semgrep_engine: str | None = None  # SELFHEAL_SEMGREP_ENGINE (None: the scanner's default)
 
     def secret_values(self) -> tuple[str, ...]:
@@ -173,6 +174,7 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
     if engine is not None and engine not in ENGINES:
         choices = " or ".join(ENGINES)
         raise SettingsError(f"{ENGINE_VARIABLE} must be {choices}, got {engine!r}")
+    raw_data_dir = env.get("SELFHEAL_DATA_DIR", "").strip()
     return Settings(
         app_id=int(raw_app_id),
         private_key=Secret(key),
@@ -190,6 +192,7 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         shutdown_grace_seconds=_float(env, "SELFHEAL_SHUTDOWN_GRACE_SECONDS", 10.0, 0.0),
         job_timeout_seconds=_float(env, "SELFHEAL_JOB_TIMEOUT_SECONDS", 1800.0, 1.0),
         plugins=plugins,
+        data_dir=Path(raw_data_dir) if raw_data_dir else None,
         semgrep_engine=engine,
     )
 

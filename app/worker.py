@@ -26,6 +26,7 @@ import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from gidgethub.sansio import Event
@@ -252,6 +253,7 @@ class Worker:
         poll_interval: float = 0.5,
         cancel_grace: float = 5.0,
         job_timeout: float = 1800.0,
+        data_dir: Path | None = None,
     ) -> None:
         self.ledger = ledger
         self.concurrency = concurrency
@@ -266,6 +268,8 @@ class Worker:
         self.poll_interval = poll_interval
         self.cancel_grace = cancel_grace
         self.job_timeout = job_timeout
+        # Where jobs keep local state such as the gate's cache clones (None: next to the ledger).
+        self.data_dir = data_dir if data_dir is not None else ledger.path.parent / "selfheal-data"
         self.instance = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.running: dict[int, _Running] = {}
         # Installation/repository facts already recorded, by repository id (see handle_webhook).

@@ -33,6 +33,12 @@ def test_defaults_and_values(tmp_path: Path) -> None:
     assert s2.log_level == "DEBUG" and s2.db_path == tmp_path / "y.db"
 
 
+def test_data_dir_setting(tmp_path: Path) -> None:
+    assert parse_settings(base_env(tmp_path / "x.db")).data_dir is None
+    chosen = parse_settings(base_env(tmp_path / "x.db", SELFHEAL_DATA_DIR=" /srv/cache "))
+    assert chosen.data_dir == Path("/srv/cache")
+
+
 def test_semgrep_engine_setting(tmp_path: Path) -> None:
     assert parse_settings(base_env(tmp_path / "x.db")).semgrep_engine is None
     chosen = parse_settings(base_env(tmp_path / "x.db", SELFHEAL_SEMGREP_ENGINE=" PySemgrep "))

@@ -4,7 +4,6 @@ commit SHA), the App's bot login, a user's permission, and where local data live
 from __future__ import annotations
 
 import base64
-import os
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +25,9 @@ def split(full_name: str) -> tuple[str, str]:
 
 
 def data_dir(ctx: JobContext) -> Path:
-    """``SELFHEAL_DATA_DIR``, else ``selfheal-data`` next to the ledger file."""
-    configured = os.environ.get("SELFHEAL_DATA_DIR", "").strip()
-    return Path(configured) if configured else ctx.ledger.path.parent / "selfheal-data"
+    """The worker's data folder: ``SELFHEAL_DATA_DIR``, else ``selfheal-data`` next to the
+    ledger file."""
+    return ctx.worker.data_dir
 
 
 async def read_text(gh: Any, full_name: str, path: str, ref: str) -> str | None:

@@ -28,7 +28,9 @@ async def test_a_fork_pull_request_is_gated_from_the_base_repository(
     emu = github_emulator
     repo = emu.create_repo(REPO, BASE_FILES, private=False)
     mallory = emu.person("mallory", "none", repos=[])
-    server = await Server.start(emu, tmp_path / "ledger.db")
+    # The cache folder comes from the settings (as from .env), not the process environment.
+    cache = tmp_path / "cache"
+    server = await Server.start(emu, tmp_path / "ledger.db", SELFHEAL_DATA_DIR=str(cache))
     try:
         emu.install([repo])
         fork = await mallory.fork(repo)
@@ -40,8 +42,11 @@ async def test_a_fork_pull_request_is_gated_from_the_base_repository(
         pr = await mallory.open_pr(repo, "mallory:patch", "Tune settings")
         number = int(pr["number"])
         assert pr["head"]["repo"]["full_name"] == fork.full_name
+        assert not (tmp_path / "selfheal-data").exists()
 
         leaked = await until(lambda: completed_gate(repo, sha), what="fork gate")
+        assert (cache / "repos" / f"{REPO}.git").is_dir()
+        assert not (tmp_path / "selfheal-data").exists()
         assert leaked.conclusion == "failure", leaked.output
         on_file = [a for a in leaked.annotations if a["path"] == "app/settings.py"]
         assert [(a["start_line"], a["annotation_level"]) for a in on_file] == [(2, "failure")]
