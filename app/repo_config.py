@@ -24,6 +24,7 @@ import jsonschema
 import yaml
 
 from app.findings import Severity
+from app.labels import HALT_LABEL
 from app.resources import package_data
 
 DEFAULT_PATH = ".github/selfheal.yml"
@@ -81,7 +82,7 @@ class RequestsConfig:
 @dataclass(frozen=True)
 class RepoConfig:
     version: int = 1
-    halt_label: str = "selfheal:halt"
+    halt_label: str = HALT_LABEL
     gate: GateConfig = field(default_factory=GateConfig)
     scan: ScanConfig = field(default_factory=ScanConfig)
     budget: BudgetConfig = field(default_factory=BudgetConfig)
