@@ -214,7 +214,6 @@ class GitHubClient:
         self.policy = policy or RetryPolicy()
         self.hooks = hooks or ClientHooks()
         self.sleep = sleep
-        self.rate_limit_remaining: int | None = None
 
     @classmethod
     def for_token(
@@ -242,8 +241,6 @@ class GitHubClient:
         return under_base or target.path == yarl.URL(graphql_url(self.base_url)).path
 
     def notify_call(self, name: str, status: int | None, remaining: int | None) -> None:
-        if remaining is not None:
-            self.rate_limit_remaining = remaining
         if self.hooks.on_call is not None:
             self.hooks.on_call(name, status, remaining)
 
