@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,16 +17,11 @@ import pytest
 
 from app.ledger import Ledger, deliveries, jobs
 from tests.appcore_support import base_env, delivery, pull_request_payload
+from tests.e2e.support import free_port, healthy
 
 pytestmark = pytest.mark.slow
 PLUGINS = Path(__file__).parent / "fixtures" / "appcore" / "plugins"
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _start(tmp_path: Path, port: int, slow: float) -> subprocess.Popen[bytes]:
@@ -42,7 +36,7 @@ def _start(tmp_path: Path, port: int, slow: float) -> subprocess.Popen[bytes]:
             SELFHEAL_TEST_SLOW_SECONDS=str(slow),
             SELFHEAL_TEST_LOG=str(tmp_path / "progress.log"),
             # The real handlers run too; a closed loopback port keeps them off the internet.
-            GITHUB_API_URL=f"http://127.0.0.1:{_free_port()}",
+            GITHUB_API_URL=f"http://127.0.0.1:{free_port()}",
         )
     )
     env["PYTHONPATH"] = os.pathsep.join([str(PLUGINS), str(ROOT), env.get("PYTHONPATH", "")])
@@ -51,17 +45,9 @@ def _start(tmp_path: Path, port: int, slow: float) -> subprocess.Popen[bytes]:
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
         stderr=open(tmp_path / f"server-{port}-{time.monotonic_ns()}.log", "wb"),
     )  # fmt: skip
-    _until(lambda: _healthy(port) or proc.poll() is not None, 60)
+    _until(lambda: healthy(port) or proc.poll() is not None, 60)
     assert proc.poll() is None, "server exited during startup"
     return proc
-
-
-def _healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
-            return bool(resp.status == 200)
-    except (OSError, urllib.error.URLError):
-        return False
 
 
 def _post(port: int, body: bytes, headers: dict[str, str]) -> int:
@@ -86,7 +72,7 @@ def _progress(tmp_path: Path) -> list[str]:
 
 
 def test_kill_9_mid_job_then_restart_completes_exactly_once(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     server = _start(tmp_path, port, slow=60)
     ids = [f"crash-{n}" for n in range(5)]
     sent = []
@@ -130,7 +116,7 @@ def test_kill_9_mid_job_then_restart_completes_exactly_once(tmp_path: Path) -> N
 
 
 def test_sigterm_releases_running_job(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     server = _start(tmp_path, port, slow=60)
     body, headers = delivery(delivery_id="term-1")
     assert _post(port, body, headers) == 202

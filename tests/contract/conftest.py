@@ -11,7 +11,6 @@ import importlib.util
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -23,6 +22,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
+from tests.e2e.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 OFFICIAL = ROOT / "node_modules/@octokit/openapi/generated/api.github.com.json"
@@ -46,12 +47,6 @@ def load_script(name: str) -> ModuleType:
     return module
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _ready(url: str) -> bool:
     try:
         with urllib.request.urlopen(url + "/rate_limit", timeout=2):
@@ -72,7 +67,7 @@ def official_spec() -> dict[str, Any]:
 def _start_prism(log: Path) -> tuple[subprocess.Popen[bytes], str] | None:
     """Start Prism on a free port and wait (bounded) until it answers; None if it exited
     early (another process may have taken the port between probe and bind)."""
-    port = _free_port()
+    port = free_port()
     argv = [str(PRISM), "mock", str(PRUNED), "--errors", "--port", str(port), "-h", "127.0.0.1"]
     with log.open("ab") as sink:
         proc = subprocess.Popen(
