@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pygit2
 
+from tests.github_emulator.gitdata import write_files
+
 SIGNATURE = pygit2.Signature("Test Person", "test@example.com", 1_700_000_000, 0)
 
 
@@ -26,22 +28,15 @@ class GitRepo:
         ref: str | None = "refs/heads/main",
     ) -> str:
         """Apply ``files`` (None deletes) on top of ``parent`` (default: ``ref``'s tip)."""
-        index = pygit2.Index()
+        base: pygit2.Tree | None = None
         parents: list[pygit2.Oid] = []
         if parent is None and ref is not None and ref in self.repo.references:
             parent = str(self.repo.references[ref].target)
         if parent is not None:
             commit = self.repo[parent].peel(pygit2.Commit)
-            index.read_tree(commit.tree)
+            base = commit.tree
             parents.append(commit.id)
-        for path, data in files.items():
-            if data is None:
-                index.remove(path)
-                continue
-            raw = data.encode() if isinstance(data, str) else data
-            blob = self.repo.create_blob(raw)
-            index.add(pygit2.IndexEntry(path, blob, pygit2.enums.FileMode.BLOB))
-        tree = index.write_tree(self.repo)
+        tree = write_files(self.repo, files, base)
         oid = self.repo.create_commit(ref, SIGNATURE, SIGNATURE, message, tree, parents)
         return str(oid)
 
