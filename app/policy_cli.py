@@ -14,9 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
-import pygit2
-
 from app.cli import EXIT_FINDINGS, EXIT_OK, UsageError
+from app.gitrepo import find_repository
 from app.policy import (
     REPO_POLICY_PATH,
     Policy,
@@ -34,11 +33,8 @@ NO_MATCH = "no rule matched: open"
 
 def _repo_policy() -> Path:
     """``.github/selfheal.policy`` at the root of the repository holding the cwd (or cwd)."""
-    try:
-        found = pygit2.discover_repository(".")
-        workdir = pygit2.Repository(found).workdir if found else None
-    except pygit2.GitError:
-        workdir = None
+    repo = find_repository(".")
+    workdir = repo.workdir if repo is not None else None
     root = Path(workdir) if workdir else Path()
     path = root / REPO_POLICY_PATH
     try:

@@ -25,6 +25,7 @@ from typing import Any
 import pygit2
 
 from app.codeowners import normalize_path
+from app.gitrepo import find_repository
 
 BINARY_SNIFF_BYTES = 8000
 # Files listed behind a symbolic link to a directory; past this the link needs a person.
@@ -135,13 +136,10 @@ def _peel_commit(repo: Any, ref: str) -> Any:
 
 
 def _open(repo_path: Path) -> Any:
-    try:
-        found = pygit2.discover_repository(str(repo_path))
-    except pygit2.GitError:
-        found = None
-    if not found:
+    repo = find_repository(repo_path)
+    if repo is None:
         raise ChangeSetError(f"{repo_path} is not inside a git repository")
-    return pygit2.Repository(found)
+    return repo
 
 
 def _tree_reader(repo: Any, tree: Any) -> Reader:

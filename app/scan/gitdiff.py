@@ -14,6 +14,7 @@ from typing import Any
 import pygit2
 
 from app.cli import UsageError
+from app.gitrepo import find_repository
 
 DIFF_FLAGS = (
     pygit2.enums.DiffOption.INCLUDE_UNTRACKED
@@ -26,15 +27,11 @@ ADDED_ORIGIN = "+"
 
 def _open_repo(root: Path) -> tuple[Any, str]:
     """The repository whose work tree holds ``root``, and root's prefix in it ("" or "dir/")."""
-    try:
-        found = pygit2.discover_repository(str(root))
-    except pygit2.GitError:
-        found = None
-    if not found:
+    repo = find_repository(root)
+    if repo is None:
         raise UsageError(f"--base needs a git repository, and {root} is not inside one")
-    repo = pygit2.Repository(found)
     if repo.is_bare or not repo.workdir:
-        raise UsageError(f"--base needs a work tree; {found} is a bare repository")
+        raise UsageError(f"--base needs a work tree; {repo.path} is a bare repository")
     workdir = Path(repo.workdir).resolve()
     try:
         prefix = root.resolve().relative_to(workdir).as_posix()
