@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.scan.advisories import AdvisoryDB, bundled_path
-from app.scan.deps import scan_dependencies
-from app.scan.versions import parse_version
+from selfheal.scanner.advisories import AdvisoryDB, bundled_path
+from selfheal.scanner.deps import scan_dependencies
+from selfheal.scanner.versions import parse_version
 
 
 def main() -> int:

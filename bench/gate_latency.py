@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.support import completed_gate, env_for, free_port, healthy  # noqa: E402
 from tests.github_emulator import Emulator  # noqa: E402
+from tests.support.e2e import completed_gate, env_for, free_port, healthy  # noqa: E402
 
 
 def _rss(pid: int) -> tuple[float, float]:
@@ -77,7 +77,7 @@ async def main(args: argparse.Namespace) -> None:
     env["PYTHONPATH"] = str(ROOT)
     env["SEMGREP_ENABLE_VERSION_CHECK"] = "0"
     server = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "selfheal", "serve", "--host", "127.0.0.1", "--port", str(port)],
         cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=open(work / "server.log", "wb"),
     )  # fmt: skip
     try:

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pygit2
 
-from app.policy import load_effective_policy
-from app.resources import policies_dir
-from app.review.changeset import changeset_from_git
-from app.review.diffparse import parse_diff
-from app.review.reviewer import path_findings
+from selfheal.model.policy import load_effective_policy
+from selfheal.resources import policies_dir
+from selfheal.reviewer.changeset import changeset_from_git
+from selfheal.reviewer.diffparse import parse_diff
+from selfheal.reviewer.reviewer import path_findings
 
 
 def _timed(label: str, count: float, unit: str, action: Callable[[], object]) -> None:

@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pygit2
 
-from app.resources import rules_dir
-from app.scan.engine import ScanOptions, scan_path
-from app.scan.semgrep import rule_files
-from app.scan.semgrep_engine import alias_free_config
+from selfheal.resources import rules_dir
+from selfheal.scanner.engine import ScanOptions, scan_path
+from selfheal.scanner.semgrep import rule_files
+from selfheal.scanner.semgrep_engine import alias_free_config
 
 ENV = {**os.environ, "SEMGREP_ENABLE_VERSION_CHECK": "0", "SEMGREP_SEND_METRICS": "off"}
 MEASURE = (

@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.resources import rules_dir
-from app.scan.semgrep import (
+from selfheal.resources import rules_dir
+from selfheal.scanner.semgrep import (
     _environment,
     command,
     find_semgrep,

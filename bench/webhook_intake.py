@@ -105,7 +105,7 @@ def start_server(workdir: Path, port: int, workers: int) -> subprocess.Popen[byt
         GITHUB_API_URL=f"http://127.0.0.1:{free_port()}",
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "selfheal", "serve", "--host", "127.0.0.1", "--port", str(port)],
         cwd=workdir, env=env, stdout=subprocess.DEVNULL,
         stderr=open(workdir / f"server-{port}.log", "wb"),
     )  # fmt: skip

@@ -17,7 +17,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from app.scan.advisories import (  # noqa: E402
+from selfheal.scanner.advisories import (  # noqa: E402
     BUNDLED_NAME,
     build_compact,
     read_advisories,

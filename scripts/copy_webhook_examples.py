@@ -65,7 +65,7 @@ def render(payload: Any) -> str:
 
 def main() -> int:
     sys.path.insert(0, str(ROOT))
-    from tests.contract.webhook_schema import problems
+    from tests.support.webhook_schema import problems
 
     index = json.loads(INDEX.read_text(encoding="utf-8"))
     chosen = select(index, lambda event, payload: not problems(event, payload))

@@ -87,7 +87,7 @@ def render(pruned: Mapping[str, Any]) -> str:
 def pruned_text(source: Path = SOURCE) -> str:
     """The pruned description for the current CALLS, as the committed file should read."""
     sys.path.insert(0, str(ROOT))
-    from app.github.calls import CALLS
+    from selfheal.github.calls import CALLS
 
     spec = json.loads(source.read_text(encoding="utf-8"))
     return render(prune(spec, ((c.method, c.path) for c in CALLS.values())))

@@ -7,7 +7,6 @@ loop and stopped at teardown.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -16,35 +15,17 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-from tests.e2e.support import free_port
+from tests.support.contract import PRUNED, ROOT, PrismServer
+from tests.support.e2e import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
 OFFICIAL = ROOT / "node_modules/@octokit/openapi/generated/api.github.com.json"
-PRUNED = Path(__file__).with_name("github-pruned.json")
 PRISM = ROOT / "node_modules/.bin/prism"
 PRISM_START_TIMEOUT = 120.0
-
-
-@dataclass
-class PrismServer:
-    url: str
-    log: Path
-
-
-def load_script(name: str) -> ModuleType:
-    """``scripts/<name>.py`` as a module (scripts/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _ready(url: str) -> bool:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from app.github.calls import CALLS
-from tests.contract.conftest import PRUNED, load_script
+from selfheal.github.calls import CALLS
+from tests.support.contract import PRUNED, load_script
 
 
 def _operations(spec: dict[str, Any]) -> dict[str, tuple[str, str, dict[str, Any]]]:

@@ -17,11 +17,11 @@ import aiohttp
 import gidgethub
 import pytest
 
-from app.github.calls import CALLS
-from app.github.client import GitHubClient
-from app.github.ratelimit import RetryPolicy
-from tests.contract.call_examples import EXAMPLES
-from tests.contract.conftest import PrismServer
+from selfheal.github.calls import CALLS
+from selfheal.github.client import GitHubClient
+from selfheal.github.ratelimit import RetryPolicy
+from tests.support.call_examples import EXAMPLES
+from tests.support.contract import PrismServer
 
 NO_RETRY = RetryPolicy(max_attempts=1, request_timeout=20)
 

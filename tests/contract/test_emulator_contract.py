@@ -25,11 +25,11 @@ import gidgethub
 import pytest
 import pytest_asyncio
 
-from app.github.auth import AppAuth
-from app.github.client import GitHubClient
-from tests.contract.openapi_check import Exchange, Recorder, ResponseChecker
-from tests.contract.webhook_schema import problems as webhook_problems
+from selfheal.github.auth import AppAuth
+from selfheal.github.client import GitHubClient
 from tests.github_emulator import Emulator, WebhookReceiver
+from tests.support.openapi_check import Exchange, Recorder, ResponseChecker
+from tests.support.webhook_schema import problems as webhook_problems
 
 OWNER, REPO = "octo-org", "service"
 R: dict[str, Any] = {"owner": OWNER, "repo": REPO}

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.contract.conftest import ROOT, load_script
-from tests.contract.webhook_schema import definition_for, problems
+from tests.support.contract import ROOT, load_script
+from tests.support.webhook_schema import definition_for, problems
 
 FIXTURES = ROOT / "tests/fixtures/webhooks"
 

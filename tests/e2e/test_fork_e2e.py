@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.e2e.support import (
+from tests.github_emulator import Emulator, events
+from tests.support.e2e import (
     BASE_FILES,
     REPO,
     Server,
@@ -19,7 +20,6 @@ from tests.e2e.support import (
     leaked_token,
     until,
 )
-from tests.github_emulator import Emulator, events
 
 
 async def test_a_fork_pull_request_is_gated_from_the_base_repository(

@@ -13,9 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from app.handlers.gate import TEST_DELAY_ENV
-from app.ledger import Ledger, audit, connect, effects
-from tests.e2e.support import (
+from selfheal.gate.job import TEST_DELAY_ENV
+from selfheal.ledger import Ledger, audit, connect, effects
+from tests.github_emulator import Emulator
+from tests.support.e2e import (
     BASE_FILES,
     REPO,
     env_for,
@@ -25,9 +26,7 @@ from tests.e2e.support import (
     open_pr,
     until,
 )
-from tests.github_emulator import Emulator
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import ROOT
 
 
 async def _serve(emu: Emulator, tmp_path: Path, port: int, delay: str) -> subprocess.Popen[bytes]:
@@ -40,7 +39,7 @@ async def _serve(emu: Emulator, tmp_path: Path, port: int, delay: str) -> subpro
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     log = open(tmp_path / f"server-{delay}.log", "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "selfheal", "serve", "--host", "127.0.0.1", "--port", str(port)],
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=log,
     )  # fmt: skip
     ready = await until(
@@ -61,7 +60,7 @@ def _gate_job_status(db: Path) -> str | None:
 
 def _audit_verify(db: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "app", "audit", "verify", "--db", str(db)],
+        [sys.executable, "-m", "selfheal", "audit", "verify", "--db", str(db)],
         capture_output=True, text=True, cwd=ROOT, timeout=60, check=False,
     )  # fmt: skip
 

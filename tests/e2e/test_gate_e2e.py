@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.ledger import audit, connect, jobs
-from app.server import METRICS
-from tests.e2e.support import (
+from selfheal.ledger import audit, connect, jobs
+from selfheal.runtime.server import METRICS
+from tests.github_emulator import Emulator
+from tests.support.e2e import (
     BASE_FILES,
     REPO,
     Server,
@@ -17,7 +18,6 @@ from tests.e2e.support import (
     open_pr,
     until,
 )
-from tests.github_emulator import Emulator
 
 
 async def test_leak_fails_clean_passes_review_path_needs_an_owner(

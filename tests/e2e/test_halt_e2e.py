@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from app.handlers.gate import TEST_DELAY_ENV
-from app.ledger import effects, jobs
-from tests.e2e.support import (
+from selfheal.gate.job import TEST_DELAY_ENV
+from selfheal.ledger import effects, jobs
+from tests.github_emulator import Emulator
+from tests.github_emulator.state import Repo
+from tests.support.e2e import (
     BASE_FILES,
     REPO,
     Server,
@@ -17,8 +19,6 @@ from tests.e2e.support import (
     open_pr,
     until,
 )
-from tests.github_emulator import Emulator
-from tests.github_emulator.state import Repo
 
 HALT = "selfheal:halt"
 

@@ -1,5 +1,0 @@
-"""Allow ``python -m app``."""
-
-from app.cli import main
-
-raise SystemExit(main())

@@ -1,0 +1,5 @@
+"""Allow ``python -m app``."""
+
+from selfheal.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,97 @@
+"""The gate's "Approve" button: ``check_run.requested_action`` with identifier ``approve``.
+
+A click counts only on an ``action_required`` gate run whose head is still the PR's head, and
+only from a repository admin or an owner of every path that needed approval (the rules are in
+:mod:`app.gate.approval`). It re-completes the check as ``success`` and audits
+``gate.approved`` naming the approver; any other click is audited as
+``gate.approval_refused``. A click refused for not owning the paths also puts a note on the
+run saying who pressed and why it did not count (the run stays ``action_required``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import gidgethub
+from gidgethub import routing
+from gidgethub.sansio import Event
+
+from selfheal.gate.approval import decide, required_owners, teams_in
+from selfheal.gate.job import EXTERNAL_PREFIX, cached_policy, fetch_pr
+from selfheal.gate.output import APPROVE_ACTION, approved_update, refused_update
+from selfheal.github.repo import permission_of, split
+from selfheal.ledger import gates
+from selfheal.model.policy import Policy
+from selfheal.runtime.worker import JobContext
+
+router = routing.Router()
+
+
+async def _member_of(gh: Any, teams: set[str], login: str) -> set[str]:
+    found: set[str] = set()
+    for team in sorted(teams):
+        org, _, slug = team.partition("/")
+        try:
+            data = await gh.call("teams.get_membership_for_user_in_org", org=org,
+                                 team_slug=slug, username=login)  # fmt: skip
+        except gidgethub.BadRequest:
+            continue  # 404: not a member (or the team is not visible to the App)
+        if data.get("state") == "active":
+            found.add(team)
+    return found
+
+
+@router.register("check_run", action="requested_action")
+async def on_requested_action(event: Event, ctx: JobContext) -> None:
+    data = event.data
+    check = data["check_run"]
+    if (data.get("requested_action") or {}).get("identifier") != APPROVE_ACTION["identifier"]:
+        return
+    if not str(check.get("external_id") or "").startswith(EXTERNAL_PREFIX):
+        return
+    repo = str(data["repository"]["full_name"])
+    login = str(data["sender"]["login"])
+    check_id = int(check["id"])
+    run = await ctx.ledger.aread(lambda c: gates.gate_run_for_check(c, check_id))
+    details: dict[str, Any] = {"check_run": check_id, "sha": check.get("head_sha"),
+                               "delivery": event.delivery_id}  # fmt: skip
+
+    async def refuse(reason: str) -> None:
+        await ctx.audit(login, "gate.approval_refused", {**details, "reason": reason})
+
+    if run is None or run.conclusion != "action_required" or run.approved_by:
+        await refuse("the check is not waiting for an approval")
+        return
+    details["pr"] = run.pr_number
+    gh = await ctx.github()
+    owner, name = split(repo)
+    pr = await gh.call("pulls.get", owner=owner, repo=name, pull_number=run.pr_number)
+    if str(pr["head"]["sha"]) != run.head_sha:
+        await refuse("a newer commit was pushed; the approval was for an older head")
+        return
+    # The cache clone may be gone (a new data dir, another host): fetch_pr only goes to the
+    # network for commits it lacks. Reading the policy is blocking git work: off the loop.
+    cache = await fetch_pr(ctx, gh, pr, run.head_sha)
+    policy = await asyncio.to_thread(cached_policy, repo, cache, run.base_sha or "")
+    findings = await ctx.ledger.aread(lambda c: gates.findings_for(c, run.id))
+    owners = required_owners(findings, policy if isinstance(policy, Policy) else None)
+    role = await permission_of(gh, repo, login)
+    member_of = await _member_of(gh, teams_in(owners), login) if role != "admin" else set()
+    verdict = decide(login, role, owners, member_of)
+    summary = str((check.get("output") or {}).get("summary") or "")
+    if not verdict.allowed:
+        note = refused_update(run.title or "", summary, login, verdict.reason)
+        await gh.call("checks.update", owner=owner, repo=name, check_run_id=check_id, data=note)
+        await refuse(verdict.reason)  # after the note: a retry re-sends it, audits once
+        return
+    body = approved_update(run.title or "", summary, login)
+    await gh.call("checks.update", owner=owner, repo=name, check_run_id=check_id, data=body)
+
+    def record(conn: Any) -> None:
+        gates.record_approval(conn, run.id, login)
+        gates.update_gate_run(conn, run.id, conclusion="success", title=body["output"]["title"])
+
+    await ctx.ledger.awrite(record)
+    await ctx.audit(login, "gate.approved", {**details, "reason": verdict.reason})
+    ctx.metrics.record_gate_conclusion("success")

@@ -1,0 +1,112 @@
+"""Helpers shared by the handlers: repository config from the default branch (cached by
+commit SHA), the App's bot login, a user's permission, and where local data lives."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import gidgethub
+
+from selfheal.model.repo_config import (
+    DEFAULT_PATH,
+    ConfigError,
+    RepoConfig,
+    TextCache,
+    load_repo_config,
+)
+from selfheal.runtime.worker import JobContext
+
+BOT_FALLBACK = "selfheal[bot]"
+WRITE_ROLES = frozenset({"admin", "maintain", "write"})
+BOT_BRANCH_PREFIX = "selfheal/"
+CONFIG_CACHE = TextCache()
+_BOT_LOGINS: dict[int, str] = {}
+
+
+def split(full_name: str) -> tuple[str, str]:
+    owner, _, name = full_name.partition("/")
+    return owner, name
+
+
+def data_dir(ctx: JobContext) -> Path:
+    """The worker's data folder: ``SELFHEAL_DATA_DIR``, else ``selfheal-data`` next to the
+    ledger file."""
+    return ctx.worker.data_dir
+
+
+async def read_text(gh: Any, full_name: str, path: str, ref: str) -> str | None:
+    """A file's text at ``ref`` through the contents API; None when it does not exist."""
+    owner, name = split(full_name)
+    try:
+        item = await gh.call("repos.get_content", owner=owner, repo=name, path=path, ref=ref)
+    except gidgethub.BadRequest as exc:
+        if exc.status_code == 404:
+            return None
+        raise
+    if not isinstance(item, dict) or item.get("type") != "file":
+        return None
+    return base64.b64decode(str(item.get("content") or "")).decode("utf-8", "replace")
+
+
+async def default_branch_sha(gh: Any, full_name: str, branch: str | None) -> tuple[str, str]:
+    owner, name = split(full_name)
+    if not branch:
+        branch = str((await gh.call("repos.get", owner=owner, repo=name))["default_branch"])
+    info = await gh.call("repos.get_branch", owner=owner, repo=name, branch=branch)
+    return branch, str(info["commit"]["sha"])
+
+
+async def repo_config(
+    gh: Any, full_name: str, default_branch: str | None = None
+) -> RepoConfig | ConfigError:
+    """``.github/selfheal.yml`` from the default branch (text cached by commit SHA). A bad
+    file is returned as its :class:`ConfigError` so the caller can fail closed with it."""
+    _, sha = await default_branch_sha(gh, full_name, default_branch)
+
+    async def load() -> str | None:
+        return await read_text(gh, full_name, DEFAULT_PATH, sha)
+
+    text = await CONFIG_CACHE.fetch(full_name, sha, DEFAULT_PATH, load)
+    try:
+        return load_repo_config(text, DEFAULT_PATH)
+    except ConfigError as exc:
+        return exc
+
+
+async def bot_login(ctx: JobContext) -> str:
+    """``<app slug>[bot]``, asked once per worker from ``GET /app``."""
+    key = id(ctx.worker)
+    if key not in _BOT_LOGINS:
+        try:
+            app = await (await ctx.github(None)).call("apps.get_authenticated")
+            _BOT_LOGINS[key] = f"{app['slug']}[bot]"
+        except Exception:  # no App credentials (token mode): the conventional name
+            return BOT_FALLBACK
+    return _BOT_LOGINS[key]
+
+
+async def permission_of(gh: Any, full_name: str, login: str) -> str:
+    """The user's role on the repository (admin, maintain, write, triage, read or none)."""
+    owner, name = split(full_name)
+    try:
+        data = await gh.call(
+            "repos.get_collaborator_permission_level", owner=owner, repo=name, username=login
+        )
+    except gidgethub.BadRequest as exc:
+        if exc.status_code == 404:
+            return "none"
+        raise
+    return str(data.get("role_name") or data.get("permission") or "none")
+
+
+async def can_write(gh: Any, full_name: str, login: str) -> bool:
+    return await permission_of(gh, full_name, login) in WRITE_ROLES
+
+
+def is_bot_pr(pr: dict[str, Any], bot: str) -> bool:
+    """The bot's own PR: authored by the bot or on a ``selfheal/`` branch."""
+    author = str((pr.get("user") or {}).get("login") or "")
+    head_ref = str((pr.get("head") or {}).get("ref") or "")
+    return author.lower() == bot.lower() or head_ref.startswith(BOT_BRANCH_PREFIX)

@@ -1,0 +1,87 @@
+"""Operator actions behind ``selfheal halt`` / ``selfheal resume`` (async, over a GitHubClient).
+
+``halt`` puts the repository's lock label on the "selfheal dashboard" issue (created when
+missing and found again by a hidden marker in its body) and, with a reason, comments it there.
+``resume`` removes the label from every open issue that carries it, so the bot really resumes.
+The running server notices both through the ``issues`` webhooks (see app.handlers.halt).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import gidgethub
+
+from selfheal.github.repo import split
+from selfheal.halt.events import halt_label, search_halting
+
+DASHBOARD_MARKER = "<!-- selfheal:dashboard -->"
+DASHBOARD_TITLE = "selfheal dashboard"
+DASHBOARD_BODY = (
+    f"{DASHBOARD_MARKER}\n"
+    "This issue is selfheal's dashboard for the repository. While any open issue carries the "
+    "lock label, selfheal starts nothing, stops what runs and fails the gate on its own pull "
+    "requests. `selfheal halt` / `selfheal resume` add and remove the label here."
+)
+
+
+async def find_dashboard(gh: Any, repo: str) -> int | None:
+    owner, name = split(repo)
+    async for issue in gh.paginate("issues.list_for_repo", owner=owner, repo=name, state="open"):
+        if "pull_request" not in issue and DASHBOARD_MARKER in str(issue.get("body") or ""):
+            return int(issue["number"])
+    return None
+
+
+async def ensure_dashboard(gh: Any, repo: str) -> int:
+    """The dashboard issue's number, creating the issue when there is none."""
+    found = await find_dashboard(gh, repo)
+    if found is not None:
+        return found
+    owner, name = split(repo)
+    created = await gh.call("issues.create", owner=owner, repo=name,
+                            data={"title": DASHBOARD_TITLE, "body": DASHBOARD_BODY})  # fmt: skip
+    return int(created["number"])
+
+
+async def halt_repo(gh: Any, repo: str, reason: str | None = None) -> tuple[int, str]:
+    """Label the dashboard issue; returns (issue number, label)."""
+    label = await halt_label(gh, repo)
+    number = await ensure_dashboard(gh, repo)
+    owner, name = split(repo)
+    await gh.call("issues.add_labels", owner=owner, repo=name, issue_number=number,
+                  data={"labels": [label]})  # fmt: skip
+    if reason:
+        body = f"⛔ Halted with `selfheal halt`: {reason}"
+        await gh.call("issues.create_comment", owner=owner, repo=name, issue_number=number,
+                      data={"body": body})  # fmt: skip
+    return number, label
+
+
+async def resume_repo(gh: Any, repo: str) -> tuple[list[int], str]:
+    """Remove the lock label from every open issue carrying it; returns (issues, label)."""
+    label = await halt_label(gh, repo)
+    numbers = set(await search_halting(gh, repo, label))
+    dashboard = await find_dashboard(gh, repo)
+    if dashboard is not None:
+        numbers.add(dashboard)
+    owner, name = split(repo)
+    removed = []
+    for number in sorted(numbers):
+        try:
+            await gh.call("issues.remove_label", owner=owner, repo=name, issue_number=number,
+                          name=label)  # fmt: skip
+            removed.append(number)
+        except gidgethub.BadRequest as exc:
+            if exc.status_code != 404:  # 404: that issue did not carry it
+                raise
+    return removed, label
+
+
+async def installation_repos(app_client: Any, auth: Any) -> AsyncIterator[tuple[Any, str]]:
+    """(installation client, repository) for every repository of every installation."""
+    async for inst in app_client.paginate("apps.list_installations"):
+        gh = await auth.installation_client(int(inst["id"]))
+        async for repo in gh.paginate("apps.list_repos_accessible_to_installation"):
+            yield gh, str(repo["full_name"])

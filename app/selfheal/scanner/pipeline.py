@@ -1,0 +1,263 @@
+"""The core of the scan engine: run the three scanners over prepared files and merge.
+
+Semgrep runs in a worker thread (it is a subprocess) while the secret detector and the
+dependency advisories run in this thread, so the Python scanners overlap semgrep's time.
+Findings are kept only on changed lines when a file has a line restriction; other scanners'
+snippets and messages go through the secret masker; the baseline is applied; the result is
+deduplicated and sorted. Any scanner failure becomes an entry in ``ScanReport.errors``.
+Entry points are in :mod:`app.scan.engine`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from selfheal.model.findings import Finding, Source, sort_findings
+from selfheal.scanner import ScannerError
+from selfheal.scanner.files import DEFAULT_MAX_FILE_SIZE, REASON_BINARY, FileText
+from selfheal.scanner.progress import Progress
+
+ALL_SCANNERS = frozenset({"semgrep", "secrets", "dependencies"})
+CVE_SOURCES = ("osv", "safety")
+# How much decoded text the pipeline keeps between its first read and the secret scan.
+TEXT_CACHE_CHARS = 128 * 1024 * 1024
+Reader = Callable[[str], str | None]
+
+
+@dataclass(frozen=True)
+class ScanTarget:
+    """One file's content; ``changed_lines`` (1-based) limits findings to those lines."""
+
+    path: str
+    content: bytes
+    changed_lines: frozenset[int] | None = None
+
+
+@dataclass
+class ScanOptions:
+    rules: Path | None = None  # semgrep config; None = the bundled rules/
+    advisories: Path | None = None  # None = updated local copy, else the bundled snapshot
+    cve_source: str = "osv"  # "osv" (offline advisory data) or "safety"
+    baseline: Path | None = None
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    scanners: frozenset[str] = ALL_SCANNERS
+    include_vendored: bool = False
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass
+class ScanReport:
+    findings: list[Finding]
+    skipped: list[tuple[str, str]]
+    errors: list[str]
+    files_scanned: int
+    advisories: str
+    # Non-fatal scanner messages (e.g. a file semgrep could not parse); not a failed scan.
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """False when a scanner failed: a gate must not pass on an incomplete scan."""
+        return not self.errors
+
+
+@dataclass
+class Work:
+    """What the core needs: a root on disk, the files, their line limits, a text reader."""
+
+    root: Path
+    paths: list[str]
+    changed: dict[str, frozenset[int]]
+    text_of: Callable[[str], FileText | str]
+    read: Reader
+    report: ScanReport
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _run_semgrep(work: Work, options: ScanOptions) -> tuple[list[Finding], list[str]]:
+    from selfheal.scanner.semgrep import SCANNED_SUFFIXES, run_semgrep
+
+    # Only files a rule's language can apply to (extension, or none: maybe a script with a
+    # shebang); fewer targets mean fewer semgrep invocations on big trees.
+    targets = [
+        p
+        for p in work.paths
+        if PurePosixPath(p).suffix in SCANNED_SUFFIXES or "." not in p.rsplit("/", 1)[-1]
+    ]
+    if not targets:
+        return [], []
+    result = run_semgrep(work.root, targets, config=options.rules)
+    return result.findings, [f"semgrep: {message}" for message in result.errors]
+
+
+def _on_changed_lines(finding: Finding, lines: frozenset[int] | None) -> bool:
+    if lines is None:
+        return True
+    end = max(finding.end_line, finding.line)
+    return any(n in lines for n in range(finding.line, end + 1))
+
+
+def _mask(finding: Finding, masker: Callable[[str], str]) -> Finding:
+    snippet, message = masker(finding.snippet), masker(finding.message)
+    if snippet == finding.snippet and message == finding.message:
+        return finding
+    return dataclasses.replace(finding, snippet=snippet, message=message)
+
+
+def _binary_as_text(path: Path) -> str | None:
+    try:
+        data = path.read_bytes()  # within the size limit: the walker checked size first
+    except OSError:
+        return None
+    return data.decode("utf-8", "replace").replace("\x00", " ")
+
+
+def _scan_secrets(work: Work, progress: Progress) -> list[Finding]:
+    from selfheal.scanner.secrets import scan_secrets
+
+    findings: list[Finding] = []
+    listed = set(work.paths)
+    # The tree walker leaves binary files out of ``paths`` (they are listed as skipped).
+    binary = [p for p, reason in work.report.skipped if reason == REASON_BINARY]
+    candidates = [*work.paths, *(p for p in binary if p not in listed)]
+    total = len(candidates)
+    for done, path in enumerate(candidates, 1):
+        progress.update(done, total, path)
+        text = work.text_of(path) if path in listed else REASON_BINARY
+        if text == REASON_BINARY:
+            # Binary files skip the code scanners, but not this one: a NUL byte must not be
+            # a way to hide a key. The bytes are read as text, NULs as spaces (line numbers
+            # stay true).
+            body = _binary_as_text(work.root / path)
+            if body is None:
+                continue
+        elif isinstance(text, str):
+            continue  # already recorded as skipped
+        else:
+            body = text.text
+        lines = work.changed.get(path)
+        found = scan_secrets(path, body, lines)
+        findings.extend(f for f in found if _on_changed_lines(f, lines))
+    return findings
+
+
+def _scan_dependencies(work: Work, options: ScanOptions) -> list[Finding]:
+    from selfheal.scanner.advisories import AdvisoryDB
+    from selfheal.scanner.deps import is_dependency_file, scan_dependencies
+
+    dep_paths = [p for p in work.paths if is_dependency_file(p)]
+    safety = options.cve_source == "safety"
+    db = (
+        AdvisoryDB([], source="safety (pyup.io)") if safety else AdvisoryDB.load(options.advisories)
+    )
+    work.report.advisories = db.description
+    if not dep_paths:
+        return []
+    # The dependency scanner reads a changed_lines mapping as "only these files", so files
+    # without a line restriction are scanned in a separate, unrestricted call.
+    whole = [p for p in dep_paths if p not in work.changed]
+    limited = {p: work.changed[p] for p in dep_paths if p in work.changed}
+    findings: list[Finding] = []
+    for paths, changed in ((whole, None), (list(limited), limited)):
+        if not paths:
+            continue
+        if safety:
+            from selfheal.scanner.safety_source import scan_with_safety
+
+            findings += scan_with_safety(paths, work.read, changed_lines=changed)
+        else:
+            findings += scan_dependencies(paths, work.read, db, changed_lines=changed)
+    return findings
+
+
+def _guarded(name: str, report: ScanReport, action: Callable[[], list[Finding]]) -> list[Finding]:
+    try:
+        return action()
+    except ScannerError as exc:
+        report.errors.append(f"{name}: {exc}")
+    except Exception as exc:  # a crashing scanner must fail the scan closed, not escape
+        report.errors.append(f"{name}: internal error: {exc.__class__.__name__}: {exc}")
+    return []
+
+
+def run(work: Work, options: ScanOptions, progress: Progress) -> ScanReport:
+    """Scan ``work.paths`` under ``work.root``; the report is ``work.report``, filled in."""
+    report = work.report
+    unknown = set(options.scanners) - ALL_SCANNERS
+    if unknown:
+        report.errors.append(f"unknown scanners: {', '.join(sorted(unknown))}")
+    if options.cve_source not in CVE_SOURCES:
+        report.errors.append(f"unknown CVE source {options.cve_source!r}")
+    # Read (and classify) every file once, up front, so the skip list is complete and semgrep
+    # sees exactly the files the other scanners see. Texts are kept up to a memory budget;
+    # beyond it they are read again when needed.
+    kept: dict[str, FileText] = {}
+    budget = TEXT_CACHE_CHARS
+    readable: list[str] = []
+    for path in work.paths:
+        text = work.text_of(path)
+        if isinstance(text, str):
+            report.skipped.append((path, text))
+            continue
+        readable.append(path)
+        if len(text.text) <= budget:
+            kept[path] = text
+            budget -= len(text.text)
+    reread = work.text_of
+    work.paths = readable
+    work.text_of = lambda path: kept.pop(path, None) or reread(path)
+    report.files_scanned = len(work.paths)
+
+    findings: list[Finding] = []
+    semgrep_future: Future[tuple[list[Finding], list[str]]] | None = None
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="semgrep")
+    try:
+        if "semgrep" in options.scanners and work.paths:
+            semgrep_future = pool.submit(_run_semgrep, work, options)
+        if "secrets" in options.scanners:
+            findings += _guarded("secrets", report, lambda: _scan_secrets(work, progress))
+        if "dependencies" in options.scanners:
+            findings += _guarded("dependencies", report, lambda: _scan_dependencies(work, options))
+        if semgrep_future is not None:
+            progress.message(f"semgrep: scanning {len(work.paths)} files ...")
+            found = _guarded("semgrep", report, lambda: _semgrep_result(semgrep_future, report))
+            findings += [f for f in found if _on_changed_lines(f, work.changed.get(f.path))]
+    finally:
+        pool.shutdown(wait=True)
+        progress.close()
+    report.findings = _finish(findings, options, report)
+    return report
+
+
+def _semgrep_result(
+    future: Future[tuple[list[Finding], list[str]]], report: ScanReport
+) -> list[Finding]:
+    found, warnings = future.result()
+    report.warnings.extend(warnings)
+    return found
+
+
+def _finish(findings: Iterable[Finding], options: ScanOptions, report: ScanReport) -> list[Finding]:
+    from selfheal.scanner.secrets import mask_secrets
+
+    unique: dict[tuple[str, str, int, int, str], Finding] = {}
+    for finding in findings:
+        if finding.source is not Source.SECRETS:
+            finding = _mask(finding, mask_secrets)
+        key = (finding.rule_id, finding.path, finding.line, finding.column, finding.fingerprint)
+        unique.setdefault(key, finding)
+    result = list(unique.values())
+    if options.baseline is not None:
+        try:
+            from selfheal.scanner.baseline import Baseline
+
+            result = Baseline.load(options.baseline).filter(result)
+        except Exception as exc:  # an unusable baseline must not silently hide findings
+            report.errors.append(f"baseline {options.baseline}: {exc}")
+    return sort_findings(result)

@@ -1,0 +1,253 @@
+"""Hostile input against the webhook server over real HTTP on 127.0.0.1 with a real ledger.
+
+Every answer must be one of the documented statuses (400/401/413/202/200), never a 500, and a
+503 ("ledger unavailable", which invites redelivery) only when the ledger really failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from selfheal.ledger import Ledger, deliveries, installations, jobs
+from selfheal.runtime.server import MAX_BODY, METRICS, _payload_text
+from tests.support.appcore import (
+    Recorder,
+    pull_request_payload,
+    running_server,
+    sign,
+    wait_for,
+)
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[tuple[TestServer, Ledger, Recorder]]:
+    async with running_server(tmp_path / "hostile.db") as running:
+        yield running
+
+
+async def _post(
+    srv: TestServer,
+    body: bytes,
+    *,
+    content_type: str = "application/json",
+    delivery_id: str = "d-1",
+    signed: bool = True,
+    signature_body: bytes | None = None,
+) -> tuple[int, Any]:
+    headers = {
+        "Content-Type": content_type,
+        "X-GitHub-Event": "pull_request",
+        "X-GitHub-Delivery": delivery_id,
+    }
+    if signed:
+        headers["X-Hub-Signature-256"] = sign(body if signature_body is None else signature_body)
+    async with aiohttp.ClientSession() as session:
+        async with session.post(srv.make_url("/webhook"), data=body, headers=headers) as resp:
+            return resp.status, await resp.json()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"{}", "application/json; charset=no-such-charset"),  # was 500 (LookupError)
+        (b"[" * 100_000 + b"]" * 100_000, "application/json"),  # was 500 (RecursionError)
+        (b'{"a":' * 50_000 + b"1" + b"}" * 50_000, "application/json"),
+        (b'{"repository": {"full_name": "\\ud800"}}', "application/json"),  # was 503
+        (b'{"action": "opened", "x": "\\udfff"}', "application/json"),
+        (b"\xff\xfe{}", "application/json"),
+        (b"[1, 2]", "application/json"),
+        (b'"a string"', "application/json"),
+        (b"42", "application/json"),
+        (b"null", "application/json"),
+        (b"x=1", "application/x-www-form-urlencoded"),
+        (b"{}", "text/plain"),
+    ],
+    ids=[
+        "unknown-charset",
+        "deep-array",
+        "deep-object",
+        "surrogate-in-repository",
+        "surrogate-anywhere",
+        "not-utf8",
+        "array",
+        "string",
+        "number",
+        "null",
+        "form-without-payload",
+        "text-plain",
+    ],
+)
+async def test_signed_but_malformed_bodies_are_400_and_leave_no_trace(
+    server: Any, body: bytes, content_type: str
+) -> None:
+    srv, ledger, _ = server
+    status, answer = await _post(srv, body, content_type=content_type)
+    assert status == 400, answer
+    assert answer["status"].startswith("malformed body")
+    assert ledger.read(deliveries.count) == 0
+    assert sum(ledger.read(jobs.depth).values()) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "charset", "storable"),
+    [
+        (b'{"t": "\\ud83d\\ude00"}', "utf-8", True),  # an escaped pair: one character
+        (b'{"t": "\\uD83D\\uDE00"}', "utf-8", True),
+        (b'{"t": "\\\\ud800"}', "utf-8", True),  # an escaped backslash, then text
+        (b'{"t": "\\ud800"}', "utf-8", False),
+        (b'{"t": "\\uDFFF"}', "utf-8", False),
+        (b'{"\\udc00": 1}', "utf-8", False),  # in a key
+        (b'{"t": "\\ud83d\\ude00"}', "latin-1", True),  # re-encoded by json.dumps
+        (b'{"t": "\\udfff"}', "latin-1", False),
+        (b'{"t": "\\ud83d x \\ude00"}', "latin-1", False),  # two strays, not a pair
+        # a charset that decodes escapes itself: raw surrogates reach the data, never a pair
+        (b'{"t": "\\ud83d\\ude00"}', "raw-unicode-escape", False),
+    ],
+)
+def test_only_unpaired_surrogates_make_a_payload_unstorable(
+    body: bytes, charset: str, storable: bool
+) -> None:
+    data = json.loads(body.decode(charset))
+    text = _payload_text(body, f"application/json; charset={charset}", data)
+    assert (text is not None) is storable
+    if text is not None:
+        assert json.loads(text) == data
+
+
+async def test_other_charsets_are_decoded_and_stored_as_utf8_json(server: Any) -> None:
+    srv, ledger, recorder = server
+    payload = pull_request_payload()
+    payload["pull_request"]["title"] = "caf\u00e9"
+    latin1 = json.dumps(payload, ensure_ascii=False).encode("latin-1")
+    status, _ = await _post(srv, latin1, content_type="application/json; charset=latin-1")
+    assert status == 202  # was 500: the server re-decoded the body as UTF-8
+    utf16 = json.dumps(payload).encode("utf-16")
+    status, _ = await _post(
+        srv, utf16, content_type="application/json; charset=utf-16", delivery_id="d-2"
+    )
+    assert status == 202
+    await wait_for(lambda: len(recorder.events) == 2)
+    for delivery_id in ("d-1", "d-2"):
+        stored = ledger.read(lambda c, d=delivery_id: deliveries.get_delivery(c, d))
+        assert stored is not None and stored.data() == payload
+        assert stored.repository == "octo/demo"
+
+
+@pytest.mark.parametrize(
+    "installation",
+    [
+        {"id": 10**30},  # was 503: OverflowError binding it into SQLite
+        {"id": True},  # a bool is an int in Python; it is not an installation id
+        {"id": -5},
+        {"id": "77"},
+        {"id": 1e400},
+    ],
+    ids=["huge", "bool", "negative", "string", "infinity"],
+)
+async def test_odd_installation_ids_are_queued_without_one(
+    server: Any, installation: dict[str, Any]
+) -> None:
+    srv, ledger, recorder = server
+    payload = pull_request_payload()
+    payload["installation"] = installation
+    body = json.dumps(payload).encode()
+    status, answer = await _post(srv, body)
+    assert status == 202, answer
+    await wait_for(lambda: ledger.read(jobs.depth)["done"] == 1)
+    stored = ledger.read(lambda c: deliveries.get_delivery(c, "d-1"))
+    assert stored is not None and stored.installation_id is None
+    assert stored.outcome == "processed" and recorder.delivery_ids == ["d-1"]
+
+
+async def test_payload_with_wrong_shapes_is_processed_not_retried_to_death(server: Any) -> None:
+    srv, ledger, recorder = server
+    payload = {
+        "action": ["not", "a", "string"],
+        "installation": {"id": 5, "account": {"login": "octo", "type": {"x": 1}}},
+        "repository": {"id": 10**25, "full_name": "octo/demo", "private": {"y": 2}},
+        "repositories_added": 7,
+        "repositories_removed": "abc",
+    }
+    status, _ = await _post(srv, json.dumps(payload).encode())
+    assert status == 202
+    await wait_for(lambda: ledger.read(jobs.depth)["done"] == 1)
+    found = ledger.read(lambda c: jobs.find(c, status=None, kind=None, limit=10))
+    assert [j.attempts for j in found] == [1]  # no crash-and-retry in note_payload
+    assert ledger.read(lambda c: installations.repositories_of(c, 5)) == []
+    assert recorder.delivery_ids == ["d-1"]
+
+
+async def test_signature_over_another_body_and_unsigned_are_401(server: Any) -> None:
+    srv, ledger, _ = server
+    body = json.dumps(pull_request_payload()).encode()
+    status, _ = await _post(srv, body, signature_body=body + b" ")
+    assert status == 401
+    status, _ = await _post(srv, body, signed=False)
+    assert status == 401
+    assert ledger.read(deliveries.count) == 0
+
+
+async def test_twenty_parallel_identical_deliveries_make_one_job(server: Any) -> None:
+    srv, ledger, recorder = server
+    body = json.dumps(pull_request_payload()).encode()
+    answers = await asyncio.gather(*(_post(srv, body, delivery_id="same") for _ in range(20)))
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [200] * 19 + [202]
+    await wait_for(lambda: ledger.read(jobs.depth)["done"] == 1)
+    assert ledger.read(deliveries.count) == 1
+    assert recorder.delivery_ids == ["same"]
+
+
+async def test_chunked_body_over_the_cap_without_length_is_413(server: Any) -> None:
+    srv, ledger, _ = server
+
+    async def chunks() -> AsyncIterator[bytes]:
+        block = b" " * (1024 * 1024)
+        for _ in range(MAX_BODY // len(block) + 2):
+            yield block
+
+    headers = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": "push",
+        "X-GitHub-Delivery": "big",
+        "X-Hub-Signature-256": "sha256=" + "0" * 64,
+    }
+    async with aiohttp.ClientSession() as session:
+        try:
+            async with session.post(
+                srv.make_url("/webhook"), data=chunks(), headers=headers
+            ) as resp:
+                status = resp.status
+        except aiohttp.ClientError:
+            status = 413  # the server may close the connection while the client still sends
+    assert status == 413
+    # The server's own count says it refused the body as too large (a connection that broke
+    # for another reason would leave it at 0).
+    too_large = {"event": "unverified", "outcome": "too_large"}
+    assert srv.app[METRICS].deliveries.value(too_large) == 1
+    assert ledger.read(deliveries.count) == 0
+
+
+async def test_oversized_header_is_rejected_by_the_http_layer(server: Any) -> None:
+    srv, ledger, _ = server
+    body = json.dumps(pull_request_payload()).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": "push",
+        "X-GitHub-Delivery": "x" * 20_000,
+        "X-Hub-Signature-256": sign(body),
+    }
+    async with aiohttp.ClientSession() as session:
+        async with session.post(srv.make_url("/webhook"), data=body, headers=headers) as resp:
+            assert resp.status in (400, 431)
+    status, answer = await _post(srv, body, delivery_id="y" * 200)
+    assert (status, answer["status"]) == (400, "invalid X-GitHub-Delivery")
+    assert ledger.read(deliveries.count) == 0

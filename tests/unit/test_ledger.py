@@ -1,0 +1,264 @@
+"""The ledger database: migrations, the single writer, deliveries, effects, gates, installations."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from selfheal.ledger import (
+    Ledger,
+    connect,
+    deliveries,
+    effects,
+    gates,
+    installations,
+    jobs,
+    schema_version,
+)
+from selfheal.ledger.db import MIGRATIONS
+from selfheal.model.findings import Category, Finding, Severity, Source
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    led = Ledger.open(tmp_path / "ledger.db")
+    yield led
+    led.close()
+
+
+def test_migrations_from_empty_and_rerun(tmp_path: Path) -> None:
+    path = tmp_path / "l.db"
+    first = Ledger.open(path)
+    assert first.applied_migrations == [v for v, _, _ in MIGRATIONS]
+    first.close()
+    second = Ledger.open(path)
+    assert second.applied_migrations == []
+    second.close()
+    conn = connect(path)
+    assert schema_version(conn) == MIGRATIONS[-1][0]
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    for name in (
+        "deliveries",
+        "jobs",
+        "installations",
+        "repositories",
+        "gate_runs",
+        "findings",
+        "audit",
+        "effects",
+        "schema_migrations",
+    ):
+        assert name in tables
+    conn.close()
+
+
+def test_write_rolls_back_on_error(ledger: Ledger) -> None:
+    def broken(conn: sqlite3.Connection) -> None:
+        jobs.enqueue(conn, "x", {})
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        ledger.write(broken)
+    assert ledger.read(jobs.depth)["queued"] == 0
+
+
+def test_concurrent_writers_are_serialised(ledger: Ledger) -> None:
+    def worker(n: int) -> None:
+        for i in range(25):
+            ledger.write(lambda c, i=i: jobs.enqueue(c, "k", {"n": n, "i": i}))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert ledger.read(jobs.depth)["queued"] == 100
+
+
+async def test_async_write_and_read(ledger: Ledger) -> None:
+    results = await asyncio.gather(
+        *(ledger.awrite(lambda c, i=i: jobs.enqueue(c, "a", {"i": i})[0]) for i in range(10))
+    )
+    assert sorted(results) == list(range(1, 11))
+    assert (await ledger.aread(jobs.depth))["queued"] == 10
+
+
+def test_delivery_accepted_once(ledger: Ledger) -> None:
+    payload = {
+        "action": "opened",
+        "installation": {"id": 7},
+        "repository": {"id": 1, "full_name": "o/r"},
+    }
+    text = json.dumps(payload)
+    job_id = ledger.write(
+        lambda c: deliveries.accept_delivery(c, "d-1", "pull_request", text, payload)
+    )
+    assert job_id is not None
+    again = ledger.write(
+        lambda c: deliveries.accept_delivery(c, "d-1", "pull_request", text, payload)
+    )
+    assert again is None
+    d = ledger.read(lambda c: deliveries.get_delivery(c, "d-1"))
+    assert d is not None
+    assert (d.event, d.action, d.installation_id, d.repository) == (
+        "pull_request",
+        "opened",
+        7,
+        "o/r",
+    )
+    assert d.data() == payload
+    job = ledger.read(lambda c: jobs.get(c, job_id))
+    assert job is not None and job.kind == "webhook" and job.repository == "o/r"
+    assert job.payload == {"delivery_id": "d-1"}
+    assert ledger.read(deliveries.count) == 1
+
+
+def test_effects_first_record_wins(ledger: Ledger) -> None:
+    key = "check_run:o/r:abc"
+    assert ledger.read(lambda c: effects.get_effect(c, key)) is None
+    first = ledger.write(lambda c: effects.record_effect(c, key, "check_run", 111, job_id=3))
+    second = ledger.write(lambda c: effects.record_effect(c, key, "check_run", 222))
+    assert first.github_id == second.github_id == "111"
+    got = ledger.read(lambda c: effects.get_effect(c, key))
+    assert got is not None and got.job_id == 3
+    assert ledger.write(lambda c: effects.forget_effect(c, key))
+    assert ledger.read(lambda c: effects.get_effect(c, key)) is None
+
+
+def test_gate_runs_and_findings(ledger: Ledger) -> None:
+    finding = Finding(
+        "secrets.aws",
+        Category.SECRET,
+        Severity.HIGH,
+        "a.py",
+        3,
+        "key",
+        Source.SECRETS,
+        cwe=("CWE-798",),
+        end_line=3,
+    )
+    run = ledger.write(lambda c: gates.create_gate_run(c, "o/r", "sha1", pr_number=5))
+    assert run.status == "queued"
+    ledger.write(lambda c: gates.add_findings(c, run.id, [finding]))
+    updated = ledger.write(
+        lambda c: gates.update_gate_run(
+            c, run.id, status="completed", conclusion="failure", risk="high", check_run_id=99
+        )
+    )
+    assert (updated.conclusion, updated.check_run_id) == ("failure", 99)
+    with pytest.raises(ValueError, match="approved_by"):
+        ledger.write(lambda c: gates.update_gate_run(c, run.id, approved_by="x"))
+    approved = ledger.write(lambda c: gates.record_approval(c, run.id, "owner"))
+    assert approved.approved_by == "owner" and approved.approved_at is not None
+    assert ledger.read(lambda c: gates.findings_for(c, run.id)) == [finding]
+    assert ledger.read(lambda c: gates.latest_gate_run(c, "o/r", "sha1")) == approved
+    assert ledger.read(lambda c: gates.latest_gate_run(c, "o/r", "sha2")) is None
+    assert ledger.read(lambda c: gates.gate_run_for_check(c, 99)) == approved
+    assert ledger.read(gates.conclusion_counts) == {"failure": 1}
+
+
+def test_installations_from_payloads(ledger: Ledger) -> None:
+    created = {
+        "action": "created",
+        "installation": {"id": 9, "account": {"login": "acme", "type": "Organization"}},
+        "repositories": [{"id": 1, "full_name": "acme/a"}, {"id": 2, "full_name": "acme/b"}],
+    }
+    ledger.write(lambda c: installations.note_payload(c, "installation", created))
+    assert ledger.read(lambda c: installations.repositories_of(c, 9)) == ["acme/a", "acme/b"]
+    removed = {
+        "action": "removed",
+        "installation": {"id": 9},
+        "repositories_removed": [{"id": 2, "full_name": "acme/b"}],
+    }
+    ledger.write(lambda c: installations.note_payload(c, "installation_repositories", removed))
+    assert ledger.read(lambda c: installations.installation_for(c, "acme/a")) == 9
+    assert ledger.read(lambda c: installations.installation_for(c, "acme/b")) is None
+
+
+def test_group_commit_isolates_a_failing_write(ledger: Ledger) -> None:
+    def write(n: int) -> object:
+        def fn(conn: sqlite3.Connection) -> int:
+            job_id, _ = jobs.enqueue(conn, "batch", {"n": n})
+            if n % 5 == 0:
+                raise ValueError(f"write {n} fails")
+            return job_id
+
+        return fn
+
+    futures = [ledger.submit(write(n)) for n in range(50)]  # queued faster than committed
+    failures = [f for f in futures if f.exception() is not None]
+    assert len(failures) == 10
+    assert all(isinstance(f.exception(), ValueError) for f in failures)
+    stored = ledger.read(lambda c: jobs.find(c, limit=100))
+    assert sorted(j.payload["n"] for j in stored) == [n for n in range(50) if n % 5]
+
+
+def test_repository_name_moves_to_a_new_id(ledger: Ledger) -> None:
+    ledger.write(lambda c: installations.upsert_repository(c, 1, "o/r", None))
+    ledger.write(lambda c: installations.upsert_installation(c, 5, "o"))
+    ledger.write(lambda c: installations.upsert_repository(c, 2, "o/r", 5))
+    assert ledger.read(lambda c: installations.installation_for(c, "o/r")) == 5
+    assert ledger.read(lambda c: installations.repositories_of(c, 5)) == ["o/r"]
+
+
+def test_upgrade_moves_payloads_out_of_deliveries(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = connect(path)
+    conn.execute(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at REAL)"
+    )
+    for version, name, statements in MIGRATIONS[:2]:
+        for statement in statements:
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_migrations VALUES (?, ?, 0)", (version, name))
+    conn.execute(
+        "INSERT INTO deliveries (delivery_id, event, received_at, payload)"
+        " VALUES ('old-1', 'push', 0, '{\"ref\": \"refs/heads/main\"}')"
+    )
+    conn.close()
+    with Ledger.open(path) as led:
+        assert led.applied_migrations == [v for v, _, _ in MIGRATIONS[2:]]
+        old = led.read(lambda c: deliveries.get_delivery(c, "old-1"))
+        assert old is not None and old.data() == {"ref": "refs/heads/main"}
+        row = led.read(lambda c: c.execute("SELECT payload FROM deliveries").fetchone())
+        assert row["payload"] == ""
+
+
+def test_wal_stays_small_under_steady_writes(ledger: Ledger) -> None:
+    """Writes that never pause still let the WAL restart: it is reused, not grown to the cap.
+
+    A background checkpoint alone never completes while writes keep coming, so the WAL would
+    grow until the blocking TRUNCATE at ``WAL_RESTART_BYTES``; the writer finishing each
+    checkpoint between batches keeps it to a few checkpoint intervals of writes.
+    """
+    wal = Path(f"{ledger.path}-wal")
+    blob = "x" * 20_000
+    largest = 0
+
+    def insert(n: int) -> object:
+        def fn(conn: sqlite3.Connection) -> None:
+            conn.execute("CREATE TABLE IF NOT EXISTS filler (n INTEGER, blob TEXT)")
+            conn.execute("INSERT INTO filler VALUES (?, ?)", (n, blob + str(n)))
+
+        return fn
+
+    deadline = threading.Event()
+    timer = threading.Timer(3.0, deadline.set)
+    timer.start()
+    written = 0
+    while not deadline.is_set():  # ~2 MiB of rows per checkpoint interval, without a pause
+        ledger.write(insert(written))
+        written += 1
+        largest = max(largest, wal.stat().st_size)
+        deadline.wait(0.002)
+    assert written * len(blob) > 3 * 16 * 1024 * 1024 / 4  # the test really wrote a lot
+    assert largest < 12 * 1024 * 1024, f"WAL grew to {largest / 2**20:.1f} MiB"
+    rows = ledger.read(lambda c: c.execute("SELECT COUNT(*) FROM filler").fetchone()[0])
+    assert rows == written

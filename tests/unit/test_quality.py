@@ -1,0 +1,39 @@
+"""The code-quality gates run with the tests: ruff (lint and format) and mypy --strict.
+
+They run the real tools on the real tree, so a lint or type error fails CI the same way a
+broken test does.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.support.paths import ROOT
+
+PY_DIRS = ["app", "tests", "bench", "scripts"]
+
+
+def _run(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", *argv], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+
+
+def _python_dirs() -> list[str]:
+    return [d for d in PY_DIRS if (ROOT / d).is_dir()]
+
+
+def test_ruff_lint_is_clean() -> None:
+    result = _run("ruff", "check", "--no-cache", *_python_dirs())
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format_is_clean() -> None:
+    result = _run("ruff", "format", "--check", "--no-cache", *_python_dirs())
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_strict_is_clean() -> None:
+    result = _run("mypy", "--no-incremental", "app")
+    assert result.returncode == 0, result.stdout + result.stderr
