@@ -16,9 +16,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from selfheal.github.auth import AuthError, load_private_key
+from selfheal.github.client import DEFAULT_API_URL
+from selfheal.scanner.semgrep_engine import ENGINE_VARIABLE, ENGINES
+
 MAX_KEY_BYTES = 64 * 1024  # an RSA-4096 PEM is about 3.3 KiB
 DEFAULT_DB = "selfheal.db"
-DEFAULT_API_URL = "https://api.github.com"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MIN_SECRET_LENGTH = 16
 
@@ -134,7 +137,6 @@ def _private_key(env: Mapping[str, str]) -> str:
             "the GitHub App private key is missing: set SELFHEAL_PRIVATE_KEY (PEM text) or "
             "SELFHEAL_PRIVATE_KEY_PATH (a .pem file downloaded from the App settings page)"
         )
-    from selfheal.github.auth import AuthError, load_private_key
 
     try:
         load_private_key(pem)  # the check AppAuth makes: a key that passes here, it accepts
@@ -168,7 +170,6 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
     if level not in LOG_LEVELS:
         raise SettingsError(f"SELFHEAL_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
     plugins = tuple(p.strip() for p in env.get("SELFHEAL_PLUGINS", "").split(",") if p.strip())
-    from selfheal.scanner.semgrep_engine import ENGINE_VARIABLE, ENGINES
 
     engine = env.get(ENGINE_VARIABLE, "").strip().lower() or None
     if engine is not None and engine not in ENGINES:

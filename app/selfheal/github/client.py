@@ -24,15 +24,15 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 import gidgethub
 import gidgethub.aiohttp
 import yarl
 
-from selfheal.config.settings import DEFAULT_API_URL
 from selfheal.github.calls import GRAPHQL, Call, CallError, expand, get_call
+from selfheal.github.protocol import Credential
 from selfheal.github.ratelimit import Decision, Failure, RetryPolicy, classify, decide
 
 API_VERSION = "2022-11-28"
@@ -50,6 +50,9 @@ ITEMS_KEYS: Mapping[str, str] = {
 }
 
 
+DEFAULT_API_URL = "https://api.github.com"
+
+
 class GitHubGaveUp(gidgethub.GitHubException):
     """A retryable failure (rate limit, 5xx, connection) that exhausted the retry bounds."""
 
@@ -59,18 +62,6 @@ class GitHubGaveUp(gidgethub.GitHubException):
         self.status = status
         self.attempts = attempts
         super().__init__(f"GitHub call {call} gave up: {reason}")
-
-
-class Credential(Protocol):
-    """Where a client's authentication comes from (see app.github.auth)."""
-
-    async def get(self) -> tuple[str, str]:
-        """``("jwt", value)`` or ``("token", value)``."""
-        ...
-
-    def invalidate(self) -> None:
-        """Forget a cached value that GitHub rejected (401)."""
-        ...
 
 
 @dataclass
