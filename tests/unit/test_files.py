@@ -13,7 +13,7 @@ from pathlib import Path
 import pygit2
 import pytest
 
-from selfheal.cli import UsageError
+from selfheal.scanner import ScanInputError
 from selfheal.scanner.files import (
     REASON_BINARY,
     REASON_EXCLUDED,
@@ -189,12 +189,12 @@ def test_changed_lines_since_ref(tmp_path: Path) -> None:
 
 
 def test_changed_lines_errors(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="not inside"):
+    with pytest.raises(ScanInputError, match="not inside"):
         changed_lines_since(tmp_path, "HEAD")
     pygit2.init_repository(str(tmp_path))
-    with pytest.raises(UsageError, match="unknown git ref"):
+    with pytest.raises(ScanInputError, match="unknown git ref"):
         changed_lines_since(tmp_path, "HEAD")  # empty repository: no commits yet
-    with pytest.raises(UsageError, match="invalid git ref"):
+    with pytest.raises(ScanInputError, match="invalid git ref"):
         changed_lines_since(tmp_path, "--output=/etc/passwd")
 
 

@@ -203,14 +203,12 @@ def test_engine_comes_from_argument_then_setting_then_default(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     real = find_semgrep()
-    monkeypatch.delenv(ENGINE_VARIABLE, raising=False)
+    monkeypatch.setenv(ENGINE_VARIABLE, "pysemgrep")  # the scanner never reads it itself
     assert choose_engine(None, real, _environment()) == OSEMGREP
-    monkeypatch.setenv(ENGINE_VARIABLE, " PySemgrep ")
-    assert choose_engine(None, real, _environment()) == PYSEMGREP
-    assert choose_engine(OSEMGREP, real, _environment()) == OSEMGREP
-    monkeypatch.setenv(ENGINE_VARIABLE, "fastgrep")
+    assert choose_engine(None, real, _environment(), preferred=" PySemgrep ") == PYSEMGREP
+    assert choose_engine(OSEMGREP, real, _environment(), preferred=PYSEMGREP) == OSEMGREP
     with pytest.raises(ScannerError, match="unknown semgrep engine 'fastgrep'"):
-        choose_engine(None, real, _environment())
+        choose_engine(None, real, _environment(), preferred="fastgrep")
 
 
 def test_missing_osemgrep_falls_back_with_a_warning_unless_asked_for(

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from selfheal import __version__
+from selfheal.scanner import ScanInputError
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -30,13 +32,25 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "selfheal.cli.advisories": ("advisories",),
     "selfheal.cli.review": ("review",),
     "selfheal.cli.policy": ("policy",),
-    "selfheal.cli.serve": ("serve", "audit", "jobs"),
-    "selfheal.cli.halt": ("halt", "resume", "setup"),
+    "selfheal.cli.serve": ("serve",),
+    "selfheal.cli.audit": ("audit",),
+    "selfheal.cli.jobs": ("jobs",),
+    "selfheal.cli.halt": ("halt", "resume"),
+    "selfheal.cli.setup": ("setup",),
 }
 
 
 class UsageError(Exception):
     """Raised by a command for bad arguments or configuration (exit code 2)."""
+
+
+def semgrep_engine_setting(env: Mapping[str, str] | None = None) -> str | None:
+    """The operator's ``SELFHEAL_SEMGREP_ENGINE`` for a scan run from the command line (None
+    when unset). Commands read it here and hand it to the scanner as an option."""
+    from selfheal.scanner.semgrep_engine import ENGINE_VARIABLE
+
+    value = (os.environ if env is None else env).get(ENGINE_VARIABLE, "").strip()
+    return value or None
 
 
 def _modules_for(argv: Sequence[str]) -> list[str]:
@@ -71,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return handler(args)
-    except UsageError as exc:
+    except (UsageError, ScanInputError) as exc:
         print(f"selfheal: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -141,8 +141,8 @@ def scan_path(
 ) -> ScanReport:
     """Scan a tree on disk; with ``base``, only files and lines changed since that git ref.
 
-    Raises ``app.cli.UsageError`` when ``base`` is given but is not a ref of the repository
-    that contains ``root`` (a usage error, not a scanner failure).
+    Raises :class:`selfheal.scanner.ScanInputError` when ``base`` is given but is not a ref
+    of the repository that contains ``root`` (a usage error, not a scanner failure).
     """
     report = ScanReport([], [], [], 0, "")
     single: str | None = None

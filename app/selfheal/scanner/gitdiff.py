@@ -13,8 +13,8 @@ from typing import Any
 
 import pygit2
 
-from selfheal.cli import UsageError
 from selfheal.git.discovery import find_repository
+from selfheal.scanner import ScanInputError
 
 DIFF_FLAGS = (
     pygit2.enums.DiffOption.INCLUDE_UNTRACKED
@@ -29,14 +29,14 @@ def _open_repo(root: Path) -> tuple[Any, str]:
     """The repository whose work tree holds ``root``, and root's prefix in it ("" or "dir/")."""
     repo = find_repository(root)
     if repo is None:
-        raise UsageError(f"--base needs a git repository, and {root} is not inside one")
+        raise ScanInputError(f"--base needs a git repository, and {root} is not inside one")
     if repo.is_bare or not repo.workdir:
-        raise UsageError(f"--base needs a work tree; {repo.path} is a bare repository")
+        raise ScanInputError(f"--base needs a work tree; {repo.path} is a bare repository")
     workdir = Path(repo.workdir).resolve()
     try:
         prefix = root.resolve().relative_to(workdir).as_posix()
     except ValueError as exc:
-        raise UsageError(f"{root} is outside the work tree {workdir}") from exc
+        raise ScanInputError(f"{root} is outside the work tree {workdir}") from exc
     return repo, "" if prefix == "." else prefix + "/"
 
 
@@ -48,7 +48,7 @@ def ignore_context(root: Path) -> tuple[Any, str, frozenset[str]] | None:
     """
     try:
         repo, prefix = _open_repo(root)
-    except (UsageError, pygit2.GitError):
+    except (ScanInputError, pygit2.GitError):
         return None  # no work tree around root: no ignore rules apply
     tracked: set[str] = set()
     try:
@@ -63,14 +63,14 @@ def ignore_context(root: Path) -> tuple[Any, str, frozenset[str]] | None:
 
 
 def resolve_tree(repo: Any, ref: str) -> Any:
-    """The tree of ``ref`` (a branch, tag, sha or any rev-parse expression) or UsageError."""
+    """The tree of ``ref`` (a branch, tag, sha or any rev-parse expression) or ScanInputError."""
     if ref.startswith("-"):
-        raise UsageError(f"invalid git ref {ref!r}")
+        raise ScanInputError(f"invalid git ref {ref!r}")
     try:
         obj = repo.revparse_single(ref)
         return obj.peel(pygit2.Tree)
     except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError) as exc:
-        raise UsageError(f"unknown git ref {ref!r}: {exc}") from exc
+        raise ScanInputError(f"unknown git ref {ref!r}: {exc}") from exc
 
 
 def _candidate_paths(repo: Any, tree: Any) -> set[str]:
@@ -110,7 +110,7 @@ def changed_lines_since(root: Path, ref: str) -> dict[str, frozenset[int]]:
     """Map root-relative paths to the 1-based line numbers added or changed since ``ref``.
 
     A changed file whose lines cannot be listed (binary, or a pure mode change) maps to an
-    empty set. Raises UsageError when there is no repository or the ref is unknown.
+    empty set. Raises ScanInputError when there is no repository or the ref is unknown.
     """
     repo, prefix = _open_repo(root)
     tree = resolve_tree(repo, ref)

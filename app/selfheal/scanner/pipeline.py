@@ -47,6 +47,8 @@ class ScanOptions:
     scanners: frozenset[str] = ALL_SCANNERS
     include_vendored: bool = False
     exclude: tuple[str, ...] = ()
+    # The operator's SELFHEAL_SEMGREP_ENGINE setting (None: osemgrep where it can run).
+    semgrep_engine: str | None = None
 
 
 @dataclass
@@ -92,7 +94,9 @@ def _run_semgrep(work: Work, options: ScanOptions) -> tuple[list[Finding], list[
     ]
     if not targets:
         return [], []
-    result = run_semgrep(work.root, targets, config=options.rules)
+    result = run_semgrep(
+        work.root, targets, config=options.rules, preferred_engine=options.semgrep_engine
+    )
     return result.findings, [f"semgrep: {message}" for message in result.errors]
 
 

@@ -239,20 +239,21 @@ def run_semgrep(
     config: Path | None = None,
     timeout: float = 600.0,
     engine: str | None = None,
+    preferred_engine: str | None = None,
 ) -> SemgrepResult:
     """Scan ``targets`` (paths relative to ``root``; None = the whole tree) with our rules.
 
     ``config`` is a rule file or a folder of them (default: the bundled ``rules/``).
-    ``timeout`` bounds the whole run. ``engine`` is "osemgrep" or "pysemgrep" (default: the
-    SELFHEAL_SEMGREP_ENGINE setting, else osemgrep). Raises :class:`ScannerError` when semgrep
-    cannot run.
+    ``timeout`` bounds the whole run. ``engine`` is "osemgrep" or "pysemgrep" (default:
+    ``preferred_engine``, the operator's setting, else osemgrep). Raises
+    :class:`ScannerError` when semgrep cannot run.
     """
     root = Path(root).resolve()
     if not root.is_dir():
         raise ScannerError(f"scan root is not a folder: {root}")
     files = rule_files(Path(config) if config is not None else rules_dir())
     executable = find_semgrep()
-    chosen = choose_engine(engine, executable, _environment())
+    chosen = choose_engine(engine, executable, _environment(), preferred=preferred_engine)
     rules = [alias_free_config(files)]
     result = SemgrepResult(engine=chosen)
     wanted = tree_targets(root) if targets is None else list(dict.fromkeys(targets))

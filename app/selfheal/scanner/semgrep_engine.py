@@ -107,15 +107,23 @@ def osemgrep_available(executable: str, env: Mapping[str, str]) -> bool:
         return _available[executable]
 
 
-def choose_engine(requested: str | None, executable: str, env: Mapping[str, str]) -> str:
-    """The engine to run: ``requested``, else $SELFHEAL_SEMGREP_ENGINE, else osemgrep.
+def choose_engine(
+    requested: str | None,
+    executable: str,
+    env: Mapping[str, str],
+    *,
+    preferred: str | None = None,
+) -> str:
+    """The engine to run: ``requested``, else ``preferred`` (the operator's
+    SELFHEAL_SEMGREP_ENGINE setting, which the caller passes in), else osemgrep.
 
     An unknown name raises :class:`ScannerError`. osemgrep asked for by argument must be
-    available (ScannerError otherwise); from the setting or the default it falls back to
-    pysemgrep with a warning when this semgrep installation cannot run it.
+    available (ScannerError otherwise); preferred or by default it falls back to pysemgrep
+    with a warning when this semgrep installation cannot run it. The scanner never reads the
+    setting from the process environment itself.
     """
     explicit = requested is not None
-    name = (requested or os.environ.get(ENGINE_VARIABLE, "") or DEFAULT_ENGINE).strip().lower()
+    name = (requested or preferred or DEFAULT_ENGINE).strip().lower()
     if name not in ENGINES:
         raise ScannerError(f"unknown semgrep engine {name!r}: use {' or '.join(ENGINES)}")
     if name == OSEMGREP and not osemgrep_available(executable, env):
