@@ -1,25 +1,73 @@
-"""Webhook event handlers, one gidgethub Router per concern, composed here.
+"""The composition root: the feature packages, composed for the runtime.
 
-The worker's ``webhook`` job calls :func:`dispatch` (found by ``app.worker``) with every
-delivery; each router passes the event to its handlers as ``handler(event, ctx)``.
-Importing this package also registers the ``gate`` and ``gate_abandon`` job kinds.
+Like datasette's list of default plugins, :data:`FEATURES` names what selfheal runs, in one
+place. Each feature package hands over a :class:`~selfheal.runtime.context.Feature` (its
+router, its job kinds and their dead-letter hooks); :func:`compose` merges them, with any
+``SELFHEAL_PLUGINS`` modules, into the :class:`~selfheal.runtime.context.Wiring` the worker
+runs. The wiring between features is written here too: the gate re-runs on the bot's PRs
+when the halt feature says a halt started or ended. Nothing registers itself by being
+imported, and the runtime never imports a feature.
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable, Iterable, Sequence
+
 from gidgethub import routing
-from gidgethub.sansio import Event
 
-from selfheal.gate import abandon as _gate_abandon  # noqa: F401 - registers its job kind
-from selfheal.gate import approve
-from selfheal.gate import job as gate
-from selfheal.halt import events as halt
-from selfheal.install import events as installation
-from selfheal.runtime.worker import JobContext
+from selfheal import gate, halt, install
+from selfheal.ledger.jobs import DeadLetterHook
+from selfheal.runtime.context import Feature, JobHandler, Wiring
 
-router = routing.Router(gate.router, approve.router, halt.router, installation.router)
+FEATURES: tuple[Callable[[], Feature], ...] = (
+    gate.feature,
+    lambda: halt.feature(on_change=(gate.rerun_bot_gates,)),
+    install.feature,
+)
 
 
-async def dispatch(event: Event, ctx: JobContext) -> None:
-    """Hand one event to every registered handler."""
-    await router.dispatch(event, ctx)
+class WiringError(ValueError):
+    """Two features claim one job kind, or a plugin does not provide a feature."""
+
+
+def _merge(
+    features: Sequence[Feature],
+) -> tuple[dict[str, JobHandler], dict[str, DeadLetterHook]]:
+    kinds: dict[str, JobHandler] = {}
+    hooks: dict[str, DeadLetterHook] = {}
+    owner: dict[str, str] = {}
+    for feature in features:
+        for kind, handler in feature.job_kinds.items():
+            if kind in owner:
+                raise WiringError(
+                    f"job kind {kind!r} is claimed by {owner[kind]} and {feature.name}"
+                )
+            owner[kind] = feature.name
+            kinds[kind] = handler
+        hooks.update(feature.dead_letter)
+    return kinds, hooks
+
+
+def compose(features: Iterable[Feature] | None = None) -> Wiring:
+    """The wiring of ``features`` (default: every feature in :data:`FEATURES`)."""
+    chosen = list(features) if features is not None else [make() for make in FEATURES]
+    kinds, hooks = _merge(chosen)
+    router = routing.Router(*(feature.router for feature in chosen))
+    return Wiring(dispatchers=(router.dispatch,), job_kinds=kinds, dead_letter=hooks)
+
+
+def load_plugin(name: str) -> Feature:
+    """The :class:`Feature` a ``SELFHEAL_PLUGINS`` module provides as ``FEATURE``."""
+    module = importlib.import_module(name)
+    feature = getattr(module, "FEATURE", None)
+    if not isinstance(feature, Feature):
+        raise WiringError(f"plugin {name!r} has no FEATURE (a selfheal.runtime.context.Feature)")
+    return feature
+
+
+def compose_with_plugins(plugins: Sequence[str]) -> Wiring:
+    """The default features and then each plugin's, in the order given."""
+    features = [make() for make in FEATURES]
+    features.extend(load_plugin(name) for name in plugins)
+    return compose(features)

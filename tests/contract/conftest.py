@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
-from tests.support.contract import PRUNED, ROOT, PrismServer
+from tests.support.contract import PRUNED, PrismServer
 from tests.support.e2e import free_port
+from tests.support.paths import ROOT
 
 OFFICIAL = ROOT / "node_modules/@octokit/openapi/generated/api.github.com.json"
 PRISM = ROOT / "node_modules/.bin/prism"

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.contract import ROOT, load_script
+from tests.support.contract import load_script
+from tests.support.paths import ROOT
 from tests.support.webhook_schema import definition_for, problems
 
 FIXTURES = ROOT / "tests/fixtures/webhooks"

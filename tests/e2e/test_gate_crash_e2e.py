@@ -13,7 +13,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from selfheal.gate.job import TEST_DELAY_ENV
 from selfheal.ledger import Ledger, audit, connect, effects
 from tests.github_emulator import Emulator
 from tests.support.e2e import (
@@ -26,6 +25,7 @@ from tests.support.e2e import (
     open_pr,
     until,
 )
+from tests.support.gate_delay import DELAY_ENV
 from tests.support.paths import ROOT
 
 
@@ -35,8 +35,10 @@ async def _serve(emu: Emulator, tmp_path: Path, port: int, delay: str) -> subpro
         env_for(emu, tmp_path / "ledger.db", SELFHEAL_WORKERS="1",
                 SELFHEAL_JOB_LEASE_SECONDS="2", SELFHEAL_SHUTDOWN_GRACE_SECONDS="1")
     )  # fmt: skip
-    env[TEST_DELAY_ENV] = delay
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    env[DELAY_ENV] = delay
+    env["SELFHEAL_PLUGINS"] = "selfheal_gate_delay"
+    plugins = ROOT / "tests" / "fixtures" / "appcore" / "plugins"
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(plugins), env.get("PYTHONPATH", "")])
     log = open(tmp_path / f"server-{delay}.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "selfheal", "serve", "--host", "127.0.0.1", "--port", str(port)],

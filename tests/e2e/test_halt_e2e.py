@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from selfheal.gate.job import TEST_DELAY_ENV
 from selfheal.ledger import effects, jobs
 from tests.github_emulator import Emulator
 from tests.github_emulator.state import Repo
@@ -19,6 +18,7 @@ from tests.support.e2e import (
     open_pr,
     until,
 )
+from tests.support.gate_delay import slow_down
 
 HALT = "selfheal:halt"
 
@@ -41,7 +41,7 @@ async def test_lock_label_halts_reverts_outsiders_and_resumes(
         assert repo.labels[HALT].color == "b60205" and repo.labels[HALT].description
 
         # A bot PR whose gate is slow (test hook): the halt must stop it mid-run.
-        monkeypatch.setenv(TEST_DELAY_ENV, "60")
+        delay = slow_down(monkeypatch, 60)
         fix = BASE_FILES["app/util.py"] + "\n\ndef mul(a, b):\n    return a * b\n"
         _, bot_sha = await open_pr(maint, repo, "selfheal/7-mul", {"app/util.py": fix})
         first = await until(lambda: gate_runs(repo, bot_sha), what="bot gate started")
@@ -63,7 +63,7 @@ async def test_lock_label_halts_reverts_outsiders_and_resumes(
         await until(lambda: server.audit("halt.started"), what="halt")
         await until(lambda: first[0].status == "completed", what="running gate stopped")
         assert first[0].conclusion == "failure" and "halted" in first[0].output["title"]
-        monkeypatch.delenv(TEST_DELAY_ENV)
+        delay.seconds = 0
 
         def cancelled() -> bool:
             dead = server.ledger.read(lambda c: jobs.find(c, status="dead"))

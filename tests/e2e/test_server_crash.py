@@ -3,6 +3,7 @@ SIGTERM releases the running job for the next start."""
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -109,7 +110,7 @@ def test_kill_9_mid_job_then_restart_completes_exactly_once(tmp_path: Path) -> N
         ]
         assert [j.attempts for j in webhook_jobs] == [2, 1, 1, 1, 1]
         for d in ids:
-            got = ledger.read(lambda c, d=d: deliveries.get_delivery(c, d))
+            got = ledger.read(functools.partial(deliveries.get_delivery, delivery_id=d))
             assert got is not None and got.outcome == "processed"
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from selfheal.gate.job import POLICY_CACHE
 from tests.github_emulator import Emulator
 from tests.support.e2e import BASE_FILES, Server, completed_gate, gate_runs, open_pr, until
 from tests.support.samples import tokens
@@ -96,7 +95,7 @@ async def test_an_approval_counts_when_the_cache_clone_is_gone(
         gate = await until(lambda: completed_gate(repo, sha), what="gate")
         assert gate.conclusion == "action_required"
         shutil.rmtree(tmp_path / "selfheal-data")
-        POLICY_CACHE.clear()  # as in a fresh process
+        server.worker.caches.policies.clear()  # as in a fresh process
         await alice.click_check_run_action(gate, "approve")
         (approved,) = await until(lambda: server.audit("gate.approved"), what="approval audit")
         assert approved.actor == "alice" and gate.conclusion == "success"

@@ -7,8 +7,6 @@ real :class:`Worker` runs it against the emulator."""
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +17,9 @@ from selfheal.config.settings import parse_settings
 from selfheal.gate.abandon import ABANDON_KIND
 from selfheal.gate.job import EXTERNAL_PREFIX
 from selfheal.ledger import Ledger, audit, effects, gates, jobs
+from selfheal.registry import compose, compose_with_plugins
 from selfheal.runtime.server import default_github_factory
-from selfheal.runtime.worker import Worker
+from selfheal.runtime.worker import Worker, WorkerConfig
 from tests.github_emulator import Emulator
 from tests.github_emulator.state import Installation, Repo
 from tests.support.appcore import wait_for
@@ -44,7 +43,7 @@ async def _check_run(emu: Emulator, inst: Installation, repo: Repo, sha: str,
     """Create the gate's check run the way a gate job would, optionally completed."""
     token = emu.installation_token(inst)
     headers = {"Authorization": f"token {token}", "Accept": "application/vnd.github+json"}
-    body = {"name": GATE, "head_sha": sha, "status": "in_progress",
+    body: dict[str, Any] = {"name": GATE, "head_sha": sha, "status": "in_progress",
             "external_id": f"{EXTERNAL_PREFIX}initial"}  # fmt: skip
     if completed:
         body |= {"status": "completed", "conclusion": "success",
@@ -64,15 +63,18 @@ def _kill_gate_job(ledger: Ledger, payload: dict[str, Any]) -> int:
     )
     leased = ledger.write(lambda c: jobs.lease(c, "crashing-worker", 30))
     assert leased is not None and leased.id == job_id
-    assert ledger.write(lambda c: jobs.fail(c, job_id, "crashing-worker", REASON)) == "dead"
+    hooks = compose().dead_letter  # what the server's worker runs
+    assert ledger.write(lambda c: jobs.fail(c, job_id, "crashing-worker", REASON, hooks=hooks)) == (
+        "dead"
+    )
     return job_id
 
 
 async def _run_abandon(emu: Emulator, ledger: Ledger, tmp_path: Path) -> jobs.Job:
     settings = parse_settings(env_for(emu, tmp_path / "ledger.db"))
     factory, state = default_github_factory(settings, AppMetrics())
-    worker = Worker(ledger, concurrency=1, github_factory=factory, dispatchers=[],
-                    poll_interval=0.05, backoff_base=0.0)  # fmt: skip
+    config = WorkerConfig(concurrency=1, poll_interval=0.05, backoff_base=0.0)
+    worker = Worker(ledger, config, wiring=compose(), github_factory=factory)
     await worker.start()
     try:
         await wait_for(
@@ -161,17 +163,15 @@ def test_a_payload_without_a_head_queues_nothing(tmp_path: Path) -> None:
         assert ledger.read(lambda c: jobs.find(c, kind=ABANDON_KIND)) == []
 
 
-def test_the_server_registers_the_abandon_job_and_hook() -> None:
-    """What the server imports (app.handlers) is enough: no test-only import wires it up."""
-    code = (
-        "import selfheal.runtime.worker as w, selfheal.ledger.jobs as j\n"
-        "w.default_dispatchers()\n"
-        "print(sorted(w._JOB_KINDS), sorted(j._DEAD_LETTER_HOOKS))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    kinds, hooks = out.stdout.strip().split("] [")
-    assert "'gate_abandon'" in kinds and "'gate'" in kinds
-    assert hooks.rstrip("]") == "'gate'"
+def test_the_server_wiring_has_the_abandon_job_and_hook(tmp_path: Path) -> None:
+    """The registry's wiring, which ``selfheal serve`` runs, carries the job and its hook;
+    a worker given no wiring knows only its own ``webhook`` kind (nothing registers itself
+    by being imported)."""
+    for wiring in (compose(), compose_with_plugins([])):
+        assert {"gate", "gate_abandon"} <= set(wiring.job_kinds)
+        assert list(wiring.dead_letter) == ["gate"]
+    with Ledger.open(tmp_path / "ledger.db") as ledger:
+        assert list(Worker(ledger).job_kinds()) == ["webhook"]
 
 
 async def test_a_deleted_repository_leaves_nothing_to_close(

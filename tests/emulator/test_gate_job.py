@@ -14,8 +14,9 @@ from selfheal.config.settings import parse_settings
 from selfheal.gate.job import EXTERNAL_PREFIX, run_gate
 from selfheal.ledger import Ledger, audit, gates
 from selfheal.ledger.jobs import Job
+from selfheal.runtime.context import JobContext
 from selfheal.runtime.server import default_github_factory
-from selfheal.runtime.worker import JobContext, Worker
+from selfheal.runtime.worker import Worker, WorkerConfig
 from tests.github_emulator import Emulator
 from tests.support.e2e import BASE_FILES, GATE, env_for, gate_runs, open_pr
 from tests.support.samples import tokens
@@ -54,7 +55,7 @@ async def test_a_retried_gate_adopts_the_orphan_run_and_skips_sent_batches(
     job = Job(1, "gate", None, "acme/retry", payload, "running", 2, 5, "w", now + 60, now,
               None, now, now, None)  # fmt: skip
     with Ledger.open(tmp_path / "ledger.db") as ledger:
-        worker = Worker(ledger, concurrency=0, github_factory=factory, dispatchers=[])
+        worker = Worker(ledger, WorkerConfig(concurrency=0), github_factory=factory)
         try:
             await run_gate(job, JobContext(job=job, ledger=ledger, worker=worker))
         finally:

@@ -71,7 +71,9 @@ async def test_manifest_flow_writes_env_and_key_with_private_modes(
         assert isinstance(perms, dict) and "workflows" not in perms
         assert perms["checks"] == perms["pull_requests"] == "write"
         assert perms["members"] == perms["metadata"] == "read"
-        assert {"pull_request", "check_run", "installation"} <= set(manifest["default_events"])  # type: ignore[arg-type]
+        events = manifest["default_events"]
+        assert isinstance(events, list)
+        assert {"pull_request", "check_run", "installation"} <= set(events)
 
         code = github_emulator.register_manifest_code(name="selfheal-acme")
         async with session.get(url + "/callback", params={"code": code, "state": "forged"}) as r:

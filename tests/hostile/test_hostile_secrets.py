@@ -22,9 +22,9 @@ from aiohttp.test_utils import TestServer
 from gidgethub.sansio import Event
 
 from selfheal.ledger import Ledger, jobs
+from selfheal.runtime.context import JobContext, Wiring
 from selfheal.runtime.logs import MASK, mask, setup_logging
 from selfheal.runtime.server import create_app
-from selfheal.runtime.worker import JobContext
 from tests.support.appcore import SECRET, make_settings, pull_request_payload, sign
 from tests.support.hostile import init_repo, run_selfheal
 
@@ -144,7 +144,9 @@ async def failing_server(tmp_path: Path) -> AsyncIterator[tuple[TestServer, Ledg
     async def factory(installation_id: int | None) -> Any:
         return None
 
-    app = create_app(settings, ledger=ledger, github_factory=factory, handlers=[explode])
+    app = create_app(
+        settings, ledger=ledger, github_factory=factory, wiring=Wiring(dispatchers=(explode,))
+    )
     srv = TestServer(app, host="127.0.0.1", port=0)
     await srv.start_server()
     yield srv, ledger

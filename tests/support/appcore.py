@@ -20,8 +20,8 @@ from gidgethub.sansio import Event
 
 from selfheal.config.settings import Settings, parse_settings
 from selfheal.ledger import Ledger
+from selfheal.runtime.context import JobContext, Wiring
 from selfheal.runtime.server import create_app
-from selfheal.runtime.worker import JobContext
 
 SECRET = "test-webhook-secret-0123456789"
 
@@ -110,7 +110,9 @@ async def running_server(db_path: Path) -> AsyncIterator[tuple[TestServer, Ledge
     async def factory(installation_id: int | None) -> Any:
         return {"installation": installation_id}
 
-    app = create_app(settings, ledger=ledger, github_factory=factory, handlers=[recorder])
+    app = create_app(
+        settings, ledger=ledger, github_factory=factory, wiring=Wiring(dispatchers=(recorder,))
+    )
     srv = TestServer(app, host="127.0.0.1", port=0)
     await srv.start_server()
     try:

@@ -18,7 +18,9 @@ from aiohttp import web
 
 from selfheal.config.settings import Settings, parse_settings
 from selfheal.ledger import Ledger, audit
-from selfheal.runtime.server import create_app
+from selfheal.registry import compose
+from selfheal.runtime.server import WORKER, create_app
+from selfheal.runtime.worker import Worker
 from tests.github_emulator import Emulator, Person
 from tests.github_emulator.state import CheckRun, Repo
 
@@ -64,11 +66,17 @@ class Server:
     runner: web.AppRunner
     url: str
 
+    @property
+    def worker(self) -> Worker:
+        return self.runner.app[WORKER]
+
     @classmethod
     async def start(cls, emulator: Emulator, db: Path, **extra: str) -> Server:
         settings = parse_settings(env_for(emulator, db, **extra))
         ledger = Ledger.open(db)
-        runner = web.AppRunner(create_app(settings, ledger=ledger), access_log=None)
+        runner = web.AppRunner(
+            create_app(settings, ledger=ledger, wiring=compose()), access_log=None
+        )
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

@@ -18,7 +18,8 @@ RULE_FILES = rule_files(RULES)  # exactly what a scan loads
 def load_rules(path: Path) -> list[dict[str, Any]]:
     data = yaml.safe_load(path.read_text())
     assert isinstance(data, dict) and isinstance(data.get("rules"), list), path
-    return data["rules"]
+    rules: list[dict[str, Any]] = data["rules"]
+    return rules
 
 
 def all_rules() -> Iterator[tuple[Path, dict[str, Any]]]:

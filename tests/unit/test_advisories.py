@@ -8,6 +8,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,7 +34,7 @@ OSV_FIXTURES = paths.FIXTURES / "deps" / "osv"
 
 
 @pytest.fixture(scope="module")
-def shared_records() -> list[dict]:
+def shared_records() -> list[dict[str, Any]]:
     assert SHARED.is_file(), f"the shared PyPA export must sit beside the clone: {SHARED}"
     return [doc for _, doc in iter_osv_documents(SHARED)]
 
@@ -78,7 +79,7 @@ def test_bundled_snapshot_header_and_size(bundled: AdvisoryDB) -> None:
 
 
 def test_compaction_keeps_every_affected_version(
-    bundled: AdvisoryDB, shared_records: list[dict]
+    bundled: AdvisoryDB, shared_records: list[dict[str, Any]]
 ) -> None:
     """Every version the source lists as affected, and every fixed version, still match
     exactly as before, although the compact file drops versions the ranges cover."""
@@ -138,11 +139,11 @@ def test_default_load_prefers_updated_copy(home: Path, capsys: pytest.CaptureFix
     assert "updated copy" in info and "2 active, 1 withdrawn, 2 packages" in info
 
 
-def _write_jsonl_gz(path: Path, records: list[dict]) -> None:
+def _write_jsonl_gz(path: Path, records: list[dict[str, Any]]) -> None:
     path.write_bytes(gzip.compress("\n".join(json.dumps(r) for r in records).encode()))
 
 
-def _fixture_records() -> list[dict]:
+def _fixture_records() -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted(OSV_FIXTURES.glob("*.json"))]
 
 

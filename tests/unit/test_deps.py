@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from selfheal.model.findings import Category, Severity, Source
+from selfheal.model.findings import Category, Finding, Severity, Source
 from selfheal.scanner import ScannerError
 from selfheal.scanner.advisories import AdvisoryDB, bundled_path
 from selfheal.scanner.depfiles import is_dependency_file, parse_requirements
@@ -40,7 +40,7 @@ def reader(root: Path) -> Callable[[str], str | None]:
     return read
 
 
-def hits(findings: list) -> set[tuple[str, int, str, str]]:
+def hits(findings: list[Finding]) -> set[tuple[str, int, str, str]]:
     return {
         (f.path, f.line, f.properties["package"], f.properties["advisory"])
         for f in findings
@@ -48,7 +48,7 @@ def hits(findings: list) -> set[tuple[str, int, str, str]]:
     }
 
 
-def unverified(findings: list) -> set[tuple[str, int, str]]:
+def unverified(findings: list[Finding]) -> set[tuple[str, int, str]]:
     return {
         (f.path, f.line, f.properties["package"])
         for f in findings

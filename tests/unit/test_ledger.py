@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sqlite3
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,7 +27,7 @@ from selfheal.model.findings import Category, Finding, Severity, Source
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
     led = Ledger.open(tmp_path / "ledger.db")
     yield led
     led.close()
@@ -72,7 +74,7 @@ def test_write_rolls_back_on_error(ledger: Ledger) -> None:
 def test_concurrent_writers_are_serialised(ledger: Ledger) -> None:
     def worker(n: int) -> None:
         for i in range(25):
-            ledger.write(lambda c, i=i: jobs.enqueue(c, "k", {"n": n, "i": i}))
+            ledger.write(functools.partial(jobs.enqueue, kind="k", payload={"n": n, "i": i}))
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
     for t in threads:
@@ -82,9 +84,13 @@ def test_concurrent_writers_are_serialised(ledger: Ledger) -> None:
     assert ledger.read(jobs.depth)["queued"] == 100
 
 
+def _enqueue_id(conn: sqlite3.Connection, payload: dict[str, int]) -> int:
+    return jobs.enqueue(conn, "a", payload)[0]
+
+
 async def test_async_write_and_read(ledger: Ledger) -> None:
     results = await asyncio.gather(
-        *(ledger.awrite(lambda c, i=i: jobs.enqueue(c, "a", {"i": i})[0]) for i in range(10))
+        *(ledger.awrite(functools.partial(_enqueue_id, payload={"i": i})) for i in range(10))
     )
     assert sorted(results) == list(range(1, 11))
     assert (await ledger.aread(jobs.depth))["queued"] == 10
@@ -183,7 +189,7 @@ def test_installations_from_payloads(ledger: Ledger) -> None:
 
 
 def test_group_commit_isolates_a_failing_write(ledger: Ledger) -> None:
-    def write(n: int) -> object:
+    def write(n: int) -> Callable[[sqlite3.Connection], int]:
         def fn(conn: sqlite3.Connection) -> int:
             job_id, _ = jobs.enqueue(conn, "batch", {"n": n})
             if n % 5 == 0:
@@ -242,7 +248,7 @@ def test_wal_stays_small_under_steady_writes(ledger: Ledger) -> None:
     blob = "x" * 20_000
     largest = 0
 
-    def insert(n: int) -> object:
+    def insert(n: int) -> Callable[[sqlite3.Connection], None]:
         def fn(conn: sqlite3.Connection) -> None:
             conn.execute("CREATE TABLE IF NOT EXISTS filler (n INTEGER, blob TEXT)")
             conn.execute("INSERT INTO filler VALUES (?, ?)", (n, blob + str(n)))

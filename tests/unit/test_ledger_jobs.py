@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ from selfheal.ledger import Ledger, jobs
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
     led = Ledger.open(tmp_path / "q.db")
     yield led
     led.close()
@@ -50,20 +52,23 @@ def test_fail_retries_with_backoff_then_dead_letter(ledger: Ledger) -> None:
     now = 10.0
     delays = []
     for attempt in (1, 2):
-        job = ledger.write(lambda c, n=now: jobs.lease(c, "w", 30, now=n))
+        job = ledger.write(functools.partial(jobs.lease, worker_id="w", lease_seconds=30, now=now))
         assert job is not None and job.attempts == attempt
-        status = ledger.write(
-            lambda c, n=now, a=attempt: jobs.fail(
-                c, job_id, "w", f"err {a}", backoff_base=4, backoff_max=100, now=n, rng=rng
-            )
-        )
+        fail = functools.partial(
+            jobs.fail, job_id=job_id, worker_id="w", error=f"err {attempt}", backoff_base=4,
+            backoff_max=100, now=now, rng=rng,
+        )  # fmt: skip
+        status = ledger.write(fail)
         assert status == "queued"
         queued = ledger.read(lambda c: jobs.get(c, job_id))
         assert queued is not None and queued.last_error == f"err {attempt}"
         delay = queued.run_after - now
         delays.append(delay)
         # Not runnable before the backoff elapses.
-        assert ledger.write(lambda c, n=now + delay - 0.01: jobs.lease(c, "w", 30, now=n)) is None
+        early = functools.partial(
+            jobs.lease, worker_id="w", lease_seconds=30, now=now + delay - 0.01
+        )
+        assert ledger.write(early) is None
         now = queued.run_after
     assert 2 <= delays[0] <= 4 and 4 <= delays[1] <= 8
     job = ledger.write(lambda c: jobs.lease(c, "w", 30, now=now))
@@ -126,27 +131,24 @@ def test_dead_letter_hook_runs_in_the_dead_lettering_transaction(ledger: Ledger)
         seen.append((job.id, reason))
         jobs.enqueue(conn, "followup", {"of": job.id}, key=f"followup:{job.id}")
 
-    jobs.on_dead_letter("hooked", follow_up)
-    try:
-        # Dies by failing its last attempt.
-        a, _ = ledger.write(lambda c: jobs.enqueue(c, "hooked", max_attempts=1, now=100))
-        ledger.write(lambda c: jobs.lease(c, "w", 30, now=100))
-        assert ledger.write(lambda c: jobs.fail(c, a, "w", "boom", now=101)) == "dead"
-        # Dies because its worker vanished on the last attempt (the lease ran out).
-        b, _ = ledger.write(lambda c: jobs.enqueue(c, "hooked", max_attempts=1, now=102))
-        ledger.write(lambda c: jobs.lease(c, "w", 30, now=102))
-        ledger.write(lambda c: jobs.lease(c, "w2", 30, now=500))  # finds b's lease expired
-        dead_b = ledger.read(lambda c: jobs.get(c, b))
-        assert dead_b is not None and dead_b.status == "dead"
-        # A retried failure is not a death; another kind has no hook.
-        c_id, _ = ledger.write(lambda c: jobs.enqueue(c, "hooked", max_attempts=3, now=600))
-        ledger.write(lambda c: jobs.lease(c, "w", 30, now=600))
-        assert ledger.write(lambda c: jobs.fail(c, c_id, "w", "once", now=601)) == "queued"
-        d, _ = ledger.write(lambda c: jobs.enqueue(c, "plain", max_attempts=1, now=602))
-        ledger.write(lambda c: jobs.lease(c, "w", 30, now=602))
-        ledger.write(lambda c: jobs.fail(c, d, "w", "x", now=603))
-    finally:
-        jobs._DEAD_LETTER_HOOKS.pop("hooked")
+    hooks = {"hooked": follow_up}
+    # Dies by failing its last attempt.
+    a, _ = ledger.write(lambda c: jobs.enqueue(c, "hooked", max_attempts=1, now=100))
+    ledger.write(lambda c: jobs.lease(c, "w", 30, now=100))
+    assert ledger.write(lambda c: jobs.fail(c, a, "w", "boom", hooks=hooks, now=101)) == "dead"
+    # Dies because its worker vanished on the last attempt (the lease ran out).
+    b, _ = ledger.write(lambda c: jobs.enqueue(c, "hooked", max_attempts=1, now=102))
+    ledger.write(lambda c: jobs.lease(c, "w", 30, now=102))
+    ledger.write(lambda c: jobs.lease(c, "w2", 30, hooks=hooks, now=500))  # finds b's lease expired
+    dead_b = ledger.read(lambda c: jobs.get(c, b))
+    assert dead_b is not None and dead_b.status == "dead"
+    # A retried failure is not a death; another kind has no hook.
+    c_id, _ = ledger.write(lambda c: jobs.enqueue(c, "hooked", max_attempts=3, now=600))
+    ledger.write(lambda c: jobs.lease(c, "w", 30, now=600))
+    assert ledger.write(lambda c: jobs.fail(c, c_id, "w", "once", hooks=hooks, now=601)) == "queued"
+    d, _ = ledger.write(lambda c: jobs.enqueue(c, "plain", max_attempts=1, now=602))
+    ledger.write(lambda c: jobs.lease(c, "w", 30, now=602))
+    ledger.write(lambda c: jobs.fail(c, d, "w", "x", hooks=hooks, now=603))
     assert [job_id for job_id, _ in seen] == [a, b]
     assert seen[0][1] == "dead after 1 attempts: boom"
     assert "lease expired" in seen[1][1]
@@ -159,13 +161,9 @@ def test_a_failing_dead_letter_hook_leaves_the_job_dead(ledger: Ledger) -> None:
         jobs.enqueue(conn, "half-done")
         raise RuntimeError("hook bug")
 
-    jobs.on_dead_letter("fragile", broken)
-    try:
-        a, _ = ledger.write(lambda c: jobs.enqueue(c, "fragile", max_attempts=1))
-        ledger.write(lambda c: jobs.lease(c, "w", 30))
-        assert ledger.write(lambda c: jobs.fail(c, a, "w", "boom")) == "dead"
-    finally:
-        jobs._DEAD_LETTER_HOOKS.pop("fragile")
+    a, _ = ledger.write(lambda c: jobs.enqueue(c, "fragile", max_attempts=1))
+    ledger.write(lambda c: jobs.lease(c, "w", 30))
+    assert ledger.write(lambda c: jobs.fail(c, a, "w", "boom", hooks={"fragile": broken})) == "dead"
     job = ledger.read(lambda c: jobs.get(c, a))
     assert (
         job is not None and job.status == "dead" and job.last_error == "dead after 1 attempts: boom"

@@ -57,7 +57,7 @@ def sibling_tests(rule_file: Path) -> list[Path]:
     )
 
 
-def annotations(test_file: Path) -> dict[str, set[str]]:
+def annotations_in(test_file: Path) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {"ruleid": set(), "ok": set()}
     for match in ANNOTATION.finditer(test_file.read_text()):
         kind = match.group(1).removeprefix("todo")
@@ -111,7 +111,7 @@ def test_every_rule_has_positive_and_negative_test_cases() -> None:
     for path in RULE_FILES:
         marked: dict[str, set[str]] = {"ruleid": set(), "ok": set()}
         for test_file in sibling_tests(path):
-            for kind, ids in annotations(test_file).items():
+            for kind, ids in annotations_in(test_file).items():
                 marked[kind] |= ids
         for rule in load_rules(path):
             assert rule["id"] in marked["ruleid"], f"{rule['id']}: no `ruleid:` test line"

@@ -231,7 +231,7 @@ def test_to_finding_maps_metadata() -> None:
 
 
 def test_errors_split_into_fatal_and_per_file() -> None:
-    errors = [
+    errors: list[dict[str, Any]] = [
         {"type": "Syntax error", "level": "warn", "path": "a.js", "message": "bad\nmore"},
         {"type": ["PartialParsing", []], "level": "warn", "path": "b.py", "message": "x"},
         {"type": "Rule parse error", "level": "error", "rule_id": "r", "message": "boom"},

@@ -13,8 +13,8 @@ from aiohttp.test_utils import TestServer
 from gidgethub.sansio import Event
 
 from selfheal.ledger import Ledger, deliveries, jobs
+from selfheal.runtime.context import JobContext, Wiring
 from selfheal.runtime.server import MAX_BODY, WORKER, create_app
-from selfheal.runtime.worker import JobContext
 from tests.support.appcore import (
     Recorder,
     delivery,
@@ -177,7 +177,9 @@ async def test_ack_does_not_wait_for_github(tmp_path: Path) -> None:
     settings = make_settings(
         tmp_path / "stuck.db", SELFHEAL_WORKERS="1", SELFHEAL_SHUTDOWN_GRACE_SECONDS="0.2"
     )
-    app = create_app(settings, ledger=ledger, github_factory=stuck_factory, handlers=[hook])
+    app = create_app(
+        settings, ledger=ledger, github_factory=stuck_factory, wiring=Wiring(dispatchers=(hook,))
+    )
     srv = TestServer(app, host="127.0.0.1", port=0)
     await srv.start_server()
     try:

@@ -4,6 +4,7 @@ real intake and worker: all accepted, summarised correctly and dispatched once e
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,8 @@ from aiohttp.test_utils import TestServer
 from gidgethub.sansio import Event
 
 from selfheal.ledger import Ledger, deliveries, jobs
+from selfheal.runtime.context import JobContext, Wiring
 from selfheal.runtime.server import create_app
-from selfheal.runtime.worker import JobContext
 from tests.support.appcore import delivery, make_settings
 from tests.support.paths import ROOT
 
@@ -39,7 +40,7 @@ async def test_published_examples_round_trip(tmp_path: Path) -> None:
 
     ledger = Ledger.open(tmp_path / "examples.db")
     settings = make_settings(tmp_path / "examples.db", SELFHEAL_WORKERS="2")
-    app = create_app(settings, ledger=ledger, handlers=[record])
+    app = create_app(settings, ledger=ledger, wiring=Wiring(dispatchers=(record,)))
     server = TestServer(app, host="127.0.0.1", port=0)
     await server.start_server()
     try:
@@ -59,7 +60,7 @@ async def test_published_examples_round_trip(tmp_path: Path) -> None:
         await server.close()
     assert sorted(seen) == sorted((name, f"ex-{n}") for n, (name, _) in enumerate(examples))
     for n, (name, example) in enumerate(examples):
-        stored = ledger.read(lambda c, n=n: deliveries.get_delivery(c, f"ex-{n}"))
+        stored = ledger.read(functools.partial(deliveries.get_delivery, delivery_id=f"ex-{n}"))
         assert stored is not None and stored.event == name and stored.outcome == "processed"
         assert stored.action == example.get("action")
         assert stored.installation_id == (example.get("installation") or {}).get("id")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -13,7 +15,8 @@ import pytest
 from gidgethub.sansio import Event
 
 from selfheal.ledger import Ledger, deliveries, jobs
-from selfheal.runtime.worker import JobContext, PermanentError, Worker, handle_webhook
+from selfheal.runtime.context import JobContext, PermanentError, Wiring
+from selfheal.runtime.worker import Worker, WorkerConfig
 from tests.support.appcore import pull_request_payload, wait_for
 
 
@@ -24,10 +27,15 @@ async def ledger(tmp_path: Path) -> AsyncIterator[Ledger]:
     led.close()
 
 
+def _status(ledger: Ledger, job_id: int) -> str | None:
+    job = ledger.read(lambda c: jobs.get(c, job_id))
+    return None if job is None else job.status
+
+
 def _worker(ledger: Ledger, kinds: dict[str, Any], **kw: Any) -> Worker:
     options: dict[str, Any] = {"poll_interval": 0.02, "backoff_base": 0.0, "lease_seconds": 5.0}
     options.update(kw)
-    return Worker(ledger, job_kinds=kinds, dispatchers=[], **options)
+    return Worker(ledger, WorkerConfig(**options), wiring=Wiring(job_kinds=kinds))
 
 
 async def test_retry_then_success(ledger: Ledger) -> None:
@@ -41,7 +49,7 @@ async def test_retry_then_success(ledger: Ledger) -> None:
     job_id, _ = await ledger.awrite(lambda c: jobs.enqueue(c, "flaky", max_attempts=5))
     worker = _worker(ledger, {"flaky": flaky})
     await worker.start()
-    await wait_for(lambda: ledger.read(lambda c: jobs.get(c, job_id)).status == "done")
+    await wait_for(lambda: _status(ledger, job_id) == "done")
     await worker.stop()
     assert calls == [1, 2, 3]
 
@@ -53,7 +61,7 @@ async def test_dead_letter_keeps_reason(ledger: Ledger) -> None:
     job_id, _ = await ledger.awrite(lambda c: jobs.enqueue(c, "broken", max_attempts=2))
     worker = _worker(ledger, {"broken": broken})
     await worker.start()
-    await wait_for(lambda: ledger.read(lambda c: jobs.get(c, job_id)).status == "dead")
+    await wait_for(lambda: _status(ledger, job_id) == "dead")
     await worker.stop()
     job = ledger.read(lambda c: jobs.get(c, job_id))
     assert job is not None and job.attempts == 2
@@ -101,7 +109,7 @@ async def test_cancel_repository_stops_running_jobs(ledger: Ledger) -> None:
     assert worker.cancel_repository("o/halted") == 2
     await wait_for(lambda: ledger.read(jobs.depth)["dead"] == 2, timeout=10)
     for job_id in (s_id, c_id):
-        job = ledger.read(lambda c, j=job_id: jobs.get(c, j))
+        job = ledger.read(functools.partial(jobs.get, job_id=job_id))
         assert job is not None and job.last_error == "cancelled: repository halted"
     other = ledger.read(lambda c: jobs.get(c, o_id))
     assert other is not None and other.status == "running"
@@ -125,12 +133,10 @@ async def test_webhook_kind_dispatches_to_hooks(ledger: Ledger) -> None:
     )
     worker = Worker(
         ledger,
-        dispatchers=[hook],
+        WorkerConfig(concurrency=1, poll_interval=0.02),
+        wiring=Wiring(dispatchers=(hook,)),
         github_factory=factory,
-        job_kinds={"webhook": handle_webhook},
-        poll_interval=0.02,
     )
-    worker.concurrency = 1
     await worker.start()
     await wait_for(lambda: ledger.read(jobs.depth)["done"] == 1)
     await worker.stop()
@@ -173,10 +179,11 @@ async def test_hung_job_times_out_and_is_retried(ledger: Ledger) -> None:
     job_id, _ = await ledger.awrite(lambda c: jobs.enqueue(c, "hangs"))
     worker = _worker(ledger, {"hangs": hangs_once}, job_timeout=0.3)
     await worker.start()
-    await wait_for(lambda: ledger.read(lambda c: jobs.get(c, job_id)).status == "done")
+    await wait_for(lambda: _status(ledger, job_id) == "done")
     await worker.stop()
     assert attempts == [1, 2]
-    assert ledger.read(lambda c: jobs.get(c, job_id)).last_error == "timed out after 0.3 s"
+    timed_out = ledger.read(lambda c: jobs.get(c, job_id))
+    assert timed_out is not None and timed_out.last_error == "timed out after 0.3 s"
 
 
 async def test_lost_lease_stops_the_job_without_finishing_it(ledger: Ledger) -> None:
@@ -218,7 +225,7 @@ async def test_when_done_writes_commit_with_completion_only(ledger: Ledger) -> N
     job_id, _ = await ledger.awrite(lambda c: jobs.enqueue(c, "flaky"))
     worker = _worker(ledger, {"flaky": flaky})
     await worker.start()
-    await wait_for(lambda: ledger.read(lambda c: jobs.get(c, job_id)).status == "done")
+    await wait_for(lambda: _status(ledger, job_id) == "done")
     await worker.stop()
     assert [e.action for e in ledger.read(lambda c: audit.entries(c))] == ["done.2"]
 
@@ -232,7 +239,7 @@ async def test_when_done_writes_commit_with_completion_only(ledger: Ledger) -> N
     ],
 )
 async def test_a_malformed_payload_is_dead_lettered_at_once(ledger: Ledger, mangle: Any) -> None:
-    from selfheal.registry import dispatch
+    from selfheal.registry import compose
 
     async def factory(installation_id: int | None) -> Any:
         raise AssertionError("a malformed payload must not reach GitHub")
@@ -245,13 +252,10 @@ async def test_a_malformed_payload_is_dead_lettered_at_once(ledger: Ledger, mang
     )
     worker = Worker(
         ledger,
-        dispatchers=[dispatch],
+        WorkerConfig(concurrency=1, poll_interval=0.02, backoff_base=0.0),
+        wiring=compose(),
         github_factory=factory,
-        job_kinds={"webhook": handle_webhook},
-        poll_interval=0.02,
-        backoff_base=0.0,
     )
-    worker.concurrency = 1
     await worker.start()
     await wait_for(lambda: ledger.read(jobs.depth)["dead"] == 1)
     await worker.stop()
@@ -274,7 +278,7 @@ async def test_github_giving_up_is_logged_without_a_traceback(
     await ledger.awrite(lambda c: jobs.enqueue(c, "gave_up", {}, max_attempts=1))
     await ledger.awrite(lambda c: jobs.enqueue(c, "broken", {}, max_attempts=1))
     worker = _worker(ledger, {"gave_up": gave_up, "broken": broken})
-    worker.concurrency = 1
+    worker.config = dataclasses.replace(worker.config, concurrency=1)
     with caplog.at_level(logging.WARNING):
         await worker.start()
         await wait_for(lambda: ledger.read(jobs.depth)["dead"] == 2)
@@ -284,5 +288,5 @@ async def test_github_giving_up_is_logged_without_a_traceback(
         for r in caplog.records
         if "job failed" in r.getMessage()
     }
-    assert failed["GitHubGaveUp"].exc_info is None or failed["GitHubGaveUp"].exc_info is False
+    assert not failed["GitHubGaveUp"].exc_info
     assert failed["RuntimeError"].exc_info

@@ -1,4 +1,4 @@
-"""``selfheal halt``, ``selfheal resume`` and ``selfheal setup``.
+"""``selfheal halt`` and ``selfheal resume``: the operator's lock label.
 
 halt/resume act with a token (``--token`` or ``GITHUB_TOKEN``: a person with write access, so
 the server accepts the toggle) or, without one, as the App from the settings in the
@@ -23,8 +23,6 @@ from selfheal.cli import EXIT_OK, UsageError
 from selfheal.config.settings import SettingsError, load_settings
 from selfheal.github.client import GitHubClient, api_url_from_env
 
-SETUP_WAIT = 3600.0
-
 
 def register(subparsers: Any) -> None:
     halt = subparsers.add_parser("halt", help="halt selfheal on a repository (the lock label)")
@@ -39,21 +37,6 @@ def register(subparsers: Any) -> None:
     resume.add_argument("--repo", metavar="OWNER/NAME", required=True)
     _credentials(resume)
     resume.set_defaults(handler=run_resume)
-
-    setup = subparsers.add_parser("setup", help="register the GitHub App (manifest flow)")
-    setup.add_argument("--host", default="127.0.0.1")
-    setup.add_argument("--port", type=int, default=3000)
-    setup.add_argument("--github-url", default="https://github.com")
-    setup.add_argument("--api-url", help="REST API URL (default: $GITHUB_API_URL or github.com)")
-    setup.add_argument("--org", help="register the App under this organization")
-    setup.add_argument("--name", default="selfheal", help="the App's name on GitHub")
-    setup.add_argument(
-        "--webhook-url",
-        help="where GitHub sends webhooks, e.g. a relay channel such as https://smee.io/abc "
-        "(default: http://HOST:8000/webhook, reachable only from this machine)",
-    )
-    setup.add_argument("--env-file", type=Path, default=Path(".env"))
-    setup.set_defaults(handler=run_setup)
 
 
 def _credentials(parser: argparse.ArgumentParser) -> None:
@@ -96,7 +79,7 @@ async def _repo_client(args: argparse.Namespace, session: aiohttp.ClientSession,
 
 
 async def _halt(args: argparse.Namespace) -> int:
-    from selfheal.halt.ops import halt_repo, installation_repos
+    from selfheal.halt import halt_repo, installation_repos
 
     async with aiohttp.ClientSession() as session:
         if args.all:
@@ -116,7 +99,7 @@ async def _halt(args: argparse.Namespace) -> int:
 
 
 async def _resume(args: argparse.Namespace) -> int:
-    from selfheal.halt.ops import resume_repo
+    from selfheal.halt import resume_repo
 
     repo = _repo(args.repo)
     async with aiohttp.ClientSession() as session:
@@ -144,35 +127,3 @@ def run_halt(args: argparse.Namespace) -> int:
 
 def run_resume(args: argparse.Namespace) -> int:
     return _run(_resume, args)
-
-
-async def serve_setup(args: argparse.Namespace) -> dict[str, str]:
-    from aiohttp import web
-
-    from selfheal.github.manifest import DONE, create_setup_app
-
-    public = f"http://{args.host}:{args.port}"
-    app = create_setup_app(
-        public_url=public,
-        webhook_url=args.webhook_url or f"http://{args.host}:8000/webhook",
-        github_url=args.github_url,
-        api_url=args.api_url or api_url_from_env(),
-        org=args.org,
-        name=args.name,
-        env_file=args.env_file,
-    )
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, args.host, args.port).start()
-    print(f"Open {public}/ in a browser to register the GitHub App.", flush=True)
-    try:
-        return await asyncio.wait_for(app[DONE], SETUP_WAIT)
-    finally:
-        await runner.cleanup()
-
-
-def run_setup(args: argparse.Namespace) -> int:
-    saved = asyncio.run(serve_setup(args))
-    print(f"GitHub App {saved['name']} (id {saved['id']}) registered; settings written to "
-          f"{args.env_file} and the key to {saved['key']}.")  # fmt: skip
-    return EXIT_OK

@@ -1,3 +1,31 @@
-"""The security gate's pure logic: check-run output (conclusions, titles, summaries,
-annotation batches, the Approve action) in :mod:`app.gate.output`, and who may approve in
-:mod:`app.gate.approval`. The I/O lives in :mod:`app.handlers.gate`."""
+"""The security gate (the seed's SecurityCodeReviewer at the PR): the check run
+``selfheal/security-gate`` on every pull request head.
+
+- :mod:`~selfheal.gate.events`: what queues a gate job, and the re-runs on a halt change;
+- :mod:`~selfheal.gate.job`: the ``gate`` job (check run, fetch, review, completion);
+- :mod:`~selfheal.gate.approve`: the check run's Approve button;
+- :mod:`~selfheal.gate.abandon`: closing the check of a gate job that died;
+- :mod:`~selfheal.gate.output` and :mod:`~selfheal.gate.approval`: the pure parts (check-run
+  output, who may approve); :mod:`~selfheal.gate.ruleset`: which rules a change needs.
+
+Other packages use what this module exports.
+"""
+
+from __future__ import annotations
+
+from gidgethub import routing
+
+from selfheal.gate import abandon, approve, events, job
+from selfheal.gate.events import rerun_bot_gates
+from selfheal.runtime.context import Feature
+
+__all__ = ["feature", "rerun_bot_gates"]
+
+
+def feature() -> Feature:
+    return Feature(
+        "gate",
+        router=routing.Router(events.router, approve.router),
+        job_kinds={job.JOB_KIND: job.run_gate, abandon.ABANDON_KIND: abandon.run_gate_abandon},
+        dead_letter={job.JOB_KIND: abandon.enqueue_abandon},
+    )

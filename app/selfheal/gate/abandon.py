@@ -1,14 +1,14 @@
 """Closing the check run of a gate job that died, so the gate still fails closed.
 
 A ``gate`` job that runs out of attempts (GitHub down for longer than its retries, a worker
-killed on the last attempt) may leave its check run ``in_progress``. When such a job is
-dead-lettered, the ledger enqueues a ``gate_abandon`` job in the same transaction (see
-:func:`app.ledger.jobs.on_dead_letter`). That job finds the check run (the effect record, or
-GitHub by ``external_id``) and, unless it already completed, completes it as ``failure`` with
-the reason, and audits ``gate.abandoned``. It retries on its own schedule, with twice the
-attempts, so it outlasts an outage the gate job did not. It never creates a check run: no run
-means nothing was left open; a run that completed (a gate stopped by a halt says so before it
-dies) is left as it is.
+killed on the last attempt) may leave its check run ``in_progress``. When such a job is dead-
+lettered, the ledger enqueues a ``gate_abandon`` job in the same transaction (the gate
+feature's ``dead_letter`` hook, :func:`enqueue_abandon`). That job finds the check run (the
+effect record, or GitHub by ``external_id``) and, unless it already completed, completes it as
+``failure`` with the reason, and audits ``gate.abandoned``. It retries on its own schedule,
+with twice the attempts, so it outlasts an outage the gate job did not. It never creates a
+check run: no run means nothing was left open; a run that completed (a gate stopped by a halt
+says so before it dies) is left as it is.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from typing import Any
 
 import gidgethub
 
-from selfheal.gate.job import JOB_KIND, read_check_run, recorded_check_id, timestamp
+from selfheal.gate.job import read_check_run, recorded_check_id, timestamp
 from selfheal.gate.output import error_output
 from selfheal.github.repo import split
 from selfheal.ledger import gates, jobs
+from selfheal.runtime.context import JobContext
 from selfheal.runtime.logs import mask
-from selfheal.runtime.worker import JobContext, register_job_kind
 
 ABANDON_KIND = "gate_abandon"
 FIELDS = ("repository", "installation_id", "pr_number", "head_sha", "attempt")
@@ -86,7 +86,3 @@ async def run_gate_abandon(job: jobs.Job, ctx: JobContext) -> None:
         "pr": p.get("pr_number"), "sha": sha, "check_run": check_id, "gate_job": p.get("gate_job"),
         "reason": reason,
     })  # fmt: skip
-
-
-register_job_kind(ABANDON_KIND, run_gate_abandon)
-jobs.on_dead_letter(JOB_KIND, enqueue_abandon)

@@ -2,7 +2,7 @@
 
 A click counts only on an ``action_required`` gate run whose head is still the PR's head, and
 only from a repository admin or an owner of every path that needed approval (the rules are in
-:mod:`app.gate.approval`). It re-completes the check as ``success`` and audits
+:mod:`selfheal.gate.approval`). It re-completes the check as ``success`` and audits
 ``gate.approved`` naming the approver; any other click is audited as
 ``gate.approval_refused``. A click refused for not owning the paths also puts a note on the
 run saying who pressed and why it did not count (the run stays ``action_required``).
@@ -20,15 +20,16 @@ from gidgethub.sansio import Event
 from selfheal.gate.approval import decide, required_owners, teams_in
 from selfheal.gate.job import EXTERNAL_PREFIX, cached_policy, fetch_pr
 from selfheal.gate.output import APPROVE_ACTION, approved_update, refused_update
+from selfheal.github.protocol import GitHubAPI
 from selfheal.github.repo import permission_of, split
 from selfheal.ledger import gates
 from selfheal.model.policy import Policy
-from selfheal.runtime.worker import JobContext
+from selfheal.runtime.context import JobContext
 
 router = routing.Router()
 
 
-async def _member_of(gh: Any, teams: set[str], login: str) -> set[str]:
+async def _member_of(gh: GitHubAPI, teams: set[str], login: str) -> set[str]:
     found: set[str] = set()
     for team in sorted(teams):
         org, _, slug = team.partition("/")
@@ -73,7 +74,9 @@ async def on_requested_action(event: Event, ctx: JobContext) -> None:
     # The cache clone may be gone (a new data dir, another host): fetch_pr only goes to the
     # network for commits it lacks. Reading the policy is blocking git work: off the loop.
     cache = await fetch_pr(ctx, gh, pr, run.head_sha)
-    policy = await asyncio.to_thread(cached_policy, repo, cache, run.base_sha or "")
+    policy = await asyncio.to_thread(
+        cached_policy, ctx.caches.policies, repo, cache, run.base_sha or ""
+    )
     findings = await ctx.ledger.aread(lambda c: gates.findings_for(c, run.id))
     owners = required_owners(findings, policy if isinstance(policy, Policy) else None)
     role = await permission_of(gh, repo, login)

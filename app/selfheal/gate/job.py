@@ -1,36 +1,29 @@
-"""The security gate: the ``selfheal/security-gate`` check run on every pull request head.
-
-Events only enqueue a ``gate`` job (key ``gate:<repo>:<sha>:<attempt>``); the job does the
-work. ``attempt`` is ``initial`` for pull_request opened/synchronize/reopened/ready_for_review
-and check_suite requested (so they share one check run per head SHA), ``rerun:<delivery>`` for
-a re-run request, and ``halt:``/``resume:<delivery>`` when the lock label changes.
+"""The ``gate`` job: the ``selfheal/security-gate`` check run on a pull request head.
 
 The job (1) creates the check run in_progress, idempotently: the effect record
 ``check_run:<repo>:<sha>:<attempt>`` holds its id, and a retried job whose record is missing
 looks for the run by ``external_id`` before creating one; (2) fetches base and head into the
-cache clone (app.gitops); (3) reviews base...head under the policy of the base commit and the
-config of the default branch; (4) completes the run, annotations in batches of 50. On a retry
-it reads the run back from GitHub and skips batches and the completion already applied, so a
-crash anywhere never duplicates anything. Any exception completes the run as ``failure`` with
-the (masked) reason: the gate fails closed.
+cache clone (selfheal.git.clones); (3) reviews base...head under the policy of the base commit
+and the config of the default branch; (4) completes the run, annotations in batches of 50. On a
+retry it reads the run back from GitHub and skips batches and the completion already applied,
+so a crash anywhere never duplicates anything. Any exception completes the run as ``failure``
+with the (masked) reason: the gate fails closed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import time
+from pathlib import Path
 from typing import Any
-
-from gidgethub import routing
-from gidgethub.sansio import Event
 
 from selfheal.gate.output import CheckOutput, error_output, gate_output, halted_output
 from selfheal.gate.ruleset import rules_for
 from selfheal.git.clones import branch_refspec, fetch
-from selfheal.github.repo import bot_login, data_dir, is_bot_pr, repo_config, split
-from selfheal.halt.events import is_halted
+from selfheal.github.protocol import GitHubAPI
+from selfheal.github.repo import is_bot_pr, repo_config, split
+from selfheal.halt import is_halted
 from selfheal.ledger import effects, gates, jobs
 from selfheal.model.findings import Verdict
 from selfheal.model.labels import HALT_LABEL
@@ -39,18 +32,12 @@ from selfheal.model.repo_config import ConfigError, GateConfig, RepoConfig
 from selfheal.reviewer.changeset import changeset_from_git
 from selfheal.reviewer.reviewer import ReviewOptions, policy_at, review
 from selfheal.reviewer.rules import Thresholds
+from selfheal.runtime.context import BoundedCache, JobCancelled, JobContext
 from selfheal.runtime.logs import mask
-from selfheal.runtime.worker import JobCancelled, JobContext, register_job_kind
 from selfheal.scanner.engine import ScanOptions
-
-router = routing.Router()
 
 JOB_KIND = "gate"
 EXTERNAL_PREFIX = "selfheal-gate:"
-TEST_DELAY_ENV = "SELFHEAL_TEST_GATE_DELAY"  # test hook: seconds to wait mid-gate
-PR_ACTIONS = ("opened", "synchronize", "reopened", "ready_for_review")
-POLICY_CACHE: dict[tuple[str, str], Policy | PolicyError] = {}
-POLICY_CACHE_MAX = 256
 
 
 class GateError(Exception):
@@ -60,69 +47,6 @@ class GateError(Exception):
 def timestamp() -> str:
     """Now, as GitHub's check-run times are written."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-async def enqueue_gate(
-    ctx: JobContext, repo: str, pr_number: int, head_sha: str, attempt: str
-) -> int:
-    """Queue a gate run for ``head_sha`` of PR ``pr_number`` (deduplicated by key)."""
-    payload = {"repository": repo, "installation_id": ctx.installation_id,
-               "pr_number": pr_number, "head_sha": head_sha, "attempt": attempt}  # fmt: skip
-    return await ctx.enqueue(
-        JOB_KIND, payload, key=f"gate:{repo}:{head_sha}:{attempt}", repository=repo
-    )
-
-
-# -- events ----------------------------------------------------------------------------------
-
-
-@router.register("pull_request")
-async def on_pull_request(event: Event, ctx: JobContext) -> None:
-    data = event.data
-    if data.get("action") not in PR_ACTIONS:
-        return
-    pr = data["pull_request"]
-    repo = str(data["repository"]["full_name"])
-    await enqueue_gate(ctx, repo, int(pr["number"]), str(pr["head"]["sha"]), "initial")
-
-
-@router.register("check_suite")
-async def on_check_suite(event: Event, ctx: JobContext) -> None:
-    data = event.data
-    action = data.get("action")
-    if action not in ("requested", "rerequested"):
-        return
-    suite = data["check_suite"]
-    attempt = "initial" if action == "requested" else f"rerun:{event.delivery_id}"
-    repo, sha = str(data["repository"]["full_name"]), str(suite["head_sha"])
-    for number in await _pr_numbers(ctx, repo, sha, suite.get("pull_requests"), action):
-        await enqueue_gate(ctx, repo, number, sha, attempt)
-
-
-@router.register("check_run", action="rerequested")
-async def on_check_run_rerequested(event: Event, ctx: JobContext) -> None:
-    run = event.data["check_run"]
-    if not str(run.get("external_id") or "").startswith(EXTERNAL_PREFIX):
-        return  # not our check
-    repo, sha = str(event.data["repository"]["full_name"]), str(run["head_sha"])
-    for number in await _pr_numbers(ctx, repo, sha, run.get("pull_requests"), "rerequested"):
-        await enqueue_gate(ctx, repo, number, sha, f"rerun:{event.delivery_id}")
-
-
-async def _pr_numbers(
-    ctx: JobContext, repo: str, sha: str, listed: list[dict[str, Any]] | None, action: str
-) -> list[int]:
-    """The PRs of a check suite or run. GitHub lists none for a head in a fork; a re-run can
-    only concern a head the gate has already run on, so the ledger knows its PRs. (A fork's
-    new push is gated through its pull_request ``synchronize`` event.)"""
-    if listed:
-        return [int(pr["number"]) for pr in listed]
-    if action != "rerequested":
-        return []
-    return await ctx.ledger.aread(lambda c: gates.pr_numbers_for(c, repo, sha))
-
-
-# -- the job ---------------------------------------------------------------------------------
 
 
 def check_run_key(repo: str, sha: str, attempt: str) -> str:
@@ -142,7 +66,7 @@ async def recorded_check_id(ctx: JobContext, repo: str, sha: str, attempt: str) 
 
 
 async def read_check_run(
-    gh: Any, repo: str, sha: str, attempt: str, check_id: int | None
+    gh: GitHubAPI, repo: str, sha: str, attempt: str, check_id: int | None
 ) -> dict[str, Any] | None:
     """The check run as GitHub has it: by its recorded id, else found by its external_id
     (a job that crashed before recording it); None when there is none."""
@@ -158,7 +82,7 @@ async def read_check_run(
 
 
 async def ensure_check_run(
-    ctx: JobContext, gh: Any, pr: dict[str, Any], name: str
+    ctx: JobContext, gh: GitHubAPI, pr: dict[str, Any], name: str
 ) -> tuple[gates.GateRun, dict[str, Any] | None]:
     """The gate run and its check run, created once per (repo, sha, attempt). The second
     value is the check run as GitHub has it, read back only when this job is a retry."""
@@ -192,34 +116,29 @@ async def ensure_check_run(
     return await ctx.ledger.awrite(record), remote
 
 
-async def _test_delay(ctx: JobContext) -> None:
-    raw = os.environ.get(TEST_DELAY_ENV, "").strip()
-    deadline = time.monotonic() + (float(raw) if raw else 0.0)
-    while time.monotonic() < deadline:
-        ctx.raise_if_cancelled()
-        await asyncio.sleep(0.05)
+def cached_policy(
+    policies: BoundedCache, repo: str, cache: Path, base_sha: str
+) -> Policy | PolicyError:
+    """The effective policy at ``base_sha`` (the PR's base commit), cached by SHA in the
+    worker's ``policies`` cache."""
+    result: Policy | PolicyError = policies.remember(
+        (repo, base_sha), lambda: policy_at(cache, base_sha)
+    )
+    return result
 
 
-def cached_policy(repo: str, cache: Any, base_sha: str) -> Policy | PolicyError:
-    """The effective policy at ``base_sha`` (the PR's base commit), cached by SHA."""
-    key = (repo, base_sha)
-    if key not in POLICY_CACHE:
-        if len(POLICY_CACHE) >= POLICY_CACHE_MAX:
-            POLICY_CACHE.pop(next(iter(POLICY_CACHE)))
-        POLICY_CACHE[key] = policy_at(cache, base_sha)
-    return POLICY_CACHE[key]
-
-
-def _review_sync(repo: str, cache: Any, base: str, head: str, options: ReviewOptions) -> Verdict:
+def _review_sync(
+    policies: BoundedCache, repo: str, cache: Path, base: str, head: str, options: ReviewOptions
+) -> Verdict:
     changes = changeset_from_git(cache, base, head)
     scan = options.scan or ScanOptions()
     if scan.rules is None:  # load only the changed files' language rules: a faster semgrep
         scan = dataclasses.replace(scan, rules=rules_for(f.path for f in changes.files))
     options = dataclasses.replace(options, scan=scan)
-    return review(changes, cached_policy(repo, cache, base), options=options)
+    return review(changes, cached_policy(policies, repo, cache, base), options=options)
 
 
-async def fetch_pr(ctx: JobContext, gh: Any, pr: dict[str, Any], head_sha: str) -> Any:
+async def fetch_pr(ctx: JobContext, gh: GitHubAPI, pr: dict[str, Any], head_sha: str) -> Path:
     """Fetch the PR's base and head commits into the cache clone; returns its path.
 
     Both come from the base repository: its read-only ``refs/pull/N/head`` follows the PR's
@@ -227,42 +146,46 @@ async def fetch_pr(ctx: JobContext, gh: Any, pr: dict[str, Any], head_sha: str) 
     installation token is only ever sent to the base repository."""
     repo = str(pr["base"]["repo"]["full_name"])
     url = str(pr["base"]["repo"]["clone_url"])
-    token = (await gh.credential.get())[1] if getattr(gh, "credential", None) else None
+    token = (await gh.credential.get())[1] if gh.credential is not None else None
     number, base_ref = int(pr["number"]), str(pr["base"]["ref"])
     specs = [branch_refspec(base_ref), f"+refs/pull/{number}/head:refs/selfheal/pull/{number}"]
-    return await fetch(data_dir(ctx), repo, url, specs, token, [str(pr["base"]["sha"]), head_sha])
+    return await fetch(ctx.data_dir, repo, url, specs, token, [str(pr["base"]["sha"]), head_sha])
 
 
-def review_options(config: RepoConfig, actor_kind: str) -> ReviewOptions:
+def review_options(
+    config: RepoConfig, actor_kind: str, semgrep_engine: str | None = None
+) -> ReviewOptions:
     scan = ScanOptions(exclude=tuple(config.scan.exclude),
                        include_vendored=config.scan.include_vendored,
-                       max_file_size=config.scan.max_file_size)  # fmt: skip
+                       max_file_size=config.scan.max_file_size,
+                       semgrep_engine=semgrep_engine)  # fmt: skip
     return ReviewOptions(
         actor_kind=actor_kind, scan=scan, thresholds=Thresholds(block_at=config.gate.fail_on)
     )
 
 
 async def evaluate(
-    ctx: JobContext, gh: Any, pr: dict[str, Any], config: RepoConfig | ConfigError
+    ctx: JobContext, gh: GitHubAPI, pr: dict[str, Any], config: RepoConfig | ConfigError
 ) -> tuple[CheckOutput, Verdict | None]:
     if isinstance(config, ConfigError):
         raise GateError(f"bad repository configuration: {config}")
     repo, head_sha = str(ctx.job.payload["repository"]), str(ctx.job.payload["head_sha"])
-    bot_pr = is_bot_pr(pr, await bot_login(ctx))
+    bot_pr = is_bot_pr(pr, await ctx.bot_login())
     scope = config.gate.actor_kind
     if (scope == "bot" and not bot_pr) or (scope == "humans" and bot_pr):
         title = f"Not checked: gate.actor_kind is {scope}"
         return CheckOutput("neutral", title, f"{title} in .github/selfheal.yml."), None
     if bot_pr and await is_halted(ctx, repo, gh=gh, label=config.halt_label):
         return halted_output(config.halt_label), None
-    await _test_delay(ctx)
     started = time.monotonic()
     cache = await fetch_pr(ctx, gh, pr, head_sha)
     fetched = time.monotonic()
     ctx.raise_if_cancelled()
-    options = review_options(config, "automation" if bot_pr else "human")
+    options = review_options(config, "automation" if bot_pr else "human", ctx.semgrep_engine)
     base_sha = str(pr["base"]["sha"])
-    verdict = await asyncio.to_thread(_review_sync, repo, cache, base_sha, head_sha, options)
+    verdict = await asyncio.to_thread(
+        _review_sync, ctx.caches.policies, repo, cache, base_sha, head_sha, options
+    )
     ctx.raise_if_cancelled()
     ctx.log.info("gate reviewed", extra={"repository": repo, "sha": head_sha,
                  "fetch_seconds": round(fetched - started, 3),
@@ -273,7 +196,7 @@ async def evaluate(
 
 async def finish(
     ctx: JobContext,
-    gh: Any,
+    gh: GitHubAPI,
     run: gates.GateRun,
     output: CheckOutput,
     verdict: Verdict | None,
@@ -316,7 +239,8 @@ async def run_gate(job: jobs.Job, ctx: JobContext) -> None:
     gh = await ctx.github()
     owner, name = split(repo)
     pr = await gh.call("pulls.get", owner=owner, repo=name, pull_number=int(p["pr_number"]))
-    config = await repo_config(gh, repo, str(pr["base"]["repo"].get("default_branch") or ""))
+    default_branch = str(pr["base"]["repo"].get("default_branch") or "")
+    config = await repo_config(gh, repo, ctx.caches.config_text, default_branch)
     check_name = (config.gate if isinstance(config, RepoConfig) else GateConfig()).check_name
     run, remote = await ensure_check_run(ctx, gh, pr, check_name)
     if run.status == "completed":
@@ -333,6 +257,3 @@ async def run_gate(job: jobs.Job, ctx: JobContext) -> None:
         ctx.log.warning("gate failed closed: %s", type(exc).__name__)
         output = error_output(mask(f"{type(exc).__name__}: {exc}"))
     await finish(ctx, gh, run, output, verdict, remote)
-
-
-register_job_kind(JOB_KIND, run_gate)

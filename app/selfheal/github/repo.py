@@ -1,14 +1,15 @@
-"""Helpers shared by the handlers: repository config from the default branch (cached by
-commit SHA), the App's bot login, a user's permission, and where local data lives."""
+"""What the features ask GitHub about a repository: a file's text, the default branch's
+head, the repository config from it (text cached by commit SHA in the worker's cache), a
+user's permission, and whether a PR is the bot's own."""
 
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 from typing import Any
 
 import gidgethub
 
+from selfheal.github.protocol import GitHubAPI
 from selfheal.model.repo_config import (
     DEFAULT_PATH,
     ConfigError,
@@ -16,13 +17,9 @@ from selfheal.model.repo_config import (
     TextCache,
     load_repo_config,
 )
-from selfheal.runtime.worker import JobContext
 
-BOT_FALLBACK = "selfheal[bot]"
 WRITE_ROLES = frozenset({"admin", "maintain", "write"})
 BOT_BRANCH_PREFIX = "selfheal/"
-CONFIG_CACHE = TextCache()
-_BOT_LOGINS: dict[int, str] = {}
 
 
 def split(full_name: str) -> tuple[str, str]:
@@ -30,13 +27,7 @@ def split(full_name: str) -> tuple[str, str]:
     return owner, name
 
 
-def data_dir(ctx: JobContext) -> Path:
-    """The worker's data folder: ``SELFHEAL_DATA_DIR``, else ``selfheal-data`` next to the
-    ledger file."""
-    return ctx.worker.data_dir
-
-
-async def read_text(gh: Any, full_name: str, path: str, ref: str) -> str | None:
+async def read_text(gh: GitHubAPI, full_name: str, path: str, ref: str) -> str | None:
     """A file's text at ``ref`` through the contents API; None when it does not exist."""
     owner, name = split(full_name)
     try:
@@ -50,7 +41,7 @@ async def read_text(gh: Any, full_name: str, path: str, ref: str) -> str | None:
     return base64.b64decode(str(item.get("content") or "")).decode("utf-8", "replace")
 
 
-async def default_branch_sha(gh: Any, full_name: str, branch: str | None) -> tuple[str, str]:
+async def default_branch_sha(gh: GitHubAPI, full_name: str, branch: str | None) -> tuple[str, str]:
     owner, name = split(full_name)
     if not branch:
         branch = str((await gh.call("repos.get", owner=owner, repo=name))["default_branch"])
@@ -59,35 +50,27 @@ async def default_branch_sha(gh: Any, full_name: str, branch: str | None) -> tup
 
 
 async def repo_config(
-    gh: Any, full_name: str, default_branch: str | None = None
+    gh: GitHubAPI,
+    full_name: str,
+    cache: TextCache | None = None,
+    default_branch: str | None = None,
 ) -> RepoConfig | ConfigError:
-    """``.github/selfheal.yml`` from the default branch (text cached by commit SHA). A bad
-    file is returned as its :class:`ConfigError` so the caller can fail closed with it."""
+    """``.github/selfheal.yml`` from the default branch (text cached by commit SHA in
+    ``cache``, when given). A bad file is returned as its :class:`ConfigError` so the caller
+    can fail closed with it."""
     _, sha = await default_branch_sha(gh, full_name, default_branch)
 
     async def load() -> str | None:
         return await read_text(gh, full_name, DEFAULT_PATH, sha)
 
-    text = await CONFIG_CACHE.fetch(full_name, sha, DEFAULT_PATH, load)
+    text = await load() if cache is None else await cache.fetch(full_name, sha, DEFAULT_PATH, load)
     try:
         return load_repo_config(text, DEFAULT_PATH)
     except ConfigError as exc:
         return exc
 
 
-async def bot_login(ctx: JobContext) -> str:
-    """``<app slug>[bot]``, asked once per worker from ``GET /app``."""
-    key = id(ctx.worker)
-    if key not in _BOT_LOGINS:
-        try:
-            app = await (await ctx.github(None)).call("apps.get_authenticated")
-            _BOT_LOGINS[key] = f"{app['slug']}[bot]"
-        except Exception:  # no App credentials (token mode): the conventional name
-            return BOT_FALLBACK
-    return _BOT_LOGINS[key]
-
-
-async def permission_of(gh: Any, full_name: str, login: str) -> str:
+async def permission_of(gh: GitHubAPI, full_name: str, login: str) -> str:
     """The user's role on the repository (admin, maintain, write, triage, read or none)."""
     owner, name = split(full_name)
     try:
@@ -101,7 +84,7 @@ async def permission_of(gh: Any, full_name: str, login: str) -> str:
     return str(data.get("role_name") or data.get("permission") or "none")
 
 
-async def can_write(gh: Any, full_name: str, login: str) -> bool:
+async def can_write(gh: GitHubAPI, full_name: str, login: str) -> bool:
     return await permission_of(gh, full_name, login) in WRITE_ROLES
 
 

@@ -13,8 +13,9 @@ from typing import Any
 
 import gidgethub
 
+from selfheal.github.protocol import GitHubAPI
 from selfheal.github.repo import split
-from selfheal.halt.events import halt_label, search_halting
+from selfheal.halt.state import halt_label, search_halting
 
 DASHBOARD_MARKER = "<!-- selfheal:dashboard -->"
 DASHBOARD_TITLE = "selfheal dashboard"
@@ -26,7 +27,7 @@ DASHBOARD_BODY = (
 )
 
 
-async def find_dashboard(gh: Any, repo: str) -> int | None:
+async def find_dashboard(gh: GitHubAPI, repo: str) -> int | None:
     owner, name = split(repo)
     async for issue in gh.paginate("issues.list_for_repo", owner=owner, repo=name, state="open"):
         if "pull_request" not in issue and DASHBOARD_MARKER in str(issue.get("body") or ""):
@@ -34,7 +35,7 @@ async def find_dashboard(gh: Any, repo: str) -> int | None:
     return None
 
 
-async def ensure_dashboard(gh: Any, repo: str) -> int:
+async def ensure_dashboard(gh: GitHubAPI, repo: str) -> int:
     """The dashboard issue's number, creating the issue when there is none."""
     found = await find_dashboard(gh, repo)
     if found is not None:
@@ -45,7 +46,7 @@ async def ensure_dashboard(gh: Any, repo: str) -> int:
     return int(created["number"])
 
 
-async def halt_repo(gh: Any, repo: str, reason: str | None = None) -> tuple[int, str]:
+async def halt_repo(gh: GitHubAPI, repo: str, reason: str | None = None) -> tuple[int, str]:
     """Label the dashboard issue; returns (issue number, label)."""
     label = await halt_label(gh, repo)
     number = await ensure_dashboard(gh, repo)
@@ -59,7 +60,7 @@ async def halt_repo(gh: Any, repo: str, reason: str | None = None) -> tuple[int,
     return number, label
 
 
-async def resume_repo(gh: Any, repo: str) -> tuple[list[int], str]:
+async def resume_repo(gh: GitHubAPI, repo: str) -> tuple[list[int], str]:
     """Remove the lock label from every open issue carrying it; returns (issues, label)."""
     label = await halt_label(gh, repo)
     numbers = set(await search_halting(gh, repo, label))

@@ -10,14 +10,15 @@ import gidgethub
 from gidgethub import routing
 from gidgethub.sansio import Event
 
+from selfheal.github.protocol import GitHubAPI
 from selfheal.github.repo import split
 from selfheal.model.labels import LabelSpec, label_set
-from selfheal.runtime.worker import JobContext
+from selfheal.runtime.context import JobContext
 
 router = routing.Router()
 
 
-async def ensure_labels(gh: Any, repo: str, labels: list[LabelSpec] | None = None) -> int:
+async def ensure_labels(gh: GitHubAPI, repo: str, labels: list[LabelSpec] | None = None) -> int:
     """Create or update every label; returns how many were created."""
     owner, name = split(repo)
     created = 0

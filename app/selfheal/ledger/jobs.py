@@ -7,8 +7,9 @@ crashed or was killed) makes the job runnable again, so nothing is lost; the ret
 an attempt, so a job that kills its worker every time still ends up dead.
 
 A ``key`` deduplicates: while a job with that key is queued or running, enqueueing it again
-returns the existing job. A job kind may register a dead-letter hook
-(:func:`on_dead_letter`): it runs in the same transaction that marks a job of that kind dead,
+returns the existing job. A job kind may have a dead-letter hook (the
+``hooks`` that :func:`lease` and :func:`fail` take, by kind): it runs in the same transaction
+that marks a job of that kind dead,
 whichever way it died (failed its last attempt, or its worker died mid-way through it), so a
 follow-up it enqueues is never lost. Every function takes the writer's connection (run them through
 ``Ledger.write``/``awrite``); times are epoch seconds and can be injected for tests.
@@ -30,12 +31,7 @@ from selfheal.ledger.db import from_row
 STATUSES = ("queued", "running", "done", "dead")
 MAX_ERROR_CHARS = 2000
 DeadLetterHook = Callable[[sqlite3.Connection, "Job", str], object]
-_DEAD_LETTER_HOOKS: dict[str, DeadLetterHook] = {}
-
-
-def on_dead_letter(kind: str, hook: DeadLetterHook) -> None:
-    """Run ``hook(conn, job, reason)`` whenever a job of ``kind`` is dead-lettered."""
-    _DEAD_LETTER_HOOKS[kind] = hook
+NO_HOOKS: Mapping[str, DeadLetterHook] = {}
 
 
 @dataclass(frozen=True)
@@ -111,9 +107,11 @@ def lease(
     worker_id: str,
     lease_seconds: float,
     *,
+    hooks: Mapping[str, DeadLetterHook] = NO_HOOKS,
     now: float | None = None,
 ) -> Job | None:
-    """Take the oldest runnable job (queued and due, or running with an expired lease)."""
+    """Take the oldest runnable job (queued and due, or running with an expired lease).
+    A job whose last attempt's lease expired is dead-lettered, running its kind's hook."""
     now = time.time() if now is None else now
     while True:
         # Two indexed lookups rather than one OR: expired leases first (they are older).
@@ -138,6 +136,7 @@ def lease(
                 f"dead after {row['attempts']} attempts: lease expired "
                 f"(worker {row['lease_owner']} stopped mid-job)",
                 now,
+                hooks,
             )
             continue
         conn.execute(
@@ -188,10 +187,12 @@ def fail(
     backoff_base: float = 2.0,
     backoff_max: float = 600.0,
     retry: bool = True,
+    hooks: Mapping[str, DeadLetterHook] = NO_HOOKS,
     now: float | None = None,
     rng: random.Random | None = None,
 ) -> str | None:
-    """Record a failure: requeue with backoff, or dead-letter. Returns the new status."""
+    """Record a failure: requeue with backoff, or dead-letter (running the kind's hook from
+    ``hooks``). Returns the new status."""
     now = time.time() if now is None else now
     row = conn.execute(
         "SELECT attempts, max_attempts FROM jobs"
@@ -203,7 +204,7 @@ def fail(
     error = error[:MAX_ERROR_CHARS]
     if not retry or row["attempts"] >= row["max_attempts"]:
         reason = error if not retry else f"dead after {row['attempts']} attempts: {error}"
-        _dead_letter(conn, job_id, reason, now)
+        _dead_letter(conn, job_id, reason, now, hooks)
         return "dead"
     delay = backoff_delay(row["attempts"], backoff_base, backoff_max, rng)
     conn.execute(
@@ -214,7 +215,13 @@ def fail(
     return "queued"
 
 
-def _dead_letter(conn: sqlite3.Connection, job_id: int, reason: str, now: float) -> None:
+def _dead_letter(
+    conn: sqlite3.Connection,
+    job_id: int,
+    reason: str,
+    now: float,
+    hooks: Mapping[str, DeadLetterHook],
+) -> None:
     """Mark the job dead with ``reason``, then run its kind's hook in the same transaction."""
     conn.execute(
         "UPDATE jobs SET status = 'dead', lease_owner = NULL, lease_expires_at = NULL,"
@@ -223,7 +230,7 @@ def _dead_letter(conn: sqlite3.Connection, job_id: int, reason: str, now: float)
     )
     job = get(conn, job_id)
     assert job is not None  # every caller has just read this job
-    hook = _DEAD_LETTER_HOOKS.get(job.kind)
+    hook = hooks.get(job.kind)
     if hook is None:
         return
     conn.execute("SAVEPOINT dead_letter_hook")

@@ -16,7 +16,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from email.message import Message
 from typing import Any
 
@@ -28,7 +28,8 @@ from gidgethub.sansio import Event
 from selfheal.config.metrics import CONTENT_TYPE, AppMetrics
 from selfheal.config.settings import Settings
 from selfheal.ledger import Ledger, deliveries, jobs
-from selfheal.runtime.worker import Dispatch, GitHubFactory, Worker
+from selfheal.runtime.context import GitHubFactory, Wiring
+from selfheal.runtime.worker import Worker, WorkerConfig
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +166,7 @@ async def healthz(request: web.Request) -> web.Response:
         details["worker"] = {"ok": True, "enabled": False}
     else:
         age = worker.heartbeat_age()
-        limit = max(30.0, 3 * worker.poll_interval, worker.lease_seconds)
+        limit = max(30.0, 3 * worker.config.poll_interval, worker.config.lease_seconds)
         alive = age is not None and age <= limit and worker.loops_alive()
         healthy = healthy and alive
         details["worker"] = {
@@ -218,16 +219,33 @@ def default_github_factory(settings: Settings, metrics: AppMetrics) -> tuple[Git
     return factory, state
 
 
+def worker_config(settings: Settings, *, start_worker: bool = True) -> WorkerConfig:
+    """The worker's configuration from the server settings (no loops: ``start_worker``
+    False)."""
+    return WorkerConfig(
+        concurrency=settings.workers if start_worker else 0,
+        lease_seconds=settings.job_lease_seconds,
+        max_attempts=settings.job_max_attempts,
+        backoff_base=settings.job_backoff_base,
+        backoff_max=settings.job_backoff_max,
+        poll_interval=settings.poll_interval,
+        cancel_grace=settings.cancel_grace_seconds,
+        job_timeout=settings.job_timeout_seconds,
+        data_dir=settings.data_dir,
+        semgrep_engine=settings.semgrep_engine,
+    )
+
+
 def create_app(
     settings: Settings,
     *,
     ledger: Ledger,
+    wiring: Wiring,
     github_factory: GitHubFactory | None = None,
-    handlers: Sequence[Dispatch] | None = None,
     metrics: AppMetrics | None = None,
     start_worker: bool = True,
 ) -> web.Application:
-    """Build the application. ``handlers`` replaces the default dispatch hooks."""
+    """Build the application; the worker runs ``wiring`` (``selfheal.registry.compose``)."""
     app = web.Application(client_max_size=MAX_BODY)
     app_metrics = metrics or AppMetrics()
     app[SETTINGS] = settings
@@ -238,18 +256,10 @@ def create_app(
         github_factory, factory_state = default_github_factory(settings, app_metrics)
     worker = Worker(
         ledger,
-        concurrency=settings.workers if start_worker else 0,
+        worker_config(settings, start_worker=start_worker),
+        wiring=wiring,
         github_factory=github_factory,
-        dispatchers=handlers,
         metrics=app_metrics,
-        lease_seconds=settings.job_lease_seconds,
-        max_attempts=settings.job_max_attempts,
-        backoff_base=settings.job_backoff_base,
-        backoff_max=settings.job_backoff_max,
-        poll_interval=settings.poll_interval,
-        cancel_grace=settings.cancel_grace_seconds,
-        job_timeout=settings.job_timeout_seconds,
-        data_dir=settings.data_dir,
     )
     app[WORKER] = worker
 

@@ -1,10 +1,10 @@
 """The job runner: N asyncio workers taking jobs from the ledger's durable queue.
 
-Each job kind has an async handler registered with :func:`register_job_kind`. The built-in
-``webhook`` kind loads the recorded delivery, notes its installation and repositories, and
-passes a ``gidgethub.sansio.Event`` to every dispatch hook: ``async def dispatch(event, ctx)``.
-Hooks come from :func:`register_dispatch` and from ``app.handlers.dispatch`` (the one place that
-composes the gidgethub routers), unless the caller passes its own list.
+The worker runs what it is wired with (:class:`selfheal.runtime.context.Wiring`, built by
+the registry): the job kinds, their dead-letter hooks and the webhook dispatch hooks. The
+built-in ``webhook`` kind loads the recorded delivery, notes its installation and
+repositories, and passes a ``gidgethub.sansio.Event`` to every dispatch hook. The worker
+imports no feature and no handler.
 
 While a job runs its lease is extended in the background; if the lease is lost (another worker
 took it over) the job is cancelled. :meth:`Worker.cancel_repository` stops the running jobs of
@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import os
 import socket
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,126 +33,43 @@ from gidgethub.sansio import Event
 from selfheal.config.metrics import AppMetrics
 from selfheal.github.client import GitHubGaveUp
 from selfheal.ledger import Ledger, deliveries, installations, jobs
-from selfheal.ledger import audit as audit_log
+from selfheal.runtime.context import (
+    MALFORMED_PAYLOAD,
+    Dispatch,
+    GitHubFactory,
+    JobCancelled,
+    JobContext,
+    JobHandler,
+    PermanentError,
+    Wiring,
+    WorkerCaches,
+)
 from selfheal.runtime.logs import mask
 
 log = logging.getLogger(__name__)
 
-GitHubFactory = Callable[[int | None], Awaitable[Any]]
-JobHandler = Callable[[jobs.Job, "JobContext"], Awaitable[None]]
-Dispatch = Callable[[Event, "JobContext"], Awaitable[None]]
-
 NOTED_MAX = 10_000
 
-_JOB_KINDS: dict[str, JobHandler] = {}
-_DISPATCHERS: list[Dispatch] = []
 
+@dataclass(frozen=True)
+class WorkerConfig:
+    """How the worker runs (from the server settings: SELFHEAL_WORKERS and the job
+    settings). ``data_dir`` None: ``selfheal-data`` next to the ledger file."""
 
-class JobCancelled(Exception):
-    """Raised by ``ctx.raise_if_cancelled()`` when the job's repository was halted."""
-
-
-# What a handler raises when a payload lacks the fields its event promises or holds the wrong
-# types. Handlers read payloads directly (as bedevere's do); the worker turns these into a
-# permanent failure instead of retrying the same bad payload.
-MALFORMED_PAYLOAD = (KeyError, TypeError, AttributeError, ValueError)
-
-
-class PermanentError(Exception):
-    """A failure that retrying cannot fix: the job is dead-lettered at once."""
-
-
-def register_job_kind(kind: str, handler: JobHandler) -> None:
-    _JOB_KINDS[kind] = handler
-
-
-def register_dispatch(hook: Dispatch) -> None:
-    if hook not in _DISPATCHERS:
-        _DISPATCHERS.append(hook)
-
-
-def default_dispatchers() -> list[Dispatch]:
-    hooks = list(_DISPATCHERS)
-    try:
-        module = importlib.import_module("selfheal.registry")
-    except ModuleNotFoundError as exc:
-        if exc.name != "selfheal.registry":
-            raise  # a broken handler package must not silently turn the gate off
-        return hooks
-    composed = getattr(module, "dispatch", None)
-    if callable(composed) and composed not in hooks:
-        hooks.append(composed)
-    return hooks
+    concurrency: int = 2
+    lease_seconds: float = 60.0
+    max_attempts: int = 5
+    backoff_base: float = 2.0
+    backoff_max: float = 600.0
+    poll_interval: float = 0.5
+    cancel_grace: float = 5.0
+    job_timeout: float = 1800.0
+    data_dir: Path | None = None
+    semgrep_engine: str | None = None
 
 
 async def _no_github(installation_id: int | None) -> Any:
     raise PermanentError("no GitHub client factory configured")
-
-
-@dataclass
-class JobContext:
-    """What a job handler gets besides the job itself."""
-
-    job: jobs.Job
-    ledger: Ledger
-    worker: Worker
-    installation_id: int | None = None
-    repository: str | None = None
-    cancelled: asyncio.Event = field(default_factory=asyncio.Event)
-    cancel_reason: str = ""
-    log: logging.LoggerAdapter[logging.Logger] = field(
-        default_factory=lambda: logging.LoggerAdapter(log, {})
-    )
-    on_success: list[Callable[[sqlite3.Connection], object]] = field(default_factory=list)
-
-    def when_done(self, write: Callable[[sqlite3.Connection], object]) -> None:
-        """Run ``write`` in the same transaction that marks the job done (and only then)."""
-        self.on_success.append(write)
-
-    async def github(self, installation_id: int | None = None) -> Any:
-        """A GitHub client for the installation (default: the event's), or the App itself."""
-        inst = installation_id if installation_id is not None else self.installation_id
-        return await self.worker.github_factory(inst)
-
-    def raise_if_cancelled(self) -> None:
-        if self.cancelled.is_set():
-            raise JobCancelled(self.cancel_reason or "cancelled")
-
-    @property
-    def metrics(self) -> AppMetrics:
-        return self.worker.metrics
-
-    async def enqueue(
-        self,
-        kind: str,
-        payload: Mapping[str, Any] | None = None,
-        *,
-        key: str | None = None,
-        repository: str | None = None,
-    ) -> int:
-        repo = repository if repository is not None else self.repository
-        job_id, _ = await self.ledger.awrite(
-            lambda c: jobs.enqueue(
-                c, kind, payload, key=key, repository=repo,
-                max_attempts=self.worker.max_attempts,
-            )
-        )  # fmt: skip
-        self.worker.notify()
-        return job_id
-
-    async def audit(
-        self,
-        actor: str,
-        action: str,
-        details: Mapping[str, Any] | None = None,
-        *,
-        request: int | None = None,
-    ) -> audit_log.AuditEntry:
-        """Append to the audit log for this job's repository (``request``: issue number)."""
-        return await self.ledger.awrite(
-            lambda c: audit_log.append(c, actor, action, repository=self.repository,
-                                       request=request, details=details)
-        )  # fmt: skip
 
 
 @dataclass
@@ -231,56 +147,48 @@ async def handle_webhook(job: jobs.Job, ctx: JobContext) -> None:
     ctx.when_done(lambda c: deliveries.set_outcome(c, delivery_id, "processed"))
 
 
-register_job_kind(deliveries.WEBHOOK_JOB, handle_webhook)
-
-
 class Worker:
     """Runs ``concurrency`` worker loops in the current event loop."""
 
     def __init__(
         self,
         ledger: Ledger,
+        config: WorkerConfig | None = None,
         *,
-        concurrency: int = 2,
+        wiring: Wiring | None = None,
         github_factory: GitHubFactory | None = None,
-        dispatchers: Sequence[Dispatch] | None = None,
-        job_kinds: Mapping[str, JobHandler] | None = None,
         metrics: AppMetrics | None = None,
-        lease_seconds: float = 60.0,
-        max_attempts: int = 5,
-        backoff_base: float = 2.0,
-        backoff_max: float = 600.0,
-        poll_interval: float = 0.5,
-        cancel_grace: float = 5.0,
-        job_timeout: float = 1800.0,
-        data_dir: Path | None = None,
     ) -> None:
         self.ledger = ledger
-        self.concurrency = concurrency
+        self.config = config or WorkerConfig()
+        self.wiring = wiring or Wiring()
         self.github_factory: GitHubFactory = github_factory or _no_github
-        self.dispatchers = list(dispatchers) if dispatchers is not None else default_dispatchers()
-        self._job_kinds = job_kinds
         self.metrics = metrics or AppMetrics()
-        self.lease_seconds = lease_seconds
-        self.max_attempts = max_attempts
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
-        self.poll_interval = poll_interval
-        self.cancel_grace = cancel_grace
-        self.job_timeout = job_timeout
-        # Where jobs keep local state such as the gate's cache clones (None: next to the ledger).
-        self.data_dir = data_dir if data_dir is not None else ledger.path.parent / "selfheal-data"
+        self.caches = WorkerCaches()
+        self.data_dir = self.config.data_dir or ledger.path.parent / "selfheal-data"
         self.instance = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.running: dict[int, _Running] = {}
         # Installation/repository facts already recorded, by repository id (see handle_webhook).
         self.noted: dict[Any, tuple[Any, ...]] = {}
         self.last_heartbeat: float | None = None
+        self._job_kinds: dict[str, JobHandler] = {
+            deliveries.WEBHOOK_JOB: handle_webhook,
+            **self.wiring.job_kinds,
+        }
         self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
         self._stopping = False
 
+    @property
+    def concurrency(self) -> int:
+        return self.config.concurrency
+
+    @property
+    def dispatchers(self) -> tuple[Dispatch, ...]:
+        return self.wiring.dispatchers
+
     def job_kinds(self) -> Mapping[str, JobHandler]:
-        return self._job_kinds if self._job_kinds is not None else _JOB_KINDS
+        return self._job_kinds
 
     def notify(self) -> None:
         """Wake idle workers (called after an enqueue)."""
@@ -327,7 +235,7 @@ class Worker:
                 continue
             running.ctx.cancel_reason = reason
             running.ctx.cancelled.set()
-            loop.call_later(self.cancel_grace, running.task.cancel)
+            loop.call_later(self.config.cancel_grace, running.task.cancel)
             count += 1
         return count
 
@@ -336,16 +244,18 @@ class Worker:
             self.last_heartbeat = time.monotonic()
             try:
                 job = await self.ledger.awrite(
-                    lambda c: jobs.lease(c, worker_id, self.lease_seconds)
+                    lambda c: jobs.lease(
+                        c, worker_id, self.config.lease_seconds, hooks=self.wiring.dead_letter
+                    )
                 )
             except Exception:
                 log.exception("could not lease a job")
-                await asyncio.sleep(self.poll_interval)
+                await asyncio.sleep(self.config.poll_interval)
                 continue
             if job is None:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                    await asyncio.wait_for(self._wake.wait(), self.config.poll_interval)
                 continue
             await self._run(job, worker_id)
 
@@ -366,40 +276,18 @@ class Worker:
         running = _Running(job, task, ctx)
         self.running[job.id] = running
         keeper = asyncio.create_task(self._keep_lease(running, worker_id))
-        deadline = asyncio.get_running_loop().call_later(self.job_timeout, self._time_out, running)
+        loop = asyncio.get_running_loop()
+        deadline = loop.call_later(self.config.job_timeout, self._time_out, running)
         result = "done"
         try:
             await asyncio.shield(task)
         except asyncio.CancelledError:
             if not task.done():  # the worker itself is being cancelled (shutdown)
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
-                await self._release(job, worker_id)
+                await self._stop_for_shutdown(running, worker_id)
                 raise
-            result = "cancelled"
-            if ctx.cancelled.is_set():  # halted: do not run again
-                await self._finish(job, worker_id, "dead", f"cancelled: {ctx.cancel_reason}")
-            elif running.timed_out:
-                result = "failed"
-                error = f"timed out after {self.job_timeout:g} s"
-                await self._finish(job, worker_id, "retry", error)
-            elif not running.lease_lost:  # cancelled from inside the handler: a failure
-                result = "failed"
-                await self._finish(job, worker_id, "retry", "CancelledError: cancelled")
-        except JobCancelled as exc:
-            result = "cancelled"
-            await self._finish(job, worker_id, "dead", f"cancelled: {exc}")
-        except PermanentError as exc:
-            result = "dead"
-            await self._finish(job, worker_id, "dead", f"{type(exc).__name__}: {exc}")
+            result = await self._cancelled(running, worker_id)
         except Exception as exc:
-            result = "failed"
-            # GitHub giving up after its bounded retries is an explained, expected failure:
-            # its reason says it all. Anything else gets a traceback for the operator.
-            explained = isinstance(exc, GitHubGaveUp)
-            ctx.log.warning("job failed: %s: %s", type(exc).__name__, exc, exc_info=not explained)
-            await self._finish(job, worker_id, "retry", f"{type(exc).__name__}: {exc}")
+            result = await self._failed(running, worker_id, exc)
         else:
             await self.ledger.awrite(lambda c: _complete(c, job.id, worker_id, ctx.on_success))
         finally:
@@ -410,19 +298,61 @@ class Worker:
                 time.monotonic() - started, {"kind": job.kind, "result": result}
             )
 
+    async def _stop_for_shutdown(self, running: _Running, worker_id: str) -> None:
+        """The worker is stopping: cancel the job and hand it back to the queue."""
+        running.task.cancel()
+        with contextlib.suppress(BaseException):
+            await running.task
+        await self._release(running.job, worker_id)
+
+    async def _cancelled(self, running: _Running, worker_id: str) -> str:
+        """The job's task was cancelled: by a halt (dead), its timeout or its own code
+        (retried), or a lost lease (the new holder owns it). Returns the metrics result."""
+        job, ctx = running.job, running.ctx
+        if ctx.cancelled.is_set():  # halted: do not run again
+            await self._finish(job, worker_id, "dead", f"cancelled: {ctx.cancel_reason}")
+            return "cancelled"
+        if running.timed_out:
+            error = f"timed out after {self.config.job_timeout:g} s"
+            await self._finish(job, worker_id, "retry", error)
+            return "failed"
+        if not running.lease_lost:  # cancelled from inside the handler: a failure
+            await self._finish(job, worker_id, "retry", "CancelledError: cancelled")
+            return "failed"
+        return "cancelled"
+
+    async def _failed(self, running: _Running, worker_id: str, exc: Exception) -> str:
+        """The job raised: a halt and a permanent error end it, anything else is retried.
+        Returns the metrics result."""
+        job = running.job
+        if isinstance(exc, JobCancelled):
+            await self._finish(job, worker_id, "dead", f"cancelled: {exc}")
+            return "cancelled"
+        if isinstance(exc, PermanentError):
+            await self._finish(job, worker_id, "dead", f"{type(exc).__name__}: {exc}")
+            return "dead"
+        # GitHub giving up after its bounded retries is an explained, expected failure: its
+        # reason says it all. Anything else gets a traceback for the operator.
+        explained = isinstance(exc, GitHubGaveUp)
+        running.ctx.log.warning(
+            "job failed: %s: %s", type(exc).__name__, exc, exc_info=not explained
+        )
+        await self._finish(job, worker_id, "retry", f"{type(exc).__name__}: {exc}")
+        return "failed"
+
     def _time_out(self, running: _Running) -> None:
         running.timed_out = True
         running.task.cancel()
 
     async def _keep_lease(self, running: _Running, worker_id: str) -> None:
         job, task = running.job, running.task
-        interval = max(0.2, self.lease_seconds / 3)
+        interval = max(0.2, self.config.lease_seconds / 3)
         while not task.done():
             await asyncio.sleep(interval)
             self.last_heartbeat = time.monotonic()
             try:
                 held = await self.ledger.awrite(
-                    lambda c: jobs.heartbeat(c, job.id, worker_id, self.lease_seconds)
+                    lambda c: jobs.heartbeat(c, job.id, worker_id, self.config.lease_seconds)
                 )
             except Exception:
                 log.exception("lease heartbeat failed", extra={"job_id": job.id})
@@ -438,7 +368,8 @@ class Worker:
         status = await self.ledger.awrite(
             lambda c: jobs.fail(
                 c, job.id, worker_id, error, retry=(mode == "retry"),
-                backoff_base=self.backoff_base, backoff_max=self.backoff_max,
+                backoff_base=self.config.backoff_base, backoff_max=self.config.backoff_max,
+                hooks=self.wiring.dead_letter,
             )
         )  # fmt: skip
         if status == "dead":
