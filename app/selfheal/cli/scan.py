@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from selfheal.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
+from selfheal.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError, semgrep_engine_setting
 from selfheal.model.findings import Finding, Severity, Source
 from selfheal.model.repo_config import DEFAULT_PATH, ConfigError, ScanConfig, load_repo_config
 from selfheal.report import FORMATS, render
@@ -96,6 +96,7 @@ def _options(args: argparse.Namespace, config: ScanConfig) -> ScanOptions:
         max_file_size=args.max_file_size or config.max_file_size,
         include_vendored=args.include_vendored or config.include_vendored,
         exclude=config.exclude + tuple(args.exclude),
+        semgrep_engine=semgrep_engine_setting(),
     )
 
 
@@ -133,24 +134,20 @@ def _progress(args: argparse.Namespace) -> bool:
 # --- public functions ------------------------------------------------------------------
 
 
-def run(args: argparse.Namespace) -> int:
-    root = Path(args.path)
-    if not root.exists():
-        raise UsageError(f"no such file or directory: {args.path}")
+def _config(args: argparse.Namespace, root: Path) -> ScanConfig:
+    """The ``scan`` section of ``--config``, else of the tree's own config file, if any."""
     config_path = Path(args.config) if args.config else root / DEFAULT_PATH
     if args.config and not config_path.is_file():
         raise UsageError(f"no such config file: {args.config}")
-    config = load_scan_config(config_path) if config_path.is_file() else ScanConfig()
-    fail_on = args.fail_on or config.fail_on.label
-    threshold = parse_threshold(fail_on)
-    _check_inputs(args)
-    options = _options(args, config)
-    if args.write_baseline:
-        return _write_baseline(root, args, options)
+    return load_scan_config(config_path) if config_path.is_file() else ScanConfig()
 
-    report = scan_path(root, options, base=args.base, progress=_progress(args))
-    meta = _meta(report, args, fail_on)
-    common: dict[str, Any] = {"skipped": report.skipped, "errors": report.errors, "meta": meta}
+
+def _emit(args: argparse.Namespace, report: ScanReport, fail_on: str) -> None:
+    """Write the report where it was asked for: the main format, a SARIF file, the job
+    summary and workflow annotations on GitHub Actions."""
+    common: dict[str, Any] = {
+        "skipped": report.skipped, "errors": report.errors, "meta": _meta(report, args, fail_on)
+    }  # fmt: skip
     output = render(args.format, report.findings, **common)
     if args.output:
         _write(args.output, output)
@@ -167,6 +164,10 @@ def run(args: argparse.Namespace) -> int:
     if annotate and args.format != "annotations" and report.findings:
         stream = sys.stderr if args.format in MACHINE_FORMATS and not args.output else sys.stdout
         stream.write(render("annotations", report.findings))
+
+
+def _tell(report: ScanReport) -> None:
+    """Warnings (the first few) and every error that left the scan incomplete, on stderr."""
     for warning in report.warnings[:MAX_WARNINGS_SHOWN]:
         print(f"selfheal: warning: {warning}", file=sys.stderr)
     if len(report.warnings) > MAX_WARNINGS_SHOWN:
@@ -176,6 +177,22 @@ def run(args: argparse.Namespace) -> int:
         )
     for error in report.errors:
         print(f"selfheal: scan incomplete: {error}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    root = Path(args.path)
+    if not root.exists():
+        raise UsageError(f"no such file or directory: {args.path}")
+    config = _config(args, root)
+    fail_on = args.fail_on or config.fail_on.label
+    threshold = parse_threshold(fail_on)
+    _check_inputs(args)
+    options = _options(args, config)
+    if args.write_baseline:
+        return _write_baseline(root, args, options)
+    report = scan_path(root, options, base=args.base, progress=_progress(args))
+    _emit(args, report, fail_on)
+    _tell(report)
     return exit_code(report, threshold)
 
 

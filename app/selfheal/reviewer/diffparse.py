@@ -195,6 +195,155 @@ def _no_newline(state: _File | None, last_new: int | None) -> None:
 # -- public functions ------------------------------------------------------------------------
 
 
+class _Parser:
+    """The state of one pass over a diff's lines: the file being read, and inside a hunk
+    how many old and new lines it still owes."""
+
+    def __init__(self, lines: list[bytes]) -> None:
+        self.lines = lines
+        self.files: dict[str, ChangedFile] = {}
+        self.state: _File | None = None
+        self.old_left = self.new_left = 0
+        self.cursor = 0
+        self.markers = bytearray()  # of the current hunk
+        self.last_new: int | None = None  # new-side line number of the previous hunk line
+        self.in_binary_patch = False
+
+    def run(self) -> None:
+        for index, line in enumerate(self.lines):
+            if self.old_left > 0 or self.new_left > 0:
+                self.hunk_line(line, index + 1)
+            else:
+                self.outside_hunk(index, line)
+        if self.old_left > 0 or self.new_left > 0:
+            raise DiffError(
+                f"diff ends inside a hunk ({self.old_left} old and {self.new_left} new line(s) "
+                "missing)",
+                len(self.lines),
+            )
+
+    def _start(self, state: _File) -> _File:
+        """Finish the current file (if any) and make ``state`` the current one."""
+        if self.state is not None:
+            _finish(self.state, self.files)
+        self.state = state
+        return state
+
+    def hunk_line(self, line: bytes, lineno: int) -> None:
+        marker, body = line[:1], line[1:] + b"\n"
+        if marker in (b"", b"\r"):  # an empty context line whose space was stripped
+            marker, body = b" ", line + b"\n"
+        if marker == b" " and self.old_left > 0 and self.new_left > 0:
+            self.old_left, self.new_left = self.old_left - 1, self.new_left - 1
+        elif marker == b"+" and self.new_left > 0:
+            self.new_left -= 1
+        elif marker == b"-" and self.old_left > 0:
+            self.old_left -= 1
+            self.markers += marker
+            self.last_new = None
+            return
+        elif marker == b"\\":
+            _no_newline(self.state, self.last_new)
+            return
+        else:
+            raise DiffError(
+                f"malformed hunk: expected {self.old_left} more old and {self.new_left} more "
+                f"new line(s), got {_text(line)[:60]!r}",
+                lineno,
+            )
+        assert self.state is not None
+        self.markers += marker
+        self.state.lines[self.cursor] = body
+        if marker == b"+":
+            self.state.added.add(self.cursor)
+        self.last_new = self.cursor
+        self.cursor += 1
+
+    def outside_hunk(self, index: int, line: bytes) -> None:
+        lineno, text = index + 1, _text(line)
+        state = self.state
+        if text.startswith("\\") and state is not None and state.hunks:
+            _no_newline(state, self.last_new)
+            return
+        self.last_new = None
+        if text.startswith("diff --git "):
+            old, new = git_header_paths(text[len("diff --git ") :], lineno)
+            self._start(_File(old=checked(old, lineno), new=checked(new, lineno), git=True))
+            self.in_binary_patch = False
+        elif not self.in_binary_patch:  # a GIT binary patch's data lines are skipped
+            self.header_or_stray(index, line, text)
+
+    def header_or_stray(self, index: int, line: bytes, text: str) -> None:
+        lineno, state = index + 1, self.state
+        if text.startswith("--- ") and self._next_is_new_header(index):
+            self.file_headers(text, _text(self.lines[index + 1])[4:], lineno)
+        elif text.startswith("+++ ") and state is not None and state.has_headers:
+            if state.hunks:
+                self.stray(line, text, lineno)  # the second half of a pair comes before hunks
+        elif text.startswith("@@"):
+            self.hunk_header(line, text, lineno)
+        elif text.startswith("Binary files ") and text.endswith(" differ"):
+            self.binary_files(line, text, lineno)
+        elif state is not None and state.git and not state.hunks and not state.has_headers:
+            if _extended_header(state, text, lineno):
+                self.in_binary_patch = state.binary
+        else:
+            self.stray(line, text, lineno)
+
+    def _next_is_new_header(self, index: int) -> bool:
+        return index + 1 < len(self.lines) and self.lines[index + 1][:4] == b"+++ "
+
+    def file_headers(self, text: str, new_text: str, lineno: int) -> None:
+        """A ``---``/``+++`` pair: a plain diff's file, or a git file's headers."""
+        state = self.state
+        if state is None or state.hunks or state.has_headers or not state.git:
+            state = self._start(_File())
+        state.has_headers = True
+        state.old = header_path(text[4:], lineno)
+        state.new = header_path(new_text, lineno + 1)
+        state.created = state.old is None or EPOCH in text
+        state.deleted = state.deleted or EPOCH in new_text
+
+    def hunk_header(self, line: bytes, text: str, lineno: int) -> None:
+        state = self.state
+        if text.startswith("@@@"):
+            raise DiffError("combined diffs (merge commits) are not supported", lineno)
+        if state is None or (state.old is None and state.new is None):
+            raise DiffError("hunk header before any file header", lineno)
+        found = HUNK_RE.match(line.rstrip(b"\r"))
+        if found is None:
+            raise DiffError(f"malformed hunk header {text[:60]!r}", lineno)
+        old_start, self.old_left = int(found.group(1)), int(found.group(2) or b"1")
+        new_start, self.new_left = int(found.group(3)), int(found.group(4) or b"1")
+        if new_start + self.new_left > MAX_LINE_NUMBER:
+            raise DiffError(f"hunk line numbers over {MAX_LINE_NUMBER}", lineno)
+        self.cursor = new_start if self.new_left else new_start + 1
+        hunk = _Hunk(old_start if self.old_left else old_start + 1, self.cursor)
+        state.hunks.append(hunk)
+        self.markers = hunk.markers
+
+    def binary_files(self, line: bytes, text: str, lineno: int) -> None:
+        """``Binary files A and B differ``; any other line of that shape is a stray line."""
+        binary = BINARY_RE.match(text[:MAX_HEADER_CHARS])
+        if binary is None:
+            self.stray(line, text, lineno)
+            return
+        state = self.state
+        if state is None or state.hunks or state.has_headers:
+            state = self._start(_File(old=header_path(binary.group(1), lineno)))
+            state.new = header_path(binary.group(2), lineno)
+        state.binary = True
+
+    def stray(self, line: bytes, text: str, lineno: int) -> None:
+        """A line outside any hunk: commit text is fine, a hunk-shaped line is not."""
+        state = self.state
+        if state is not None and state.hunks and line[:1] in (b"+", b"-", b" "):
+            if text not in ("-- ", "--"):
+                raise DiffError(
+                    "line outside any hunk (a hunk header's line count is too small?)", lineno
+                )
+
+
 def parse_diff(data: bytes | str, *, max_bytes: int = MAX_DIFF_BYTES) -> list[ChangedFile]:
     """Parse a unified diff into changed files (see the module docstring)."""
     raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
@@ -203,122 +352,13 @@ def parse_diff(data: bytes | str, *, max_bytes: int = MAX_DIFF_BYTES) -> list[Ch
     lines = raw.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
-    files: dict[str, ChangedFile] = {}
-    state: _File | None = None
-    old_left = new_left = 0
-    cursor = 0
-    markers = bytearray()  # of the current hunk
-    last_new: int | None = None  # new-side line number of the previous hunk line, if any
-    in_binary_patch = False
-    for index, line in enumerate(lines):
-        lineno = index + 1
-        if old_left > 0 or new_left > 0:
-            marker = line[:1]
-            body = line[1:] + b"\n"
-            if marker in (b"", b"\r"):  # an empty context line whose space was stripped
-                marker, body = b" ", line + b"\n"
-            if marker == b" " and old_left > 0 and new_left > 0:
-                old_left, new_left = old_left - 1, new_left - 1
-            elif marker == b"+" and new_left > 0:
-                new_left -= 1
-            elif marker == b"-" and old_left > 0:
-                old_left -= 1
-                markers += marker
-                last_new = None
-                continue
-            elif marker == b"\\":
-                _no_newline(state, last_new)
-                continue
-            else:
-                raise DiffError(
-                    f"malformed hunk: expected {old_left} more old and {new_left} more new "
-                    f"line(s), got {_text(line)[:60]!r}",
-                    lineno,
-                )
-            assert state is not None
-            markers += marker
-            state.lines[cursor] = body
-            if marker == b"+":
-                state.added.add(cursor)
-            last_new = cursor
-            cursor += 1
-            continue
-        text = _text(line)
-        if text.startswith("\\") and state is not None and state.hunks:
-            _no_newline(state, last_new)
-            continue
-        last_new = None
-        if text.startswith("diff --git "):
-            if state is not None:
-                _finish(state, files)
-            old, new = git_header_paths(text[len("diff --git ") :], lineno)
-            old, new = checked(old, lineno), checked(new, lineno)
-            state = _File(old=old, new=new, git=True)
-            in_binary_patch = False
-            continue
-        if in_binary_patch:
-            continue
-        if text.startswith("--- ") and index + 1 < len(lines) and lines[index + 1][:4] == b"+++ ":
-            if state is None or state.hunks or state.has_headers or not state.git:
-                if state is not None:
-                    _finish(state, files)
-                state = _File()
-            state.has_headers = True
-            new_text = _text(lines[index + 1])[4:]
-            state.old = header_path(text[4:], lineno)
-            state.new = header_path(new_text, lineno + 1)
-            state.created = state.old is None or EPOCH in text
-            state.deleted = state.deleted or EPOCH in new_text
-            continue
-        if text.startswith("+++ ") and state is not None and state.has_headers and not state.hunks:
-            continue  # the second half of a ---/+++ pair
-        if text.startswith("@@"):
-            if text.startswith("@@@"):
-                raise DiffError("combined diffs (merge commits) are not supported", lineno)
-            if state is None or (state.old is None and state.new is None):
-                raise DiffError("hunk header before any file header", lineno)
-            found = HUNK_RE.match(line.rstrip(b"\r"))
-            if found is None:
-                raise DiffError(f"malformed hunk header {text[:60]!r}", lineno)
-            old_start, old_left = int(found.group(1)), int(found.group(2) or b"1")
-            new_start, new_left = int(found.group(3)), int(found.group(4) or b"1")
-            if new_start + new_left > MAX_LINE_NUMBER:
-                raise DiffError(f"hunk line numbers over {MAX_LINE_NUMBER}", lineno)
-            cursor = new_start if new_left else new_start + 1
-            hunk = _Hunk(old_start if old_left else old_start + 1, cursor)
-            state.hunks.append(hunk)
-            markers = hunk.markers
-            continue
-        binary = None
-        if text.startswith("Binary files ") and text.endswith(" differ"):
-            binary = BINARY_RE.match(text[:MAX_HEADER_CHARS])
-        if binary is not None:
-            if state is None or state.hunks or state.has_headers:
-                if state is not None:
-                    _finish(state, files)
-                state = _File(old=header_path(binary.group(1), lineno))
-                state.new = header_path(binary.group(2), lineno)
-            state.binary = True
-            continue
-        if state is not None and state.git and not state.hunks and not state.has_headers:
-            if _extended_header(state, text, lineno):
-                in_binary_patch = state.binary
-                continue
-        if state is not None and state.hunks and line[:1] in (b"+", b"-", b" "):
-            if text not in ("-- ", "--"):
-                raise DiffError(
-                    "line outside any hunk (a hunk header's line count is too small?)", lineno
-                )
-    if old_left > 0 or new_left > 0:
-        raise DiffError(
-            f"diff ends inside a hunk ({old_left} old and {new_left} new line(s) missing)",
-            len(lines),
-        )
-    if state is not None:
-        _finish(state, files)
+    parser = _Parser(lines)
+    parser.run()
+    if parser.state is not None:
+        _finish(parser.state, parser.files)
     elif raw.strip():
         raise DiffError("no file headers found: this is not a unified diff", 1)
-    return list(files.values())
+    return list(parser.files.values())
 
 
 def changeset_from_diff(data: bytes | str, *, max_bytes: int = MAX_DIFF_BYTES) -> ChangeSet:
