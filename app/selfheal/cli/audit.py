@@ -8,25 +8,24 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from selfheal.cli import EXIT_FINDINGS, EXIT_OK, UsageError
-from selfheal.cli.ledger_access import reading, terminal_safe
+from selfheal.cli.ledger_access import add_db_option, reading, terminal_safe
 
 
 def register(subparsers: Any) -> None:
     audit = subparsers.add_parser("audit", help="verify or list the audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     verify = audit_sub.add_parser("verify", help="check the hash chain")
-    verify.add_argument("--db", type=Path, help="ledger file (default: $SELFHEAL_DB)")
+    add_db_option(verify)
     verify.add_argument(
         "--expect", metavar="HASH", help="a head hash printed by an earlier verify: fail if no "
         "entry has it (detects entries cut off the end)",
     )  # fmt: skip
     verify.set_defaults(handler=run_verify)
     log = audit_sub.add_parser("log", help="list audit entries, newest first")
-    log.add_argument("--db", type=Path, help="ledger file (default: $SELFHEAL_DB)")
+    add_db_option(log)
     log.add_argument("--repo", metavar="OWNER/NAME")
     log.add_argument("--request", type=int, metavar="N", help="request issue number")
     log.add_argument("--actor", metavar="LOGIN")

@@ -10,18 +10,17 @@ import dataclasses
 import json
 import sqlite3
 import sys
-from pathlib import Path
 from typing import Any
 
 from selfheal.cli import EXIT_FINDINGS, EXIT_OK, UsageError
-from selfheal.cli.ledger_access import ledger_path, reading, terminal_safe
+from selfheal.cli.ledger_access import add_db_option, ledger_path, reading, terminal_safe
 
 
 def register(subparsers: Any) -> None:
     jobs_parser = subparsers.add_parser("jobs", help="inspect the job queue, retry dead jobs")
     jobs_sub = jobs_parser.add_subparsers(dest="jobs_command", metavar="ACTION", required=True)
     listing = jobs_sub.add_parser("list", help="list jobs (default: dead ones)")
-    listing.add_argument("--db", type=Path, help="ledger file (default: $SELFHEAL_DB)")
+    add_db_option(listing)
     listing.add_argument(
         "--status", default="dead", choices=("queued", "running", "done", "dead", "all")
     )
@@ -31,7 +30,7 @@ def register(subparsers: Any) -> None:
     listing.set_defaults(handler=run_jobs_list)
     retry = jobs_sub.add_parser("retry", help="give a dead job a fresh set of attempts")
     retry.add_argument("job_id", type=int, metavar="ID")
-    retry.add_argument("--db", type=Path, help="ledger file (default: $SELFHEAL_DB)")
+    add_db_option(retry)
     retry.set_defaults(handler=run_jobs_retry)
 
 

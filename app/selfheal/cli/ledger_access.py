@@ -13,6 +13,11 @@ from selfheal.cli import UsageError
 from selfheal.config.settings import db_path_from, environment
 
 
+def add_db_option(parser: argparse.ArgumentParser) -> None:
+    """The ``--db`` option every ledger command takes."""
+    parser.add_argument("--db", type=Path, help="ledger file (default: $SELFHEAL_DB)")
+
+
 def ledger_path(args: argparse.Namespace) -> Path:
     path: Path = args.db if args.db is not None else db_path_from(environment())
     if not path.is_file():

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from selfheal.cli import EXIT_OK, UsageError
+from selfheal.cli.ledger_access import add_db_option
 from selfheal.config.settings import SettingsError, load_settings
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ def register(subparsers: Any) -> None:
     serve = subparsers.add_parser("serve", help="run the GitHub App webhook server and workers")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (0 = any)")
-    serve.add_argument("--db", type=Path, help="ledger file (default: $SELFHEAL_DB)")
+    add_db_option(serve)
     serve.add_argument("--env-file", type=Path, default=Path(".env"), help="dotenv file")
     serve.set_defaults(handler=run_serve)
 
