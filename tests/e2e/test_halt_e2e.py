@@ -111,3 +111,60 @@ async def test_lock_label_halts_reverts_outsiders_and_resumes(
         assert final.conclusion == "success", final.output
     finally:
         await server.stop()
+
+
+def _dead_jobs(server: Server) -> list[jobs.Job]:
+    return list(server.ledger.read(lambda c: jobs.find(c, status="dead")))
+
+
+async def test_the_lock_label_halts_a_repository_with_no_commit(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    """The config cannot be read from an empty repository (its default branch does not
+    exist): the default label still halts and resumes, and no job is retried or lost."""
+    emu = github_emulator
+    repo = emu.create_repo("acme/empty", {})
+    maint = emu.person("maint", "maintain")
+    server = await Server.start(emu, tmp_path / "ledger.db")
+    try:
+        emu.install([repo])
+        stop = await maint.open_issue(repo, "Stop", labels=[HALT])
+        started = await until(lambda: server.audit("halt.started"), what="halt on an empty repo")
+        assert started[0].details["label"] == HALT
+        await maint.remove_label(repo, stop["number"], HALT)
+        await until(lambda: server.audit("halt.resumed"), what="resume on an empty repo")
+        assert _dead_jobs(server) == []
+    finally:
+        await server.stop()
+
+
+async def test_a_broken_config_halts_on_the_default_and_the_last_label_read(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    emu = github_emulator
+    config = "halt_label: stop-the-bot\n"
+    repo = emu.create_repo(REPO, {**BASE_FILES, ".github/selfheal.yml": config})
+    maint = emu.person("maint", "maintain")
+    server = await Server.start(emu, tmp_path / "ledger.db")
+    try:
+        emu.install([repo])
+        first = await maint.open_issue(repo, "Stop", labels=["stop-the-bot"])
+        await until(lambda: server.audit("halt.started"), what="halt on the configured label")
+        await maint.remove_label(repo, first["number"], "stop-the-bot")
+        await until(lambda: server.audit("halt.resumed"), what="resume")
+        # The file breaks on the default branch: the bot can no longer read the label name.
+        await maint.push(repo, "main", {".github/selfheal.yml": "halt_label: [unclosed\n"})
+        await maint.add_labels(repo, first["number"], "stop-the-bot")
+        await until(lambda: len(server.audit("halt.started")) == 2, what="last label read")
+        await maint.remove_label(repo, first["number"], "stop-the-bot")
+        await until(lambda: len(server.audit("halt.resumed")) == 2, what="resume again")
+        second = await maint.open_issue(repo, "Stop too", labels=[HALT])
+        started = await until(
+            lambda: len(server.audit("halt.started")) == 3 and server.audit("halt.started"),
+            what="the default label halts",
+        )
+        labels = {entry.details["label"] for entry in started}
+        assert labels == {"stop-the-bot", HALT}
+        assert second["number"] != first["number"] and _dead_jobs(server) == []
+    finally:
+        await server.stop()

@@ -232,7 +232,9 @@ class Emulator:
         owner = self.world.user(owner_login, type=owner_type)
         path = self.root / "git" / owner_login / f"{name}.git"
         path.parent.mkdir(parents=True, exist_ok=True)
-        gitdata.init_bare(path, default_branch, files or {"README.md": f"# {name}\n"})
+        gitdata.init_bare(
+            path, default_branch, {"README.md": f"# {name}\n"} if files is None else files
+        )
         repo = Repo(
             id=self.world.next_id(),
             owner=owner,

@@ -290,3 +290,27 @@ async def test_github_giving_up_is_logged_without_a_traceback(
     }
     assert not failed["GitHubGaveUp"].exc_info
     assert failed["RuntimeError"].exc_info
+
+
+@pytest.mark.parametrize(("status", "attempts"), [(404, 1), (410, 1), (422, 3), (502, 3)])
+async def test_a_vanished_repository_is_not_retried(
+    ledger: Ledger, status: int, attempts: int
+) -> None:
+    """GitHub's 404 and 410 (repository, branch or installation gone) end the job at once;
+    other answers use up the job's attempts as before."""
+    from http import HTTPStatus
+
+    import gidgethub
+
+    async def gone(job: jobs.Job, ctx: JobContext) -> None:
+        if status >= 500:
+            raise gidgethub.GitHubBroken(HTTPStatus(status))
+        raise gidgethub.BadRequest(HTTPStatus(status))
+
+    job_id, _ = await ledger.awrite(lambda c: jobs.enqueue(c, "gone", {}, max_attempts=3))
+    worker = _worker(ledger, {"gone": gone})
+    await worker.start()
+    await wait_for(lambda: _status(ledger, job_id) == "dead")
+    await worker.stop()
+    job = ledger.read(lambda c: jobs.get(c, job_id))
+    assert job is not None and job.attempts == attempts

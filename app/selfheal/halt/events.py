@@ -19,7 +19,7 @@ from gidgethub.sansio import Event
 
 from selfheal.github.protocol import GitHubAPI
 from selfheal.github.repo import can_write, split
-from selfheal.halt.state import cached_issues, halt_label, search_halting, transition
+from selfheal.halt.state import Labels, cached_issues, halt_labels, search_halting, transition
 from selfheal.runtime.context import JobContext
 
 ACTIONS = ("opened", "labeled", "unlabeled", "closed", "reopened", "deleted", "transferred")
@@ -60,6 +60,14 @@ def _carries(issue: dict[str, Any], label: str) -> bool:
     return any(str(lb.get("name", "")).lower() == label.lower() for lb in issue.get("labels") or [])
 
 
+def _toggled(data: dict[str, Any], issue: dict[str, Any], labels: Labels) -> str | None:
+    """The halting label this event is about, or None when it concerns none of them."""
+    if data.get("action") in ("labeled", "unlabeled"):
+        name = str((data.get("label") or {}).get("name", ""))
+        return next((label for label in labels if label.lower() == name.lower()), None)
+    return next((label for label in labels if _carries(issue, label)), None)
+
+
 async def on_issue(event: Event, ctx: JobContext, listeners: Sequence[HaltListener] = ()) -> None:
     """An ``issues`` event: apply a lock-label toggle, or revert an unauthorised one."""
     data = event.data
@@ -69,31 +77,29 @@ async def on_issue(event: Event, ctx: JobContext, listeners: Sequence[HaltListen
         return
     repo = str(data["repository"]["full_name"])
     gh = await ctx.github()
-    label = await halt_label(
-        gh, repo, ctx.caches.config_text, data["repository"].get("default_branch")
-    )
-    if action in ("labeled", "unlabeled"):
-        if str((data.get("label") or {}).get("name", "")).lower() != label.lower():
-            return
-    elif not _carries(issue, label):
+    labels = await halt_labels(ctx, gh, repo, data["repository"].get("default_branch"))
+    label = _toggled(data, issue, labels)
+    if label is None:
         return
     number = int(issue["number"])
     sender = str((data.get("sender") or {}).get("login") or "")
     details = {"issue": number, "label": label, "action": action, "delivery": event.delivery_id}
+    # Still halting after this event: added, or one of several halting labels taken off.
+    halting = action in ADDS or (action == "unlabeled" and any(_carries(issue, x) for x in labels))
     fallback: set[int] | None = None
-    if await cached_issues(ctx, repo, label) is None:
+    if await cached_issues(ctx, repo, labels) is None:
         # No cache yet: the search shows the state AFTER this event; undo it.
-        found = await search_halting(gh, repo, label)
-        fallback = found - {number} if action in ADDS else found | {number}
+        found = await search_halting(gh, repo, labels)
+        fallback = found - {number} if halting else found | {number}
     if action not in TRUSTED and sender.lower() != (await ctx.bot_login()).lower():
         if not await can_write(gh, repo, sender):
             await _revert(gh, repo, number, action, label)
-            await ctx.ledger.awrite(lambda c: transition(c, repo, label, fallback))
+            await ctx.ledger.awrite(lambda c: transition(c, repo, labels, fallback))
             refused = {**details, "reason": "no write permission"}
             await ctx.audit(sender, "halt.toggle_reverted", refused)
             return
-    change = (number, action in ADDS)
-    before, after = await ctx.ledger.awrite(lambda c: transition(c, repo, label, fallback, change))
+    change = (number, halting)
+    before, after = await ctx.ledger.awrite(lambda c: transition(c, repo, labels, fallback, change))
     await ctx.audit(sender, f"halt.{action}", details)
     if after and not before:
         stopped = stop_running_jobs(ctx, repo)

@@ -63,7 +63,7 @@ async def halt_repo(gh: GitHubAPI, repo: str, reason: str | None = None) -> tupl
 async def resume_repo(gh: GitHubAPI, repo: str) -> tuple[list[int], str]:
     """Remove the lock label from every open issue carrying it; returns (issues, label)."""
     label = await halt_label(gh, repo)
-    numbers = set(await search_halting(gh, repo, label))
+    numbers = set(await search_halting(gh, repo, [label]))
     dashboard = await find_dashboard(gh, repo)
     if dashboard is not None:
         numbers.add(dashboard)

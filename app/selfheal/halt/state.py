@@ -6,12 +6,20 @@ A repository is halted while any OPEN issue carries the lock label (``halt_label
 ``halt:<repo>``), kept current by the ``issues`` events (see :mod:`selfheal.halt.events`) so
 that search-index lag never matters. Other features call :func:`is_halted` before starting
 work.
+
+A halt must take effect even when the configuration cannot be read (an empty repository, a
+broken file, GitHub failing): then both the default label and the last label name that was
+read successfully halt (:func:`halt_labels`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+import gidgethub
+
+from selfheal.github.client import GitHubGaveUp
 from selfheal.github.protocol import GitHubAPI
 from selfheal.github.repo import repo_config
 from selfheal.ledger import effects
@@ -20,10 +28,26 @@ from selfheal.model.repo_config import RepoConfig, TextCache
 from selfheal.runtime.context import JobContext
 
 KIND = "halt_state"
+LABEL_KIND = "halt_label"
+# What reading the configuration can fail with, short of a bug: GitHub's answers (an empty
+# repository's missing branch is a 404) and the client giving up after its retries.
+UNREADABLE = (gidgethub.GitHubException, GitHubGaveUp)
+
+Labels = tuple[str, ...]
 
 
 def _key(repo: str) -> str:
     return f"halt:{repo.lower()}"
+
+
+def _label_key(repo: str) -> str:
+    return f"halt-label:{repo.lower()}"
+
+
+def label_set(names: Iterable[str]) -> Labels:
+    """Distinct names (case-insensitively, as GitHub compares labels), in a stable order."""
+    unique = {name.lower(): name for name in names}
+    return tuple(unique[key] for key in sorted(unique))
 
 
 def search_query(repo: str, label: str) -> str:
@@ -33,40 +57,78 @@ def search_query(repo: str, label: str) -> str:
 async def halt_label(
     gh: GitHubAPI, repo: str, cache: TextCache | None = None, default_branch: str | None = None
 ) -> str:
-    """The configured lock label (the default when the config file is broken: fail closed
-    towards halting on the well-known label)."""
-    config = await repo_config(gh, repo, cache, default_branch)
+    """The configured lock label; the default when the config cannot be read or is broken
+    (fail closed towards halting on the well-known label)."""
+    try:
+        config = await repo_config(gh, repo, cache, default_branch)
+    except UNREADABLE:
+        return HALT_LABEL
     return config.halt_label if isinstance(config, RepoConfig) else HALT_LABEL
 
 
-def _cached(conn: Any, repo: str, label: str) -> set[int] | None:
-    """The cached halting issues, or None when nothing is cached for this label."""
+async def halt_labels(
+    ctx: JobContext, gh: GitHubAPI, repo: str, default_branch: str | None = None
+) -> Labels:
+    """The labels that halt ``repo`` now: the configured one; when the configuration cannot
+    be read, the default and the last name that was read successfully."""
+    try:
+        config = await repo_config(gh, repo, ctx.caches.config_text, default_branch)
+    except UNREADABLE:
+        config = None
+    if isinstance(config, RepoConfig):
+        await _remember_label(ctx, repo, config.halt_label)
+        return (config.halt_label,)
+    last = await ctx.ledger.aread(lambda c: effects.get_effect(c, _label_key(repo)))
+    known = [str(last.data["label"])] if last is not None and last.data.get("label") else []
+    return label_set([HALT_LABEL, *known])
+
+
+async def _remember_label(ctx: JobContext, repo: str, label: str) -> None:
+    key = _label_key(repo)
+    last = await ctx.ledger.aread(lambda c: effects.get_effect(c, key))
+    if last is not None and last.data.get("label") == label:
+        return
+
+    def save(conn: Any) -> None:
+        effects.forget_effect(conn, key)
+        effects.record_effect(conn, key, LABEL_KIND, None, data={"label": label})
+
+    await ctx.ledger.awrite(save)
+
+
+def _names(labels: Labels) -> list[str]:
+    return [name.lower() for name in labels]
+
+
+def _cached(conn: Any, repo: str, labels: Labels) -> set[int] | None:
+    """The cached halting issues, or None when nothing is cached for these labels (a new
+    label set starts over from GitHub's search)."""
     cached = effects.get_effect(conn, _key(repo))
-    if cached is not None and cached.data.get("label") == label:
+    if cached is not None and cached.data.get("labels") == _names(labels):
         return {int(n) for n in cached.data.get("issues", [])}
     return None
 
 
-def _save(conn: Any, repo: str, label: str, issues: set[int]) -> None:
+def _save(conn: Any, repo: str, labels: Labels, issues: set[int]) -> None:
     effects.forget_effect(conn, _key(repo))
-    data = {"label": label, "issues": sorted(issues)}
+    data = {"labels": _names(labels), "issues": sorted(issues)}
     effects.record_effect(conn, _key(repo), KIND, None, data=data)
 
 
-async def _store(ctx: JobContext, repo: str, label: str, issues: set[int]) -> None:
-    await ctx.ledger.awrite(lambda c: _save(c, repo, label, issues))
+async def _store(ctx: JobContext, repo: str, labels: Labels, issues: set[int]) -> None:
+    await ctx.ledger.awrite(lambda c: _save(c, repo, labels, issues))
 
 
 def transition(
     conn: Any,
     repo: str,
-    label: str,
+    labels: Labels,
     fallback: set[int] | None,
     change: tuple[int, bool] | None = None,
 ) -> tuple[set[int], set[int]]:
     """Apply one issue's change to the cached set in ONE writer transaction (two workers
     handling two labels at once cannot lose either); returns (before, after)."""
-    before = _cached(conn, repo, label)
+    before = _cached(conn, repo, labels)
     if before is None:
         before = set(fallback or ())
     after = set(before)
@@ -76,35 +138,39 @@ def transition(
             after.add(number)
         else:
             after.discard(number)
-    _save(conn, repo, label, after)
+    _save(conn, repo, labels, after)
     return before, after
 
 
-async def search_halting(gh: GitHubAPI, repo: str, label: str) -> set[int]:
+async def search_halting(gh: GitHubAPI, repo: str, labels: Iterable[str]) -> set[int]:
+    """Open issues carrying any of ``labels``, from GitHub's search."""
     found: set[int] = set()
-    async for item in gh.paginate("search.issues_and_pull_requests", q=search_query(repo, label)):
-        found.add(int(item["number"]))
+    for label in labels:
+        query = search_query(repo, label)
+        async for item in gh.paginate("search.issues_and_pull_requests", q=query):
+            found.add(int(item["number"]))
     return found
 
 
-async def cached_issues(ctx: JobContext, repo: str, label: str) -> set[int] | None:
-    return await ctx.ledger.aread(lambda c: _cached(c, repo, label))
+async def cached_issues(ctx: JobContext, repo: str, labels: Labels) -> set[int] | None:
+    return await ctx.ledger.aread(lambda c: _cached(c, repo, labels))
 
 
-async def halting_issues(ctx: JobContext, gh: GitHubAPI, repo: str, label: str) -> set[int]:
-    """Open issues carrying ``label``: the ledger cache, else GitHub's search (then cached)."""
-    cached = await cached_issues(ctx, repo, label)
+async def halting_issues(ctx: JobContext, gh: GitHubAPI, repo: str, labels: Labels) -> set[int]:
+    """Open issues carrying ``labels``: the ledger cache, else GitHub's search (then cached)."""
+    cached = await cached_issues(ctx, repo, labels)
     if cached is not None:
         return cached
-    issues = await search_halting(gh, repo, label)
-    await _store(ctx, repo, label, issues)
+    issues = await search_halting(gh, repo, labels)
+    await _store(ctx, repo, labels, issues)
     return issues
 
 
 async def is_halted(
     ctx: JobContext, repo: str, *, gh: GitHubAPI | None = None, label: str | None = None
 ) -> bool:
-    """Whether ``repo`` is halted. Job handlers call this before starting anything."""
+    """Whether ``repo`` is halted (by ``label``, default: :func:`halt_labels`). Job handlers
+    call this before starting anything."""
     gh = gh if gh is not None else await ctx.github()
-    label = label if label is not None else await halt_label(gh, repo, ctx.caches.config_text)
-    return bool(await halting_issues(ctx, gh, repo, label))
+    labels = (label,) if label is not None else await halt_labels(ctx, gh, repo)
+    return bool(await halting_issues(ctx, gh, repo, labels))

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import gidgethub
 from gidgethub.sansio import Event
 
 from selfheal.config.metrics import AppMetrics
@@ -49,6 +50,7 @@ from selfheal.runtime.logs import mask
 log = logging.getLogger(__name__)
 
 NOTED_MAX = 10_000
+GONE_STATUSES = frozenset({404, 410})
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,13 @@ class WorkerConfig:
     job_timeout: float = 1800.0
     data_dir: Path | None = None
     semgrep_engine: str | None = None
+
+
+def _gone(exc: Exception) -> bool:
+    """GitHub said the repository, branch, installation or object is not there (404) or no
+    longer is (410): retrying cannot change that. 5xx, rate limits and other transient
+    states arrive as GitHubGaveUp after the client's own retries, and are retried."""
+    return isinstance(exc, gidgethub.BadRequest) and exc.status_code in GONE_STATUSES
 
 
 async def _no_github(installation_id: int | None) -> Any:
@@ -328,7 +337,7 @@ class Worker:
         if isinstance(exc, JobCancelled):
             await self._finish(job, worker_id, "dead", f"cancelled: {exc}")
             return "cancelled"
-        if isinstance(exc, PermanentError):
+        if isinstance(exc, PermanentError) or _gone(exc):
             await self._finish(job, worker_id, "dead", f"{type(exc).__name__}: {exc}")
             return "dead"
         # GitHub giving up after its bounded retries is an explained, expected failure: its
