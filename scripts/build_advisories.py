@@ -1,10 +1,11 @@
-"""Build the compact advisory snapshot bundled in app/data/advisories/.
+"""Build the compact advisory snapshot bundled in app/selfheal/data/advisories/.
 
     python scripts/build_advisories.py [--source PATH] [--out PATH]
 
-The source is the PyPA advisory database export in ``../shared/data/`` (CC-BY-4.0). The
-output keeps only what matching needs, plus the attribution and the snapshot date, and is
-byte-for-byte reproducible (a test rebuilds it and compares).
+The source defaults to the PyPA advisory database export kept in this repository,
+``scripts/data/`` (CC-BY-4.0, see the README there). The output keeps only what matching
+needs, plus the attribution and the snapshot date, and is byte-for-byte reproducible (a test
+rebuilds it and compares).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT / "app"))
 
 from selfheal.scanner.advisories import (  # noqa: E402
     BUNDLED_NAME,
@@ -24,9 +25,8 @@ from selfheal.scanner.advisories import (  # noqa: E402
     write_compact,
 )
 
-SHARED_SOURCE = (
-    REPO_ROOT.parent / "shared" / "data" / "pypa-advisory-database-2024-10-10.osv.jsonl.gz"
-)
+SOURCE = REPO_ROOT / "scripts" / "data" / "pypa-advisory-database-2024-10-10.osv.jsonl.gz"
+OUT = REPO_ROOT / "app" / "selfheal" / "data" / "advisories" / BUNDLED_NAME
 HEADER = {
     "source": "PyPA advisory database (OSV)",
     "snapshot": "2024-10-10",
@@ -51,10 +51,8 @@ def build(source: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path, default=SHARED_SOURCE)
-    parser.add_argument(
-        "--out", type=Path, default=REPO_ROOT / "app" / "data" / "advisories" / BUNDLED_NAME
-    )
+    parser.add_argument("--source", type=Path, default=SOURCE)
+    parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     if not args.source.is_file():
         print(f"source data not found: {args.source}", file=sys.stderr)

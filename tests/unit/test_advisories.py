@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import runpy
 import subprocess
 import sys
 import zipfile
@@ -29,14 +30,15 @@ from tests.support import paths
 from tests.support.paths import ROOT
 
 REPO = ROOT
-SHARED = REPO.parent / "shared" / "data" / "pypa-advisory-database-2024-10-10.osv.jsonl.gz"
+BUILD_SCRIPT = REPO / "scripts" / "build_advisories.py"
+# The PyPA export the bundled snapshot is built from, kept in the repository (CC-BY-4.0).
+SOURCE = REPO / "scripts" / "data" / "pypa-advisory-database-2024-10-10.osv.jsonl.gz"
 OSV_FIXTURES = paths.FIXTURES / "deps" / "osv"
 
 
 @pytest.fixture(scope="module")
-def shared_records() -> list[dict[str, Any]]:
-    assert SHARED.is_file(), f"the shared PyPA export must sit beside the clone: {SHARED}"
-    return [doc for _, doc in iter_osv_documents(SHARED)]
+def source_records() -> list[dict[str, Any]]:
+    return [doc for _, doc in iter_osv_documents(SOURCE)]
 
 
 @pytest.fixture(scope="module")
@@ -50,21 +52,31 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "home"
 
 
+def test_build_script_defaults_are_the_files_in_the_repository(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the script puts app/ on the path
+    script = runpy.run_path(str(BUILD_SCRIPT), run_name="build_advisories")
+    assert script["SOURCE"] == SOURCE
+    assert script["OUT"] == bundled_path()
+
+
 def test_bundled_snapshot_is_what_the_script_builds(tmp_path: Path) -> None:
-    assert SHARED.is_file(), f"the shared PyPA export must sit beside the clone: {SHARED}"
+    """The script, run on its default source, writes exactly the bytes that ship."""
     out = tmp_path / "rebuilt.json.gz"
-    script = REPO / "scripts" / "build_advisories.py"
     done = subprocess.run(
-        [sys.executable, str(script), "--source", str(SHARED), "--out", str(out)],
+        [sys.executable, str(BUILD_SCRIPT), "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    rebuilt = json.loads(gzip.decompress(out.read_bytes()))
-    shipped = json.loads(gzip.decompress(bundled_path().read_bytes()))
-    assert rebuilt == shipped, "app/data/advisories is stale: run scripts/build_advisories.py"
+    rebuilt, shipped = out.read_bytes(), bundled_path().read_bytes()
+    stale = "the bundled snapshot is stale: run python scripts/build_advisories.py"
+    assert gzip.decompress(rebuilt) == gzip.decompress(shipped), stale
+    # Same content; the gzip stream must match too (no timestamp or file name in the header).
+    assert rebuilt == shipped, "same JSON, different gzip bytes: is the build deterministic?"
 
 
 def test_bundled_snapshot_header_and_size(bundled: AdvisoryDB) -> None:
@@ -79,13 +91,13 @@ def test_bundled_snapshot_header_and_size(bundled: AdvisoryDB) -> None:
 
 
 def test_compaction_keeps_every_affected_version(
-    bundled: AdvisoryDB, shared_records: list[dict[str, Any]]
+    bundled: AdvisoryDB, source_records: list[dict[str, Any]]
 ) -> None:
     """Every version the source lists as affected, and every fixed version, still match
     exactly as before, although the compact file drops versions the ranges cover."""
     by_id = {a.id: a for a in bundled.advisories}
     checked = 0
-    for record in shared_records:
+    for record in source_records:
         advisory = by_id[record["id"]]
         for entry in record["affected"]:
             name = normalize_name(entry["package"]["name"])
