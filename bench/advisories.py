@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "app"))  # the source root
 
 from selfheal.scanner.advisories import AdvisoryDB, bundled_path
 from selfheal.scanner.deps import scan_dependencies
