@@ -34,7 +34,7 @@ def cache_path(data_dir: Path, full_name: str) -> Path:
     return data_dir / "repos" / parts[0] / f"{parts[1]}.git"
 
 
-def _lock(path: Path) -> threading.Lock:
+def repo_lock(path: Path) -> threading.Lock:
     with _LOCKS_GUARD:
         return _LOCKS.setdefault(str(path), threading.Lock())
 
@@ -61,7 +61,7 @@ def fetch_sync(
     Skips the network when every commit in ``want`` is already present. Raises
     :class:`GitOpsError` when the fetch fails or a wanted commit is still missing.
     """
-    with _lock(path):
+    with repo_lock(path):
         repo = _open_or_init(path)
         if want and all(has_commit(repo, sha) for sha in want):
             return path
