@@ -181,6 +181,47 @@ MIGRATIONS += (
             "UPDATE deliveries SET payload = ''",
         ),
     ),
+    (
+        4,
+        "change requests and their transitions",
+        (
+            """CREATE TABLE requests (
+                id TEXT PRIMARY KEY,
+                repository TEXT NOT NULL,
+                issue_number INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                requester TEXT NOT NULL,
+                source TEXT NOT NULL,
+                change_type TEXT NOT NULL,
+                priority INTEGER NOT NULL,
+                agent_id TEXT,
+                targets TEXT NOT NULL,
+                branch TEXT,
+                pr_number INTEGER,
+                head_sha TEXT,
+                cost_usd REAL NOT NULL,
+                budget_usd REAL NOT NULL,
+                data TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL
+            )""",
+            "CREATE UNIQUE INDEX requests_issue ON requests(repository COLLATE NOCASE,"
+            " issue_number)",
+            "CREATE INDEX requests_state ON requests(state, priority)",
+            """CREATE TABLE request_transitions (
+                id INTEGER PRIMARY KEY,
+                request_id TEXT NOT NULL REFERENCES requests(id),
+                from_state TEXT,
+                to_state TEXT NOT NULL,
+                event TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                cost_usd REAL NOT NULL,
+                at REAL NOT NULL
+            )""",
+            "CREATE INDEX request_transitions_request ON request_transitions(request_id, id)",
+        ),
+    ),
 )
 
 
