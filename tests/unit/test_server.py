@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from selfheal.ledger import Ledger, deliveries, jobs
 from selfheal.runtime.server import MAX_BODY, WORKER, create_app
 from selfheal.runtime.worker import JobContext
 from tests.support.appcore import (
+    SECRET,
     Recorder,
     delivery,
     make_settings,
@@ -79,6 +82,17 @@ async def test_rejected_requests(server: Any, mutate: Any, expected: int) -> Non
     mutate(headers)
     status, _answer = await _post(srv, body, headers)
     assert status == expected
+    assert ledger.read(deliveries.count) == 0
+
+
+async def test_sha1_hmac_in_the_sha256_header_is_401(server: Any) -> None:
+    """The docs promise SHA-256 only; gidgethub's validator also took a valid SHA-1 HMAC."""
+    srv, ledger, _ = server
+    body, headers = delivery()
+    sha1 = hmac.new(SECRET.encode(), body, hashlib.sha1).hexdigest()
+    headers["X-Hub-Signature-256"] = f"sha1={sha1}"
+    status, _answer = await _post(srv, body, headers)
+    assert status == 401
     assert ledger.read(deliveries.count) == 0
 
 

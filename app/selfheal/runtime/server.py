@@ -92,6 +92,10 @@ async def webhook(request: web.Request) -> web.Response:
     if not signature:
         _count(request, "unverified", "bad_signature")
         return _answer(401, "missing X-Hub-Signature-256")
+    if not signature.startswith("sha256="):
+        # gidgethub's validator also takes a SHA-1 HMAC ("sha1=") in this header: refuse it.
+        _count(request, "unverified", "bad_signature")
+        return _answer(401, "bad signature")
     headers = {
         "content-type": request.headers.get("Content-Type", ""),
         "x-hub-signature-256": signature,
