@@ -17,7 +17,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from selfheal.ledger import Ledger, deliveries, installations, jobs
-from selfheal.runtime.server import MAX_BODY, METRICS, _payload_text
+from selfheal.runtime.intake import payload_text
+from selfheal.runtime.server import MAX_BODY, METRICS
 from tests.support.appcore import (
     Recorder,
     pull_request_payload,
@@ -116,7 +117,7 @@ def test_only_unpaired_surrogates_make_a_payload_unstorable(
     body: bytes, charset: str, storable: bool
 ) -> None:
     data = json.loads(body.decode(charset))
-    text = _payload_text(body, f"application/json; charset={charset}", data)
+    text = payload_text(body, f"application/json; charset={charset}", data)
     assert (text is not None) is storable
     if text is not None:
         assert json.loads(text) == data

@@ -1,9 +1,10 @@
 """The aiohttp application: ``POST /webhook``, ``GET /healthz``, ``GET /metrics``.
 
-The webhook endpoint only verifies, records and answers: it checks the body size and the
-``X-Hub-Signature-256`` HMAC (through gidgethub, always with the secret), records the
-delivery and enqueues its ``webhook`` job in one ledger transaction, and answers 202. It never
-calls GitHub. A delivery id seen before is answered ``200 duplicate`` and creates nothing.
+The webhook endpoint only verifies, records and answers: the checks themselves (body size,
+the ``X-Hub-Signature-256`` HMAC, the headers and the JSON body) are the sans-I/O functions of
+:mod:`selfheal.runtime.intake`; the handler reads the body, records an accepted delivery and
+enqueues its ``webhook`` job in one ledger transaction, and answers 202. It never calls
+GitHub. A delivery id seen before is answered ``200 duplicate`` and creates nothing.
 
 :func:`create_app` builds the application; the worker and the shared ``ClientSession`` start
 and stop with it (``cleanup_ctx``). Nothing runs at import time.
@@ -12,30 +13,23 @@ and stop with it (``cleanup_ctx``). Nothing runs at import time.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Sequence
-from email.message import Message
 from typing import Any
 
 import aiohttp
-import gidgethub
 from aiohttp import web
-from gidgethub.sansio import Event
 
 from selfheal.config.metrics import CONTENT_TYPE, AppMetrics
 from selfheal.config.settings import Settings
 from selfheal.ledger import Ledger, deliveries, jobs
+from selfheal.runtime import intake
+from selfheal.runtime.intake import MAX_BODY, Delivery, Refusal
 from selfheal.runtime.worker import Dispatch, GitHubFactory, Worker
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MiB
-MAX_DELIVERY_ID = 128
-UTF8_NAMES = frozenset({"utf-8", "utf8"})
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 HEALTH_TIMEOUT = 5.0
 LEDGER: web.AppKey[Ledger] = web.AppKey("ledger", Ledger)
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
@@ -47,109 +41,54 @@ def _answer(status: int, message: str, **extra: Any) -> web.Response:
     return web.json_response({"status": message, **extra}, status=status)
 
 
-def _payload_text(body: bytes, content_type: str, data: Any) -> str | None:
-    """The payload as stored: the body itself when it is UTF-8 JSON, else the decoded data
-    re-encoded (another charset, or a form-encoded body). None when the data cannot be stored
-    in SQLite (unpaired surrogates), which only a hostile sender produces."""
-    message = Message()
-    message["content-type"] = content_type
-    charset = str(message.get_param("charset") or "utf-8").lower().replace("_", "-")
-    text: str | None = None
-    if message.get_content_type() == "application/json" and charset in UTF8_NAMES:
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            text = None
-    if text is None:
-        text = json.dumps(data)
-    # text holds no surrogate itself (it is strict UTF-8, or json.dumps' ASCII), so one in data
-    # shows in text as a \uD800-\uDFFF escape. Only then is data encoded whole (~0.3 ms for a
-    # pull_request payload, as long as verifying it) to tell a stray from a pair.
-    if _SURROGATE_ESCAPE.search(text) is None:
-        return text
-    try:
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return None
-    return text
-
-
 def _count(request: web.Request, event: str, outcome: str) -> None:
     request.app[METRICS].deliveries.inc({"event": event, "outcome": outcome})
 
 
-async def webhook(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS]
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        _count(request, "unverified", "too_large")
-        return _answer(413, "payload too large", limit=MAX_BODY)
-    try:
-        body = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        _count(request, "unverified", "too_large")
-        return _answer(413, "payload too large", limit=MAX_BODY)
-    signature = request.headers.get("X-Hub-Signature-256", "")
-    if not signature:
-        _count(request, "unverified", "bad_signature")
-        return _answer(401, "missing X-Hub-Signature-256")
-    if not signature.startswith("sha256="):
-        # gidgethub's validator also takes a SHA-1 HMAC ("sha1=") in this header: refuse it.
-        _count(request, "unverified", "bad_signature")
-        return _answer(401, "bad signature")
-    headers = {
-        "content-type": request.headers.get("Content-Type", ""),
-        "x-hub-signature-256": signature,
-        "x-github-event": request.headers.get("X-GitHub-Event", ""),
-        "x-github-delivery": request.headers.get("X-GitHub-Delivery", ""),
-    }
-    try:
-        event = Event.from_http(headers, body, secret=settings.webhook_secret.get())
-    except gidgethub.ValidationFailure:
-        _count(request, "unverified", "bad_signature")
-        return _answer(401, "bad signature")
-    except (gidgethub.BadRequest, ValueError, LookupError, RecursionError):
-        # ValueError covers UnicodeDecodeError; LookupError an unknown charset; RecursionError
-        # JSON nested too deeply for the decoder. All are the sender's fault: 400, not 500.
-        _count(request, "unknown", "bad_request")
-        return _answer(400, "malformed body: expected JSON")
-    delivery_id = event.delivery_id
-    if not event.event or not delivery_id:
-        _count(request, "unknown", "bad_request")
-        return _answer(400, "missing X-GitHub-Event or X-GitHub-Delivery")
-    if len(delivery_id) > MAX_DELIVERY_ID or not delivery_id.isprintable():
-        _count(request, "unknown", "bad_request")
-        return _answer(400, "invalid X-GitHub-Delivery")
-    if not isinstance(event.data, dict):
-        _count(request, event.event, "bad_request")
-        return _answer(400, "malformed body: expected a JSON object")
-    text = _payload_text(body, headers["content-type"], event.data)
-    if text is None:
-        _count(request, event.event, "bad_request")
-        return _answer(400, "malformed body: not storable (unpaired surrogates?)")
+def _refuse(request: web.Request, refusal: Refusal) -> web.Response:
+    _count(request, refusal.event, refusal.outcome)
+    extra = {} if refusal.limit is None else {"limit": refusal.limit}
+    return _answer(refusal.status, refusal.message, **extra)
+
+
+async def _record(request: web.Request, delivery: Delivery) -> web.Response:
+    """Record the delivery and its job in one ledger transaction, then answer."""
     ledger = request.app[LEDGER]
-    max_attempts = settings.job_max_attempts
+    max_attempts = request.app[SETTINGS].job_max_attempts
+    delivery_id, event = delivery.delivery_id, delivery.event
     try:
         job_id = await ledger.awrite(
             lambda c: deliveries.accept_delivery(
-                c, delivery_id, event.event, text, event.data, max_attempts=max_attempts
+                c, delivery_id, event, delivery.text, delivery.data, max_attempts=max_attempts
             )
         )
     except Exception:
         log.exception("could not record delivery", extra={"delivery": delivery_id})
-        _count(request, event.event, "error")
+        _count(request, event, "error")
         return _answer(503, "ledger unavailable")
     if job_id is None:
-        _count(request, event.event, "duplicate")
+        _count(request, event, "duplicate")
         return _answer(200, "duplicate", delivery=delivery_id)
-    _count(request, event.event, "accepted")
+    _count(request, event, "accepted")
     worker = request.app.get(WORKER)
     if worker is not None:
         worker.notify()
-    log.info(
-        "delivery accepted",
-        extra={"delivery": delivery_id, "event": event.event, "job_id": job_id},
-    )
+    log.info("delivery accepted", extra={"delivery": delivery_id, "event": event, "job_id": job_id})
     return _answer(202, "queued", delivery=delivery_id, job=job_id)
+
+
+async def webhook(request: web.Request) -> web.Response:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return _refuse(request, intake.TOO_LARGE)
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return _refuse(request, intake.TOO_LARGE)
+    secret = request.app[SETTINGS].webhook_secret.get()
+    result = intake.check_delivery(request.headers, body, secret)
+    if isinstance(result, Refusal):
+        return _refuse(request, result)
+    return await _record(request, result)
 
 
 async def healthz(request: web.Request) -> web.Response:
