@@ -17,10 +17,12 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from selfheal.ledger import Ledger, deliveries, installations, jobs
+from selfheal.runtime.budget import MemoryBudget
 from selfheal.runtime.intake import payload_text
-from selfheal.runtime.server import MAX_BODY, METRICS
+from selfheal.runtime.server import BODY_BUDGET, MAX_BODY, METRICS, create_app
 from tests.support.appcore import (
     Recorder,
+    make_settings,
     pull_request_payload,
     running_server,
     sign,
@@ -252,3 +254,84 @@ async def test_oversized_header_is_rejected_by_the_http_layer(server: Any) -> No
     status, answer = await _post(srv, body, delivery_id="y" * 200)
     assert (status, answer["status"]) == (400, "invalid X-GitHub-Delivery")
     assert ledger.read(deliveries.count) == 0
+
+
+async def _raw_post(port: int, head: str, body: bytes = b"") -> tuple[asyncio.StreamReader, Any]:
+    """Open a connection and send a request head (and maybe part of the body) by hand."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(head.encode() + body)
+    await writer.drain()
+    return reader, writer
+
+
+def _head(length: int, signature: str | None, delivery_id: str = "raw") -> str:
+    lines = [
+        "POST /webhook HTTP/1.1",
+        "Host: 127.0.0.1",
+        "Content-Type: application/json",
+        "X-GitHub-Event: pull_request",
+        f"X-GitHub-Delivery: {delivery_id}",
+        f"Content-Length: {length}",
+    ]
+    if signature is not None:
+        lines.append(f"X-Hub-Signature-256: {signature}")
+    return "\r\n".join(lines) + "\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [None, "", "sha1=" + "0" * 40, "sha256=nothex", "sha256=" + "0" * 65],
+    ids=["missing", "empty", "sha1", "not-hex", "too-long"],
+)
+async def test_a_bad_signature_header_is_refused_before_the_body_is_read(
+    server: Any, signature: str | None
+) -> None:
+    """The 10 MB the request announces are never sent: the answer must not wait for them."""
+    srv, ledger, _ = server
+    reader, writer = await _raw_post(srv.port, _head(10_000_000, signature))
+    try:
+        status_line = await asyncio.wait_for(reader.readline(), 5)
+    finally:
+        writer.close()
+    assert status_line.startswith(b"HTTP/1.1 401 "), status_line
+    unverified = {"event": "unverified", "outcome": "bad_signature"}
+    assert srv.app[METRICS].deliveries.value(unverified) == 1
+    assert ledger.read(deliveries.count) == 0
+
+
+async def test_signed_bodies_wait_for_memory_instead_of_being_refused(tmp_path: Path) -> None:
+    """Two 600 kB deliveries under a 1 MB budget: the second waits for the first to finish,
+    then both are accepted. Nothing is refused for load."""
+    payload = pull_request_payload()
+    payload["padding"] = "x" * 600_000
+    first = json.dumps(payload).encode()
+    payload["number"] = 2
+    second = json.dumps(payload).encode()
+    ledger = Ledger.open(tmp_path / "budget.db")
+    settings = make_settings(tmp_path / "budget.db", SELFHEAL_WORKERS="0")
+    app = create_app(settings, ledger=ledger, github_factory=_no_github, handlers=[])
+    budget = app[BODY_BUDGET] = MemoryBudget(1_000_000)
+    srv = TestServer(app, host="127.0.0.1", port=0)
+    await srv.start_server()
+    try:
+        head = _head(len(first), sign(first), delivery_id="first")
+        reader, writer = await _raw_post(srv.port, head, first[:1000])
+        await wait_for(lambda: budget.in_use == len(first))
+        waiting = asyncio.create_task(_post(srv, second, delivery_id="second"))
+        await wait_for(lambda: budget.waiting == 1)
+        await asyncio.sleep(0.2)
+        assert not waiting.done()
+        writer.write(first[1000:])
+        status_line = await asyncio.wait_for(reader.readline(), 10)
+        writer.close()
+        assert status_line.startswith(b"HTTP/1.1 202 "), status_line
+        status, answer = await asyncio.wait_for(waiting, 10)
+        assert status == 202, answer
+        assert ledger.read(deliveries.count) == 2 and budget.in_use == 0
+    finally:
+        await srv.close()
+        ledger.close()
+
+
+async def _no_github(installation_id: int | None) -> Any:
+    raise AssertionError("the intake never calls GitHub")

@@ -2,8 +2,10 @@
 
 The webhook endpoint only verifies, records and answers: the checks themselves (body size,
 the ``X-Hub-Signature-256`` HMAC, the headers and the JSON body) are the sans-I/O functions of
-:mod:`selfheal.runtime.intake`; the handler reads the body, records an accepted delivery and
-enqueues its ``webhook`` job in one ledger transaction, and answers 202. It never calls
+:mod:`selfheal.runtime.intake`. The handler refuses what the headers alone condemn before
+reading any of the body, streams the rest through the size cap and the HMAC within a memory
+budget (signed bodies wait for room, they are never refused for load), records an accepted
+delivery and enqueues its ``webhook`` job in one ledger transaction, and answers 202. It never calls
 GitHub. A delivery id seen before is answered ``200 duplicate`` and creates nothing.
 
 :func:`create_app` builds the application; the worker and the shared ``ClientSession`` start
@@ -25,16 +27,21 @@ from selfheal.config.metrics import CONTENT_TYPE, AppMetrics
 from selfheal.config.settings import Settings
 from selfheal.ledger import Ledger, deliveries, jobs
 from selfheal.runtime import intake
-from selfheal.runtime.intake import MAX_BODY, Delivery, Refusal
+from selfheal.runtime.budget import MemoryBudget
+from selfheal.runtime.intake import MAX_BODY, Delivery, Envelope, Refusal
 from selfheal.runtime.worker import Dispatch, GitHubFactory, Worker
 
 log = logging.getLogger(__name__)
 
 HEALTH_TIMEOUT = 5.0
+# Request bodies held in memory at once, in bytes (see runtime/budget.py): past this, signed
+# deliveries wait for room instead of being refused.
+BODY_MEMORY = 64 * 1024 * 1024
 LEDGER: web.AppKey[Ledger] = web.AppKey("ledger", Ledger)
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
 METRICS: web.AppKey[AppMetrics] = web.AppKey("metrics", AppMetrics)
 WORKER: web.AppKey[Worker] = web.AppKey("worker", Worker)
+BODY_BUDGET: web.AppKey[MemoryBudget] = web.AppKey("body_budget", MemoryBudget)
 
 
 def _answer(status: int, message: str, **extra: Any) -> web.Response:
@@ -77,18 +84,26 @@ async def _record(request: web.Request, delivery: Delivery) -> web.Response:
     return _answer(202, "queued", delivery=delivery_id, job=job_id)
 
 
+async def _read_verified(request: web.Request, envelope: Envelope) -> Delivery | Refusal:
+    """Stream the body through the size cap and the HMAC, then parse it."""
+    signed = intake.SignedBody(request.app[SETTINGS].webhook_secret.get())
+    async for chunk in request.content.iter_any():
+        refusal = signed.feed(chunk)
+        if refusal is not None:
+            return refusal
+    return signed.verify(envelope.signature) or intake.parse(envelope, signed.body())
+
+
 async def webhook(request: web.Request) -> web.Response:
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        return _refuse(request, intake.TOO_LARGE)
-    try:
-        body = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        return _refuse(request, intake.TOO_LARGE)
-    secret = request.app[SETTINGS].webhook_secret.get()
-    result = intake.check_delivery(request.headers, body, secret)
-    if isinstance(result, Refusal):
-        return _refuse(request, result)
-    return await _record(request, result)
+    envelope = intake.check_headers(request.headers)
+    if isinstance(envelope, Refusal):
+        return _refuse(request, envelope)  # before a byte of the body is read
+    size = MAX_BODY if envelope.length is None else envelope.length
+    async with request.app[BODY_BUDGET].reserve(size):
+        result = await _read_verified(request, envelope)
+        if isinstance(result, Refusal):
+            return _refuse(request, result)
+        return await _record(request, result)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -176,6 +191,7 @@ def create_app(
     app[SETTINGS] = settings
     app[LEDGER] = ledger
     app[METRICS] = app_metrics
+    app[BODY_BUDGET] = MemoryBudget(BODY_MEMORY)
     factory_state: Any = None
     if github_factory is None:
         github_factory, factory_state = default_github_factory(settings, app_metrics)
