@@ -7,7 +7,9 @@ Every answer must be one of the documented statuses (400/401/413/202/200), never
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
+import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -335,3 +337,31 @@ async def test_signed_bodies_wait_for_memory_instead_of_being_refused(tmp_path: 
 
 async def _no_github(installation_id: int | None) -> Any:
     raise AssertionError("the intake never calls GitHub")
+
+
+@pytest.mark.parametrize(
+    ("encoding", "pack"),
+    [("gzip", gzip.compress), ("deflate", zlib.compress)],
+    ids=["gzip", "deflate"],
+)
+async def test_a_compressed_body_is_refused_before_it_is_inflated(
+    server: Any, encoding: str, pack: Any
+) -> None:
+    """Was 202: the HTTP layer inflated the body and the HMAC was checked over the result."""
+    srv, ledger, _ = server
+    body = json.dumps(pull_request_payload()).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "Content-Encoding": encoding,
+        "X-GitHub-Event": "pull_request",
+        "X-GitHub-Delivery": "packed",
+        "X-Hub-Signature-256": sign(body),
+    }
+    async with aiohttp.ClientSession() as session:
+        async with session.post(srv.make_url("/webhook"), data=pack(body), headers=headers) as resp:
+            assert resp.status == 415, await resp.text()
+            answer = await resp.json()
+    assert answer["status"] == "unsupported Content-Encoding: send the body uncompressed"
+    refused = {"event": "unverified", "outcome": "unsupported_media"}
+    assert srv.app[METRICS].deliveries.value(refused) == 1
+    assert ledger.read(deliveries.count) == 0

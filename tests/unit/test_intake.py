@@ -43,6 +43,16 @@ def test_a_signed_delivery_is_accepted() -> None:
         ({"X_Hub_Signature_256": "sha256=" + "A" * 64}, 401, "bad signature"),
         ({"X_Hub_Signature_256": "sha256=" + "0" * 63}, 401, "bad signature"),
         ({"Content_Length": str(intake.MAX_BODY + 1)}, 413, "payload too large"),
+        (
+            {"Content_Encoding": "gzip"},
+            415,
+            "unsupported Content-Encoding: send the body uncompressed",
+        ),
+        (
+            {"Content_Encoding": " BR "},
+            415,
+            "unsupported Content-Encoding: send the body uncompressed",
+        ),
         ({"X_GitHub_Event": None}, 400, "missing X-GitHub-Event or X-GitHub-Delivery"),
         ({"X_GitHub_Delivery": "x" * 129}, 400, "invalid X-GitHub-Delivery"),
         ({"X_GitHub_Delivery": "a\nb"}, 400, "invalid X-GitHub-Delivery"),
@@ -61,6 +71,8 @@ def test_the_envelope_carries_what_the_body_checks_need() -> None:
     body, headers = _headers()
     envelope = intake.check_headers(headers)
     assert envelope == Envelope("pull_request", "d-1", sign(body), "application/json", len(body))
+    _, plain = _headers(Content_Encoding="identity")
+    assert isinstance(intake.check_headers(plain), Envelope)
     _, chunked = _headers(Content_Length=None)
     assert isinstance(found := intake.check_headers(chunked), Envelope) and found.length is None
 

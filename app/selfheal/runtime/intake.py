@@ -6,8 +6,9 @@ handler in :mod:`selfheal.runtime.server` reads the body, feeds it to these func
 what they accept and answers what they refuse. The checks, in order:
 
 1. :func:`check_headers`, before any of the body is read: the declared length (413), the
-   ``X-Hub-Signature-256`` header, which must be ``sha256=`` and 64 hex digits (401), then
-   ``X-GitHub-Event`` and ``X-GitHub-Delivery`` (400);
+   ``X-Hub-Signature-256`` header, which must be ``sha256=`` and 64 hex digits (401), a
+   ``Content-Encoding`` other than ``identity`` (415), then ``X-GitHub-Event`` and
+   ``X-GitHub-Delivery`` (400);
 2. :class:`SignedBody`, chunk by chunk as the body arrives: the 25 MiB cap (413), then the
    HMAC-SHA256 of the whole body with the webhook secret (401, compared in constant time);
 3. :func:`parse`, once the signature holds: the body must decode to a JSON object (400) that
@@ -81,25 +82,52 @@ def declared_length(headers: Mapping[str, str]) -> int | None:
     return int(value) if value.isascii() and value.isdigit() else None
 
 
-def check_headers(headers: Mapping[str, str], *, limit: int = MAX_BODY) -> Envelope | Refusal:
-    """Everything that can be refused from the headers alone, before the body is read."""
-    length = declared_length(headers)
-    if length is not None and length > limit:
-        return TOO_LARGE
+def _signature_refusal(headers: Mapping[str, str]) -> Refusal | None:
     signature = headers.get(SIGNATURE_HEADER, "")
     if not signature:
         return Refusal(401, f"missing {SIGNATURE_HEADER}", "bad_signature")
     if _SIGNATURE.fullmatch(signature) is None:
         # Only HMAC-SHA256: gidgethub's validator would also take "sha1=" here.
         return BAD_SIGNATURE
+    return None
+
+
+def _encoding_refusal(headers: Mapping[str, str]) -> Refusal | None:
+    """GitHub never compresses a delivery; inflating one before the HMAC is checked would be
+    work done for anyone."""
+    encoding = headers.get("Content-Encoding", "").strip().lower()
+    if encoding in ("", "identity"):
+        return None
+    return Refusal(
+        415, "unsupported Content-Encoding: send the body uncompressed", "unsupported_media"
+    )
+
+
+def _id_refusal(headers: Mapping[str, str]) -> Refusal | None:
     event = headers.get("X-GitHub-Event", "")
     delivery_id = headers.get("X-GitHub-Delivery", "")
     if not event or not delivery_id:
         return Refusal(400, "missing X-GitHub-Event or X-GitHub-Delivery", "bad_request", "unknown")
     if len(delivery_id) > MAX_DELIVERY_ID or not delivery_id.isprintable():
         return Refusal(400, "invalid X-GitHub-Delivery", "bad_request", "unknown")
-    content_type = headers.get("Content-Type", "")
-    return Envelope(event, delivery_id, signature, content_type, length)
+    return None
+
+
+def check_headers(headers: Mapping[str, str], *, limit: int = MAX_BODY) -> Envelope | Refusal:
+    """Everything that can be refused from the headers alone, before the body is read."""
+    length = declared_length(headers)
+    if length is not None and length > limit:
+        return TOO_LARGE
+    refusal = _signature_refusal(headers) or _encoding_refusal(headers) or _id_refusal(headers)
+    if refusal is not None:
+        return refusal
+    return Envelope(
+        headers["X-GitHub-Event"],
+        headers["X-GitHub-Delivery"],
+        headers[SIGNATURE_HEADER],
+        headers.get("Content-Type", ""),
+        length,
+    )
 
 
 class SignedBody:

@@ -186,7 +186,8 @@ def create_app(
     start_worker: bool = True,
 ) -> web.Application:
     """Build the application. ``handlers`` replaces the default dispatch hooks."""
-    app = web.Application(client_max_size=MAX_BODY)
+    # The body is never inflated: a compressed delivery is refused (415) unread.
+    app = web.Application(client_max_size=MAX_BODY, handler_args={"auto_decompress": False})
     app_metrics = metrics or AppMetrics()
     app[SETTINGS] = settings
     app[LEDGER] = ledger
