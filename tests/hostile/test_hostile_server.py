@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import urllib.parse
 import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -72,8 +73,6 @@ async def _post(
         (b'"a string"', "application/json"),
         (b"42", "application/json"),
         (b"null", "application/json"),
-        (b"x=1", "application/x-www-form-urlencoded"),
-        (b"{}", "text/plain"),
     ],
     ids=[
         "unknown-charset",
@@ -86,8 +85,6 @@ async def _post(
         "string",
         "number",
         "null",
-        "form-without-payload",
-        "text-plain",
     ],
 )
 async def test_signed_but_malformed_bodies_are_400_and_leave_no_trace(
@@ -362,6 +359,32 @@ async def test_a_compressed_body_is_refused_before_it_is_inflated(
             assert resp.status == 415, await resp.text()
             answer = await resp.json()
     assert answer["status"] == "unsupported Content-Encoding: send the body uncompressed"
+    refused = {"event": "unverified", "outcome": "unsupported_media"}
+    assert srv.app[METRICS].deliveries.value(refused) == 1
+    assert ledger.read(deliveries.count) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"payload=" + urllib.parse.quote(json.dumps(pull_request_payload())).encode(),
+         "application/x-www-form-urlencoded"),  # was 202
+        (b"x=1", "application/x-www-form-urlencoded"),
+        (json.dumps(pull_request_payload()).encode(), "text/plain"),
+        (json.dumps(pull_request_payload()).encode(), "application/octet-stream"),
+    ],
+    ids=["form", "form-without-payload", "text-plain", "octet-stream"],
+)  # fmt: skip
+async def test_a_body_that_is_not_json_is_refused_unread(
+    server: Any, body: bytes, content_type: str
+) -> None:
+    """GitHub Apps always send application/json; a form-encoded delivery is refused."""
+    srv, ledger, _ = server
+    status, answer = await _post(srv, body, content_type=content_type)
+    assert (status, answer["status"]) == (
+        415,
+        "unsupported Content-Type: expected application/json",
+    )
     refused = {"event": "unverified", "outcome": "unsupported_media"}
     assert srv.app[METRICS].deliveries.value(refused) == 1
     assert ledger.read(deliveries.count) == 0

@@ -13,6 +13,8 @@ from selfheal.runtime import intake
 from selfheal.runtime.intake import Delivery, Envelope, Refusal, SignedBody
 from tests.support.appcore import SECRET, delivery, pull_request_payload, sign
 
+EXPECT_JSON = "unsupported Content-Type: expected application/json"
+
 
 def _headers(**changes: str | None) -> tuple[bytes, CIMultiDict[str]]:
     body, given = delivery(delivery_id="d-1")
@@ -53,6 +55,9 @@ def test_a_signed_delivery_is_accepted() -> None:
             415,
             "unsupported Content-Encoding: send the body uncompressed",
         ),
+        ({"Content_Type": "application/x-www-form-urlencoded"}, 415, EXPECT_JSON),
+        ({"Content_Type": "text/plain; charset=utf-8"}, 415, EXPECT_JSON),
+        ({"Content_Type": None}, 415, EXPECT_JSON),
         ({"X_GitHub_Event": None}, 400, "missing X-GitHub-Event or X-GitHub-Delivery"),
         ({"X_GitHub_Delivery": "x" * 129}, 400, "invalid X-GitHub-Delivery"),
         ({"X_GitHub_Delivery": "a\nb"}, 400, "invalid X-GitHub-Delivery"),
@@ -100,6 +105,7 @@ def test_the_size_cap_is_kept_while_feeding() -> None:
     ("body", "message", "event"),
     [
         (b'{"a": ', "malformed body: expected JSON", "unknown"),
+        (b"", "malformed body: expected JSON", "unknown"),
         (b"[1]", "malformed body: expected a JSON object", "pull_request"),
         (
             b'{"a": "\\ud800"}',

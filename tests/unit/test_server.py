@@ -73,7 +73,7 @@ async def test_redelivery_is_processed_once(server: Any) -> None:
         (lambda h: h.update({"X-Hub-Signature-256": "sha1=abc"}), 401),
         (lambda h: h.pop("X-GitHub-Delivery"), 400),
         (lambda h: h.pop("X-GitHub-Event"), 400),
-        (lambda h: h.update({"Content-Type": "text/plain"}), 400),
+        (lambda h: h.update({"Content-Type": "text/plain"}), 415),
     ],
 )
 async def test_rejected_requests(server: Any, mutate: Any, expected: int) -> None:

@@ -7,8 +7,9 @@ what they accept and answers what they refuse. The checks, in order:
 
 1. :func:`check_headers`, before any of the body is read: the declared length (413), the
    ``X-Hub-Signature-256`` header, which must be ``sha256=`` and 64 hex digits (401), a
-   ``Content-Encoding`` other than ``identity`` (415), then ``X-GitHub-Event`` and
-   ``X-GitHub-Delivery`` (400);
+   ``Content-Encoding`` other than ``identity`` or a ``Content-Type`` other than
+   ``application/json`` (415: GitHub Apps always send JSON, never form-encoded), then
+   ``X-GitHub-Event`` and ``X-GitHub-Delivery`` (400);
 2. :class:`SignedBody`, chunk by chunk as the body arrives: the 25 MiB cap (413), then the
    HMAC-SHA256 of the whole body with the webhook secret (401, compared in constant time);
 3. :func:`parse`, once the signature holds: the body must decode to a JSON object (400) that
@@ -24,7 +25,6 @@ import hashlib
 import hmac
 import json
 import re
-import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import Message
@@ -92,15 +92,18 @@ def _signature_refusal(headers: Mapping[str, str]) -> Refusal | None:
     return None
 
 
-def _encoding_refusal(headers: Mapping[str, str]) -> Refusal | None:
-    """GitHub never compresses a delivery; inflating one before the HMAC is checked would be
-    work done for anyone."""
+def _media_refusal(headers: Mapping[str, str]) -> Refusal | None:
+    """GitHub never compresses a delivery, and a GitHub App's deliveries are always JSON: a
+    compressed body is not inflated, nor a form-encoded one decoded, before the HMAC."""
     encoding = headers.get("Content-Encoding", "").strip().lower()
-    if encoding in ("", "identity"):
-        return None
-    return Refusal(
-        415, "unsupported Content-Encoding: send the body uncompressed", "unsupported_media"
-    )
+    if encoding not in ("", "identity"):
+        message = "unsupported Content-Encoding: send the body uncompressed"
+        return Refusal(415, message, "unsupported_media")
+    media, _ = _media_type(headers.get("Content-Type", ""))
+    if media != "application/json":
+        message = "unsupported Content-Type: expected application/json"
+        return Refusal(415, message, "unsupported_media")
+    return None
 
 
 def _id_refusal(headers: Mapping[str, str]) -> Refusal | None:
@@ -118,7 +121,7 @@ def check_headers(headers: Mapping[str, str], *, limit: int = MAX_BODY) -> Envel
     length = declared_length(headers)
     if length is not None and length > limit:
         return TOO_LARGE
-    refusal = _signature_refusal(headers) or _encoding_refusal(headers) or _id_refusal(headers)
+    refusal = _signature_refusal(headers) or _media_refusal(headers) or _id_refusal(headers)
     if refusal is not None:
         return refusal
     return Envelope(
@@ -168,26 +171,19 @@ def _media_type(content_type: str) -> tuple[str, str]:
 
 
 def _decode(content_type: str, body: bytes) -> Any:
-    """The body's data. Raises ValueError (UnicodeDecodeError, bad JSON), LookupError (an
-    unknown charset, a form without ``payload``) or RecursionError (JSON nested too deeply)."""
-    if not body or not content_type:
-        return None
-    media, charset = _media_type(content_type)
-    text = body.decode(charset)
-    if media == "application/json":
-        return json.loads(text)
-    if media == "application/x-www-form-urlencoded":
-        return json.loads(urllib.parse.parse_qs(text)["payload"][0])
-    raise ValueError(f"unrecognized content type {media!r}")
+    """The JSON in the body, in its declared charset. Raises ValueError (UnicodeDecodeError,
+    bad JSON), LookupError (an unknown charset) or RecursionError (nested too deeply)."""
+    _, charset = _media_type(content_type)
+    return json.loads(body.decode(charset))
 
 
 def payload_text(body: bytes, content_type: str, data: Any) -> str | None:
     """The payload as stored: the body itself when it is UTF-8 JSON, else the decoded data
-    re-encoded (another charset, or a form-encoded body). None when the data cannot be stored
+    re-encoded (JSON in another charset). None when the data cannot be stored
     in SQLite (unpaired surrogates), which only a hostile sender produces."""
-    media, charset = _media_type(content_type)
+    _, charset = _media_type(content_type)
     text: str | None = None
-    if media == "application/json" and charset.lower().replace("_", "-") in UTF8_NAMES:
+    if charset.lower().replace("_", "-") in UTF8_NAMES:
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
