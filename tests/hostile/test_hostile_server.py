@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import logging
 import urllib.parse
 import zlib
 from collections.abc import AsyncIterator
@@ -22,7 +23,7 @@ from aiohttp.test_utils import TestServer
 from selfheal.ledger import Ledger, deliveries, installations, jobs
 from selfheal.runtime.budget import MemoryBudget
 from selfheal.runtime.intake import payload_text
-from selfheal.runtime.server import BODY_BUDGET, MAX_BODY, METRICS, create_app
+from selfheal.runtime.server import BODY_BUDGET, MAX_BODY, METRICS, ClientErrorLog, create_app
 from tests.support.appcore import (
     Recorder,
     make_settings,
@@ -388,3 +389,47 @@ async def test_a_body_that_is_not_json_is_refused_unread(
     refused = {"event": "unverified", "outcome": "unsupported_media"}
     assert srv.app[METRICS].deliveries.value(refused) == 1
     assert ledger.read(deliveries.count) == 0
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "".join(f"X-Filler-{n}: {n}\r\n" for n in range(300)),
+        "X-Big: " + "b" * 20_000 + "\r\n",
+        "Bad Header Name: 1\r\n",
+    ],
+    ids=["too-many-headers", "oversized-header", "invalid-header"],
+)
+async def test_a_malformed_request_is_one_warning_line(
+    server: Any, caplog: pytest.LogCaptureFixture, extra: str
+) -> None:
+    """Was an ERROR with a traceback from aiohttp: anyone on the internet could fill the logs."""
+    srv, ledger, _ = server
+    caplog.set_level(logging.DEBUG, logger="aiohttp")
+    head = f"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}Content-Length: 0\r\n\r\n"
+    reader, writer = await _raw_post(srv.port, head)
+    try:
+        status_line = await asyncio.wait_for(reader.readline(), 5)
+    finally:
+        writer.close()
+    assert status_line.split()[1] in (b"400", b"431"), status_line
+    await wait_for(lambda: any(r.name == "aiohttp.server" for r in caplog.records))
+    records = [
+        r for r in caplog.records if r.name == "aiohttp.server" and r.levelno > logging.DEBUG
+    ]
+    assert [r.levelname for r in records] == ["WARNING"], caplog.text
+    message = records[0].getMessage()
+    assert records[0].exc_info is None and "\n" not in message
+    assert message.startswith("Error handling request from 127.0.0.1: 4"), message
+    assert ledger.read(deliveries.count) == 0
+
+
+def test_other_errors_keep_their_level_and_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    server_log = ClientErrorLog(logging.getLogger("aiohttp.server"))
+    with caplog.at_level(logging.DEBUG, logger="aiohttp.server"):
+        try:
+            raise ValueError("a bug in a handler")
+        except ValueError as exc:
+            server_log.exception("Error handling request from %s", "10.0.0.1", exc_info=exc)
+    (record,) = caplog.records
+    assert record.levelname == "ERROR" and record.exc_info is not None

@@ -22,6 +22,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from selfheal.config.metrics import CONTENT_TYPE, AppMetrics
 from selfheal.config.settings import Settings
@@ -42,6 +43,20 @@ SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
 METRICS: web.AppKey[AppMetrics] = web.AppKey("metrics", AppMetrics)
 WORKER: web.AppKey[Worker] = web.AppKey("worker", Worker)
 BODY_BUDGET: web.AppKey[MemoryBudget] = web.AppKey("body_budget", MemoryBudget)
+
+
+class ClientErrorLog(logging.LoggerAdapter[logging.Logger]):
+    """aiohttp's server logger, except that a request the HTTP parser rejects (too many
+    headers, an oversized one, a bad request line: anyone who can reach the port can send one)
+    is one warning line, not an error with a traceback. Other errors are logged unchanged."""
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
+        if not isinstance(exc_info, HttpProcessingError):
+            super().exception(msg, *args, exc_info=exc_info, **kwargs)
+            return
+        text = str(msg) % args if args else str(msg)
+        reason = " ".join(str(exc_info.message).split())[:200]
+        self.warning("%s: %s %s", text, exc_info.code, reason)
 
 
 def _answer(status: int, message: str, **extra: Any) -> web.Response:
@@ -187,7 +202,11 @@ def create_app(
 ) -> web.Application:
     """Build the application. ``handlers`` replaces the default dispatch hooks."""
     # The body is never inflated: a compressed delivery is refused (415) unread.
-    app = web.Application(client_max_size=MAX_BODY, handler_args={"auto_decompress": False})
+    server_log = ClientErrorLog(logging.getLogger("aiohttp.server"))
+    app = web.Application(
+        client_max_size=MAX_BODY,
+        handler_args={"auto_decompress": False, "logger": server_log},
+    )
     app_metrics = metrics or AppMetrics()
     app[SETTINGS] = settings
     app[LEDGER] = ledger
