@@ -171,3 +171,28 @@ def test_action_fail_on_none_and_hostile_inputs(pr_repo: tuple[Path, str], tmp_p
     assert outputs == {"findings": "0", "sarif": ""}  # no SARIF: the upload step is skipped
     status, _, _, _ = run_action(work, tmp_path, {"fail-on": "bogus"}, {})
     assert status == 2
+
+
+@pytest.mark.parametrize("path", ["--output={out}", "--format=json", "-h"])
+def test_a_path_input_is_never_an_option(
+    pr_repo: tuple[Path, str], tmp_path: Path, path: str
+) -> None:
+    """Was parsed as an option: `--output=/some/file` wrote that file."""
+    work, _ = pr_repo
+    out = tmp_path / "written-by-an-option.txt"
+    status, stdout, outputs, _ = run_action(work, tmp_path, {"path": path.format(out=out)}, {})
+    assert not out.exists()
+    assert status == 2, stdout  # no such file or directory to scan
+    assert outputs == {"findings": "0", "sarif": ""}
+
+
+def test_every_input_starting_with_a_dash_is_a_value(
+    pr_repo: tuple[Path, str], tmp_path: Path
+) -> None:
+    work, _ = pr_repo
+    status, stdout, outputs, _ = run_action(work, tmp_path, {"sarif-file": "-report.sarif"}, {})
+    assert status == 1, stdout  # scanned, and the leaked token is a finding
+    assert outputs["sarif"] == "-report.sarif" and (work / "-report.sarif").is_file()
+    for name in ("config", "advisories"):
+        status, stdout, _, _ = run_action(work, tmp_path, {name: "--help"}, {})
+        assert status == 2 and "usage:" not in stdout, (name, stdout)
