@@ -18,6 +18,14 @@ in docs/operations.md): a public intake process that runs no workers and a secon
 ``selfheal serve`` on another loopback port that runs them. Both run on the same
 two CPUs, so the workers' cost is still measured; it just no longer shares a GIL with intake.
 
+With ``--flood`` it measures memory under unauthenticated load instead: COUNT concurrent posts
+of MIB MiB each (default 20 x 24), with no ``X-Hub-Signature-256`` at all, or with
+``--flood-signature wrong`` a well-formed one that does not match (those bodies are read and
+hashed, within the server's body budget). It prints the server's RSS before, at its peak
+(sampled every 50 ms) and after, and every status answered. Usage:
+python bench/webhook_intake.py --flood [--flood-count 20] [--flood-mib 24]
+[--flood-signature none|wrong]
+
 The payload is GitHub's published ``pull_request.opened`` example (from
 @octokit/webhooks-examples) when node_modules is present. The workers run too, because they
 share the CPU with intake in production. GITHUB_API_URL points at a closed loopback port, so a
@@ -164,6 +172,70 @@ async def run_step(
     return latencies, statuses, ids, loop.time() - t0
 
 
+async def flood(
+    url: str, pid: int, count: int, size: int, signature: str | None
+) -> tuple[list[int], float]:
+    """``count`` concurrent posts of ``size`` bytes; the statuses and the server's peak RSS."""
+    body = b"{" + b" " * (size - 2) + b"}"  # one buffer shared by every request
+    peak = rss_mib(pid)
+
+    async def sample() -> None:
+        nonlocal peak
+        while True:
+            peak = max(peak, rss_mib(pid))
+            await asyncio.sleep(0.05)
+
+    async def send(session: aiohttp.ClientSession, n: int) -> int:
+        headers = {
+            "Content-Type": "application/json",
+            "X-GitHub-Event": "push",
+            "X-GitHub-Delivery": f"flood-{n}",
+        }
+        if signature is not None:
+            headers["X-Hub-Signature-256"] = signature
+        try:
+            async with session.post(url, data=body, headers=headers) as resp:
+                await resp.read()
+                return resp.status
+        except aiohttp.ClientError:
+            return -1  # the connection broke before an answer
+
+    sampler = asyncio.create_task(sample())
+    try:
+        connector = aiohttp.TCPConnector(limit=count)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            statuses = await asyncio.gather(*(send(session, n) for n in range(count)))
+    finally:
+        sampler.cancel()
+    return list(statuses), peak
+
+
+async def flood_main(args: argparse.Namespace) -> int:
+    signature = {"none": None, "wrong": "sha256=" + "0" * 64}[args.flood_signature]
+    with tempfile.TemporaryDirectory(prefix="selfheal-bench-") as tmp:
+        port = free_port()
+        proc = start_server(Path(tmp), port, args.workers)
+        try:
+            await asyncio.sleep(1.0)
+            before = rss_mib(proc.pid)
+            print(f"flood: {args.flood_count} concurrent posts of {args.flood_mib} MiB, "
+                  f"signature {args.flood_signature}")  # fmt: skip
+            statuses, peak = await flood(
+                f"http://127.0.0.1:{port}/webhook", proc.pid, args.flood_count,
+                args.flood_mib * 1024 * 1024, signature,
+            )  # fmt: skip
+            await asyncio.sleep(1.0)
+            after = rss_mib(proc.pid)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    answers = {status: statuses.count(status) for status in sorted(set(statuses))}
+    print(f"server RSS before {before:.1f} MiB, peak {peak:.1f} MiB, after {after:.1f} MiB "
+          f"(peak - before: {peak - before:+.1f} MiB)")  # fmt: skip
+    print(f"answers: {answers}")
+    return 0 if set(statuses) <= {401} else 1
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
@@ -253,7 +325,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--split", action="store_true", help="intake and workers in two processes")
-    return asyncio.run(main_async(parser.parse_args()))
+    parser.add_argument("--flood", action="store_true", help="memory under unauthenticated posts")
+    parser.add_argument("--flood-count", type=int, default=20)
+    parser.add_argument("--flood-mib", type=int, default=24)
+    parser.add_argument("--flood-signature", choices=("none", "wrong"), default="none")
+    args = parser.parse_args()
+    return asyncio.run(flood_main(args) if args.flood else main_async(args))
 
 
 if __name__ == "__main__":

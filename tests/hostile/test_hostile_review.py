@@ -144,7 +144,12 @@ def _commit_links(root: Path, files: dict[str, str], links: dict[str, str]) -> N
         repo.create_commit("HEAD", sig, sig, message, tree, [repo.head.target])
 
 
-FILES = {".github/workflows/ci.yml": "on: push\n", "docs/guide.md": "hi\n", ".env": "X=1\n"}
+FILES = {
+    ".github/workflows/ci.yml": "on: push\n",
+    "docs/guide.md": "hi\n",
+    "src/app.py": "print(1)\n",
+    ".env": "X=1\n",
+}
 
 
 @pytest.mark.parametrize(
@@ -156,7 +161,9 @@ FILES = {".github/workflows/ci.yml": "on: push\n", "docs/guide.md": "hi\n", ".en
         ("up/root", "..", "block", "adds a link (up/root) to .env"),
         ("etc", "../../etc", "needs_approval", "points outside the repository"),
         ("abs", "/etc/passwd", "needs_approval", "points outside the repository"),
-        ("manual", "docs", "approve", ""),
+        # /docs/CODEOWNERS is protected: a link to docs/ can come to expose it
+        ("manual", "docs", "block", "files there are protected by policies/default.policy:"),
+        ("code", "src", "approve", ""),
     ],
 )
 def test_a_link_to_a_directory_touches_the_files_behind_it(
@@ -199,7 +206,8 @@ def test_a_link_to_a_huge_directory_needs_a_person(
     [
         (".github", "block", "adds a link (ci) to .github/workflows/ci.yml"),
         (".", "block", "adds a link (ci) to .env"),
-        ("docs", "approve", ""),
+        ("docs", "block", "adds a link (ci) to docs, which can hold CODEOWNERS"),
+        ("src", "approve", ""),
         ("missing", "approve", ""),
     ],
 )
@@ -215,3 +223,53 @@ def test_a_diff_link_to_a_directory_is_listed_from_the_work_tree(
     done = run_selfheal("review", "--repo", str(root), "--diff", str(diff), "--no-scan")
     assert f"Decision: {decision}" in done.stdout, done.stdout + done.stderr
     assert says in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("link", "target", "decision", "says"),
+    [
+        # were approved (risk low): nothing exists there yet, so nothing was listed
+        ("build", ".github/workflows", "block", "adds a link (build) to .github/workflows;"),
+        ("ci", ".github", "block", "adds a link (ci) to .github;"),
+        ("sub/wf", "../.github/workflows/", "block", "adds a link (sub/wf) to .github/workflows;"),
+        ("kube", "home/.kube", "block", "adds a link (kube) to home/.kube;"),
+        ("all", ".", "block", "adds a link (all) to the repository root;"),
+        ("dep", ".github", "block", "`/.github/workflows/`"),
+        # a link to a missing protected file already counted; it still does
+        ("gl", ".gitlab-ci.yml", "block", "adds a link (gl) to .gitlab-ci.yml, which is protected"),
+        # names at any depth (`*.pem`, `.env`) do not make every directory protected
+        ("keys", "certs", "approve", ""),
+        ("out", "build/output", "approve", ""),
+    ],
+)
+def test_a_link_is_judged_by_the_paths_it_names_even_before_they_exist(
+    tmp_path: Path, link: str, target: str, decision: str, says: str
+) -> None:
+    root = init_repo(tmp_path / "repo")
+    _commit_links(root, {"src/app.py": "print(1)\n"}, {link: target})
+    done = run_selfheal("review", "--repo", str(root), "--base", "HEAD~1", "--no-scan")
+    assert f"Decision: {decision}" in done.stdout, done.stdout + done.stderr
+    assert says in done.stdout
+    assert done.returncode == (0 if decision == "approve" else 1)
+
+
+def test_a_link_to_a_missing_workflow_folder_needs_a_person_through_the_api(
+    tmp_path: Path,
+) -> None:
+    root = init_repo(tmp_path / "repo")
+    _commit_links(root, {"src/app.py": "print(1)\n"}, {"build": ".github/workflows"})
+    changes = changeset_from_git(root, "HEAD~1", "HEAD")
+    assert changes.files[0].link_exposes == ()  # nothing there to list
+    options = ReviewOptions(run_scanners=False, actor_kind="human")
+    verdict = review(changes, load_default_policy(), options=options)
+    assert verdict.decision.value == "needs_approval" and verdict.risk.value == "high"
+    kinds = {(f.category.value, f.path, f.properties.get("pattern")) for f in verdict.findings}
+    assert kinds == {
+        ("protected-path", ".github/workflows", "/.github/workflows/"),
+        ("sensitive-change", ".github/workflows", None),
+    }
+    diff = changeset_from_diff(NEW_LINK.format(path="build", target=".github/workflows"))
+    listed = complete_from_worktree(diff, root)  # a diff: the work tree has no .github either
+    assert review(listed, load_default_policy(), options=options).decision.value == (
+        "needs_approval"
+    )

@@ -34,3 +34,18 @@ def test_hostile_file_names_are_scanned_as_files(tmp_path: Path) -> None:
     flagged = {f["path"] for f in report["findings"] if f["rule_id"] == "python-shell-non-constant"}
     assert flagged == set(NAMES)
     assert not (tmp_path / "pwned").exists() and not (tree / "pwned").exists()
+
+
+def test_a_path_after_double_dash_is_scanned_even_if_it_looks_like_an_option(
+    tmp_path: Path,
+) -> None:
+    """The Action passes its `path` input after `--`: a name like `--output=FILE` is a file to
+    scan, never the option that would write FILE."""
+    (tmp_path / "--output=stolen.py").write_text(VULNERABLE)
+    done = run_selfheal(
+        "scan", "--no-progress", "--format=json", "--", "--output=stolen.py", cwd=tmp_path
+    )
+    assert done.returncode == 1, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert {f["path"] for f in report["findings"]} == {"--output=stolen.py"}
+    assert not (tmp_path / "stolen.py").exists()

@@ -84,10 +84,7 @@ def run_action(
         status = done.returncode
         if status != 0:
             break
-    outputs = dict(
-        line.split("=", 1) for line in output_file.read_text().splitlines() if "=" in line
-    )
-    return status, stdout, outputs, summary_file.read_text()
+    return status, stdout, read_outputs(output_file.read_text()), summary_file.read_text()
 
 
 def commit(repo: pygit2.Repository, message: str) -> str:
@@ -171,3 +168,61 @@ def test_action_fail_on_none_and_hostile_inputs(pr_repo: tuple[Path, str], tmp_p
     assert outputs == {"findings": "0", "sarif": ""}  # no SARIF: the upload step is skipped
     status, _, _, _ = run_action(work, tmp_path, {"fail-on": "bogus"}, {})
     assert status == 2
+
+
+def read_outputs(text: str) -> dict[str, str]:
+    """$GITHUB_OUTPUT as the runner reads it: ``name=value`` lines, and ``name<<DELIMITER``
+    followed by the value's lines up to a line that is exactly DELIMITER."""
+    outputs: dict[str, str] = {}
+    lines = iter(text.splitlines())
+    for line in lines:
+        equals, heredoc = line.find("="), line.find("<<")
+        if equals >= 0 and (heredoc < 0 or equals < heredoc):
+            outputs[line[:equals]] = line[equals + 1 :]
+        elif heredoc >= 0:
+            delimiter, value = line[heredoc + 2 :], []
+            for part in lines:
+                if part == delimiter:
+                    break
+                value.append(part)
+            else:
+                raise AssertionError(f"no closing {delimiter!r} in GITHUB_OUTPUT")
+            outputs[line[:heredoc]] = "\n".join(value)
+    return outputs
+
+
+@pytest.mark.parametrize("path", ["--output={out}", "--format=json", "-h"])
+def test_a_path_input_is_never_an_option(
+    pr_repo: tuple[Path, str], tmp_path: Path, path: str
+) -> None:
+    """Was parsed as an option: `--output=/some/file` wrote that file."""
+    work, _ = pr_repo
+    out = tmp_path / "written-by-an-option.txt"
+    status, stdout, outputs, _ = run_action(work, tmp_path, {"path": path.format(out=out)}, {})
+    assert not out.exists()
+    assert status == 2, stdout  # no such file or directory to scan
+    assert outputs == {"findings": "0", "sarif": ""}
+
+
+def test_every_input_starting_with_a_dash_is_a_value(
+    pr_repo: tuple[Path, str], tmp_path: Path
+) -> None:
+    work, _ = pr_repo
+    status, stdout, outputs, _ = run_action(work, tmp_path, {"sarif-file": "-report.sarif"}, {})
+    assert status == 1, stdout  # scanned, and the leaked token is a finding
+    assert outputs["sarif"] == "-report.sarif" and (work / "-report.sarif").is_file()
+    for name in ("config", "advisories"):
+        status, stdout, _, _ = run_action(work, tmp_path, {name: "--help"}, {})
+        assert status == 2 and "usage:" not in stdout, (name, stdout)
+
+
+def test_a_newline_in_sarif_file_cannot_add_outputs(
+    pr_repo: tuple[Path, str], tmp_path: Path
+) -> None:
+    """Was `findings=999`: the second line of the name became an output of its own."""
+    work, _ = pr_repo
+    name = "out.sarif\nfindings=999\nsarif=evil.sarif"
+    status, _, outputs, _ = run_action(work, tmp_path, {"sarif-file": name}, {})
+    assert status == 1
+    assert outputs["sarif"] == name and outputs["findings"] != "999"
+    assert int(outputs["findings"]) >= 1

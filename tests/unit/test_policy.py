@@ -290,3 +290,48 @@ def test_hostile_patterns_cannot_stall_matching() -> None:
 )
 def test_default_credential_locations_match_at_any_depth(path: str, level: Level) -> None:
     assert load_effective_policy(None).level_of(path) is level
+
+
+@pytest.mark.parametrize(
+    ("pattern", "directory", "expected"),
+    [
+        ("/.github/workflows/", ".github", True),
+        ("/.github/workflows/", ".github/workflows", True),
+        ("/.github/workflows/", ".github/workflows/old", True),
+        ("/.github/workflows/", "docs", False),
+        ("/docs/CODEOWNERS", "docs", True),
+        ("/docs/*", "docs", True),
+        ("/docs/*", "docs/sub", False),  # direct children only
+        ("**/.kube/config", "home/.kube", True),
+        ("**/.kube/config", "home", False),  # `**` alone names no directory
+        ("config/**", "config", True),
+        ("*.pem", "certs", False),  # a name valid at any depth
+        (".env", "config", False),
+        ("*.pem", "a.pem", True),  # the directory itself matches
+        ("/.github/workflows/", "", True),  # the root: everything is below it
+    ],
+)
+def test_a_pattern_reaches_below_a_directory_it_names(
+    pattern: str, directory: str, expected: bool
+) -> None:
+    parts = directory.split("/") if directory else []
+    assert compile_pattern(pattern).reaches_below(parts) is expected
+
+
+def test_the_strictest_line_below_a_directory_counts_layers_and_spellings() -> None:
+    repo = "/build/ review\n/build/keys/ protected @sec\n/docs/ open\n"
+    policy = load_effective_policy(repo, "repo.policy")
+    found = policy.match_below(".github")
+    assert found is not None and (found.pattern, found.level) == (
+        "/.github/workflows/",
+        Level.PROTECTED,
+    )
+    found = policy.match_below("build")
+    assert found is not None and (found.pattern, found.owners) == ("/build/keys/", ("@sec",))
+    assert policy.match_below("src") is None
+    found = policy.match_below("docs")  # an open line cannot lower /docs/CODEOWNERS
+    assert found is not None and found.pattern == "/docs/CODEOWNERS"
+    folded = policy.match_below(".GitHub/Workflows")  # one directory on macOS and Windows
+    assert (
+        folded is not None and folded.level is Level.PROTECTED and "case-insensitive" in folded.note
+    )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,8 +16,10 @@ from gidgethub.sansio import Event
 
 from selfheal.ledger import Ledger, deliveries, jobs
 from selfheal.runtime.context import JobContext, Wiring
-from selfheal.runtime.server import MAX_BODY, WORKER, create_app
+from selfheal.runtime.intake import MAX_BODY
+from selfheal.runtime.server import WORKER, create_app
 from tests.support.appcore import (
+    SECRET,
     Recorder,
     delivery,
     make_settings,
@@ -70,7 +74,7 @@ async def test_redelivery_is_processed_once(server: Any) -> None:
         (lambda h: h.update({"X-Hub-Signature-256": "sha1=abc"}), 401),
         (lambda h: h.pop("X-GitHub-Delivery"), 400),
         (lambda h: h.pop("X-GitHub-Event"), 400),
-        (lambda h: h.update({"Content-Type": "text/plain"}), 400),
+        (lambda h: h.update({"Content-Type": "text/plain"}), 415),
     ],
 )
 async def test_rejected_requests(server: Any, mutate: Any, expected: int) -> None:
@@ -79,6 +83,17 @@ async def test_rejected_requests(server: Any, mutate: Any, expected: int) -> Non
     mutate(headers)
     status, _answer = await _post(srv, body, headers)
     assert status == expected
+    assert ledger.read(deliveries.count) == 0
+
+
+async def test_sha1_hmac_in_the_sha256_header_is_401(server: Any) -> None:
+    """The docs promise SHA-256 only; gidgethub's validator also took a valid SHA-1 HMAC."""
+    srv, ledger, _ = server
+    body, headers = delivery()
+    sha1 = hmac.new(SECRET.encode(), body, hashlib.sha1).hexdigest()
+    headers["X-Hub-Signature-256"] = f"sha1={sha1}"
+    status, _answer = await _post(srv, body, headers)
+    assert status == 401
     assert ledger.read(deliveries.count) == 0
 
 

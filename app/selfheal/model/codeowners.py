@@ -161,6 +161,44 @@ class PathPattern:
             return min(reach) < n
         return True  # PATH_OR_DIR: the path itself or a directory above it
 
+    def reaches_below(self, parts: Sequence[str]) -> bool:
+        """True when the pattern matches some path strictly below the directory ``parts``
+        (split on ``/``) because of where that directory is: at least one of its components
+        is matched by a named segment, not by ``**``. So ``/.github/workflows/`` reaches
+        below ``.github`` and ``**/.kube/config`` below ``home/.kube``, but ``*.pem`` or
+        ``.env``, names valid at any depth, reach below no directory in particular. Whether
+        any such path exists does not matter. Every pattern reaches below the root (no
+        parts)."""
+        if not parts:
+            return True
+        n = len(parts)
+        # (position, engaged): positions 0..n are in the directory, n + 1 is anywhere below
+        # it; engaged once a named segment has matched one of the directory's components.
+        states = {(0, False)} if self.anchored else {(j, False) for j in range(n)}
+        for seg in self.segments:
+            states = _step_below(states, seg, parts)
+            if not states:
+                return False
+        # EXACT ends the path at the last segment, so it must have gone below the directory.
+        return any(engaged and (self.mode != EXACT or j > n) for j, engaged in states)
+
+
+def _step_below(
+    states: set[tuple[int, bool]], seg: Segment | None, parts: Sequence[str]
+) -> set[tuple[int, bool]]:
+    """One pattern segment of :meth:`PathPattern.reaches_below`: below the directory, any
+    segment can be given a component that it matches."""
+    n = len(parts)
+    out: set[tuple[int, bool]] = set()
+    for j, engaged in states:
+        if seg is None:  # `**`: zero or more whole components
+            out.update((k, engaged) for k in range(j, n + 2))
+        elif j >= n:
+            out.add((n + 1, engaged))
+        elif parts[j] == seg if isinstance(seg, str) else _glob(seg, parts[j]):
+            out.add((j + 1, True))
+    return out
+
 
 def compile_pattern(raw: str) -> PathPattern:
     """Compile one CODEOWNERS pattern (ValueError with the reason if it is malformed)."""

@@ -156,6 +156,30 @@ class Policy:
             return dataclasses.replace(base, note=note)
         return own.to_match() if own is not None else base
 
+    def match_below(self, directory: str) -> PolicyMatch | None:
+        """The strictest line (``review`` or ``protected``) that reaches below ``directory``
+        (see :meth:`PathPattern.reaches_below`), whether or not anything exists there: what
+        a link to that directory can come to expose. Every line reaches below the root."""
+        path = normalize_path(directory)
+        parts = _parts(path)
+        found: list[PolicyMatch | None] = [
+            rule.to_match()
+            for rule in self.rules
+            if rule.level > Level.OPEN and rule.matcher.reaches_below(parts)
+        ]
+        if self.aliases:
+            folded = fold_path(path)
+            note = f"{path} is {folded} on a case-insensitive checkout" if folded != path else ""
+            folded_parts = _parts(folded)
+            found.extend(
+                rule.to_match(note)
+                for rule, matcher in zip(self.rules, self.aliases, strict=True)
+                if rule.level > Level.OPEN and matcher.reaches_below(folded_parts)
+            )
+        if self.floor is not None:
+            found.append(self.floor.match_below(path))
+        return max((f for f in found if f is not None), key=_strictness, default=None)
+
     def level_of(self, path: str) -> Level:
         found = self.match(path)
         return found.level if found is not None else Level.OPEN
@@ -166,6 +190,14 @@ class Policy:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _parts(path: str) -> list[str]:
+    return path.split("/") if path else []
+
+
+def _strictness(found: PolicyMatch) -> Level:
+    return found.level
 
 
 def _owner_ok(token: str) -> bool:

@@ -24,6 +24,7 @@ from selfheal.model.policy import (
     Level,
     Policy,
     PolicyError,
+    PolicyMatch,
     decode_policy,
     load_effective_policy,
 )
@@ -34,7 +35,13 @@ from selfheal.reviewer.changeset import (
     changeset_from_git,
     read_blob_text,
 )
-from selfheal.reviewer.rules import Thresholds, decide, policy_error_verdict, sensitive_kind
+from selfheal.reviewer.rules import (
+    Thresholds,
+    decide,
+    policy_error_verdict,
+    sensitive_kind,
+    sensitive_kind_below,
+)
 from selfheal.reviewer.scaffold import is_python, scaffold_python
 from selfheal.scanner.deps import is_dependency_file
 from selfheal.scanner.engine import ScanOptions, ScanTarget, scan_targets
@@ -75,22 +82,19 @@ def _verb(change: ChangedFile, path: str, kind: str) -> str:
     return VERBS[change.status.value]
 
 
-def _path_finding(change: ChangedFile, path: str, policy: Policy, kind: str) -> Finding | None:
-    found = policy.match(path)
-    if found is None or found.level is Level.OPEN:
-        return None
+def _owners(found: PolicyMatch) -> str:
+    return f" (owners: {' '.join(found.owners)})" if found.owners else ""
+
+
+def _policy_finding(change: ChangedFile, path: str, found: PolicyMatch, message: str) -> Finding:
     protected = found.level is Level.PROTECTED
-    owners = f" (owners: {' '.join(found.owners)})" if found.owners else ""
     return Finding(
         rule_id=RULE_PROTECTED if protected else RULE_REVIEW,
         category=Category.PROTECTED_PATH if protected else Category.REVIEW_PATH,
         severity=Severity.HIGH if protected else Severity.MEDIUM,
         path=path,
         line=0,
-        message=(
-            f"The change {_verb(change, path, kind)} {path}, which is {found.level.label} "
-            f"by {found.location} (`{found.pattern}`){owners}."
-        ),
+        message=message,
         source=Source.POLICY,
         properties={
             "level": found.level.label,
@@ -101,6 +105,32 @@ def _path_finding(change: ChangedFile, path: str, policy: Policy, kind: str) -> 
             **({"note": found.note} if found.note else {}),
         },
     )
+
+
+def _path_finding(change: ChangedFile, path: str, policy: Policy, kind: str) -> Finding | None:
+    found = policy.match(path)
+    if found is None or found.level is Level.OPEN:
+        return None
+    message = (
+        f"The change {_verb(change, path, kind)} {path}, which is {found.level.label} "
+        f"by {found.location} (`{found.pattern}`){_owners(found)}."
+    )
+    return _policy_finding(change, path, found, message)
+
+
+def _below_finding(change: ChangedFile, target: str, policy: Policy) -> Finding | None:
+    """A link to ``target`` as a directory: the strictest policy line for paths below it,
+    whether or not they exist yet. None when the target itself is already judged as strictly
+    (a link to a protected file)."""
+    found = policy.match_below(target)
+    if found is None or policy.level_of(target) >= found.level:
+        return None
+    message = (
+        f"The change adds a link ({change.path}) to {target or 'the repository root'}; files "
+        f"there are {found.level.label} by {found.location} (`{found.pattern}`){_owners(found)}, "
+        "whether or not they exist yet."
+    )
+    return _policy_finding(change, target or ".", found, message)
 
 
 def _sensitive_finding(change: ChangedFile, path: str, kind: str) -> Finding | None:
@@ -145,16 +175,43 @@ def _link_finding(change: ChangedFile, message: str) -> Finding:
     )
 
 
+def _sensitive_below(change: ChangedFile, target: str) -> Finding | None:
+    """A link to ``target`` as a directory that can hold a sensitive file (rule R6)."""
+    what = sensitive_kind_below(target)
+    if what is None or sensitive_kind(target) is not None:
+        return None
+    return Finding(
+        rule_id=RULE_SENSITIVE,
+        category=Category.SENSITIVE_CHANGE,
+        severity=Severity.MEDIUM,
+        path=target or ".",
+        line=0,
+        message=f"The change adds a link ({change.path}) to {target or 'the repository root'}, "
+        f"which can hold {what}; a person must approve.",
+        source=Source.POLICY,
+        properties={"status": change.status.value, "link_target": change.link_target or ""},
+    )
+
+
+def _stricter(current: Finding | None, found: Finding | None) -> Finding | None:
+    if found is None or (current is not None and found.severity <= current.severity):
+        return current
+    return found
+
+
 def _exposed_findings(change: ChangedFile, policy: Policy, kind: str) -> list[Finding]:
-    """For a link to a directory: the strictest policy finding among the files it exposes,
-    and the first sensitive one (one of each, however many files the directory holds)."""
+    """For a link: the strictest policy finding among the files it exposes, or among the
+    paths the policy names below its target (existing or not) when that is stricter, and the
+    first sensitive one (one of each, however many files the directory holds)."""
     strictest: Finding | None = None
     sensitive: Finding | None = None
     for path in change.link_exposes:
-        found = _path_finding(change, path, policy, kind)
-        if found is not None and (strictest is None or found.severity > strictest.severity):
-            strictest = found
+        strictest = _stricter(strictest, _path_finding(change, path, policy, kind))
         sensitive = sensitive or _sensitive_finding(change, path, kind)
+    target = change.resolved_link()
+    if target is not None and not change.link_escapes:
+        strictest = _stricter(strictest, _below_finding(change, target, policy))
+        sensitive = sensitive or _sensitive_below(change, target)
     findings = [f for f in (strictest, sensitive) if f is not None]
     if change.link_exposes_more:
         many = f"to a directory of more than {len(change.link_exposes)} files, not all checked"
@@ -181,7 +238,8 @@ def path_findings(changes: ChangeSet, policy: Policy) -> list[Finding]:
     """Policy and sensitive-file findings for every path the change touches.
 
     A symbolic link touches what it points to: a file, or every file of a directory it
-    points to. A link out of the repository needs a person, since nothing there is checked.
+    points to, and every path the policy names below its target, whether or not it exists
+    yet. A link out of the repository needs a person, since nothing there is checked.
     """
     findings: list[Finding] = []
     for change in changes.files:

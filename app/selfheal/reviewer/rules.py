@@ -174,6 +174,14 @@ def sensitive_kind(path: str) -> str | None:
     return next((what for pattern, what in SENSITIVE if pattern.match(normal)), None)
 
 
+def sensitive_kind_below(directory: str) -> str | None:
+    """What sensitive file (rule R6) can sit below ``directory``, whether or not one does
+    (see :meth:`PathPattern.reaches_below`); None when none can."""
+    normal = normalize_path(directory)
+    parts = normal.split("/") if normal else []
+    return next((what for pattern, what in SENSITIVE if pattern.reaches_below(parts)), None)
+
+
 def risk_for(decision: Decision, findings: Iterable[Finding]) -> Risk:
     """The risk level described in the module docstring."""
     items = list(findings)

@@ -1,9 +1,12 @@
 """The aiohttp application: ``POST /webhook``, ``GET /healthz``, ``GET /metrics``.
 
-The webhook endpoint only verifies, records and answers: it checks the body size and the
-``X-Hub-Signature-256`` HMAC (through gidgethub, always with the secret), records the
-delivery and enqueues its ``webhook`` job in one ledger transaction, and answers 202. It never
-calls GitHub. A delivery id seen before is answered ``200 duplicate`` and creates nothing.
+The webhook endpoint only verifies, records and answers: the checks themselves (body size,
+the ``X-Hub-Signature-256`` HMAC, the headers and the JSON body) are the sans-I/O functions of
+:mod:`selfheal.runtime.intake`. The handler refuses what the headers alone condemn before
+reading any of the body, streams the rest through the size cap and the HMAC within a memory
+budget (signed bodies wait for room, they are never refused for load), records an accepted
+delivery and enqueues its ``webhook`` job in one ledger transaction, and answers 202. It never calls
+GitHub. A delivery id seen before is answered ``200 duplicate`` and creates nothing.
 
 :func:`create_app` builds the application; the worker and the shared ``ClientSession`` start
 and stop with it (``cleanup_ctx``). Nothing runs at import time.
@@ -12,141 +15,111 @@ and stop with it (``cleanup_ctx``). Nothing runs at import time.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import re
 import time
 from collections.abc import AsyncIterator
-from email.message import Message
 from typing import Any
 
 import aiohttp
-import gidgethub
 from aiohttp import web
-from gidgethub.sansio import Event
+from aiohttp.http_exceptions import HttpProcessingError
 
 from selfheal.config.metrics import CONTENT_TYPE, AppMetrics
 from selfheal.config.settings import Settings
 from selfheal.ledger import Ledger, deliveries, jobs
+from selfheal.runtime import intake
+from selfheal.runtime.budget import MemoryBudget
 from selfheal.runtime.context import GitHubFactory, Wiring
+from selfheal.runtime.intake import MAX_BODY, Delivery, Envelope, Refusal
 from selfheal.runtime.worker import Worker, WorkerConfig
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 25 * 1024 * 1024  # GitHub caps webhook payloads at 25 MiB
-MAX_DELIVERY_ID = 128
-UTF8_NAMES = frozenset({"utf-8", "utf8"})
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 HEALTH_TIMEOUT = 5.0
+# Request bodies held in memory at once, in bytes (see runtime/budget.py): past this, signed
+# deliveries wait for room instead of being refused.
+BODY_MEMORY = 64 * 1024 * 1024
 LEDGER: web.AppKey[Ledger] = web.AppKey("ledger", Ledger)
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
 METRICS: web.AppKey[AppMetrics] = web.AppKey("metrics", AppMetrics)
 WORKER: web.AppKey[Worker] = web.AppKey("worker", Worker)
+BODY_BUDGET: web.AppKey[MemoryBudget] = web.AppKey("body_budget", MemoryBudget)
+
+
+class ClientErrorLog(logging.LoggerAdapter[logging.Logger]):
+    """aiohttp's server logger, except that a request the HTTP parser rejects (too many
+    headers, an oversized one, a bad request line: anyone who can reach the port can send one)
+    is one warning line, not an error with a traceback. Other errors are logged unchanged."""
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
+        if not isinstance(exc_info, HttpProcessingError):
+            super().exception(msg, *args, exc_info=exc_info, **kwargs)
+            return
+        text = str(msg) % args if args else str(msg)
+        reason = " ".join(str(exc_info.message).split())[:200]
+        self.warning("%s: %s %s", text, exc_info.code, reason)
 
 
 def _answer(status: int, message: str, **extra: Any) -> web.Response:
     return web.json_response({"status": message, **extra}, status=status)
 
 
-def _payload_text(body: bytes, content_type: str, data: Any) -> str | None:
-    """The payload as stored: the body itself when it is UTF-8 JSON, else the decoded data
-    re-encoded (another charset, or a form-encoded body). None when the data cannot be stored
-    in SQLite (unpaired surrogates), which only a hostile sender produces."""
-    message = Message()
-    message["content-type"] = content_type
-    charset = str(message.get_param("charset") or "utf-8").lower().replace("_", "-")
-    text: str | None = None
-    if message.get_content_type() == "application/json" and charset in UTF8_NAMES:
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            text = None
-    if text is None:
-        text = json.dumps(data)
-    # text holds no surrogate itself (it is strict UTF-8, or json.dumps' ASCII), so one in data
-    # shows in text as a \uD800-\uDFFF escape. Only then is data encoded whole (~0.3 ms for a
-    # pull_request payload, as long as verifying it) to tell a stray from a pair.
-    if _SURROGATE_ESCAPE.search(text) is None:
-        return text
-    try:
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return None
-    return text
-
-
 def _count(request: web.Request, event: str, outcome: str) -> None:
     request.app[METRICS].deliveries.inc({"event": event, "outcome": outcome})
 
 
-async def webhook(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS]
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        _count(request, "unverified", "too_large")
-        return _answer(413, "payload too large", limit=MAX_BODY)
-    try:
-        body = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        _count(request, "unverified", "too_large")
-        return _answer(413, "payload too large", limit=MAX_BODY)
-    signature = request.headers.get("X-Hub-Signature-256", "")
-    if not signature:
-        _count(request, "unverified", "bad_signature")
-        return _answer(401, "missing X-Hub-Signature-256")
-    headers = {
-        "content-type": request.headers.get("Content-Type", ""),
-        "x-hub-signature-256": signature,
-        "x-github-event": request.headers.get("X-GitHub-Event", ""),
-        "x-github-delivery": request.headers.get("X-GitHub-Delivery", ""),
-    }
-    try:
-        event = Event.from_http(headers, body, secret=settings.webhook_secret.get())
-    except gidgethub.ValidationFailure:
-        _count(request, "unverified", "bad_signature")
-        return _answer(401, "bad signature")
-    except (gidgethub.BadRequest, ValueError, LookupError, RecursionError):
-        # ValueError covers UnicodeDecodeError; LookupError an unknown charset; RecursionError
-        # JSON nested too deeply for the decoder. All are the sender's fault: 400, not 500.
-        _count(request, "unknown", "bad_request")
-        return _answer(400, "malformed body: expected JSON")
-    delivery_id = event.delivery_id
-    if not event.event or not delivery_id:
-        _count(request, "unknown", "bad_request")
-        return _answer(400, "missing X-GitHub-Event or X-GitHub-Delivery")
-    if len(delivery_id) > MAX_DELIVERY_ID or not delivery_id.isprintable():
-        _count(request, "unknown", "bad_request")
-        return _answer(400, "invalid X-GitHub-Delivery")
-    if not isinstance(event.data, dict):
-        _count(request, event.event, "bad_request")
-        return _answer(400, "malformed body: expected a JSON object")
-    text = _payload_text(body, headers["content-type"], event.data)
-    if text is None:
-        _count(request, event.event, "bad_request")
-        return _answer(400, "malformed body: not storable (unpaired surrogates?)")
+def _refuse(request: web.Request, refusal: Refusal) -> web.Response:
+    _count(request, refusal.event, refusal.outcome)
+    extra = {} if refusal.limit is None else {"limit": refusal.limit}
+    return _answer(refusal.status, refusal.message, **extra)
+
+
+async def _record(request: web.Request, delivery: Delivery) -> web.Response:
+    """Record the delivery and its job in one ledger transaction, then answer."""
     ledger = request.app[LEDGER]
-    max_attempts = settings.job_max_attempts
+    max_attempts = request.app[SETTINGS].job_max_attempts
+    delivery_id, event = delivery.delivery_id, delivery.event
     try:
         job_id = await ledger.awrite(
             lambda c: deliveries.accept_delivery(
-                c, delivery_id, event.event, text, event.data, max_attempts=max_attempts
+                c, delivery_id, event, delivery.text, delivery.data, max_attempts=max_attempts
             )
         )
     except Exception:
         log.exception("could not record delivery", extra={"delivery": delivery_id})
-        _count(request, event.event, "error")
+        _count(request, event, "error")
         return _answer(503, "ledger unavailable")
     if job_id is None:
-        _count(request, event.event, "duplicate")
+        _count(request, event, "duplicate")
         return _answer(200, "duplicate", delivery=delivery_id)
-    _count(request, event.event, "accepted")
+    _count(request, event, "accepted")
     worker = request.app.get(WORKER)
     if worker is not None:
         worker.notify()
-    log.info(
-        "delivery accepted",
-        extra={"delivery": delivery_id, "event": event.event, "job_id": job_id},
-    )
+    log.info("delivery accepted", extra={"delivery": delivery_id, "event": event, "job_id": job_id})
     return _answer(202, "queued", delivery=delivery_id, job=job_id)
+
+
+async def _read_verified(request: web.Request, envelope: Envelope) -> Delivery | Refusal:
+    """Stream the body through the size cap and the HMAC, then parse it."""
+    signed = intake.SignedBody(request.app[SETTINGS].webhook_secret.get())
+    async for chunk in request.content.iter_any():
+        refusal = signed.feed(chunk)
+        if refusal is not None:
+            return refusal
+    return signed.verify(envelope.signature) or intake.parse(envelope, signed.body())
+
+
+async def webhook(request: web.Request) -> web.Response:
+    envelope = intake.check_headers(request.headers)
+    if isinstance(envelope, Refusal):
+        return _refuse(request, envelope)  # before a byte of the body is read
+    size = MAX_BODY if envelope.length is None else envelope.length
+    async with request.app[BODY_BUDGET].reserve(size):
+        result = await _read_verified(request, envelope)
+        if isinstance(result, Refusal):
+            return _refuse(request, result)
+        return await _record(request, result)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -246,11 +219,17 @@ def create_app(
     start_worker: bool = True,
 ) -> web.Application:
     """Build the application; the worker runs ``wiring`` (``selfheal.registry.compose``)."""
-    app = web.Application(client_max_size=MAX_BODY)
+    # The body is never inflated: a compressed delivery is refused (415) unread.
+    server_log = ClientErrorLog(logging.getLogger("aiohttp.server"))
+    app = web.Application(
+        client_max_size=MAX_BODY,
+        handler_args={"auto_decompress": False, "logger": server_log},
+    )
     app_metrics = metrics or AppMetrics()
     app[SETTINGS] = settings
     app[LEDGER] = ledger
     app[METRICS] = app_metrics
+    app[BODY_BUDGET] = MemoryBudget(BODY_MEMORY)
     factory_state: Any = None
     if github_factory is None:
         github_factory, factory_state = default_github_factory(settings, app_metrics)
