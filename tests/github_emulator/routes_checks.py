@@ -95,8 +95,22 @@ def _validate_actions(actions: Any) -> list[dict[str, str]]:
 
 
 def _apply(run: CheckRun, data: dict[str, Any]) -> None:
+    """Apply a create or update request to ``run``; its output, actions, status and
+    conclusion are validated before anything changes."""
     output = _validate_output(data.get("output"))
     actions = _validate_actions(data.get("actions")) if "actions" in data else None
+    status, conclusion = _validate_state(run, data)
+    for key in ("name", "external_id", "details_url"):
+        if key in data:
+            setattr(run, key, data[key])
+    _apply_state(run, data, status, conclusion)
+    _apply_output(run, output)
+    if actions is not None:
+        run.actions = actions
+
+
+def _validate_state(run: CheckRun, data: dict[str, Any]) -> tuple[Any, Any]:
+    """The requested (status, conclusion); a conclusion implies "completed", which needs one."""
     status, conclusion = data.get("status"), data.get("conclusion")
     if status is not None and status not in STATUSES:
         raise validation("CheckRun", "status", "invalid")
@@ -106,21 +120,25 @@ def _apply(run: CheckRun, data: dict[str, Any]) -> None:
         status = "completed"
     if status == "completed" and conclusion is None and run.conclusion is None:
         raise validation("CheckRun", "conclusion", "missing_field")
-    for key in ("name", "external_id", "details_url"):
-        if key in data:
-            setattr(run, key, data[key])
+    return status, conclusion
+
+
+def _apply_state(run: CheckRun, data: dict[str, Any], status: Any, conclusion: Any) -> None:
+    """Set the status and conclusion; a run completes once, at ``completed_at`` or now."""
     if status:
         run.status = status
     if conclusion:
         run.conclusion = conclusion
     if run.status == "completed" and run.completed_at is None:
         run.completed_at = _ts(data, "completed_at") or time.time()
+
+
+def _apply_output(run: CheckRun, output: dict[str, Any]) -> None:
+    """Replace the output texts given; append the annotations (they add up across updates)."""
     for key in ("title", "summary", "text"):
         if key in output:
             run.output[key] = output[key]
     run.annotations.extend(dict(a) for a in output.get("annotations") or [])
-    if actions is not None:
-        run.actions = actions
 
 
 def _ts(data: dict[str, Any], key: str) -> float | None:

@@ -77,27 +77,42 @@ async def update_issue(request: web.Request) -> web.Response:
     triage, write = can(ident, repo, "triage"), can(ident, repo, "write")
     if not (is_author or triage):
         raise ApiError(403, NEEDS_PUSH)
-    changes: dict[str, Any] = {}
-    for key in ("title", "body"):
-        if key in data and data[key] != getattr(issue, key):
-            if not (is_author or write):
-                raise ApiError(403, NEEDS_PUSH)
-            changes[key] = {"from": getattr(issue, key) or ""}  # GitHub sends "" for no body
-            setattr(issue, key, data[key])
+    changes = _edit_text(issue, data, may_edit=is_author or write)
     if changes:
         issue.updated_at = time.time()
         events.issue_event(e, repo, issue, "edited", actor, changes=changes)
     if "state" in data:
-        if data["state"] not in ("open", "closed"):
-            raise validation("Issue", "state", "invalid")
-        if data.get("state_reason") not in STATE_REASONS:
-            raise validation("Issue", "state_reason", "invalid")
+        _validate_state(data)
         set_state(request, repo, issue, data["state"], data.get("state_reason"))
     if triage and "labels" in data:
         set_labels(request, repo, issue, label_names(data))
     if triage and ("assignees" in data or "assignee" in data):
         issue.assignees = _assignees(e.world, data)
     return reply(e.render.issue(repo, issue))
+
+
+def _edit_text(issue: Issue, data: dict[str, Any], *, may_edit: bool) -> dict[str, Any]:
+    """Set the title and body the request changes; return the webhook's ``changes``.
+
+    Changing them takes the author or write access (``may_edit``); resending the same
+    text is not a change.
+    """
+    changes: dict[str, Any] = {}
+    for key in ("title", "body"):
+        if key in data and data[key] != getattr(issue, key):
+            if not may_edit:
+                raise ApiError(403, NEEDS_PUSH)
+            changes[key] = {"from": getattr(issue, key) or ""}  # GitHub sends "" for no body
+            setattr(issue, key, data[key])
+    return changes
+
+
+def _validate_state(data: dict[str, Any]) -> None:
+    """A state change names "open" or "closed", and a known state reason or none."""
+    if data["state"] not in ("open", "closed"):
+        raise validation("Issue", "state", "invalid")
+    if data.get("state_reason") not in STATE_REASONS:
+        raise validation("Issue", "state_reason", "invalid")
 
 
 async def list_issues(request: web.Request) -> web.Response:

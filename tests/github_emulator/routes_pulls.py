@@ -183,29 +183,13 @@ async def merge_pull(request: web.Request) -> web.Response:
     pr = issue.pull
     assert pr is not None
     data = await body(request)
-    if pr.merged or issue.state != "open":
-        raise ApiError(405, "Pull Request is not mergeable")
-    if pr.draft:
-        raise ApiError(405, "Pull Request is still a draft")
-    if data.get("sha") and data["sha"] != pr.head_sha:
-        raise ApiError(409, "Head branch was modified. Review and try the merge again.")
-    problem = required_check_problem(repo, pr.base_ref, pr.head_sha)
-    if problem:
-        raise ApiError(405, problem)
+    _refuse_unmergeable(repo, issue, pr, data)
     method = str(data.get("merge_method", "merge"))
     if method not in ("merge", "squash", "rebase"):
         raise validation("PullRequest", "merge_method", "invalid")
     actor = actor_of(identity(request))
     git = gitdata.open_repo(repo.path)
-    head_owner = (pr.head_repo or repo).owner.login
-    default_title = (
-        f"Merge pull request #{issue.number} from {head_owner}/{pr.head_ref}"
-        if method == "merge"
-        else f"{issue.title} (#{issue.number})"
-    )
-    message = str(data.get("commit_title") or default_title)
-    if data.get("commit_message"):
-        message += "\n\n" + str(data["commit_message"])
+    message = _merge_message(repo, issue, pr, method, data)
     author = actor.author()
     async with e.push_lock(repo):  # no push may move the base between merge and ref update
         sha = gitdata.merge(git, pr.base_sha, pr.head_sha, method, message, author)
@@ -219,11 +203,48 @@ async def merge_pull(request: web.Request) -> web.Response:
         events.pull_request(e, repo, issue, "closed", actor)
         e.refs_changed(repo, before, gitdata.refs(git), actor)
     if pr.base_ref == repo.default_branch:
-        for number in CLOSING_RE.findall(issue.body or ""):
-            target = repo.issues.get(int(number))
-            if target is not None and target.pull is None:
-                set_state(request, repo, target, "closed", "completed")
+        _close_referenced_issues(request, repo, issue)
     return reply({"sha": sha, "merged": True, "message": "Pull Request successfully merged"})
+
+
+def _refuse_unmergeable(repo: Repo, issue: Issue, pr: PullRequest, data: dict[str, Any]) -> None:
+    """Raise GitHub's error for a pull request that cannot be merged as asked: merged or
+    closed, a draft, a head other than the ``sha`` given, or required checks not passed."""
+    if pr.merged or issue.state != "open":
+        raise ApiError(405, "Pull Request is not mergeable")
+    if pr.draft:
+        raise ApiError(405, "Pull Request is still a draft")
+    if data.get("sha") and data["sha"] != pr.head_sha:
+        raise ApiError(409, "Head branch was modified. Review and try the merge again.")
+    problem = required_check_problem(repo, pr.base_ref, pr.head_sha)
+    if problem:
+        raise ApiError(405, problem)
+
+
+def _merge_message(
+    repo: Repo, issue: Issue, pr: PullRequest, method: str, data: dict[str, Any]
+) -> str:
+    """The commit message: ``commit_title`` or GitHub's default title for the method, then
+    ``commit_message`` as the body."""
+    head_owner = (pr.head_repo or repo).owner.login
+    default_title = (
+        f"Merge pull request #{issue.number} from {head_owner}/{pr.head_ref}"
+        if method == "merge"
+        else f"{issue.title} (#{issue.number})"
+    )
+    message = str(data.get("commit_title") or default_title)
+    if data.get("commit_message"):
+        message += "\n\n" + str(data["commit_message"])
+    return message
+
+
+def _close_referenced_issues(request: web.Request, repo: Repo, issue: Issue) -> None:
+    """Close the issues (not pull requests) that the merged pull request's body says it
+    fixes, closes or resolves ("Fixes #12")."""
+    for number in CLOSING_RE.findall(issue.body or ""):
+        target = repo.issues.get(int(number))
+        if target is not None and target.pull is None:
+            set_state(request, repo, target, "closed", "completed")
 
 
 def setup(router: web.UrlDispatcher) -> None:

@@ -433,6 +433,77 @@ def test_safety_report_maps_back_to_declaring_lines(open_port: int) -> None:
     assert "fixed in 2.10.1" in findings[0].message
 
 
+def _print_command(report: object) -> list[str]:
+    """A stand-in for safety that prints ``report`` as JSON, whatever it is asked."""
+    return [sys.executable, "-c", f"import json; print(json.dumps({report!r}))"]
+
+
+def test_safety_answers_match_pins_by_name_and_version(open_port: int) -> None:
+    report = {
+        "vulnerabilities": [
+            {"package_name": "Jinja2", "analyzed_version": "2.10", "vulnerability_id": "1"},
+            {"package_name": "idna", "analyzed_version": "9.9", "vulnerability_id": "2"},
+            {"package_name": "requests", "analyzed_version": "", "vulnerability_id": "3"},
+            {"package_name": "other", "analyzed_version": "1.0", "vulnerability_id": "4"},
+        ]
+    }
+    files = {
+        "requirements.txt": "jinja2==2.10\nidna==3.7\nrequests==2.0\n",
+        "requirements-dev.txt": "requests==2.31.0\n",
+    }
+    findings = scan_with_safety(
+        sorted(files, reverse=True),
+        files.get,
+        command=_print_command(report),
+        probe=("127.0.0.1", open_port),
+    )
+    # another version of a package is not ours; no version at all means every pin of the name
+    assert [(f.path, f.line, f.properties["advisory"]) for f in findings] == [
+        ("requirements.txt", 1, "safety-1"),
+        ("requirements.txt", 3, "safety-3"),
+        ("requirements-dev.txt", 1, "safety-3"),
+    ]
+
+
+def test_safety_is_not_run_without_exact_pins(open_port: int, tmp_path: Path) -> None:
+    files = {"requirements.txt": "jinja2>=2\n", "pyproject.toml": "[project\n"}
+    findings = scan_with_safety(
+        sorted(files),
+        files.get,
+        command=[str(tmp_path / "never-started")],
+        probe=("127.0.0.1", open_port),
+    )
+    assert [f.path for f in findings] == ["pyproject.toml"]  # the parse error, nothing else
+
+
+@pytest.mark.parametrize(
+    ("script", "message"),
+    [
+        ("import sys; print('a\\nlast words', file=sys.stderr); sys.exit(3)", r"exit 3\): last"),
+        ("import sys; sys.exit(2)", r"exit 2\): no output"),
+        ("print('Traceback, not JSON')", "not its JSON report"),
+    ],
+)
+def test_safety_failures_are_clear_errors(open_port: int, script: str, message: str) -> None:
+    with pytest.raises(ScannerError, match=message):
+        scan_with_safety(
+            ["requirements.txt"],
+            {"requirements.txt": "jinja2==2.10\n"}.get,
+            command=[sys.executable, "-c", script],
+            probe=("127.0.0.1", open_port),
+        )
+
+
+def test_safety_that_cannot_start_is_a_clear_error(open_port: int, tmp_path: Path) -> None:
+    with pytest.raises(ScannerError, match="safety could not be started"):
+        scan_with_safety(
+            ["requirements.txt"],
+            {"requirements.txt": "jinja2==2.10\n"}.get,
+            command=[str(tmp_path / "missing-safety")],
+            probe=("127.0.0.1", open_port),
+        )
+
+
 def test_credentials_in_urls_never_reach_output(db: AdvisoryDB) -> None:
     token = "ghp_" + "abcdefghijklmnopqrstuvwxyz0123456789"
     text = (

@@ -13,7 +13,7 @@ from pathlib import Path
 import pygit2
 import pytest
 
-from selfheal.scanner import ScanInputError
+from selfheal.scanner import ScanInputError, files
 from selfheal.scanner.files import (
     REASON_BINARY,
     REASON_EXCLUDED,
@@ -214,3 +214,40 @@ def test_walk_only_checks_each_changed_path(tmp_path: Path) -> None:
         "docs/x.py": REASON_EXCLUDED,
         "up/z": REASON_SYMLINK_OUT,
     }
+
+
+def test_walk_order_and_unreadable_entries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Depth first in name order; a directory that cannot be listed and an entry that cannot
+    be examined (removed between listing and stat) are skipped with a reason. Root reads
+    everything, so both failures are injected."""
+    for rel in ("b/z.py", "b/locked/x.py", "a/y.py", "c.py", "b/vendor/v.py"):
+        write(tmp_path, rel, "x = 1\n")
+    os.mkfifo(tmp_path / "a" / "pipe")
+
+    class Vanished:
+        name = "gone.py"
+
+        def is_symlink(self) -> bool:
+            raise FileNotFoundError(2, "No such file or directory")
+
+    real_scandir, real_entries = os.scandir, files._entries
+
+    def scandir(path: Path) -> object:
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    def entries(directory: Path) -> object:
+        found = real_entries(directory)
+        return found if Path(directory) != tmp_path / "b" else iter([Vanished(), *found])
+
+    monkeypatch.setattr(os, "scandir", scandir)  # the os module the walk uses
+    monkeypatch.setattr(files, "_entries", entries)
+    result = walk_tree(tmp_path)
+    assert result.files == ["a/y.py", "b/z.py", "c.py"]
+    assert result.skipped == [
+        ("a/pipe", REASON_SPECIAL),
+        ("b/gone.py", "unreadable: No such file or directory"),
+        ("b/vendor/", REASON_VENDORED),
+        ("b/locked/", "unreadable: Permission denied"),
+    ]

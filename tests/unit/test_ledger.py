@@ -8,6 +8,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -188,6 +189,65 @@ def test_installations_from_payloads(ledger: Ledger) -> None:
     assert ledger.read(lambda c: installations.installation_for(c, "acme/b")) is None
 
 
+def test_installations_from_odd_payloads(ledger: Ledger) -> None:
+    def note(event: str, payload: object) -> None:
+        ledger.write(lambda c: installations.note_payload(c, event, payload))
+
+    note("push", ["not", "a", "payload"])
+    # no usable installation id: the repository is recorded without an installation
+    note(
+        "push",
+        {
+            "installation": "x",
+            "repository": {"id": 3, "full_name": "o/a", "default_branch": "main", "private": True},
+        },
+    )
+    note("push", {"installation": {"id": True}, "repository": {"id": 4, "full_name": "o/b"}})
+    note("push", {"repository": {"id": 11, "full_name": ""}})  # no name: not recorded
+    # no account: an installation the ledger does not know yet is recorded as "unknown"...
+    note(
+        "push",
+        {
+            "installation": {"id": 7, "account": {"login": ""}},
+            "repository": {"id": 5, "full_name": "o/c", "default_branch": 3, "private": "yes"},
+        },
+    )
+    # ... and one it knows keeps its account
+    ledger.write(lambda c: installations.upsert_installation(c, 8, "acme", "Organization"))
+    note("push", {"installation": {"id": 8}, "repository": {"id": 6, "full_name": "acme/six"}})
+    note(
+        "installation_repositories",
+        {
+            "installation": {"id": 8},
+            "repositories_added": ["x", {"id": "9"}, {"id": 10, "full_name": "acme/ten"}],
+            "repositories_removed": [None, {"id": 0}, {"id": 6}],
+        },
+    )
+    # "deleted" deletes an installation only in an installation event
+    note("installation_repositories", {"action": "deleted", "installation": {"id": 7}})
+    note(
+        "installation",
+        {"action": "deleted", "installation": {"id": 8, "account": {"login": "acme"}}},
+    )
+
+    def rows(sql: str) -> list[tuple[object, ...]]:
+        return ledger.read(lambda c: [tuple(r) for r in c.execute(sql)])
+
+    assert rows(
+        "SELECT id, account, account_type, deleted_at IS NOT NULL FROM installations ORDER BY id"
+    ) == [(7, "unknown", None, 0), (8, "acme", "Organization", 1)]
+    assert rows(
+        "SELECT id, installation_id, full_name, default_branch, private, removed_at IS NOT NULL"
+        " FROM repositories ORDER BY id"
+    ) == [
+        (3, None, "o/a", "main", 1, 0),
+        (4, None, "o/b", None, None, 0),
+        (5, 7, "o/c", None, None, 0),
+        (6, 8, "acme/six", None, None, 1),
+        (10, 8, "acme/ten", None, None, 0),
+    ]
+
+
 def test_group_commit_isolates_a_failing_write(ledger: Ledger) -> None:
     def write(n: int) -> Callable[[sqlite3.Connection], int]:
         def fn(conn: sqlite3.Connection) -> int:
@@ -204,6 +264,65 @@ def test_group_commit_isolates_a_failing_write(ledger: Ledger) -> None:
     assert all(isinstance(f.exception(), ValueError) for f in failures)
     stored = ledger.read(lambda c: jobs.find(c, limit=100))
     assert sorted(j.payload["n"] for j in stored) == [n for n in range(50) if n % 5]
+
+
+def _hold_writer(ledger: Ledger) -> tuple[threading.Event, Future[None]]:
+    """Keep the writer busy until the returned event is set, so the writes submitted
+    meanwhile are committed together in the next batch."""
+    started, release = threading.Event(), threading.Event()
+
+    def hold(conn: sqlite3.Connection) -> None:
+        started.set()
+        release.wait(10)
+
+    held = ledger.submit(hold)
+    assert started.wait(10)
+    return release, held
+
+
+def test_group_commit_skips_a_cancelled_write(ledger: Ledger) -> None:
+    ran: list[int] = []
+
+    def write(n: int) -> Callable[[sqlite3.Connection], int]:
+        def fn(conn: sqlite3.Connection) -> int:
+            ran.append(n)
+            return jobs.enqueue(conn, "batch", {"n": n})[0]
+
+        return fn
+
+    release, held = _hold_writer(ledger)
+    cancelled, kept = ledger.submit(write(1)), ledger.submit(write(2))
+    assert cancelled.cancel()
+    release.set()
+    held.result(10)
+    assert kept.result(10) > 0
+    assert cancelled.cancelled() and ran == [2]
+    assert [j.payload["n"] for j in ledger.read(lambda c: jobs.find(c, limit=10))] == [2]
+
+
+@pytest.mark.parametrize(
+    ("statement", "stored"), [("RELEASE write_fn", 0), ("COMMIT", 1)], ids=["savepoint", "commit"]
+)
+def test_group_commit_that_cannot_finish_fails_every_write(
+    ledger: Ledger, statement: str, stored: int
+) -> None:
+    """A write function that ends its own savepoint (or the whole transaction) breaks the
+    batch: each write in it that was not cancelled gets the error, and the writer goes on
+    with the next batch."""
+    release, held = _hold_writer(ledger)
+    first = ledger.submit(lambda c: jobs.enqueue(c, "batch", {"n": 1})[0])
+    cancelled = ledger.submit(lambda c: jobs.enqueue(c, "batch", {"n": 2})[0])
+    breaking = ledger.submit(lambda c: c.execute(statement))
+    assert cancelled.cancel()
+    release.set()
+    held.result(10)
+    assert cancelled.cancelled()
+    for future in (first, breaking):
+        with pytest.raises(sqlite3.OperationalError, match="no such savepoint"):
+            future.result(10)
+    # rolled back with the batch, or committed by the stray COMMIT before the batch broke
+    assert len(ledger.read(lambda c: jobs.find(c, limit=10))) == stored
+    assert ledger.write(lambda c: jobs.enqueue(c, "after", {})[0]) > 0
 
 
 def test_repository_name_moves_to_a_new_id(ledger: Ledger) -> None:

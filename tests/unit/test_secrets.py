@@ -781,6 +781,27 @@ def test_uuids_count_only_for_secret_names() -> None:
     assert only(scan_secrets("a.py", f'client_secret = "{uuid}"\n')).line == 1
 
 
+@pytest.mark.parametrize(
+    ("name", "rule_id"),
+    [
+        ("aws_secret_access_key", "secret-aws-secret-access-key"),
+        ("AWS_SECRET", "secret-aws-secret-access-key"),
+        ("access_key_secret", "secret-aws-secret-access-key"),
+        ("aws_session_token", "secret-generic-high-entropy"),  # no "secret" in the name
+        ("db_password", "secret-generic-password"),
+    ],
+)
+def test_an_aws_secret_needs_an_aws_secret_name(name: str, rule_id: str) -> None:
+    value = rand(38, ALNUM + "/+", 7) + "Zq"  # the 40-character shape of an AWS secret key
+    assert only(scan_secrets("a.py", f'{name} = "{value}"\n')).rule_id == rule_id
+
+
+def test_an_aws_secret_name_with_another_value_is_a_generic_secret() -> None:
+    value = rand(32, ALNUM, 8)
+    finding = only(scan_secrets("a.py", f'aws_secret_access_key = "{value}"\n'))
+    assert finding.rule_id == "secret-generic-high-entropy"
+
+
 def test_pass_alone_still_finds_a_password_with_digits() -> None:
     finding = only(scan_secrets("mail.py", 'SMTP_PASS = "' + "m4il-Rel4y" + '"\n'))
     assert finding.rule_id == "secret-generic-password"

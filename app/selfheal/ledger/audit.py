@@ -125,7 +125,6 @@ def verify(conn: sqlite3.Connection, *, expect_hash: str | None = None) -> Verif
     ``expect_hash`` is a head hash recorded earlier: if no entry carries it, entries were cut
     off the end (or the chain was replaced), which the links alone cannot show.
     """
-    expected_id = 1
     prev_hash = GENESIS
     checked = 0
     cursor = conn.execute("SELECT * FROM audit ORDER BY id")
@@ -133,41 +132,13 @@ def verify(conn: sqlite3.Connection, *, expect_hash: str | None = None) -> Verif
         try:
             row = cursor.fetchone()
         except sqlite3.OperationalError as exc:  # e.g. a column that is no longer UTF-8
-            return VerifyResult(False, checked, None, f"entry after {expected_id - 1}: {exc}")
+            return VerifyResult(False, checked, None, f"entry after {checked}: {exc}")
         if row is None:
             break
-        entry_id = row["id"]
-        if entry_id != expected_id:
-            return VerifyResult(
-                False, checked, entry_id, f"gap: expected entry {expected_id}, found {entry_id}"
-            )
-        if row["prev_hash"] != prev_hash:
-            return VerifyResult(
-                False, checked, entry_id, "prev_hash mismatch: does not match the previous entry"
-            )
-        try:
-            details = json.loads(row["details"])
-        except (TypeError, ValueError):
-            return VerifyResult(False, checked, entry_id, "details are not valid JSON")
-        try:
-            digest = entry_hash(
-                id=entry_id,
-                ts=row["ts"],
-                actor=row["actor"],
-                action=row["action"],
-                repository=row["repository"],
-                request=row["request"],
-                details=details if isinstance(details, dict) else {"": details},
-                prev_hash=row["prev_hash"],
-            )
-        except (TypeError, ValueError):  # a column rewritten as a BLOB, NaN in details ...
-            digest = ""
-        if digest != row["hash"]:
-            return VerifyResult(
-                False, checked, entry_id, "hash mismatch: the entry was edited after it was written"
-            )
+        problem = _link_problem(row, checked + 1, prev_hash)  # ids run 1, 2, 3... unbroken
+        if problem:
+            return VerifyResult(False, checked, row["id"], problem)
         prev_hash = row["hash"]
-        expected_id += 1
         checked += 1
         if expect_hash is not None and row["hash"] == expect_hash:
             expect_hash = None
@@ -177,6 +148,39 @@ def verify(conn: sqlite3.Connection, *, expect_hash: str | None = None) -> Verif
             "removed from the end or the log was replaced", prev_hash,
         )  # fmt: skip
     return VerifyResult(True, checked, head_hash=prev_hash)
+
+
+def _link_problem(row: sqlite3.Row, expected_id: int, prev_hash: str) -> str:
+    """Why ``row`` is not the chain's entry ``expected_id`` after ``prev_hash``; "" if it is."""
+    entry_id = row["id"]
+    if entry_id != expected_id:
+        return f"gap: expected entry {expected_id}, found {entry_id}"
+    if row["prev_hash"] != prev_hash:
+        return "prev_hash mismatch: does not match the previous entry"
+    try:
+        details = json.loads(row["details"])
+    except (TypeError, ValueError):
+        return "details are not valid JSON"
+    if _recomputed_hash(row, details) != row["hash"]:
+        return "hash mismatch: the entry was edited after it was written"
+    return ""
+
+
+def _recomputed_hash(row: sqlite3.Row, details: Any) -> str:
+    """The hash ``row`` should carry, or "" when its columns cannot even be hashed."""
+    try:
+        return entry_hash(
+            id=row["id"],
+            ts=row["ts"],
+            actor=row["actor"],
+            action=row["action"],
+            repository=row["repository"],
+            request=row["request"],
+            details=details if isinstance(details, dict) else {"": details},
+            prev_hash=row["prev_hash"],
+        )
+    except (TypeError, ValueError):  # a column rewritten as a BLOB, NaN in details ...
+        return ""
 
 
 def entries(

@@ -394,35 +394,54 @@ class Ledger:
         A function that raises is rolled back alone; results are delivered only after the
         COMMIT, so a caller never sees a write that is not durable.
         """
-        outcomes: list[tuple[Future[Any], bool, Any]] = []
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for fn, future in batch:
-                if not future.set_running_or_notify_cancel():
-                    continue
-                conn.execute("SAVEPOINT write_fn")
-                try:
-                    result = fn(conn)
-                except BaseException as exc:
-                    conn.execute("ROLLBACK TO write_fn")
-                    conn.execute("RELEASE write_fn")
-                    outcomes.append((future, False, exc))
-                else:
-                    conn.execute("RELEASE write_fn")
-                    outcomes.append((future, True, result))
-            conn.execute("COMMIT")
+            outcomes = Ledger._commit_batch(conn, batch)
         except BaseException as exc:  # the commit itself failed: nothing was written
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
+            Ledger._fail_batch(conn, batch, exc)
             return
         for future, ok, value in outcomes:
             if ok:
                 future.set_result(value)
             else:
                 future.set_exception(value)
+
+    @staticmethod
+    def _commit_batch(
+        conn: sqlite3.Connection, batch: list[tuple[WriteFn, Future[Any]]]
+    ) -> list[tuple[Future[Any], bool, Any]]:
+        """Run the batch's write functions that were not cancelled and COMMIT; return each
+        one's future with (True, its result) or (False, what it raised)."""
+        outcomes: list[tuple[Future[Any], bool, Any]] = []
+        conn.execute("BEGIN IMMEDIATE")
+        for fn, future in batch:
+            if future.set_running_or_notify_cancel():
+                outcomes.append((future, *Ledger._run_in_savepoint(conn, fn)))
+        conn.execute("COMMIT")
+        return outcomes
+
+    @staticmethod
+    def _run_in_savepoint(conn: sqlite3.Connection, fn: WriteFn) -> tuple[bool, Any]:
+        """(True, result) of ``fn``, or (False, exception) with its writes rolled back."""
+        conn.execute("SAVEPOINT write_fn")
+        try:
+            result = fn(conn)
+        except BaseException as exc:
+            conn.execute("ROLLBACK TO write_fn")
+            conn.execute("RELEASE write_fn")
+            return False, exc
+        conn.execute("RELEASE write_fn")
+        return True, result
+
+    @staticmethod
+    def _fail_batch(
+        conn: sqlite3.Connection, batch: list[tuple[WriteFn, Future[Any]]], exc: BaseException
+    ) -> None:
+        """Roll back what is left of the batch and give its error to every waiting caller."""
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(exc)
 
     def submit(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
         if self._closed:

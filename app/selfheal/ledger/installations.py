@@ -106,17 +106,7 @@ def note_payload(conn: sqlite3.Connection, event: str, payload: Any) -> None:
     """Record the installation and repositories a webhook payload mentions."""
     if not isinstance(payload, dict):
         return
-    inst = payload.get("installation")
-    inst_id = inst.get("id") if isinstance(inst, dict) else None
-    if not is_row_id(inst_id):
-        inst_id = None
-    account = inst.get("account") if isinstance(inst, dict) else None
-    if inst_id is not None and isinstance(account, dict) and account.get("login"):
-        upsert_installation(conn, inst_id, str(account["login"]), _text(account.get("type")))
-    elif inst_id is not None and _exists(conn, inst_id) is False:
-        upsert_installation(conn, inst_id, "unknown")
-    if event == "installation" and inst_id is not None and payload.get("action") == "deleted":
-        mark_installation(conn, inst_id, "deleted")
+    inst_id = _note_installation(conn, event, payload)
     repo = payload.get("repository")
     if isinstance(repo, dict) and is_row_id(repo.get("id")) and repo.get("full_name"):
         upsert_repository(
@@ -128,12 +118,30 @@ def note_payload(conn: sqlite3.Connection, event: str, payload: Any) -> None:
             private=_flag(repo.get("private")),
         )
     for key in ("repositories", "repositories_added"):
-        for item in _items(payload.get(key)):
-            if isinstance(item, dict) and is_row_id(item.get("id")):
-                upsert_repository(conn, item["id"], str(item.get("full_name")), inst_id)
-    for item in _items(payload.get("repositories_removed")):
-        if isinstance(item, dict) and is_row_id(item.get("id")):
-            remove_repository(conn, item["id"])
+        for item in _row_items(payload.get(key)):
+            upsert_repository(conn, item["id"], str(item.get("full_name")), inst_id)
+    for item in _row_items(payload.get("repositories_removed")):
+        remove_repository(conn, item["id"])
+
+
+def _note_installation(conn: sqlite3.Connection, event: str, payload: dict[str, Any]) -> int | None:
+    """Record the payload's installation; return its id, or None when it has no usable one.
+
+    An installation first seen without its account is stored as "unknown" (the repositories
+    refer to it); an installation event with the action "deleted" marks it deleted.
+    """
+    inst = payload.get("installation")
+    if not isinstance(inst, dict) or not is_row_id(inst.get("id")):
+        return None
+    inst_id: int = inst["id"]
+    account = inst.get("account")
+    if isinstance(account, dict) and account.get("login"):
+        upsert_installation(conn, inst_id, str(account["login"]), _text(account.get("type")))
+    elif _exists(conn, inst_id) is False:
+        upsert_installation(conn, inst_id, "unknown")
+    if event == "installation" and payload.get("action") == "deleted":
+        mark_installation(conn, inst_id, "deleted")
+    return inst_id
 
 
 def _text(value: Any) -> str | None:
@@ -146,6 +154,11 @@ def _flag(value: Any) -> bool | None:
 
 def _items(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+def _row_items(value: Any) -> list[dict[str, Any]]:
+    """The objects with a usable ``id`` in a payload's list (of repositories)."""
+    return [item for item in _items(value) if isinstance(item, dict) and is_row_id(item.get("id"))]
 
 
 def _exists(conn: sqlite3.Connection, installation_id: int) -> bool:

@@ -102,33 +102,53 @@ def _read_gzip(path: Path) -> bytes:
 def iter_osv_documents(path: Path) -> Iterator[tuple[str, Any]]:
     """Yield ``(location, parsed JSON)`` for every document in an OSV export."""
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*.json") if p.is_file())
-        for p in files:
-            yield from _json_docs(str(p), p.read_bytes())
+        yield from _folder_documents(path)
         return
     if not path.is_file():
         raise AdvisoryDataError(f"{path}: no such file or folder")
     name = path.name.lower()
     if name.endswith(".zip"):
-        try:
-            with zipfile.ZipFile(path) as zf:
-                for info in sorted(zf.infolist(), key=lambda i: i.filename):
-                    if not info.is_dir() and info.filename.endswith(".json"):
-                        where = f"{path}!{info.filename}"
-                        yield from _json_docs(where, _read_member(zf, info, where))
-        except (zipfile.BadZipFile, zlib.error, OSError) as exc:
-            raise AdvisoryDataError(f"{path}: not a zip file ({exc})") from None
+        yield from _zip_documents(path)
         return
-    try:
-        raw = _read_gzip(path) if name.endswith(".gz") else path.read_bytes()
-    except (OSError, EOFError, zlib.error) as exc:
-        raise AdvisoryDataError(f"{path}: cannot read ({exc})") from None
+    raw = _read_export(path, gzipped=name.endswith(".gz"))
     if ".jsonl" in name:
-        for number, line in enumerate(io.BytesIO(raw), 1):
-            if line.strip():
-                yield from _json_docs(f"{path}:{number}", line)
+        yield from _jsonl_documents(path, raw)
         return
     yield from _json_docs(str(path), raw)
+
+
+def _folder_documents(folder: Path) -> Iterator[tuple[str, Any]]:
+    """Every ``*.json`` file under ``folder``, in path order."""
+    files = sorted(p for p in folder.rglob("*.json") if p.is_file())
+    for p in files:
+        yield from _json_docs(str(p), p.read_bytes())
+
+
+def _zip_documents(path: Path) -> Iterator[tuple[str, Any]]:
+    """Every ``*.json`` member of the zip file ``path``, in name order."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in sorted(zf.infolist(), key=lambda i: i.filename):
+                if not info.is_dir() and info.filename.endswith(".json"):
+                    where = f"{path}!{info.filename}"
+                    yield from _json_docs(where, _read_member(zf, info, where))
+    except (zipfile.BadZipFile, zlib.error, OSError) as exc:
+        raise AdvisoryDataError(f"{path}: not a zip file ({exc})") from None
+
+
+def _read_export(path: Path, *, gzipped: bool) -> bytes:
+    """The bytes of a single-file export, decompressed when ``gzipped``."""
+    try:
+        return _read_gzip(path) if gzipped else path.read_bytes()
+    except (OSError, EOFError, zlib.error) as exc:
+        raise AdvisoryDataError(f"{path}: cannot read ({exc})") from None
+
+
+def _jsonl_documents(path: Path, raw: bytes) -> Iterator[tuple[str, Any]]:
+    """One document per non-blank line of a JSON-lines export."""
+    for number, line in enumerate(io.BytesIO(raw), 1):
+        if line.strip():
+            yield from _json_docs(f"{path}:{number}", line)
 
 
 def read_advisories(path: Path) -> tuple[dict[str, Any], list[Advisory]]:

@@ -227,51 +227,81 @@ def walk_tree(
     checked against the same rules as a full walk, including every parent directory.
     """
     rules = _Filter(root, exclude, include_vendored, use_gitignore)
-    result = WalkResult()
     if only is not None:
-        for rel in sorted(set(only)):
-            reason = _check_one(rules, rel)
-            if reason is None:
-                result.files.append(rel)
-            elif reason:
-                result.skipped.append((rel, reason))
-        return result
-    stack: list[tuple[Path, str]] = [(root, "")]
-    while stack:
-        directory, rel_dir = stack.pop()
+        return _walk_only(rules, only)
+    return _TreeWalk(rules).run()
+
+
+def _walk_only(rules: _Filter, only: Collection[str]) -> WalkResult:
+    """Check each of the ``only`` paths on its own, in sorted order."""
+    result = WalkResult()
+    for rel in sorted(set(only)):
+        reason = _check_one(rules, rel)
+        if reason is None:
+            result.files.append(rel)
+        elif reason:
+            result.skipped.append((rel, reason))
+    return result
+
+
+class _TreeWalk:
+    """The full walk: depth first from the root, each directory's entries in name order."""
+
+    def __init__(self, rules: _Filter) -> None:
+        self.rules = rules
+        self.result = WalkResult()
+
+    def run(self) -> WalkResult:
+        stack: list[tuple[Path, str]] = [(self.rules.root, "")]
+        while stack:
+            subdirs = self.directory(*stack.pop())
+            stack.extend(reversed(subdirs))  # popped in name order
+        self.result.files.sort()
+        return self.result
+
+    def directory(self, directory: Path, rel_dir: str) -> list[tuple[Path, str]]:
+        """Sort out one directory's entries; return its subdirectories to walk."""
         entries = _entries(directory)
         if isinstance(entries, str):
-            result.skipped.append((rel_dir or ".", entries))
-            continue
+            self.result.skipped.append((rel_dir or ".", entries))
+            return []
         subdirs: list[tuple[Path, str]] = []
         for entry in entries:
-            rel = f"{rel_dir}{entry.name}"
-            path = directory / entry.name
-            try:
-                if entry.is_symlink():
-                    result.skipped.append((rel, _symlink_reason(path, rules.real_root)))
-                    continue
-                if entry.is_dir(follow_symlinks=False):
-                    reason = rules.dir_reason(rel, entry.name)
-                    if reason is None:
-                        subdirs.append((path, rel + "/"))
-                    elif entry.name not in ALWAYS_PRUNED:  # internals and caches: not worth a line
-                        result.skipped.append((rel + "/", reason))
-                    continue
-                if not entry.is_file(follow_symlinks=False):
-                    result.skipped.append((rel, REASON_SPECIAL))
-                    continue
-            except OSError as exc:
-                result.skipped.append((rel, f"unreadable: {exc.strerror}"))
-                continue
-            reason = rules.file_reason(rel)
-            if reason is None:
-                result.files.append(rel)
-            else:
-                result.skipped.append((rel, reason))
-        stack.extend(reversed(subdirs))
-    result.files.sort()
-    return result
+            subdir = self.entry(entry, f"{rel_dir}{entry.name}", directory / entry.name)
+            if subdir is not None:
+                subdirs.append(subdir)
+        return subdirs
+
+    def entry(self, entry: os.DirEntry[str], rel: str, path: Path) -> tuple[Path, str] | None:
+        """List or skip one entry; return it when it is a directory to walk."""
+        try:
+            if entry.is_symlink():
+                self.result.skipped.append((rel, _symlink_reason(path, self.rules.real_root)))
+                return None
+            if entry.is_dir(follow_symlinks=False):
+                return self.subdirectory(entry.name, rel, path)
+            if not entry.is_file(follow_symlinks=False):
+                self.result.skipped.append((rel, REASON_SPECIAL))
+                return None
+        except OSError as exc:
+            self.result.skipped.append((rel, f"unreadable: {exc.strerror}"))
+            return None
+        reason = self.rules.file_reason(rel)
+        if reason is None:
+            self.result.files.append(rel)
+        else:
+            self.result.skipped.append((rel, reason))
+        return None
+
+    def subdirectory(self, name: str, rel: str, path: Path) -> tuple[Path, str] | None:
+        """The directory to walk, or None when it is pruned (and listed as skipped, unless it
+        is version-control internals or a cache)."""
+        reason = self.rules.dir_reason(rel, name)
+        if reason is None:
+            return path, rel + "/"
+        if name not in ALWAYS_PRUNED:  # internals and caches: not worth a line
+            self.result.skipped.append((rel + "/", reason))
+        return None
 
 
 def _check_one(rules: _Filter, rel: str) -> str | None:

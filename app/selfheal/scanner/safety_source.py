@@ -175,6 +175,13 @@ def scan_with_safety(
     findings = [error_finding(e) for e in parsed.errors] + parsed.findings
     if not pins:
         return findings
+    report = _run_safety(argv, pins, timeout)
+    findings.extend(_pin_findings(pins, _vulnerabilities(report)))
+    return findings
+
+
+def _run_safety(argv: Sequence[str], pins: Sequence[Dependency], timeout: float) -> str:
+    """Run ``safety check`` on the pins (as a temporary requirements file); its JSON output."""
     with tempfile.TemporaryDirectory(prefix="selfheal-safety-") as tmp:
         req = Path(tmp) / "requirements.txt"
         req.write_text("".join(sorted({f"{d.name}=={d.pinned}\n" for d in pins})), "utf-8")
@@ -194,10 +201,19 @@ def scan_with_safety(
     if done.returncode not in (0, 64, 255) and not done.stdout.strip():
         tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
         raise ScannerError(f"safety failed (exit {done.returncode}): {tail[0][:200]}")
+    return done.stdout
+
+
+def _pin_findings(
+    pins: Sequence[Dependency], vulnerabilities: Sequence[Mapping[str, Any]]
+) -> list[Finding]:
+    """A finding for each pin a vulnerability names: same package and, when the answer
+    gives one, the same version."""
     by_name: dict[str, list[Dependency]] = {}
     for dep in pins:
         by_name.setdefault(dep.name, []).append(dep)
-    for vuln in _vulnerabilities(done.stdout):
+    findings: list[Finding] = []
+    for vuln in vulnerabilities:
         name = normalize_name(str(vuln.get("package_name", "")))
         version = str(vuln.get("analyzed_version", ""))
         for dep in by_name.get(name, ()):

@@ -173,6 +173,21 @@ def _name_span(text: str, index: int) -> tuple[int, int]:
 
 def _judge(name: str, kind: str, m: re.Match[str], config_like: bool) -> Hit | None:
     """The hit for the value that ``m`` (a ``_VALUE`` match) assigns to ``name``, if any."""
+    literal = _literal(m, config_like)
+    if literal is None:
+        return None
+    value, start = literal
+    if not value or _SPACE.search(value) or "://" in value:
+        return None
+    if filters.is_placeholder(value) or filters.is_label_value(name, value):
+        return None
+    rule = _value_rule(set(filters.name_words(name)), kind, value)
+    return _hit(rule, start, value) if rule else None
+
+
+def _literal(m: re.Match[str], config_like: bool) -> tuple[str, int] | None:
+    """The assigned value and its offset, after any auth scheme (``Bearer ...``); None when
+    it is code rather than a literal."""
     group = next((g for g in ("dq", "sq", "bq", "bare") if m.group(g) is not None), "bare")
     if group == "bare" and not config_like:
         return None
@@ -184,25 +199,22 @@ def _judge(name: str, kind: str, m: re.Match[str], config_like: bool) -> Hit | N
     prefix = _AUTH_PREFIX.match(value)
     if prefix:
         value, start = value[prefix.end() :], start + prefix.end()
-    if not value or _SPACE.search(value) or "://" in value:
-        return None
-    if filters.is_placeholder(value) or filters.is_label_value(name, value):
-        return None
-    words = set(filters.name_words(name))
+    return value, start
+
+
+def _value_rule(words: set[str], kind: str, value: str) -> tuple[str, str, str, Severity] | None:
+    """The rule a literal ``value`` breaks, given its name's ``words`` and ``kind``."""
     if ("aws" in words or {"access", "key"} <= words) and "secret" in words:
         if _AWS_SECRET.fullmatch(value):
-            meta = ("secret-aws-secret-access-key", "aws-secret-access-key",
+            return ("secret-aws-secret-access-key", "aws-secret-access-key",
                     "AWS secret access key", Severity.CRITICAL)  # fmt: skip
-            return _hit(meta, start, value)
     if kind == "password":
-        meta = ("secret-generic-password", "password", "Hard-coded password", Severity.HIGH)
-        return _hit(meta, start, value)
+        return ("secret-generic-password", "password", "Hard-coded password", Severity.HIGH)
     if _UUID.fullmatch(value) and not ("secret" in words or "apikey" in words or "api" in words):
         return None  # request ids and idempotency tokens, unless the name says "secret"
     if filters.looks_random(value):
-        meta = ("secret-generic-high-entropy", "high-entropy", "High-entropy secret value",
+        return ("secret-generic-high-entropy", "high-entropy", "High-entropy secret value",
                 Severity.HIGH)  # fmt: skip
-        return _hit(meta, start, value)
     return None
 
 
