@@ -200,6 +200,39 @@ def _step_below(
     return out
 
 
+def _split_segments(chars: list[tuple[str, bool]]) -> list[list[tuple[str, bool]]]:
+    """The pattern's characters cut at each unescaped ``/`` (an empty piece is an error)."""
+    pieces: list[list[tuple[str, bool]]] = [[]]
+    for ch, escaped in chars:
+        if ch == "/" and not escaped:
+            pieces.append([])
+        else:
+            pieces[-1].append((ch, escaped))
+    if any(not piece for piece in pieces):
+        raise ValueError("empty path segment (`//`) in pattern")
+    return pieces
+
+
+def _mode(segments: list[Segment | None], anchored: bool, dir_only: bool) -> str:
+    """How the last segment ends the match (drops a trailing ``**`` from ``segments``)."""
+    if segments[-1] is None:  # `x/**` and `x/**/`: everything below x
+        segments.pop()
+        return DIR_ONLY
+    if dir_only:
+        return DIR_ONLY
+    if anchored and segments[-1] == (None,):
+        return EXACT  # `dir/*` and `/*`: direct children only
+    return PATH_OR_DIR
+
+
+def _longest_literal(segments: Sequence[Segment | None]) -> str:
+    """The longest run of literal characters: the cheap prefilter every match must pass."""
+    literals = [seg for seg in segments if isinstance(seg, str)] + [
+        "".join(run) for seg in segments if isinstance(seg, tuple) for run in _literal_runs(seg)
+    ]
+    return max(literals, key=len, default="")
+
+
 def compile_pattern(raw: str) -> PathPattern:
     """Compile one CODEOWNERS pattern (ValueError with the reason if it is malformed)."""
     if len(raw) > MAX_PATTERN_CHARS:
@@ -215,31 +248,13 @@ def compile_pattern(raw: str) -> PathPattern:
         chars = chars[:-1]
     if not chars:
         raise ValueError("empty pattern")
-    pieces: list[list[tuple[str, bool]]] = [[]]
-    for ch, escaped in chars:
-        if ch == "/" and not escaped:
-            pieces.append([])
-        else:
-            pieces[-1].append((ch, escaped))
-    if any(not piece for piece in pieces):
-        raise ValueError("empty path segment (`//`) in pattern")
+    pieces = _split_segments(chars)
     anchored = anchored or len(pieces) > 1
     segments: list[Segment | None] = [
         None if piece == [("*", False), ("*", False)] else _segment(piece) for piece in pieces
     ]
-    if segments[-1] is None:  # `x/**` and `x/**/`: everything below x
-        segments.pop()
-        mode = DIR_ONLY
-    elif dir_only:
-        mode = DIR_ONLY
-    elif anchored and segments[-1] == (None,):
-        mode = EXACT  # `dir/*` and `/*`: direct children only
-    else:
-        mode = PATH_OR_DIR
-    literals = [seg for seg in segments if isinstance(seg, str)] + [
-        "".join(run) for seg in segments if isinstance(seg, tuple) for run in _literal_runs(seg)
-    ]
-    return PathPattern(tuple(segments), anchored, mode, max(literals, key=len, default=""))
+    mode = _mode(segments, anchored, dir_only)
+    return PathPattern(tuple(segments), anchored, mode, _longest_literal(segments))
 
 
 def _literal_runs(tokens: tuple[str | None, ...]) -> list[list[str]]:
