@@ -15,8 +15,8 @@ import pygit2
 
 from selfheal.model.policy import load_effective_policy
 from selfheal.resources import policies_dir
-from selfheal.reviewer.changeset import changeset_from_git
 from selfheal.reviewer.diffparse import parse_diff
+from selfheal.reviewer.gitchanges import changeset_from_git
 from selfheal.reviewer.reviewer import path_findings
 
 

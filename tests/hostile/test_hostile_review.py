@@ -11,8 +11,8 @@ import pygit2
 import pytest
 
 from selfheal.model.policy import load_default_policy
-from selfheal.reviewer.changeset import changeset_from_git
 from selfheal.reviewer.diffparse import changeset_from_diff
+from selfheal.reviewer.gitchanges import changeset_from_git
 from selfheal.reviewer.reviewer import ReviewOptions, review
 from selfheal.reviewer.worktree import complete_from_worktree
 from selfheal.scanner.engine import ScanOptions

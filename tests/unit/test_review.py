@@ -14,8 +14,9 @@ import pytest
 
 from selfheal.model.findings import Category, Decision, Risk, Verdict
 from selfheal.model.policy import Policy, PolicyError, load_effective_policy
-from selfheal.reviewer.changeset import changeset_from_git, changeset_from_paths
+from selfheal.reviewer.changeset import changeset_from_paths
 from selfheal.reviewer.diffparse import changeset_from_diff
+from selfheal.reviewer.gitchanges import changeset_from_git
 from selfheal.reviewer.reviewer import ReviewOptions, policy_at, review, review_range
 from selfheal.scanner.engine import ScanOptions
 from tests.support.review_repo import GitRepo

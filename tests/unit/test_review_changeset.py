@@ -9,10 +9,9 @@ import pytest
 from selfheal.reviewer.changeset import (
     ChangeSetError,
     ChangeStatus,
-    changeset_from_git,
     changeset_from_paths,
-    read_blob_text,
 )
+from selfheal.reviewer.gitchanges import changeset_from_git, read_blob_text
 from tests.support.review_repo import GitRepo
 
 MODULE = "".join(f"def f{i}():\n    return {i}\n\n\n" for i in range(40))

@@ -33,11 +33,10 @@ from selfheal.report import render
 from selfheal.reviewer.changeset import (
     ChangeSet,
     ChangeSetError,
-    changeset_from_git,
     changeset_from_paths,
-    read_blob_text,
 )
 from selfheal.reviewer.diffparse import MAX_DIFF_BYTES, DiffError, changeset_from_diff
+from selfheal.reviewer.gitchanges import changeset_from_git, read_blob_text
 from selfheal.reviewer.reviewer import ReviewOptions, review
 from selfheal.reviewer.rules import ACTOR_KINDS, Thresholds
 from selfheal.reviewer.worktree import complete_from_worktree

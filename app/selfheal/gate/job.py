@@ -29,7 +29,7 @@ from selfheal.model.findings import Verdict
 from selfheal.model.labels import HALT_LABEL
 from selfheal.model.policy import Policy, PolicyError
 from selfheal.model.repo_config import ConfigError, GateConfig, RepoConfig
-from selfheal.reviewer.changeset import changeset_from_git
+from selfheal.reviewer.gitchanges import changeset_from_git
 from selfheal.reviewer.reviewer import ReviewOptions, policy_at, review
 from selfheal.reviewer.rules import Thresholds
 from selfheal.runtime.context import BoundedCache, JobCancelled, JobContext

@@ -32,9 +32,8 @@ from selfheal.reviewer.changeset import (
     ChangedFile,
     ChangeSet,
     ChangeStatus,
-    changeset_from_git,
-    read_blob_text,
 )
+from selfheal.reviewer.gitchanges import changeset_from_git, read_blob_text
 from selfheal.reviewer.rules import (
     Thresholds,
     decide,
