@@ -236,6 +236,7 @@ def _head_moved(emu: Emulator, base: Repo, issue: Issue, old: str, new: str, sen
     if new != ZERO_SHA:
         forks.track_head(base, issue, new)
         pr.head_sha, issue.updated_at = new, now
+        pr.mergeable_pending = emu.world.mergeable_lag
         pull_request(emu, base, issue, "synchronize", sender, before=old, after=new)
         return
     issue.state, issue.closed_at, issue.closed_by, issue.updated_at = "closed", now, sender, now

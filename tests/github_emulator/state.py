@@ -165,6 +165,9 @@ class PullRequest:
     merge_commit_sha: str | None = None
     maintainer_can_modify: bool = False
     reviews: list[Review] = field(default_factory=list)
+    # GitHub computes mergeability in the background: this many reads of the PR answer
+    # ``mergeable: null`` (state "unknown") after it is opened or its head moves.
+    mergeable_pending: int = 0
     # The fork that holds the head branch; None when the head branch is in the base repository.
     head_repo: Repo | None = field(default=None, repr=False, compare=False)
 
@@ -277,6 +280,7 @@ class World:
     repos: dict[str, Repo] = field(default_factory=dict)  # lower-case full name -> repo
     manifest_codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     teams: dict[str, dict[str, str]] = field(default_factory=dict)  # "org/slug" -> login -> role
+    mergeable_lag: int = 0  # reads of a new or moved PR that answer mergeable: null
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
     def next_id(self) -> int:

@@ -46,7 +46,8 @@ class PullsRender(GitRender):
         mergeable: bool | None = None
         commits: list[pygit2.Commit] = []
         files: list[gitdata.FileChange] = []
-        if not pr.merged and i.state == "open":
+        pending = not pr.merged and i.state == "open" and pr.mergeable_pending > 0
+        if not pending and not pr.merged and i.state == "open":  # pending: still computing
             mergeable = gitdata.mergeable(git, base_sha, pr.head_sha)
         mb = gitdata.merge_base(git, base_sha, pr.head_sha)
         if mb:
@@ -54,6 +55,8 @@ class PullsRender(GitRender):
             files = gitdata.diff_files(git, mb, pr.head_sha)
         if pr.merged:
             state = "clean"
+        elif pending:
+            state = "unknown"
         elif pr.draft:
             state = "draft"
         elif mergeable is False:
