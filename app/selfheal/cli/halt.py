@@ -21,7 +21,9 @@ import gidgethub
 
 from selfheal.cli import EXIT_OK, UsageError
 from selfheal.config.settings import SettingsError, load_settings
+from selfheal.github.auth import AppAuth
 from selfheal.github.client import GitHubClient, api_url_from_env
+from selfheal.github.protocol import GitHubAPI
 
 
 def register(subparsers: Any) -> None:
@@ -52,14 +54,14 @@ def _repo(value: str) -> str:
     return value
 
 
-async def _clients(args: argparse.Namespace, session: aiohttp.ClientSession) -> tuple[Any, Any]:
+async def _clients(
+    args: argparse.Namespace, session: aiohttp.ClientSession
+) -> tuple[GitHubClient | None, AppAuth | None]:
     """(token client or None, App auth or None)."""
     token = args.token or os.environ.get("GITHUB_TOKEN", "").strip()
     api_url = args.api_url or api_url_from_env()
     if token and not getattr(args, "all", False):
         return GitHubClient.for_token(token, session=session, base_url=api_url), None
-    from selfheal.github.auth import AppAuth
-
     try:
         settings = load_settings(args.env_file)
     except SettingsError as exc:
@@ -69,10 +71,13 @@ async def _clients(args: argparse.Namespace, session: aiohttp.ClientSession) -> 
     return None, auth
 
 
-async def _repo_client(args: argparse.Namespace, session: aiohttp.ClientSession, repo: str) -> Any:
+async def _repo_client(
+    args: argparse.Namespace, session: aiohttp.ClientSession, repo: str
+) -> GitHubAPI:
     client, auth = await _clients(args, session)
     if client is not None:
         return client
+    assert auth is not None  # no token: _clients gave the App's credentials or refused
     owner, name = repo.split("/")
     found = await auth.app_client().call("apps.get_repo_installation", owner=owner, repo=name)
     return await auth.installation_client(int(found["id"]))
@@ -84,6 +89,7 @@ async def _halt(args: argparse.Namespace) -> int:
     async with aiohttp.ClientSession() as session:
         if args.all:
             _, auth = await _clients(args, session)
+            assert auth is not None  # --all never takes a token: the App or a usage error
             count = 0
             async for gh, repo in installation_repos(auth.app_client(), auth):
                 number, label = await halt_repo(gh, repo, args.reason)

@@ -11,7 +11,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # types only: this module stays pure
+    from selfheal.github.protocol import GitHubAPI
+    from selfheal.runtime.context import JobContext
 
 WRITER_ROLES = frozenset({"admin", "maintain", "write"})
 MAINTAINER_ROLES = frozenset({"admin", "maintain"})
@@ -29,8 +33,8 @@ class Tier(enum.Enum):
 class CommandCall:
     """One use of a command: where, by whom, with which arguments."""
 
-    ctx: Any  # selfheal.runtime.context.JobContext
-    gh: Any  # selfheal.github.protocol.GitHubAPI
+    ctx: JobContext
+    gh: GitHubAPI
     repo: str
     number: int  # the issue or pull request
     login: str

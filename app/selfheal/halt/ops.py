@@ -9,10 +9,10 @@ The running server notices both through the ``issues`` webhooks (see app.handler
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import gidgethub
 
+from selfheal.github.auth import AppAuth
 from selfheal.github.protocol import GitHubAPI
 from selfheal.github.repo import split
 from selfheal.halt.state import halt_label, search_halting
@@ -80,7 +80,9 @@ async def resume_repo(gh: GitHubAPI, repo: str) -> tuple[list[int], str]:
     return removed, label
 
 
-async def installation_repos(app_client: Any, auth: Any) -> AsyncIterator[tuple[Any, str]]:
+async def installation_repos(
+    app_client: GitHubAPI, auth: AppAuth
+) -> AsyncIterator[tuple[GitHubAPI, str]]:
     """(installation client, repository) for every repository of every installation."""
     async for inst in app_client.paginate("apps.list_installations"):
         gh = await auth.installation_client(int(inst["id"]))
