@@ -5,7 +5,8 @@ The pure core, tested with plain values and free of I/O (the import contracts ch
 - ``machine``: the request's state machine, a transition table with guards;
 - ``intake``: the request read from its issue (the issue form, free text, or the App's own
   machine block), the hygiene that runs before anything reads the text, and quoting text as
-  untrusted data.
+  untrusted data;
+- ``authorisation``: who may file, label and edit a request.
 
 The edges that carry the transitions out (GitHub, git, the ledger) come with the lifecycle
 service.
