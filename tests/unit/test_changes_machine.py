@@ -3,6 +3,7 @@ in the table, with the destination written out below, or raises InvalidTransitio
 
 from __future__ import annotations
 
+import re
 from typing import get_args
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from selfheal.changes import machine as m
 from selfheal.changes.machine import Context, State
 from selfheal.model import labels
+from tests.support.paths import ROOT
 
 SAMPLES: dict[str, m.Event] = {
     "accepted": m.Accepted(),
@@ -352,3 +354,9 @@ def test_every_state_has_a_label_and_a_next_step() -> None:
     assert sorted(labels.STATE_LABELS) == sorted(s.value for s in State)
     assert sorted(m.NEXT_STEP) == sorted(State)
     assert all(m.NEXT_STEP[s] for s in State)
+
+
+def test_the_docs_list_every_state_with_its_label() -> None:
+    text = (ROOT / "docs" / "requests.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([a-z_]+)` \| `(selfheal:state/[a-z-]+)` \|", text, re.MULTILINE)
+    assert rows == [(s.value, labels.state_label(s.value)) for s in State]

@@ -101,7 +101,7 @@ NEXT_STEP: Mapping[State, str] = MappingProxyType(
         State.RECEIVED: "selfheal checks who asked, then reviews the request",
         State.REVIEWING: "the target paths are checked against the policy, the halt, the limits "
         "and the budget",
-        State.BLOCKED: "edit the request (or the policy) and `/selfheal retry`",
+        State.BLOCKED: "edit the request, or change the policy and `/selfheal retry`",
         State.AWAITING_APPROVAL: "an owner of the review paths comments `/selfheal approve`",
         State.QUEUED: "a coder starts when the repository's limits allow",
         State.CODING: "the coder's change is pushed to a draft pull request",
