@@ -58,7 +58,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("failed", "merged"): "merged",
     ("merged", "merged"): "merged",
     **{(s, "cancel"): "cancelled" for s in ALL if s != "merged"},
-    **{(s, "halt"): "halted" if s in ACTIVE else s for s in ALL},
+    **{(s, "halt"): "halted" if s in ACTIVE[1:] else s for s in ALL},
     **{
         (s, "retry"): "reviewing"
         for s in ("blocked", "rolled_back", "failed", "halted", "budget_exceeded")
@@ -198,7 +198,7 @@ def test_an_owners_approval_queues_the_request_and_sets_the_label() -> None:
     )
     with pytest.raises(m.InvalidTransition, match="name the approver"):
         m.apply(State.AWAITING_APPROVAL, m.Approved(""))
-    with pytest.raises(m.InvalidTransition, match="protected path cannot be approved"):
+    with pytest.raises(m.InvalidTransition, match=r"blocked request .* cannot be approved"):
         m.apply(State.BLOCKED, m.Approved("alice"))
     assert m.apply(State.QUEUED, m.Approved("bob")).actions == ()
 
@@ -219,6 +219,14 @@ def test_nothing_starts_and_nothing_is_pushed_while_halted(state: State, event: 
     assert t.state is State.HALTED
     forbidden = (m.Review, m.EnqueueCoding, m.RunCoder, m.OpenDraftPR, m.MarkReady, m.Rollback)
     assert not [a for a in t.actions if isinstance(a, forbidden)]
+
+
+def test_a_halt_before_the_requester_is_checked_waits_for_that_check() -> None:
+    """A retry from halted goes to the review; a request halted before ``accepted`` would
+    skip the check of who asked."""
+    assert m.apply(State.RECEIVED, m.Halt()).state is State.RECEIVED
+    t = m.apply(State.RECEIVED, m.Accepted(), Context(halted=True))
+    assert t.state is State.HALTED
 
 
 def test_a_halt_stops_running_work_first() -> None:

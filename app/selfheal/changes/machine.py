@@ -18,8 +18,9 @@ Rules the table encodes:
 - ``merged`` and ``cancelled`` are terminal; a cancel is allowed in every other state.
 - Nothing starts while the repository is halted: the guards on ``accepted``, ``reviewed``,
   ``started``, ``coded`` and ``gate_passed`` send the request to ``halted`` instead, so
-  nothing is pushed after a halt. A gate failure while halted does not roll back (the halt
-  itself fails the gate on the bot's PRs).
+  nothing is pushed after a halt. A ``received`` request reaches ``halted`` only through
+  ``accepted``, so a retry never skips the check of who asked. A gate failure while halted
+  does not roll back (the halt itself fails the gate on the bot's PRs).
 - A ``halted`` request resumes only by ``retry``; ``blocked``, ``failed``, ``rolled_back``
   and ``budget_exceeded`` are retried the same way, and a retry starts again at the review.
 - Events that GitHub repeats (the issue labelled or reopened again, an edit that does not
@@ -547,6 +548,8 @@ def _cancel(state: State, event: Event, ctx: Context) -> Transition:
 
 
 def _halt(state: State, event: Event, ctx: Context) -> Transition:
+    if state is State.RECEIVED:  # ``accepted`` goes to halted once the requester is checked
+        return _stay(state, "halt: nothing has started; the review will not start either")
     if state in ACTIVE:
         return _halted(state, ctx)
     return _stay(state, f"halt: nothing is running while the request is {state.value}")
@@ -650,7 +653,7 @@ def _why_not(state: State, kind: str) -> str:
         return "the request is still in progress"
     if kind == "approved":
         if state is State.BLOCKED:
-            return "a protected path cannot be approved"
+            return "a blocked request (a protected path, or an invalid request) cannot be approved"
         return "nothing is waiting for an owner's approval yet"
     return f"a request that is {state.value} does not take this step"
 
