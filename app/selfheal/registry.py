@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from gidgethub import routing
 
-from selfheal import commands, gate, halt, install
+from selfheal import changes, commands, gate, halt, install
 from selfheal.ledger.jobs import DeadLetterHook
 from selfheal.runtime.context import Feature, JobHandler, Wiring
 
@@ -25,6 +25,7 @@ FEATURES: tuple[Callable[[], Feature], ...] = (
     lambda: halt.feature(on_change=(gate.rerun_bot_gates,)),
     install.feature,
     commands.feature,
+    changes.feature,
 )
 
 

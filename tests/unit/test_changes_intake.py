@@ -12,44 +12,11 @@ import unicodedata
 from typing import Any
 
 import pytest
-import yaml
 
 from selfheal.changes import intake
 from selfheal.changes.intake import IntakeError, ParsedRequest, parse_request, sanitize
 from selfheal.model.labels import REQUEST_TYPES
-from tests.support.paths import ROOT
-
-FORM_FILE = ROOT / ".github" / "ISSUE_TEMPLATE" / "change-request.yml"
-
-
-def _form() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(FORM_FILE.read_text(encoding="utf-8"))
-    return data
-
-
-def _fields() -> list[dict[str, Any]]:
-    return [f for f in _form()["body"] if f["type"] != "markdown"]
-
-
-def render_form(answers: dict[str, Any]) -> str:
-    """The issue body GitHub renders from the form for ``answers`` (by field id): one
-    ``### <label>`` section per field, ``_No response_`` when empty, a text area with
-    ``render`` in a fenced block, checkboxes as a task list."""
-    sections = []
-    for field in _fields():
-        attributes = field["attributes"]
-        value = answers.get(field["id"])
-        if field["type"] == "checkboxes":
-            options = [o["label"] for o in attributes["options"]]
-            text = "\n".join(f"- [{'X' if o in (value or ()) else ' '}] {o}" for o in options)
-        elif value in (None, ""):
-            text = "_No response_"
-        elif field["type"] == "textarea" and attributes.get("render"):
-            text = f"```{attributes['render']}\n{value}\n```"
-        else:
-            text = str(value)
-        sections.append(f"### {attributes['label']}\n\n{text}")
-    return "\n\n".join(sections)
+from tests.support.forms import form_fields, form_spec, render_form
 
 
 def _problems(excinfo: pytest.ExceptionInfo[IntakeError]) -> dict[str, str]:
@@ -60,7 +27,7 @@ def _problems(excinfo: pytest.ExceptionInfo[IntakeError]) -> dict[str, str]:
 
 
 def test_the_parser_knows_every_field_of_the_issue_form() -> None:
-    fields = _fields()
+    fields = form_fields()
     assert [f["id"] for f in fields] == ["type", "description", "target_files", "priority"]
     for field in fields:
         folded = " ".join(field["attributes"]["label"].split()).casefold()
@@ -68,14 +35,14 @@ def test_the_parser_knows_every_field_of_the_issue_form() -> None:
 
 
 def test_the_form_and_the_parser_agree_on_types_and_priorities() -> None:
-    by_id = {f["id"]: f for f in _fields()}
+    by_id = {f["id"]: f for f in form_fields()}
     assert by_id["type"]["attributes"]["options"] == list(REQUEST_TYPES)
     priority = by_id["priority"]["attributes"]
     assert priority["options"] == [str(n) for n in range(1, 11)]
     assert "10 urgent" in priority["label"]
     # a dropdown's default is an index into its options
     assert int(priority["options"][priority["default"]]) == intake.DEFAULT_PRIORITY
-    assert _form()["labels"] == ["selfheal:request"]
+    assert form_spec()["labels"] == ["selfheal:request"]
 
 
 def test_a_full_form_body() -> None:

@@ -1,4 +1,4 @@
-"""CodeModificationService: the change request lifecycle (a feature, not wired in yet).
+"""CodeModificationService: the change request lifecycle.
 
 The pure core, tested with plain values and free of I/O (the import contracts check it):
 
@@ -9,6 +9,16 @@ The pure core, tested with plain values and free of I/O (the import contracts ch
 - ``authorisation``: who may file, label and edit a request;
 - ``limits``: per-repository limits, the queue's order and the budget check.
 
-The edges that carry the transitions out (GitHub, git, the ledger) come with the lifecycle
-service.
+The edges: ``events`` queues a ``request`` job for an ``issues`` event on a request issue;
+``service`` runs it (who asked, intake, the ledger record, and the state machine's actions up
+to the pre-review). Coding, the branch, the draft PR and the gate are the next stage.
 """
+
+from selfheal.changes import events, service
+from selfheal.runtime.context import Feature
+
+
+def feature() -> Feature:
+    return Feature(
+        "changes", router=events.router, job_kinds={service.JOB_KIND: service.run_request}
+    )

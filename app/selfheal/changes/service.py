@@ -1,0 +1,238 @@
+"""The change request lifecycle on GitHub: intake, authorisation and the pre-review.
+
+An ``issues`` event on an issue labelled ``selfheal:request`` queues a ``request`` job (see
+:mod:`selfheal.changes.events`). The job reads the issue fresh from GitHub and:
+
+1. checks who asked: the issue's author and whoever applied the label must be writers or the
+   App (:mod:`~selfheal.changes.authorisation`); otherwise the bot says why, once, and stops;
+2. reads the request (:mod:`~selfheal.changes.intake`, after the hygiene) and records it in
+   the ledger (:mod:`selfheal.ledger.requests`);
+3. drives the state machine (:mod:`~selfheal.changes.machine`): each transition is recorded
+   and audited, and its actions are carried out here, in order: the one state label, the
+   status comment edited in place, a comment for the states people must hear about, and the
+   pre-review, which checks the target paths against the policy of the default branch
+   (protected: blocked; review: waiting for an owner's approval; open: queued) and the halt.
+
+Coding (the coder backends, the branch, the draft PR and the gate) is the next stage: a
+request that reaches ``queued`` waits there, and its status comment says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from selfheal.changes import machine
+from selfheal.changes.authorisation import Actor, decide_request
+from selfheal.changes.intake import IntakeError, ParsedRequest, parse_request, quote_untrusted
+from selfheal.github.issue_state import marker, set_family_label, upsert_marked_comment
+from selfheal.github.protocol import GitHubAPI
+from selfheal.github.repo import permission_of, read_text, repo_config, split
+from selfheal.halt import is_halted
+from selfheal.ledger import effects, jobs, requests
+from selfheal.model.labels import REQUEST_LABEL, STATE_PREFIX, state_label
+from selfheal.model.policy import (
+    REPO_POLICY_PATH,
+    Level,
+    Policy,
+    PolicyError,
+    load_effective_policy,
+)
+from selfheal.model.repo_config import ConfigError
+from selfheal.runtime.context import JobContext
+
+JOB_KIND = "request"
+STATUS = marker("status")
+BOT_ACTOR = "selfheal"
+WAITING_FOR_CODER = (
+    "Queued. Coding requests is the lifecycle's next stage and is not switched on in this "
+    "version: the request waits here."
+)
+
+
+def _names(issue: dict[str, Any]) -> list[str]:
+    return [str(label.get("name") or "") for label in issue.get("labels") or []]
+
+
+def _has_request_label(names: list[str]) -> bool:
+    return any(name.lower() == REQUEST_LABEL for name in names)
+
+
+def plan_levels(policy: Policy, targets: tuple[str, ...]) -> list[tuple[str, Level]]:
+    """Each target path with its policy level (pure)."""
+    return [(path, policy.level_of(path)) for path in targets]
+
+
+def verdict_of(plan: list[tuple[str, Level]]) -> tuple[machine.Verdict, str]:
+    """The pre-review's verdict for the plan, and the reason naming the paths (pure)."""
+    protected = [path for path, level in plan if level is Level.PROTECTED]
+    review = [path for path, level in plan if level is Level.REVIEW]
+    if protected:
+        return machine.Verdict.PROTECTED, "protected by the policy: " + ", ".join(protected)
+    if review:
+        return machine.Verdict.REVIEW, "an owner must approve changes to " + ", ".join(review)
+    return machine.Verdict.OPEN, "every target path is open"
+
+
+def status_body(request: requests.Request, state: str, note: str, plan: list[Any]) -> str:
+    """The status comment's text (pure): state, plan, cost and the next step."""
+    lines = [
+        f"**selfheal** · request `{request.id}` · state: **{state}**",
+        "",
+        note,
+        "",
+        f"- type: `{request.change_type}`, priority {request.priority}",
+        f"- requested by @{request.requester}",
+        f"- cost so far: ${request.cost_usd:.2f} of ${request.budget_usd:.2f}",
+    ]
+    if plan:
+        lines += ["", "| target | policy |", "|---|---|"]
+        lines += [f"| `{path}` | {level} |" for path, level in plan]
+    return "\n".join(lines)
+
+
+async def _policy(gh: GitHubAPI, repo: str, sha: str) -> Policy | PolicyError:
+    try:
+        return load_effective_policy(await read_text(gh, repo, REPO_POLICY_PATH, sha))
+    except PolicyError as exc:
+        return exc
+
+
+class _Run:
+    """One request job: the issue, the request and the GitHub client it works with."""
+
+    def __init__(self, ctx: JobContext, gh: GitHubAPI, repo: str, issue: dict[str, Any]) -> None:
+        self.ctx, self.gh, self.repo, self.issue = ctx, gh, repo, issue
+        self.number = int(issue["number"])
+        self.labels = _names(issue)
+        self.plan: list[tuple[str, str]] = []
+
+    async def actor(self, login: str) -> Actor:
+        is_app = login.lower() == (await self.ctx.bot_login()).lower()
+        role = "admin" if is_app else await permission_of(self.gh, self.repo, login)
+        return Actor(login, role, is_app)
+
+    async def refuse_once(self, reason: str, sender: str) -> None:
+        key = f"request-refused:{self.repo.lower()}#{self.number}"
+        if await self.ctx.ledger.aread(lambda c: effects.get_effect(c, key)) is not None:
+            return
+        owner, name = split(self.repo)
+        text = (f"selfheal will not work on this issue: {reason}. A person with write access "
+                "can file the request themselves.")  # fmt: skip
+        await self.gh.call("issues.create_comment", owner=owner, repo=name,
+                           issue_number=self.number, data={"body": text})  # fmt: skip
+        await self.ctx.audit(sender, "request.refused", {"issue": self.number, "reason": reason},
+                             request=self.number)  # fmt: skip
+        await self.ctx.ledger.awrite(lambda c: effects.record_effect(c, key, "refusal", None))
+
+    async def context(self, request: requests.Request) -> machine.Context:
+        return machine.Context(
+            halted=await is_halted(self.ctx, self.repo, gh=self.gh),
+            spent_usd=request.cost_usd,
+            budget_usd=request.budget_usd,
+        )
+
+    async def review(self, request: requests.Request) -> machine.Event:
+        """The pre-review: the target paths against the policy of the default branch."""
+        config = await repo_config(self.gh, self.repo, self.ctx.caches.config_text)
+        if isinstance(config, ConfigError):
+            return machine.Reviewed(machine.Verdict.INVALID, f"bad configuration: {config}")
+        owner, name = split(self.repo)
+        branch = str((await self.gh.call("repos.get", owner=owner, repo=name))["default_branch"])
+        head = await self.gh.call("repos.get_branch", owner=owner, repo=name, branch=branch)
+        policy = await _policy(self.gh, self.repo, str(head["commit"]["sha"]))
+        if isinstance(policy, PolicyError):
+            return machine.Reviewed(machine.Verdict.INVALID, f"the policy does not parse: {policy}")
+        plan = plan_levels(policy, request.targets)
+        self.plan = [(path, level.label) for path, level in plan]
+        verdict, reason = verdict_of(plan)
+        return machine.Reviewed(verdict, reason)
+
+    async def carry_out(
+        self, request: requests.Request, action: machine.Action
+    ) -> machine.Event | None:
+        if isinstance(action, machine.SetStateLabel):
+            wanted = state_label(action.state.value)
+            await set_family_label(self.gh, self.repo, self.number, self.labels, STATE_PREFIX,
+                                   wanted)  # fmt: skip
+            self.labels = [n for n in self.labels if not n.startswith(STATE_PREFIX)] + [wanted]
+        elif isinstance(action, machine.UpdateStatusComment):
+            note = WAITING_FOR_CODER if action.state is machine.State.QUEUED else action.note
+            body = status_body(request, action.state.value, note, self.plan)
+            await upsert_marked_comment(self.gh, self.repo, self.number, STATUS, body,
+                                        await self.ctx.bot_login())  # fmt: skip
+        elif isinstance(action, machine.Comment):
+            owner, name = split(self.repo)
+            await self.gh.call("issues.create_comment", owner=owner, repo=name,
+                               issue_number=self.number, data={"body": action.text})  # fmt: skip
+        elif isinstance(action, machine.Review):
+            return await self.review(request)
+        return None  # coding, PRs and approvals come with the next stage
+
+    async def _record_move(
+        self, request: requests.Request, step: machine.Transition, kind: str
+    ) -> requests.Request:
+        def move(conn: Any) -> requests.Request:
+            return requests.move(conn, request.id, step.previous.value, step.state.value,
+                                 event=kind, actor=BOT_ACTOR, reason=step.reason)  # fmt: skip
+
+        moved: requests.Request = await self.ctx.ledger.awrite(move)
+        return moved
+
+    async def drive(self, request: requests.Request, event: machine.Event) -> requests.Request:
+        """Apply ``event`` and the events its actions lead to, recording every move."""
+        pending: list[machine.Event] = [event]
+        while pending:
+            current = pending.pop(0)
+            step = machine.apply(machine.State(request.state), current,
+                                 await self.context(request))  # fmt: skip
+            if step.state is not step.previous:
+                request = await self._record_move(request, step, current.kind)
+            for action in step.actions:
+                follow = await self.carry_out(request, action)
+                if follow is not None:
+                    pending.append(follow)
+        return request
+
+
+async def _record(run: _Run, parsed: ParsedRequest, requester: str) -> requests.Request:
+    request, _created = await run.ctx.ledger.awrite(
+        lambda c: requests.create_request(
+            c, run.repo, run.number, requester=requester, change_type=parsed.change_type,
+            priority=parsed.priority, agent_id=parsed.agent, targets=parsed.target_paths,
+        )
+    )  # fmt: skip
+    return request
+
+
+async def run_request(job: jobs.Job, ctx: JobContext) -> None:
+    """The ``request`` job: take a request issue through intake and the pre-review."""
+    p = job.payload
+    repo, number = str(p["repository"]), int(p["issue_number"])
+    ctx.repository, ctx.installation_id = repo, p.get("installation_id")
+    gh = await ctx.github()
+    owner, name = split(repo)
+    issue = dict(await gh.call("issues.get", owner=owner, repo=name, issue_number=number))
+    run = _Run(ctx, gh, repo, issue)
+    if issue.get("state") != "open" or not _has_request_label(run.labels):
+        return
+    author = await run.actor(str(issue["user"]["login"]))
+    labeller = await run.actor(str(p["labeller"])) if p.get("labeller") else None
+    decision = decide_request(author, labeller)
+    if not decision.allowed:
+        await run.refuse_once(decision.reason, str(p.get("sender") or author.login))
+        return
+    existing = await ctx.ledger.aread(lambda c: requests.find_by_issue(c, repo, number))
+    if existing is not None:
+        return  # edits, re-labels and approvals are handled by the next stage
+    try:
+        parsed = parse_request(str(issue.get("title") or ""), issue.get("body"), run.labels,
+                               app_authored=author.is_app)  # fmt: skip
+    except IntakeError as exc:
+        body = "selfheal cannot read this request:\n\n" + quote_untrusted(str(exc), "the check")
+        await gh.call("issues.create_comment", owner=owner, repo=name, issue_number=number,
+                      data={"body": body})  # fmt: skip
+        await ctx.audit(author.login, "request.unreadable", {"issue": number}, request=number)
+        return
+    requester = parsed.requester if author.is_app and parsed.requester else author.login
+    request = await _record(run, parsed, requester)
+    await run.drive(request, machine.Accepted())
