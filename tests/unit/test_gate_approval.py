@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from selfheal.gate.approval import decide, required_owners, teams_in
+from selfheal.model.approval import decide, required_owners, teams_in
 from selfheal.model.findings import Category, Finding, Severity, Source
 from selfheal.model.policy import parse_policy
 

@@ -5,7 +5,7 @@
 - :mod:`~selfheal.gate.job`: the ``gate`` job (check run, fetch, review, completion);
 - :mod:`~selfheal.gate.approve`: the check run's Approve button;
 - :mod:`~selfheal.gate.abandon`: closing the check of a gate job that died;
-- :mod:`~selfheal.gate.output` and :mod:`~selfheal.gate.approval`: the pure parts (check-run
+- :mod:`~selfheal.gate.output` and :mod:`~selfheal.model.approval`: the pure parts (check-run
   output, who may approve); :mod:`~selfheal.gate.ruleset`: which rules a change needs.
 
 Other packages use what this module exports.

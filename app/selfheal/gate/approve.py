@@ -2,7 +2,7 @@
 
 A click counts only on an ``action_required`` gate run whose head is still the PR's head, and
 only from a repository admin or an owner of every path that needed approval (the rules are in
-:mod:`selfheal.gate.approval`). It re-completes the check as ``success`` and audits
+:mod:`selfheal.model.approval`). It re-completes the check as ``success`` and audits
 ``gate.approved`` naming the approver; any other click is audited as
 ``gate.approval_refused``. A click refused for not owning the paths also puts a note on the
 run saying who pressed and why it did not count (the run stays ``action_required``).
@@ -13,34 +13,18 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import gidgethub
 from gidgethub import routing
 from gidgethub.sansio import Event
 
-from selfheal.gate.approval import decide, required_owners, teams_in
 from selfheal.gate.job import EXTERNAL_PREFIX, cached_policy, fetch_pr
 from selfheal.gate.output import APPROVE_ACTION, approved_update, refused_update
-from selfheal.github.protocol import GitHubAPI
-from selfheal.github.repo import permission_of, split
+from selfheal.github.repo import permission_of, split, team_memberships
 from selfheal.ledger import gates
+from selfheal.model.approval import decide, required_owners, teams_in
 from selfheal.model.policy import Policy
 from selfheal.runtime.context import JobContext
 
 router = routing.Router()
-
-
-async def _member_of(gh: GitHubAPI, teams: set[str], login: str) -> set[str]:
-    found: set[str] = set()
-    for team in sorted(teams):
-        org, _, slug = team.partition("/")
-        try:
-            data = await gh.call("teams.get_membership_for_user_in_org", org=org,
-                                 team_slug=slug, username=login)  # fmt: skip
-        except gidgethub.BadRequest:
-            continue  # 404: not a member (or the team is not visible to the App)
-        if data.get("state") == "active":
-            found.add(team)
-    return found
 
 
 @router.register("check_run", action="requested_action")
@@ -80,7 +64,7 @@ async def on_requested_action(event: Event, ctx: JobContext) -> None:
     findings = await ctx.ledger.aread(lambda c: gates.findings_for(c, run.id))
     owners = required_owners(findings, policy if isinstance(policy, Policy) else None)
     role = await permission_of(gh, repo, login)
-    member_of = await _member_of(gh, teams_in(owners), login) if role != "admin" else set()
+    member_of = await team_memberships(gh, teams_in(owners), login) if role != "admin" else set()
     verdict = decide(login, role, owners, member_of)
     summary = str((check.get("output") or {}).get("summary") or "")
     if not verdict.allowed:

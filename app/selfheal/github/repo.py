@@ -93,3 +93,18 @@ def is_bot_pr(pr: dict[str, Any], bot: str) -> bool:
     author = str((pr.get("user") or {}).get("login") or "")
     head_ref = str((pr.get("head") or {}).get("ref") or "")
     return author.lower() == bot.lower() or head_ref.startswith(BOT_BRANCH_PREFIX)
+
+
+async def team_memberships(gh: GitHubAPI, teams: set[str], login: str) -> set[str]:
+    """The teams (``org/slug``) among ``teams`` that ``login`` is an active member of."""
+    found: set[str] = set()
+    for team in sorted(teams):
+        org, _, slug = team.partition("/")
+        try:
+            data = await gh.call("teams.get_membership_for_user_in_org", org=org,
+                                 team_slug=slug, username=login)  # fmt: skip
+        except gidgethub.BadRequest:
+            continue  # 404: not a member (or the team is not visible to the App)
+        if data.get("state") == "active":
+            found.add(team)
+    return found
