@@ -24,7 +24,7 @@ FEATURES: tuple[Callable[[], Feature], ...] = (
     gate.feature,
     lambda: halt.feature(on_change=(gate.rerun_bot_gates,)),
     install.feature,
-    commands.feature,
+    lambda: commands.feature(extra=changes.COMMANDS),
     changes.feature,
 )
 

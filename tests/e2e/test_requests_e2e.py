@@ -122,3 +122,47 @@ async def test_who_asked_is_checked_and_hidden_text_has_no_effect(
         assert not any("workflows" in c for c in bot_comments(repo, number))
     finally:
         await server.stop()
+
+
+async def test_an_owner_approves_the_plan_and_the_requester_cancels(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    emu = github_emulator
+    repo = emu.create_repo(REPO, FILES)
+    alice = emu.person("alice", "write")  # owns /src/core/ under the policy
+    bob = emu.person("bob", "write")
+    server = await Server.start(emu, tmp_path / "ledger.db")
+    try:
+        emu.install([repo])
+        await until(lambda: REQUEST in repo.labels, what="labels created")
+        opened = await bob.open_issue(repo, "Core", form("src/core/engine.py"), labels=[REQUEST])
+        number = int(opened["number"])
+        waiting = ["selfheal:state/needs-approval"]
+        await until(lambda: state_labels(repo, number) == waiting, what="awaiting approval")
+
+        # bob may write but does not own src/core/: refused, and nothing moves.
+        await bob.comment(repo, number, "/selfheal approve")
+        await until(lambda: server.audit("command.refused"), what="refused approval")
+        assert state_labels(repo, number) == waiting
+        assert "selfheal:approved" not in [label.name for label in repo.issues[number].labels]
+
+        # alice owns it: the plan is approved, the bot applies the label, the request queues.
+        await alice.comment(repo, number, "/selfheal approve")
+        await until(lambda: state_labels(repo, number) == ["selfheal:state/queued"], what="queued")
+        assert "selfheal:approved" in [label.name for label in repo.issues[number].labels]
+        request = request_of(server, number)
+        assert request is not None and request.data["approved_by"] == "alice"
+        steps = server.ledger.read(lambda c: requests.transitions(c, request.id))
+        assert steps[-1].reason == "approved by @alice"
+
+        # Anyone may ask for the status; the requester cancels.
+        await alice.comment(repo, number, "/selfheal status")
+        await until(lambda: any("is **queued**" in c for c in bot_comments(repo, number)),
+                    what="status reply")  # fmt: skip
+        await bob.comment(repo, number, "/selfheal cancel")
+        await until(lambda: state_labels(repo, number) == ["selfheal:state/cancelled"],
+                    what="cancelled")  # fmt: skip
+        cancelled = request_of(server, number)
+        assert cancelled is not None and cancelled.state == "cancelled"
+    finally:
+        await server.stop()

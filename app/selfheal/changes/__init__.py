@@ -15,6 +15,7 @@ to the pre-review). Coding, the branch, the draft PR and the gate are the next s
 """
 
 from selfheal.changes import events, service
+from selfheal.changes.commands import COMMANDS
 from selfheal.runtime.context import Feature
 
 
@@ -22,3 +23,6 @@ def feature() -> Feature:
     return Feature(
         "changes", router=events.router, job_kinds={service.JOB_KIND: service.run_request}
     )
+
+
+__all__ = ["COMMANDS", "feature"]

@@ -29,7 +29,7 @@ from selfheal.github.protocol import GitHubAPI
 from selfheal.github.repo import permission_of, read_text, repo_config, split
 from selfheal.halt import is_halted
 from selfheal.ledger import effects, jobs, requests
-from selfheal.model.labels import REQUEST_LABEL, STATE_PREFIX, state_label
+from selfheal.model.labels import APPROVED_LABEL, REQUEST_LABEL, STATE_PREFIX, state_label
 from selfheal.model.policy import (
     REPO_POLICY_PATH,
     Level,
@@ -127,6 +127,7 @@ class _Run:
     async def context(self, request: requests.Request) -> machine.Context:
         return machine.Context(
             halted=await is_halted(self.ctx, self.repo, gh=self.gh),
+            approved=bool(request.data.get("approved_by")),
             spent_usd=request.cost_usd,
             budget_usd=request.budget_usd,
         )
@@ -166,7 +167,12 @@ class _Run:
                                issue_number=self.number, data={"body": action.text})  # fmt: skip
         elif isinstance(action, machine.Review):
             return await self.review(request)
-        return None  # coding, PRs and approvals come with the next stage
+        elif isinstance(action, machine.SetApprovedLabel):
+            owner, name = split(self.repo)
+            labels = {"labels": [APPROVED_LABEL]}
+            await self.gh.call("issues.add_labels", owner=owner, repo=name,
+                               issue_number=self.number, data=labels)  # fmt: skip
+        return None  # coding and PRs come with the next stage
 
     async def _record_move(
         self, request: requests.Request, step: machine.Transition, kind: str
@@ -192,6 +198,29 @@ class _Run:
                 if follow is not None:
                     pending.append(follow)
         return request
+
+
+async def open_run(ctx: JobContext, gh: GitHubAPI, repo: str, number: int) -> _Run:
+    """A run on issue ``number`` as GitHub has it now (for a command on a request)."""
+    owner, name = split(repo)
+    issue = dict(await gh.call("issues.get", owner=owner, repo=name, issue_number=number))
+    return _Run(ctx, gh, repo, issue)
+
+
+async def review_owners(run: _Run, request: requests.Request) -> dict[str, list[str]]:
+    """path -> owners (``@user``/``@org/team``) for each review-level target of ``request``,
+    from the policy of the default branch (an unreadable policy: no owner, admins only)."""
+    owner, name = split(run.repo)
+    branch = str((await run.gh.call("repos.get", owner=owner, repo=name))["default_branch"])
+    head = await run.gh.call("repos.get_branch", owner=owner, repo=name, branch=branch)
+    policy = await _policy(run.gh, run.repo, str(head["commit"]["sha"]))
+    if isinstance(policy, PolicyError):
+        return {path: [] for path in request.targets}
+    return {
+        path: [o for o in policy.owners_of(path) if o.startswith("@")]
+        for path, level in plan_levels(policy, request.targets)
+        if level is Level.REVIEW
+    }
 
 
 async def _record(run: _Run, parsed: ParsedRequest, requester: str) -> requests.Request:

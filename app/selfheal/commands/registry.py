@@ -46,6 +46,8 @@ class CommandCall:
 
 
 Handler = Callable[[CommandCall], Awaitable[str | None]]  # returns the bot's reply, if any
+# (is the commenter the requester, do they own the affected paths): for the tiers that ask
+Facts = Callable[[CommandCall], Awaitable[tuple[bool, bool]]]
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class CommandSpec:
     usage: str
     help: str
     run: Handler
+    facts: Facts | None = None
 
 
 def refusal(tier: Tier, role: str, *, requester: bool = False, owner: bool = False) -> str | None:

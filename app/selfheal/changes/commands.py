@@ -1,0 +1,95 @@
+"""The request commands: ``/selfheal approve``, ``cancel`` and ``status`` on a request issue.
+
+- ``approve`` is for the owners the policy names for the request's review-level paths (every
+  one of them), or an admin; it approves the plan, the bot applies ``selfheal:approved`` and
+  the request is queued. (The diff the coder writes still needs an owner's approval on the
+  gate of its PR.)
+- ``cancel`` is for the requester, maintainers and admins.
+- ``status`` is for anyone: the state, the cost and the next step.
+"""
+
+from __future__ import annotations
+
+from selfheal.changes import machine
+from selfheal.changes.service import BOT_ACTOR, open_run, review_owners
+from selfheal.commands import CommandCall, CommandSpec, Tier
+from selfheal.github.repo import team_memberships
+from selfheal.ledger import requests
+from selfheal.model.approval import decide, teams_in
+
+NOT_A_REQUEST = "This issue is not a selfheal request."
+
+
+async def _request(call: CommandCall) -> requests.Request | None:
+    return await call.ctx.ledger.aread(lambda c: requests.find_by_issue(c, call.repo, call.number))
+
+
+async def _owner_facts(call: CommandCall) -> tuple[bool, bool]:
+    request = await _request(call)
+    if request is None or call.role == "admin":
+        return False, False  # an admin is allowed by the tier itself
+    run = await open_run(call.ctx, call.gh, call.repo, call.number)
+    owners = await review_owners(run, request)
+    if not owners:
+        return False, False
+    member_of = await team_memberships(call.gh, teams_in(owners), call.login)
+    return False, decide(call.login, call.role, owners, member_of).allowed
+
+
+async def _requester_facts(call: CommandCall) -> tuple[bool, bool]:
+    request = await _request(call)
+    return request is not None and request.requester.lower() == call.login.lower(), False
+
+
+async def _drive(call: CommandCall, event: machine.Event) -> requests.Request | str:
+    request = await _request(call)
+    if request is None:
+        return NOT_A_REQUEST
+    run = await open_run(call.ctx, call.gh, call.repo, call.number)
+    try:
+        return await run.drive(request, event)
+    except machine.InvalidTransition as exc:
+        return f"Not done: {exc.reason}."
+
+
+async def run_approve(call: CommandCall) -> str:
+    request = await _request(call)
+    if request is None:
+        return NOT_A_REQUEST
+    if request.state != machine.State.AWAITING_APPROVAL:
+        return f"Nothing to approve: the request is {request.state}."
+    await call.ctx.ledger.awrite(
+        lambda c: requests.update(c, request.id, data={**request.data, "approved_by": call.login})
+    )
+    moved = await _drive(call, machine.Approved(by=call.login))
+    return moved if isinstance(moved, str) else f"Approved by @{call.login}: {moved.state}."
+
+
+async def run_cancel(call: CommandCall) -> str:
+    moved = await _drive(call, machine.Cancel(by=call.login))
+    return moved if isinstance(moved, str) else f"Cancelled by @{call.login}."
+
+
+async def run_status(call: CommandCall) -> str:
+    request = await _request(call)
+    if request is None:
+        return NOT_A_REQUEST
+    return (
+        f"Request `{request.id}` is **{request.state}**; cost so far "
+        f"${request.cost_usd:.2f} of ${request.budget_usd:.2f}."
+    )
+
+
+APPROVE = CommandSpec(
+    "approve", Tier.OWNER, "/selfheal approve",
+    "approve a request's plan for its review-level paths", run_approve, _owner_facts,
+)  # fmt: skip
+CANCEL = CommandSpec(
+    "cancel", Tier.REQUESTER_OR_MAINTAINER, "/selfheal cancel", "cancel the request",
+    run_cancel, _requester_facts,
+)  # fmt: skip
+STATUS = CommandSpec(
+    "status", Tier.ANYONE, "/selfheal status", "the request's state and cost", run_status
+)
+COMMANDS = (APPROVE, CANCEL, STATUS)
+__all__ = ["BOT_ACTOR", "COMMANDS"]
