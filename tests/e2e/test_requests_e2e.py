@@ -166,3 +166,37 @@ async def test_an_owner_approves_the_plan_and_the_requester_cancels(
         assert cancelled is not None and cancelled.state == "cancelled"
     finally:
         await server.stop()
+
+
+async def test_only_the_bot_sets_the_approved_and_state_labels(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    emu = github_emulator
+    repo = emu.create_repo(REPO, FILES)
+    bob = emu.person("bob", "admin")  # even an admin's toggle is reverted: these are the bot's
+    server = await Server.start(emu, tmp_path / "ledger.db")
+    try:
+        emu.install([repo])
+        await until(lambda: REQUEST in repo.labels, what="labels created")
+        opened = await bob.open_issue(repo, "Core", form("src/core/engine.py"), labels=[REQUEST])
+        number = int(opened["number"])
+        waiting = ["selfheal:state/needs-approval"]
+        await until(lambda: state_labels(repo, number) == waiting, what="awaiting approval")
+        await bob.add_labels(repo, number, "selfheal:approved")
+        await bob.remove_label(repo, number, "selfheal:state/needs-approval")
+        reverted = await until(
+            lambda: (
+                len(server.audit("request.label_reverted")) == 2
+                and server.audit("request.label_reverted")
+            ),
+            what="both toggles reverted",
+        )
+        assert {e.details["label"] for e in reverted} == {
+            "selfheal:approved", "selfheal:state/needs-approval"
+        }  # fmt: skip
+        names = [label.name for label in repo.issues[number].labels]
+        assert "selfheal:approved" not in names and "selfheal:state/needs-approval" in names
+        request = request_of(server, number)
+        assert request is not None and request.state == "awaiting_approval"
+    finally:
+        await server.stop()

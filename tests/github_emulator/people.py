@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.parse
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -96,7 +97,8 @@ class Person:
         return result
 
     async def remove_label(self, repo: Repo, number: int, label: str) -> None:
-        await self.call("DELETE", f"/repos/{repo.full_name}/issues/{number}/labels/{label}")
+        name = urllib.parse.quote(label, safe="")  # a label may hold "/" (selfheal:state/x)
+        await self.call("DELETE", f"/repos/{repo.full_name}/issues/{number}/labels/{name}")
 
     async def comment(self, repo: Repo, number: int, body: str) -> dict[str, Any]:
         path = f"/repos/{repo.full_name}/issues/{number}/comments"

@@ -7,11 +7,15 @@ on one issue converges on the issue's latest state.
 
 from __future__ import annotations
 
+import gidgethub
 from gidgethub import routing
 from gidgethub.sansio import Event
 
+from selfheal.changes.authorisation import Actor, decide_label
 from selfheal.changes.service import JOB_KIND
-from selfheal.model.labels import REQUEST_LABEL
+from selfheal.github.protocol import GitHubAPI
+from selfheal.github.repo import permission_of, split
+from selfheal.model.labels import APPROVED_LABEL, REQUEST_LABEL
 from selfheal.runtime.context import JobContext
 
 router = routing.Router()
@@ -44,3 +48,53 @@ async def on_issue(event: Event, ctx: JobContext) -> None:
     }
     key = f"request:{repo}#{issue['number']}:{event.delivery_id}"
     await ctx.enqueue(JOB_KIND, payload, key=key, repository=repo)
+
+
+async def _revert_label(gh: GitHubAPI, repo: str, number: int, label: str, added: bool) -> None:
+    owner, name = split(repo)
+    try:
+        if added:
+            await gh.call("issues.remove_label", owner=owner, repo=name, issue_number=number,
+                          name=label)  # fmt: skip
+        else:
+            await gh.call("issues.add_labels", owner=owner, repo=name, issue_number=number,
+                          data={"labels": [label]})  # fmt: skip
+    except gidgethub.BadRequest as exc:
+        if exc.status_code != 404:  # already reverted (a redelivery)
+            raise
+
+
+@router.register("issues", action="labeled")
+@router.register("issues", action="unlabeled")
+async def on_label(event: Event, ctx: JobContext) -> None:
+    """Only the bot sets the labels that carry its decisions (``selfheal:approved``, the state
+    labels, ``selfheal:bot``, the monitor's): anyone else's toggle is reverted and audited, as
+    the lock label's is. (Who applied ``selfheal:request`` is checked by the request job.)"""
+    data = event.data
+    issue = data.get("issue") or {}
+    label = str((data.get("label") or {}).get("name") or "")
+    sender = str((data.get("sender") or {}).get("login") or "")
+    if (
+        not label
+        or label.lower() == REQUEST_LABEL
+        or sender.lower() == (await ctx.bot_login()).lower()
+    ):
+        return
+    names = [str(lb.get("name") or "").lower() for lb in issue.get("labels") or []]
+    if REQUEST_LABEL not in names and label.lower() != APPROVED_LABEL:
+        return  # not a request (the approved label is the bot's anywhere)
+    added = data.get("action") == "labeled"
+    # The App-only labels refuse every person, whatever the role: ask GitHub only otherwise.
+    probe = decide_label(label, Actor(sender, "none"), added=added)
+    if probe is None or probe.allowed:
+        return
+    repo, number = str(data["repository"]["full_name"]), int(issue["number"])
+    gh = await ctx.github()
+    decision = decide_label(
+        label, Actor(sender, await permission_of(gh, repo, sender)), added=added
+    )
+    if decision is None or decision.allowed:
+        return
+    await _revert_label(gh, repo, number, label, added)
+    await ctx.audit(sender, "request.label_reverted", {"issue": number, "label": label,
+                    "added": added, "reason": decision.reason}, request=number)  # fmt: skip
