@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -230,8 +232,38 @@ async def finish(
     ctx.metrics.record_gate_conclusion(output.conclusion)
 
 
-async def run_gate(job: jobs.Job, ctx: JobContext) -> None:
-    """The ``gate`` job kind."""
+@dataclass(frozen=True)
+class GateOutcome:
+    """A completed gate run, as the features that wait for it see it."""
+
+    repository: str
+    pr_number: int
+    head_sha: str
+    conclusion: str
+    title: str
+
+
+# Told when a gate run completes: ``await listener(ctx, outcome)``. The registry wires them.
+GateListener = Callable[[JobContext, GateOutcome], Awaitable[None]]
+
+
+def gate_job(
+    listeners: Sequence[GateListener] = (),
+) -> Callable[[jobs.Job, JobContext], Awaitable[None]]:
+    """The ``gate`` job kind, telling ``listeners`` each run's outcome once it completed."""
+    chosen = tuple(listeners)
+
+    async def gate(job: jobs.Job, ctx: JobContext) -> None:
+        outcome = await run_gate(job, ctx)
+        if outcome is not None:
+            for listener in chosen:
+                await listener(ctx, outcome)
+
+    return gate
+
+
+async def run_gate(job: jobs.Job, ctx: JobContext) -> GateOutcome | None:
+    """One gate run; returns its outcome (None when the run had completed already)."""
     p = job.payload
     repo = str(p["repository"])
     ctx.repository = repo
@@ -244,7 +276,7 @@ async def run_gate(job: jobs.Job, ctx: JobContext) -> None:
     check_name = (config.gate if isinstance(config, RepoConfig) else GateConfig()).check_name
     run, remote = await ensure_check_run(ctx, gh, pr, check_name)
     if run.status == "completed":
-        return
+        return None
     verdict: Verdict | None = None
     try:
         output, verdict = await evaluate(ctx, gh, pr, config)
@@ -257,3 +289,4 @@ async def run_gate(job: jobs.Job, ctx: JobContext) -> None:
         ctx.log.warning("gate failed closed: %s", type(exc).__name__)
         output = error_output(mask(f"{type(exc).__name__}: {exc}"))
     await finish(ctx, gh, run, output, verdict, remote)
+    return GateOutcome(repo, run.pr_number or 0, run.head_sha, output.conclusion, output.title)
