@@ -1,5 +1,7 @@
 """Coders: backends that edit a work tree for a change request (CodingAgent).
 
-The path guard every edit passes (:mod:`selfheal.coder.guard`) and the guarded view of the
-work tree a backend gets (:mod:`selfheal.coder.workspace`). See docs/coder.md.
+One interface (:mod:`selfheal.coder.interface`), one path guard every edit passes
+(:mod:`selfheal.coder.guard`), the runner that wraps every backend with the guard's checks
+(:mod:`selfheal.coder.runner`), and the deterministic ``rules`` backend
+(:mod:`selfheal.coder.rules`). The request lifecycle calls :func:`runner.run_coder`.
 """
