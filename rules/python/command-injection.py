@@ -75,3 +75,20 @@ class Runner:
     def run_fixed(self):
         # ok: python-shell-non-constant
         subprocess.run("make test", shell=True)
+
+
+def housekeeping():
+    # ruleid: python-shell-true-with-list
+    subprocess.run(["git", "gc", "--prune=now"], shell=True, check=True)
+    # ruleid: python-shell-true-with-list
+    listing = subprocess.check_output(
+        ['ls', '-l', '/var/log'],
+        shell=True,
+    )
+    # ok: python-shell-true-with-list
+    subprocess.run(["git", "gc"], check=True)
+    # ok: python-shell-true-with-list
+    subprocess.run(["echo hello && rm -rf build"], shell=True)
+    # ok: python-shell-true-with-list
+    subprocess.run("make clean", shell=True)
+    return listing

@@ -4,6 +4,7 @@ import random
 import secrets
 import ssl
 
+import httpx
 import paramiko
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -61,6 +62,20 @@ def tls():
     requests.get("https://internal.example.com", verify=False, timeout=5)
     # ok: python-tls-verification-disabled
     requests.get("https://internal.example.com", verify="/etc/ssl/private-ca.pem", timeout=5)
+    # ruleid: python-tls-verification-disabled
+    requests.post(verify=False, url="https://internal.example.com", timeout=5)
+    # ruleid: python-tls-verification-disabled
+    client = httpx.Client(verify=False)
+    # ruleid: python-tls-verification-disabled
+    httpx.get(
+        "https://internal.example.com",
+        verify=False,
+    )
+    # ok: python-tls-verification-disabled
+    httpx.get("https://internal.example.com", verify=True)
+    session = requests.Session()
+    # ruleid: python-tls-verification-disabled
+    session.verify = False
     ctx = ssl.create_default_context()
     # ruleid: python-tls-verification-disabled
     ctx.check_hostname = False
@@ -72,7 +87,7 @@ def tls():
     legacy = ssl.SSLContext(ssl.PROTOCOL_TLSv1)
     # ok: python-weak-tls-version
     modern = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    return other, legacy, modern
+    return client, other, legacy, modern
 
 
 def ciphers(key):

@@ -39,15 +39,31 @@ def read_code(raw):
 
 
 def read_config(text):
-    # ruleid: python-insecure-deserialization
+    # ruleid: python-yaml-unsafe-load
     unsafe = yaml.load(text)
     # ruleid: python-insecure-deserialization
     unsafe_too = yaml.unsafe_load(text)
-    # ok: python-insecure-deserialization
+    # ok: python-insecure-deserialization, python-yaml-unsafe-load
     safe = yaml.load(text, Loader=yaml.SafeLoader)
-    # ok: python-insecure-deserialization
+    # ok: python-insecure-deserialization, python-yaml-unsafe-load
     also_safe = yaml.safe_load(text)
-    return unsafe, unsafe_too, safe, also_safe
+    # ok: python-yaml-unsafe-load
+    full = yaml.load(text, Loader=yaml.FullLoader)
+    return unsafe, unsafe_too, safe, also_safe, full
+
+
+def read_documents(path):
+    with open(path) as handle:
+        # ruleid: python-yaml-unsafe-load
+        documents = list(yaml.load_all(handle, Loader=yaml.Loader))
+    # ruleid: python-yaml-unsafe-load
+    first = yaml.load(documents[0], yaml.UnsafeLoader)
+    # ruleid: python-yaml-unsafe-load
+    settings = yaml.load(
+        open(path).read(),
+        Loader=yaml.CLoader,
+    )
+    return documents, first, settings
 
 
 def load_model(path):

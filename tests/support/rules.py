@@ -13,6 +13,8 @@ from selfheal.scanner.semgrep import rule_files
 
 RULES = rules_dir()
 RULE_FILES = rule_files(RULES)  # exactly what a scan loads
+# The keys that give a rule an autofix; semgrep --test checks it against <name>.fixed.<ext>.
+FIX_KEYS = ("fix", "fix-regex")
 
 
 def load_rules(path: Path) -> list[dict[str, Any]]:
@@ -26,3 +28,13 @@ def all_rules() -> Iterator[tuple[Path, dict[str, Any]]]:
     for path in RULE_FILES:
         for rule in load_rules(path):
             yield path, rule
+
+
+def has_fix(rule: dict[str, Any]) -> bool:
+    return any(key in rule for key in FIX_KEYS)
+
+
+def fixed_test_files(rule_file: Path) -> list[Path]:
+    """The fix tests of a rule file: <name>.fixed.<ext> next to <name>.yaml, which semgrep
+    compares with the test file <name>.<ext> after applying every fix in <name>.yaml."""
+    return sorted(rule_file.parent.glob(f"{rule_file.stem}.fixed.*"))

@@ -19,7 +19,14 @@ import pytest
 from selfheal.model.findings import Category, Severity
 from selfheal.scanner.semgrep import find_semgrep
 from tests.support.paths import ROOT
-from tests.support.rules import RULE_FILES, RULES, all_rules, load_rules
+from tests.support.rules import (
+    RULE_FILES,
+    RULES,
+    all_rules,
+    fixed_test_files,
+    has_fix,
+    load_rules,
+)
 
 PREFIX_BY_LANGUAGE = {
     "python": "python-",
@@ -149,6 +156,33 @@ def test_semgrep_test_mode_passes(semgrep_test_report: tuple[int, dict[str, Any]
     assert code == 0
 
 
+def test_every_autofix_is_checked_by_a_fix_test(
+    semgrep_test_report: tuple[int, dict[str, Any]],
+) -> None:
+    """A rule with `fix:` or `fix-regex:` has a <name>.fixed.<ext> file, semgrep compared it
+    with the test file after applying the fixes, and it matched."""
+    _, report = semgrep_test_report
+    assert report["config_missing_fixtests"] == []
+    with_fixes = [path for path in RULE_FILES if any(has_fix(r) for r in load_rules(path))]
+    assert len(with_fixes) >= 3  # deserialization, crypto, command-injection at least
+    expected = set()
+    for path in with_fixes:
+        fixed = fixed_test_files(path)
+        assert fixed, f"{path} has a fix but no {path.stem}.fixed.* file"
+        for fixed_file in fixed:
+            original = fixed_file.with_name(path.stem + fixed_file.suffix)
+            assert original.is_file(), fixed_file
+            # The fix test proves something only when the fixes change the file.
+            assert fixed_file.read_text() != original.read_text(), fixed_file
+            expected.add(str(original.resolve()))
+    results = report["fixtest_results"]
+    assert set(results) == expected
+    assert all(result["passed"] for result in results.values()), results
+    # Fixed files belong only to rule files that have fixes.
+    strays = [f for path in RULE_FILES if path not in with_fixes for f in fixed_test_files(path)]
+    assert strays == []
+
+
 def test_a_wrong_annotation_fails_semgrep_test(tmp_path: Path) -> None:
     copy = tmp_path / "rules" / "shell"
     copy.mkdir(parents=True)
@@ -166,6 +200,23 @@ def test_a_wrong_annotation_fails_semgrep_test(tmp_path: Path) -> None:
     match = result["checks"]["shell-chmod-world-writable"]["matches"]
     (lines,) = match.values()
     assert set(lines["expected_lines"]) - set(lines["reported_lines"])
+
+
+def test_a_wrong_fixed_file_fails_semgrep_test(tmp_path: Path) -> None:
+    """semgrep --test really compares the fixed file: one that keeps the unsafe call fails."""
+    copy = tmp_path / "rules" / "python"
+    copy.mkdir(parents=True)
+    for name in ("deserialization.yaml", "deserialization.py"):
+        shutil.copy(RULES / "python" / name, copy)
+    fixed = (RULES / "python" / "deserialization.fixed.py").read_text()
+    assert "unsafe = yaml.safe_load(text)" in fixed
+    (copy / "deserialization.fixed.py").write_text(
+        fixed.replace("unsafe = yaml.safe_load(text)", "unsafe = yaml.load(text)")
+    )
+    code, report = semgrep_test(copy.parent)
+    assert code != 0
+    ((target, result),) = report["fixtest_results"].items()
+    assert target.endswith("deserialization.py") and result["passed"] is False
 
 
 def test_docs_list_every_rule() -> None:

@@ -6,7 +6,7 @@ exit code) with ``parser.set_defaults(handler=...)``. Modules are imported here 
 ``selfheal --help`` lists every command.
 
 Exit codes across all commands: 0 success / clean, 1 findings at or above the threshold (or a
-check that failed), 2 usage or configuration error.
+check that failed), 2 usage or configuration error. ``code`` adds 3: a limit stopped the coder.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "selfheal.cli.scan": ("scan",),
     "selfheal.cli.advisories": ("advisories",),
     "selfheal.cli.review": ("review",),
+    "selfheal.cli.code": ("code",),
     "selfheal.cli.policy": ("policy",),
     "selfheal.cli.serve": ("serve",),
     "selfheal.cli.audit": ("audit",),
