@@ -21,7 +21,7 @@ from selfheal.ledger.jobs import DeadLetterHook
 from selfheal.runtime.context import Feature, JobHandler, Wiring
 
 FEATURES: tuple[Callable[[], Feature], ...] = (
-    gate.feature,
+    lambda: gate.feature(on_complete=(changes.on_gate_complete,)),
     lambda: halt.feature(on_change=(gate.rerun_bot_gates,)),
     install.feature,
     lambda: commands.feature(extra=changes.COMMANDS),

@@ -14,15 +14,20 @@ The edges: ``events`` queues a ``request`` job for an ``issues`` event on a requ
 to the pre-review). Coding, the branch, the draft PR and the gate are the next stage.
 """
 
-from selfheal.changes import events, service
+from selfheal.changes import coding, events, service
 from selfheal.changes.commands import COMMANDS
 from selfheal.runtime.context import Feature
 
 
 def feature() -> Feature:
-    return Feature(
-        "changes", router=events.router, job_kinds={service.JOB_KIND: service.run_request}
-    )
+    kinds = {
+        service.JOB_KIND: service.run_request,
+        coding.CODE_JOB: coding.run_code,
+        coding.GATE_JOB: coding.run_gate_result,
+    }
+    return Feature("changes", router=events.router, job_kinds=kinds)
 
 
-__all__ = ["COMMANDS", "feature"]
+on_gate_complete = coding.on_gate_complete
+
+__all__ = ["COMMANDS", "feature", "on_gate_complete"]

@@ -11,10 +11,13 @@ import gidgethub
 from gidgethub import routing
 from gidgethub.sansio import Event
 
+from selfheal.changes import machine
 from selfheal.changes.authorisation import Actor, decide_label
+from selfheal.changes.coding import drive_request
 from selfheal.changes.service import JOB_KIND
 from selfheal.github.protocol import GitHubAPI
 from selfheal.github.repo import permission_of, split
+from selfheal.ledger import requests
 from selfheal.model.labels import APPROVED_LABEL, REQUEST_LABEL
 from selfheal.runtime.context import JobContext
 
@@ -98,3 +101,16 @@ async def on_label(event: Event, ctx: JobContext) -> None:
     await _revert_label(gh, repo, number, label, added)
     await ctx.audit(sender, "request.label_reverted", {"issue": number, "label": label,
                     "added": added, "reason": decision.reason}, request=number)  # fmt: skip
+
+
+@router.register("pull_request", action="closed")
+async def on_pull_request_closed(event: Event, ctx: JobContext) -> None:
+    """A request's PR was merged: the request is merged (GitHub closes the issue itself,
+    through ``Fixes #N``)."""
+    pr = event.data["pull_request"]
+    if not pr.get("merged"):
+        return
+    repo, number = str(event.data["repository"]["full_name"]), int(pr["number"])
+    request = await ctx.ledger.aread(lambda c: requests.find_by_pr(c, repo, number))
+    if request is not None:
+        await drive_request(ctx, request, machine.Merged())

@@ -43,10 +43,6 @@ from selfheal.runtime.context import JobContext
 JOB_KIND = "request"
 STATUS = marker("status")
 BOT_ACTOR = "selfheal"
-WAITING_FOR_CODER = (
-    "Queued. Coding requests is the lifecycle's next stage and is not switched on in this "
-    "version: the request waits here."
-)
 
 
 def _names(issue: dict[str, Any]) -> list[str]:
@@ -151,28 +147,70 @@ class _Run:
     async def carry_out(
         self, request: requests.Request, action: machine.Action
     ) -> machine.Event | None:
-        if isinstance(action, machine.SetStateLabel):
-            wanted = state_label(action.state.value)
-            await set_family_label(self.gh, self.repo, self.number, self.labels, STATE_PREFIX,
-                                   wanted)  # fmt: skip
-            self.labels = [n for n in self.labels if not n.startswith(STATE_PREFIX)] + [wanted]
-        elif isinstance(action, machine.UpdateStatusComment):
-            note = WAITING_FOR_CODER if action.state is machine.State.QUEUED else action.note
-            body = status_body(request, action.state.value, note, self.plan)
-            await upsert_marked_comment(self.gh, self.repo, self.number, STATUS, body,
-                                        await self.ctx.bot_login())  # fmt: skip
-        elif isinstance(action, machine.Comment):
-            owner, name = split(self.repo)
-            await self.gh.call("issues.create_comment", owner=owner, repo=name,
-                               issue_number=self.number, data={"body": action.text})  # fmt: skip
-        elif isinstance(action, machine.Review):
+        """Carry ``action`` out; an action that learns something returns the next event."""
+        if await self._bookkeep(request, action):
+            return None
+        if isinstance(action, machine.Review):
             return await self.review(request)
+        return await self._work(request, action)
+
+    async def _bookkeep(self, request: requests.Request, action: machine.Action) -> bool:
+        """What the issue shows: the state label, the status comment, comments, approval."""
+        if isinstance(action, machine.SetStateLabel):
+            await self.set_state_label(action.state)
+        elif isinstance(action, machine.UpdateStatusComment):
+            await self.update_status(request, action)
+        elif isinstance(action, machine.Comment):
+            await self.comment(action.text)
         elif isinstance(action, machine.SetApprovedLabel):
-            owner, name = split(self.repo)
-            labels = {"labels": [APPROVED_LABEL]}
-            await self.gh.call("issues.add_labels", owner=owner, repo=name,
-                               issue_number=self.number, data=labels)  # fmt: skip
-        return None  # coding and PRs come with the next stage
+            await self.add_label(APPROVED_LABEL)
+        else:
+            return False
+        return True
+
+    async def _work(
+        self, request: requests.Request, action: machine.Action
+    ) -> machine.Event | None:
+        """The coding stage's actions (see :mod:`selfheal.changes.coding`)."""
+        from selfheal.changes import coding
+
+        if isinstance(action, machine.EnqueueCoding):
+            await self.ctx.enqueue(coding.CODE_JOB, {"request": request.id,
+                                   "installation_id": self.ctx.installation_id},
+                                   key=f"request-code:{request.id}:{request.updated_at}",
+                                   repository=self.repo)  # fmt: skip
+        elif isinstance(action, machine.RunCoder):
+            return await coding.code(self, request)
+        elif isinstance(action, machine.OpenDraftPR):
+            await coding.open_draft_pr(self, request)
+        elif isinstance(action, machine.MarkReady):
+            await coding.mark_ready(self, request)
+        elif isinstance(action, machine.Rollback):
+            await coding.roll_back(self, request, action.delete_branch)
+        return None
+
+    async def set_state_label(self, state: machine.State) -> None:
+        wanted = state_label(state.value)
+        await set_family_label(self.gh, self.repo, self.number, self.labels, STATE_PREFIX, wanted)
+        self.labels = [n for n in self.labels if not n.startswith(STATE_PREFIX)] + [wanted]
+
+    async def update_status(
+        self, request: requests.Request, action: machine.UpdateStatusComment
+    ) -> None:
+        fresh = await self.ctx.ledger.aread(lambda c: requests.get(c, request.id)) or request
+        body = status_body(fresh, action.state.value, action.note, self.plan)
+        await upsert_marked_comment(self.gh, self.repo, self.number, STATUS, body,
+                                    await self.ctx.bot_login())  # fmt: skip
+
+    async def comment(self, text: str) -> None:
+        owner, name = split(self.repo)
+        await self.gh.call("issues.create_comment", owner=owner, repo=name,
+                           issue_number=self.number, data={"body": text})  # fmt: skip
+
+    async def add_label(self, label: str) -> None:
+        owner, name = split(self.repo)
+        await self.gh.call("issues.add_labels", owner=owner, repo=name,
+                           issue_number=self.number, data={"labels": [label]})  # fmt: skip
 
     async def _record_move(
         self, request: requests.Request, step: machine.Transition, kind: str
@@ -223,14 +261,17 @@ async def review_owners(run: _Run, request: requests.Request) -> dict[str, list[
     }
 
 
-async def _record(run: _Run, parsed: ParsedRequest, requester: str) -> requests.Request:
-    request, _created = await run.ctx.ledger.awrite(
+async def _record(
+    run: _Run, parsed: ParsedRequest, requester: str
+) -> tuple[requests.Request, bool]:
+    """The request in the ledger, and whether this job created it (two jobs for one issue
+    race here: only the one that created it goes on)."""
+    return await run.ctx.ledger.awrite(
         lambda c: requests.create_request(
             c, run.repo, run.number, requester=requester, change_type=parsed.change_type,
             priority=parsed.priority, agent_id=parsed.agent, targets=parsed.target_paths,
         )
     )  # fmt: skip
-    return request
 
 
 async def run_request(job: jobs.Job, ctx: JobContext) -> None:
@@ -263,5 +304,6 @@ async def run_request(job: jobs.Job, ctx: JobContext) -> None:
         await ctx.audit(author.login, "request.unreadable", {"issue": number}, request=number)
         return
     requester = parsed.requester if author.is_app and parsed.requester else author.login
-    request = await _record(run, parsed, requester)
-    await run.drive(request, machine.Accepted())
+    request, created = await _record(run, parsed, requester)
+    if created:
+        await run.drive(request, machine.Accepted())

@@ -130,6 +130,15 @@ def find_by_issue(conn: sqlite3.Connection, repository: str, issue_number: int) 
     return None if row is None else _request(row)
 
 
+def find_by_pr(conn: sqlite3.Connection, repository: str, pr_number: int) -> Request | None:
+    """The request whose pull request is ``pr_number``, if any."""
+    row = conn.execute(
+        "SELECT * FROM requests WHERE repository = ? COLLATE NOCASE AND pr_number = ?",
+        (repository, pr_number),
+    ).fetchone()
+    return None if row is None else _request(row)
+
+
 def move(
     conn: sqlite3.Connection,
     request_id: str,

@@ -1,0 +1,80 @@
+"""End to end: a writer's dependency request becomes a draft PR with the pin bumped by the
+rules coder; the gate passes, the PR is marked ready, and merging it merges the request."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pygit2
+
+from selfheal.ledger import requests
+from tests.github_emulator import Emulator
+from tests.github_emulator.gitdata import open_repo
+from tests.github_emulator.state import Repo
+from tests.support.e2e import BASE_FILES, REPO, Server, completed_gate, until
+from tests.support.forms import render_form
+
+REQUEST = "selfheal:request"
+FILES = {**BASE_FILES, "requirements.txt": "requests==2.19.0  # pinned for the demo\n"}
+
+
+def state_labels(repo: Repo, number: int) -> list[str]:
+    return [x.name for x in repo.issues[number].labels if x.name.startswith("selfheal:state/")]
+
+
+def _pr_of(repo: Repo, number: int) -> Any:
+    return next((i for i in repo.issues.values() if i.pull is not None
+                 and f"Fixes #{number}" in (i.body or "")), None)  # fmt: skip
+
+
+async def test_a_dependency_request_becomes_a_gated_ready_pr_then_merged(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    emu = github_emulator
+    repo = emu.create_repo(REPO, FILES)
+    alice = emu.person("alice", "write")
+    server = await Server.start(emu, tmp_path / "ledger.db")
+    try:
+        emu.install([repo])
+        await until(lambda: REQUEST in repo.labels, what="labels created")
+        body = render_form({"type": "dependency", "description": "Bump requests.",
+                            "target_files": "requirements.txt", "priority": "8"})  # fmt: skip
+        opened = await alice.open_issue(repo, "Bump requests", body, labels=[REQUEST])
+        number = int(opened["number"])
+
+        pr = await until(lambda: _pr_of(repo, number), what="draft PR", timeout=120)
+        assert pr.pull.head_ref.startswith(f"selfheal/{number}-bump-requests")
+        assert pr.user.login == "selfheal[bot]" and "selfheal:bot" in [x.name for x in pr.labels]
+        git = open_repo(repo.path)
+        head = git.get(pr.pull.head_sha)
+        assert isinstance(head, pygit2.Commit) and head.author.name == "selfheal[bot]"
+        assert f"Selfheal-Request: {REPO}#{number}" in head.message
+        pinned = head.tree["requirements.txt"].data.decode()
+        assert pinned.startswith("requests==") and "2.19.0" not in pinned
+        assert "# pinned for the demo" in pinned  # the file keeps its format
+
+        gate = await until(lambda: completed_gate(repo, pr.pull.head_sha), what="gate")
+        assert gate.conclusion == "success", gate.output
+        await until(lambda: not pr.pull.draft, what="marked ready")
+        await until(lambda: state_labels(repo, number) == ["selfheal:state/pr-open"],
+                    what="pr_ready")  # fmt: skip
+        request = server.ledger.read(lambda c: requests.find_by_issue(c, REPO, number))
+        assert request is not None and request.state == "pr_ready"
+        assert request.pr_number == pr.number and request.head_sha == pr.pull.head_sha
+
+        await alice.merge(repo, pr.number)
+        await until(lambda: state_labels(repo, number) == ["selfheal:state/done"], what="merged")
+        assert repo.issues[number].state == "closed"  # Fixes #N
+        steps = server.ledger.read(lambda c: requests.transitions(c, request.id))
+        assert [s.to_state for s in steps] == [
+            "received",
+            "reviewing",
+            "queued",
+            "coding",
+            "gating",
+            "pr_ready",
+            "merged",
+        ]
+    finally:
+        await server.stop()
