@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,9 @@ async def code(run: Any, request: requests.Request) -> machine.Event:
     info = await gh.call("repos.get", owner=owner, repo=name)
     default, url = str(info["default_branch"]), str(info["clone_url"])
     token = await _token(gh)
+    started = time.monotonic()
     cache = await fetch(run.ctx.data_dir, run.repo, url, [branch_refspec(default)], token)
+    fetched = time.monotonic()
     git = pygit2.Repository(str(cache))
     base = str(git.references[f"refs/remotes/origin/{default}"].target)
     description = str(run.issue.get("body") or "")
@@ -88,6 +91,7 @@ async def code(run: Any, request: requests.Request) -> machine.Event:
         )  # fmt: skip
     except ValueError as exc:
         return machine.Error(str(exc))
+    coded = time.monotonic()
     result = coding.result
     if result.outcome is Outcome.LIMIT_REACHED:
         return machine.Error(f"a limit stopped the coder: {result.reason}")
@@ -101,7 +105,12 @@ async def code(run: Any, request: requests.Request) -> machine.Event:
     sha = commit_on(cache, base, tree, message, bot_identity(bot.removesuffix("[bot]")))
     branch = branch_name(run.number, title, taken=await _branches(gh, run.repo, run.number))
     await push(cache, url, {branch: sha}, token)
-    data = {**request.data, "base": default, "summary": result.summary, "files": paths}
+    timings = {"fetch": fetched - started, "code": coded - fetched,
+               "commit_push": time.monotonic() - coded}  # fmt: skip
+    run.ctx.log.info("request coded", extra={"request": request.id, **{
+        f"{k}_seconds": round(v, 3) for k, v in timings.items()}})  # fmt: skip
+    data = {**request.data, "base": default, "summary": result.summary, "files": paths,
+            "timings": {k: round(v, 4) for k, v in timings.items()}}  # fmt: skip
     await run.ctx.ledger.awrite(
         lambda c: requests.update(c, request.id, branch=branch, head_sha=sha, data=data)
     )
