@@ -8,14 +8,19 @@ from typing import Any
 
 import pygit2
 
+from selfheal import changes, registry
+from selfheal.coder.interface import BackendOptions, CoderResult, CodeTask, Outcome, RunControl
+from selfheal.coder.workspace import Workspace
 from selfheal.ledger import requests
 from tests.github_emulator import Emulator
-from tests.github_emulator.gitdata import open_repo
+from tests.github_emulator.gitdata import open_repo, refs
 from tests.github_emulator.state import Repo
 from tests.support.e2e import BASE_FILES, REPO, Server, completed_gate, until
 from tests.support.forms import render_form
+from tests.support.samples import tokens
 
 REQUEST = "selfheal:request"
+BOT = "selfheal[bot]"
 FILES = {**BASE_FILES, "requirements.txt": "requests==2.19.0  # pinned for the demo\n"}
 
 
@@ -76,5 +81,60 @@ async def test_a_dependency_request_becomes_a_gated_ready_pr_then_merged(
             "pr_ready",
             "merged",
         ]
+    finally:
+        await server.stop()
+
+
+class LeakyCoder:
+    """A test backend, registered through the coder interface, that writes a token."""
+
+    name = "rules"
+    needs_model_key = False
+    own_process = False
+
+    def refusal(self, task: CodeTask) -> str | None:
+        return None
+
+    def run(self, workspace: Workspace, task: CodeTask, control: RunControl) -> CoderResult:
+        workspace.write_text("app/settings.py", tokens(1))
+        return CoderResult(Outcome.CHANGED, "added the settings", ("app/settings.py",))
+
+
+def leaky(options: BackendOptions) -> LeakyCoder:
+    return LeakyCoder()
+
+
+async def test_a_coder_that_adds_a_secret_is_caught_by_the_gate_and_rolled_back(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    emu = github_emulator
+    repo = emu.create_repo(REPO, FILES)
+    alice = emu.person("alice", "write")
+    features = [make() for make in registry.FEATURES]
+    features = [f for f in features if f.name != "changes"]
+    features.append(changes.feature(backends={"rules": leaky}))
+    server = await Server.start(emu, tmp_path / "ledger.db", wiring=registry.compose(features))
+    try:
+        emu.install([repo])
+        await until(lambda: REQUEST in repo.labels, what="labels created")
+        body = render_form({"type": "fix-bug", "description": "Add the settings module.",
+                            "target_files": "app/settings.py", "priority": "5"})  # fmt: skip
+        opened = await alice.open_issue(repo, "Settings", body, labels=[REQUEST])
+        number = int(opened["number"])
+        pr = await until(lambda: _pr_of(repo, number), what="draft PR", timeout=120)
+        branch = f"refs/heads/{pr.pull.head_ref}"
+        gate = await until(lambda: completed_gate(repo, pr.pull.head_sha), what="gate")
+        assert gate.conclusion == "failure", gate.output
+        await until(lambda: state_labels(repo, number) == ["selfheal:state/rolled-back"],
+                    what="rolled back")  # fmt: skip
+        assert pr.state == "closed" and not pr.pull.merged
+        assert branch not in refs(open_repo(repo.path))  # the branch is deleted
+        request = server.ledger.read(lambda c: requests.find_by_issue(c, REPO, number))
+        assert request is not None and request.state == "rolled_back"
+        # The label comes first, then the status comment and the notice: wait for them too.
+        notices = await until(lambda: [c.body for c in repo.issues[number].comments
+                                       if c.user.login == BOT and "the gate failed" in c.body],
+                              what="rollback notice")  # fmt: skip
+        assert notices
     finally:
         await server.stop()

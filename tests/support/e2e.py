@@ -19,6 +19,7 @@ from aiohttp import web
 from selfheal.config.settings import Settings, parse_settings
 from selfheal.ledger import Ledger, audit
 from selfheal.registry import compose
+from selfheal.runtime.context import Wiring
 from selfheal.runtime.server import WORKER, create_app
 from selfheal.runtime.worker import Worker
 from tests.github_emulator import Emulator, Person
@@ -71,12 +72,14 @@ class Server:
         return self.runner.app[WORKER]
 
     @classmethod
-    async def start(cls, emulator: Emulator, db: Path, **extra: str) -> Server:
+    async def start(
+        cls, emulator: Emulator, db: Path, *, wiring: Wiring | None = None, **extra: str
+    ) -> Server:
+        """selfheal with ``wiring`` (default: the registry's features)."""
         settings = parse_settings(env_for(emulator, db, **extra))
         ledger = Ledger.open(db)
-        runner = web.AppRunner(
-            create_app(settings, ledger=ledger, wiring=compose()), access_log=None
-        )
+        app = create_app(settings, ledger=ledger, wiring=wiring or compose())
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

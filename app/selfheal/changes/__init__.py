@@ -14,15 +14,20 @@ The edges: ``events`` queues a ``request`` job for an ``issues`` event on a requ
 to the pre-review). Coding, the branch, the draft PR and the gate are the next stage.
 """
 
+from collections.abc import Mapping
+
 from selfheal.changes import coding, events, service
 from selfheal.changes.commands import COMMANDS
+from selfheal.coder.interface import BackendFactory, backend_registry
 from selfheal.runtime.context import Feature
 
 
-def feature() -> Feature:
+def feature(backends: Mapping[str, BackendFactory] | None = None) -> Feature:
+    """The request lifecycle; ``backends`` are the coder backends by name (default: the
+    coder registry's)."""
     kinds = {
         service.JOB_KIND: service.run_request,
-        coding.CODE_JOB: coding.run_code,
+        coding.CODE_JOB: coding.code_job(backends or backend_registry()),
         coding.GATE_JOB: coding.run_gate_result,
     }
     return Feature("changes", router=events.router, job_kinds=kinds)

@@ -17,13 +17,20 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pygit2
 
 from selfheal.changes import machine
-from selfheal.coder.interface import BackendOptions, CodeTask, Limits, Outcome, backend_registry
+from selfheal.coder.interface import (
+    BackendFactory,
+    BackendOptions,
+    CodeTask,
+    Limits,
+    Outcome,
+)
 from selfheal.coder.runner import CodingRun, run_coder
 from selfheal.gate import GateOutcome
 from selfheal.git.clones import branch_refspec, fetch
@@ -35,7 +42,7 @@ from selfheal.ledger import jobs, requests
 from selfheal.model.labels import BOT_LABEL
 from selfheal.model.policy import PolicyError, load_default_policy
 from selfheal.reviewer.reviewer import policy_at
-from selfheal.runtime.context import JobContext
+from selfheal.runtime.context import JobContext, JobHandler
 
 CODE_JOB = "request_code"
 GATE_JOB = "request_gate"
@@ -51,7 +58,7 @@ async def _token(gh: GitHubAPI) -> str | None:
 
 
 def _run_coder_sync(
-    cache: Path, base: str, task: CodeTask, budget: float, approved: bool
+    cache: Path, base: str, task: CodeTask, budget: float, approved: bool, factory: BackendFactory
 ) -> tuple[CodingRun, str | None, list[str]]:
     """Blocking: export, code, read back. Returns the run, the new tree (None when nothing
     changed) and the changed paths."""
@@ -61,7 +68,7 @@ def _run_coder_sync(
         policy = policy_at(cache, base)
         if isinstance(policy, PolicyError):
             raise ValueError(f"the policy does not parse: {policy}")
-        coder = backend_registry()[DEFAULT_BACKEND](BackendOptions())
+        coder = factory(BackendOptions())
         coding = run_coder(coder, work, task, Limits(budget_usd=budget), policy=policy,
                            defaults=load_default_policy(), review_approved=approved,
                            disposable=True)  # fmt: skip
@@ -87,7 +94,7 @@ async def code(run: Any, request: requests.Request) -> machine.Event:
     try:
         coding, tree, paths = await asyncio.to_thread(
             _run_coder_sync, cache, base, task_of(request, description), request.budget_usd,
-            bool(request.data.get("approved_by")),
+            bool(request.data.get("approved_by")), run.backends[DEFAULT_BACKEND],
         )  # fmt: skip
     except ValueError as exc:
         return machine.Error(str(exc))
@@ -210,21 +217,28 @@ async def _drive_request(ctx: JobContext, p: dict[str, Any], event: machine.Even
     await drive_request(ctx, request, event)
 
 
-async def run_code(job: jobs.Job, ctx: JobContext) -> None:
-    """The ``request_code`` job: a queued request is coded. A retry that finds the request
-    still coding (the worker died or GitHub failed mid-way) runs the coder again."""
-    from selfheal.changes.service import open_run
+def code_job(backends: Mapping[str, BackendFactory]) -> JobHandler:
+    """The ``request_code`` job, coding with ``backends`` (by name; the registry's own unless
+    the feature was given others)."""
 
-    request = await ctx.ledger.aread(lambda c: requests.get(c, str(job.payload["request"])))
-    if request is None:
-        return
-    ctx.installation_id = job.payload.get("installation_id")
-    if request.state == machine.State.QUEUED:
-        await drive_request(ctx, request, machine.Started())
-    elif request.state == machine.State.CODING:
+    async def run_code(job: jobs.Job, ctx: JobContext) -> None:
+        """A queued request is coded. A retry that finds the request still coding (the
+        worker died or GitHub failed mid-way) runs the coder again."""
+        from selfheal.changes.service import open_run
+
+        request = await ctx.ledger.aread(lambda c: requests.get(c, str(job.payload["request"])))
+        if request is None or request.state not in (machine.State.QUEUED, machine.State.CODING):
+            return
+        ctx.installation_id = job.payload.get("installation_id")
         ctx.repository = request.repository
         run = await open_run(ctx, await ctx.github(), request.repository, request.issue_number)
-        await run.drive(request, await code(run, request))
+        run.backends = backends
+        if request.state == machine.State.QUEUED:
+            await run.drive(request, machine.Started())
+        else:
+            await run.drive(request, await code(run, request))
+
+    return run_code
 
 
 async def run_gate_result(job: jobs.Job, ctx: JobContext) -> None:

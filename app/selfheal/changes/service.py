@@ -19,11 +19,13 @@ request that reaches ``queued`` waits there, and its status comment says so.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from selfheal.changes import machine
 from selfheal.changes.authorisation import Actor, decide_request
 from selfheal.changes.intake import IntakeError, ParsedRequest, parse_request, quote_untrusted
+from selfheal.coder.interface import BackendFactory, backend_registry
 from selfheal.github.issue_state import marker, set_family_label, upsert_marked_comment
 from selfheal.github.protocol import GitHubAPI
 from selfheal.github.repo import permission_of, read_text, repo_config, split
@@ -101,6 +103,7 @@ class _Run:
         self.number = int(issue["number"])
         self.labels = _names(issue)
         self.plan: list[tuple[str, str]] = []
+        self.backends: Mapping[str, BackendFactory] = backend_registry()
 
     async def actor(self, login: str) -> Actor:
         is_app = login.lower() == (await self.ctx.bot_login()).lower()
