@@ -50,7 +50,8 @@ async def test_a_dependency_request_becomes_a_gated_ready_pr_then_merged(
 
         pr = await until(lambda: _pr_of(repo, number), what="draft PR", timeout=120)
         assert pr.pull.head_ref.startswith(f"selfheal/{number}-bump-requests")
-        assert pr.user.login == "selfheal[bot]" and "selfheal:bot" in [x.name for x in pr.labels]
+        assert pr.user.login == "selfheal[bot]"
+        await until(lambda: "selfheal:bot" in [x.name for x in pr.labels], what="PR labelled")
         git = open_repo(repo.path)
         head = git.get(pr.pull.head_sha)
         assert isinstance(head, pygit2.Commit) and head.author.name == "selfheal[bot]"
@@ -70,7 +71,7 @@ async def test_a_dependency_request_becomes_a_gated_ready_pr_then_merged(
 
         await alice.merge(repo, pr.number)
         await until(lambda: state_labels(repo, number) == ["selfheal:state/done"], what="merged")
-        assert repo.issues[number].state == "closed"  # Fixes #N
+        await until(lambda: repo.issues[number].state == "closed", what="Fixes #N closed it")
         steps = server.ledger.read(lambda c: requests.transitions(c, request.id))
         assert [s.to_state for s in steps] == [
             "received",
@@ -127,8 +128,9 @@ async def test_a_coder_that_adds_a_secret_is_caught_by_the_gate_and_rolled_back(
         assert gate.conclusion == "failure", gate.output
         await until(lambda: state_labels(repo, number) == ["selfheal:state/rolled-back"],
                     what="rolled back")  # fmt: skip
-        assert pr.state == "closed" and not pr.pull.merged
-        assert branch not in refs(open_repo(repo.path))  # the branch is deleted
+        await until(lambda: pr.state == "closed", what="PR closed")
+        assert not pr.pull.merged
+        await until(lambda: branch not in refs(open_repo(repo.path)), what="branch deleted")
         request = server.ledger.read(lambda c: requests.find_by_issue(c, REPO, number))
         assert request is not None and request.state == "rolled_back"
         # The label comes first, then the status comment and the notice: wait for them too.
@@ -136,5 +138,39 @@ async def test_a_coder_that_adds_a_secret_is_caught_by_the_gate_and_rolled_back(
                                        if c.user.login == BOT and "the gate failed" in c.body],
                               what="rollback notice")  # fmt: skip
         assert notices
+    finally:
+        await server.stop()
+
+
+async def test_a_halt_stops_the_request_and_retry_resumes_it(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    emu = github_emulator
+    repo = emu.create_repo(REPO, FILES)
+    alice = emu.person("alice", "write")
+    server = await Server.start(emu, tmp_path / "ledger.db")
+    try:
+        emu.install([repo])
+        await until(lambda: REQUEST in repo.labels, what="labels created")
+        stop = await alice.open_issue(repo, "Stop", labels=["selfheal:halt"])
+        await until(lambda: server.audit("halt.started"), what="halted")
+        body = render_form({"type": "dependency", "description": "Bump requests.",
+                            "target_files": "requirements.txt", "priority": "8"})  # fmt: skip
+        opened = await alice.open_issue(repo, "Bump requests", body, labels=[REQUEST])
+        number = int(opened["number"])
+        await until(lambda: state_labels(repo, number) == ["selfheal:state/halted"], what="halt")
+        branches = [r for r in refs(open_repo(repo.path)) if r.startswith("refs/heads/selfheal/")]
+        assert branches == [] and _pr_of(repo, number) is None  # nothing was pushed
+
+        # A retry while the lock label is on is refused; after the resume it goes through.
+        await alice.comment(repo, number, "/selfheal retry")
+        refused = "remove the halt label first"
+        await until(lambda: any(refused in c.body for c in repo.issues[number].comments),
+                    what="refused retry")  # fmt: skip
+        await alice.remove_label(repo, int(stop["number"]), "selfheal:halt")
+        await until(lambda: server.audit("halt.resumed"), what="resumed")
+        await alice.comment(repo, number, "/selfheal retry")
+        pr = await until(lambda: _pr_of(repo, number), what="draft PR after the retry")
+        assert pr.pull.head_ref.startswith(f"selfheal/{number}-")
     finally:
         await server.stop()

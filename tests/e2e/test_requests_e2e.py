@@ -82,8 +82,9 @@ async def test_requests_are_pre_reviewed_against_the_policy(
             lambda: state_labels(repo, int(blocked["number"])) == ["selfheal:state/blocked"],
             what="blocked",
         )
-        comments = bot_comments(repo, int(blocked["number"]))
-        assert any("protected by the policy: vendor/lib.py" in c for c in comments)
+        why = "protected by the policy: vendor/lib.py"  # the notice follows the label
+        await until(lambda: any(why in c for c in bot_comments(repo, int(blocked["number"]))),
+                    what="blocked notice")  # fmt: skip
         blocked_request = request_of(server, int(blocked["number"]))
         assert blocked_request is not None
         steps = server.ledger.read(lambda c: requests.transitions(c, blocked_request.id))

@@ -1,10 +1,11 @@
-"""The request commands: ``/selfheal approve``, ``cancel`` and ``status`` on a request issue.
+"""The request commands: ``/selfheal approve``, ``cancel``, ``retry`` and ``status``.
 
 - ``approve`` is for the owners the policy names for the request's review-level paths (every
   one of them), or an admin; it approves the plan, the bot applies ``selfheal:approved`` and
   the request is queued. (The diff the coder writes still needs an owner's approval on the
   gate of its PR.)
-- ``cancel`` is for the requester, maintainers and admins.
+- ``cancel`` and ``retry`` are for the requester, maintainers and admins; a halted request
+  resumes only by ``retry``.
 - ``status`` is for anyone: the state, the cost and the next step.
 """
 
@@ -70,6 +71,21 @@ async def run_cancel(call: CommandCall) -> str:
     return moved if isinstance(moved, str) else f"Cancelled by @{call.login}."
 
 
+async def run_retry(call: CommandCall) -> str:
+    """Start a blocked, failed, rolled-back, halted or budget-stopped request again from the
+    pre-review; an earlier attempt's closed PR and deleted branch are left behind."""
+    request = await _request(call)
+    if request is None:
+        return NOT_A_REQUEST
+    if request.state not in machine.RETRYABLE:
+        return f"Nothing to retry: the request is {request.state}."
+    await call.ctx.ledger.awrite(
+        lambda c: requests.update(c, request.id, branch=None, pr_number=None, head_sha=None)
+    )
+    moved = await _drive(call, machine.Retry(by=call.login))
+    return moved if isinstance(moved, str) else f"Retried by @{call.login}: {moved.state}."
+
+
 async def run_status(call: CommandCall) -> str:
     request = await _request(call)
     if request is None:
@@ -88,8 +104,12 @@ CANCEL = CommandSpec(
     "cancel", Tier.REQUESTER_OR_MAINTAINER, "/selfheal cancel", "cancel the request",
     run_cancel, _requester_facts,
 )  # fmt: skip
+RETRY = CommandSpec(
+    "retry", Tier.REQUESTER_OR_MAINTAINER, "/selfheal retry",
+    "start a blocked, failed, rolled-back or halted request again", run_retry, _requester_facts,
+)  # fmt: skip
 STATUS = CommandSpec(
     "status", Tier.ANYONE, "/selfheal status", "the request's state and cost", run_status
 )
-COMMANDS = (APPROVE, CANCEL, STATUS)
+COMMANDS = (APPROVE, CANCEL, RETRY, STATUS)
 __all__ = ["BOT_ACTOR", "COMMANDS"]

@@ -43,6 +43,7 @@ from selfheal.model.repo_config import ConfigError
 from selfheal.runtime.context import JobContext
 
 JOB_KIND = "request"
+STALE_RETRIES = 3
 STATUS = marker("status")
 BOT_ACTOR = "selfheal"
 
@@ -225,15 +226,33 @@ class _Run:
         moved: requests.Request = await self.ctx.ledger.awrite(move)
         return moved
 
+    async def _step(
+        self, request: requests.Request, event: machine.Event
+    ) -> tuple[requests.Request, machine.Transition]:
+        """Apply one event and record the move. Another job may have moved the request in
+        the meantime (a cancel while it was coding): then the event is applied again to the
+        state the request is in now, which may refuse it (InvalidTransition)."""
+        request_id = request.id
+        for _ in range(STALE_RETRIES):
+            step = machine.apply(machine.State(request.state), event,
+                                 await self.context(request))  # fmt: skip
+            if step.state is step.previous:
+                return request, step
+            try:
+                return await self._record_move(request, step, event.kind), step
+            except requests.StaleState:
+                fresh = await self.ctx.ledger.aread(lambda c: requests.get(c, request_id))
+                if fresh is None:
+                    raise
+                request = fresh
+        raise requests.StaleState(f"request {request.id} kept moving under this job")
+
     async def drive(self, request: requests.Request, event: machine.Event) -> requests.Request:
         """Apply ``event`` and the events its actions lead to, recording every move."""
         pending: list[machine.Event] = [event]
         while pending:
             current = pending.pop(0)
-            step = machine.apply(machine.State(request.state), current,
-                                 await self.context(request))  # fmt: skip
-            if step.state is not step.previous:
-                request = await self._record_move(request, step, current.kind)
+            request, step = await self._step(request, current)
             for action in step.actions:
                 follow = await self.carry_out(request, action)
                 if follow is not None:
