@@ -4,7 +4,6 @@ rules coder; the gate passes, the PR is marked ready, and merging it merges the 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pygit2
 
@@ -14,23 +13,12 @@ from selfheal.coder.workspace import Workspace
 from selfheal.ledger import requests
 from tests.github_emulator import Emulator
 from tests.github_emulator.gitdata import open_repo, refs
-from tests.github_emulator.state import Repo
 from tests.support.e2e import BASE_FILES, REPO, Server, completed_gate, until
 from tests.support.forms import render_form
+from tests.support.requests_e2e import BOT, REQUEST, pr_of, state_labels
 from tests.support.samples import tokens
 
-REQUEST = "selfheal:request"
-BOT = "selfheal[bot]"
 FILES = {**BASE_FILES, "requirements.txt": "requests==2.19.0  # pinned for the demo\n"}
-
-
-def state_labels(repo: Repo, number: int) -> list[str]:
-    return [x.name for x in repo.issues[number].labels if x.name.startswith("selfheal:state/")]
-
-
-def _pr_of(repo: Repo, number: int) -> Any:
-    return next((i for i in repo.issues.values() if i.pull is not None
-                 and f"Fixes #{number}" in (i.body or "")), None)  # fmt: skip
 
 
 async def test_a_dependency_request_becomes_a_gated_ready_pr_then_merged(
@@ -48,7 +36,7 @@ async def test_a_dependency_request_becomes_a_gated_ready_pr_then_merged(
         opened = await alice.open_issue(repo, "Bump requests", body, labels=[REQUEST])
         number = int(opened["number"])
 
-        pr = await until(lambda: _pr_of(repo, number), what="draft PR", timeout=120)
+        pr = await until(lambda: pr_of(repo, number), what="draft PR", timeout=120)
         assert pr.pull.head_ref.startswith(f"selfheal/{number}-bump-requests")
         assert pr.user.login == "selfheal[bot]"
         await until(lambda: "selfheal:bot" in [x.name for x in pr.labels], what="PR labelled")
@@ -122,7 +110,7 @@ async def test_a_coder_that_adds_a_secret_is_caught_by_the_gate_and_rolled_back(
                             "target_files": "app/settings.py", "priority": "5"})  # fmt: skip
         opened = await alice.open_issue(repo, "Settings", body, labels=[REQUEST])
         number = int(opened["number"])
-        pr = await until(lambda: _pr_of(repo, number), what="draft PR", timeout=120)
+        pr = await until(lambda: pr_of(repo, number), what="draft PR", timeout=120)
         branch = f"refs/heads/{pr.pull.head_ref}"
         gate = await until(lambda: completed_gate(repo, pr.pull.head_sha), what="gate")
         assert gate.conclusion == "failure", gate.output
@@ -160,7 +148,7 @@ async def test_a_halt_stops_the_request_and_retry_resumes_it(
         number = int(opened["number"])
         await until(lambda: state_labels(repo, number) == ["selfheal:state/halted"], what="halt")
         branches = [r for r in refs(open_repo(repo.path)) if r.startswith("refs/heads/selfheal/")]
-        assert branches == [] and _pr_of(repo, number) is None  # nothing was pushed
+        assert branches == [] and pr_of(repo, number) is None  # nothing was pushed
 
         # A retry while the lock label is on is refused; after the resume it goes through.
         await alice.comment(repo, number, "/selfheal retry")
@@ -170,7 +158,7 @@ async def test_a_halt_stops_the_request_and_retry_resumes_it(
         await alice.remove_label(repo, int(stop["number"]), "selfheal:halt")
         await until(lambda: server.audit("halt.resumed"), what="resumed")
         await alice.comment(repo, number, "/selfheal retry")
-        pr = await until(lambda: _pr_of(repo, number), what="draft PR after the retry")
+        pr = await until(lambda: pr_of(repo, number), what="draft PR after the retry")
         assert pr.pull.head_ref.startswith(f"selfheal/{number}-")
     finally:
         await server.stop()

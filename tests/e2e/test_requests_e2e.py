@@ -9,33 +9,18 @@ from typing import Any
 
 from selfheal.ledger import requests
 from tests.github_emulator import Emulator
-from tests.github_emulator.state import Repo
 from tests.support.e2e import BASE_FILES, REPO, Server, until
 from tests.support.forms import render_form
+from tests.support.requests_e2e import REQUEST, bot_comments, request_of, state_labels
 
-BOT = "selfheal[bot]"
-REQUEST = "selfheal:request"
 POLICY = "/src/core/   review   @alice\n/vendor/   protected\n"
 FILES = {**BASE_FILES, "requirements.txt": "requests==2.19.0\n", ".github/selfheal.policy": POLICY}
-
-
-def state_labels(repo: Repo, number: int) -> list[str]:
-    labels = repo.issues[number].labels
-    return [label.name for label in labels if label.name.startswith("selfheal:state/")]
-
-
-def bot_comments(repo: Repo, number: int) -> list[str]:
-    return [c.body for c in repo.issues[number].comments if c.user.login == BOT]
 
 
 def form(targets: str, description: str = "Bump requests past its advisories.") -> str:
     answers: dict[str, Any] = {"type": "dependency", "description": description,
                                "target_files": targets, "priority": "7"}  # fmt: skip
     return render_form(answers)
-
-
-def request_of(server: Server, number: int) -> requests.Request | None:
-    return server.ledger.read(lambda c: requests.find_by_issue(c, REPO, number))
 
 
 def passed_review(server: Server, number: int) -> bool:

@@ -23,11 +23,11 @@ from selfheal.scanner import ScannerError
 from selfheal.scanner.semgrep import (
     RULE_SUFFIXES,
     SemgrepResult,
-    _environment,
     command,
     find_semgrep,
     rule_files,
     run_semgrep,
+    semgrep_environment,
 )
 from selfheal.scanner.semgrep_engine import (
     ENGINE_VARIABLE,
@@ -204,11 +204,11 @@ def test_engine_comes_from_argument_then_setting_then_default(
 ) -> None:
     real = find_semgrep()
     monkeypatch.setenv(ENGINE_VARIABLE, "pysemgrep")  # the scanner never reads it itself
-    assert choose_engine(None, real, _environment()) == OSEMGREP
-    assert choose_engine(None, real, _environment(), preferred=" PySemgrep ") == PYSEMGREP
-    assert choose_engine(OSEMGREP, real, _environment(), preferred=PYSEMGREP) == OSEMGREP
+    assert choose_engine(None, real, semgrep_environment()) == OSEMGREP
+    assert choose_engine(None, real, semgrep_environment(), preferred=" PySemgrep ") == PYSEMGREP
+    assert choose_engine(OSEMGREP, real, semgrep_environment(), preferred=PYSEMGREP) == OSEMGREP
     with pytest.raises(ScannerError, match="unknown semgrep engine 'fastgrep'"):
-        choose_engine(None, real, _environment(), preferred="fastgrep")
+        choose_engine(None, real, semgrep_environment(), preferred="fastgrep")
 
 
 def test_missing_osemgrep_falls_back_with_a_warning_unless_asked_for(
@@ -217,10 +217,10 @@ def test_missing_osemgrep_falls_back_with_a_warning_unless_asked_for(
     fake = _semgrep_without_osemgrep(tmp_path)
     monkeypatch.delenv(ENGINE_VARIABLE, raising=False)
     with caplog.at_level(logging.WARNING, logger="selfheal.scanner.semgrep_engine"):
-        assert choose_engine(None, str(fake), _environment()) == PYSEMGREP
+        assert choose_engine(None, str(fake), semgrep_environment()) == PYSEMGREP
     assert "osemgrep is not available" in caplog.text
     with pytest.raises(ScannerError, match="osemgrep"):
-        choose_engine(OSEMGREP, str(fake), _environment())
+        choose_engine(OSEMGREP, str(fake), semgrep_environment())
 
     # End to end: run_semgrep finds that `semgrep` next to the interpreter and still scans.
     monkeypatch.setattr(sys, "executable", str(tmp_path / "python3"))
@@ -250,7 +250,7 @@ def test_osemgrep_command_keeps_the_offline_flags() -> None:
         assert flag in argv
     assert argv[argv.index("--") + 1 :] == ["x.py"]
     assert "--experimental" not in command("semgrep", [Path("/r/a.yaml")], ["x.py"])
-    assert _environment()["SEMGREP_ENABLE_VERSION_CHECK"] == "0"
+    assert semgrep_environment()["SEMGREP_ENABLE_VERSION_CHECK"] == "0"
 
 
 # --- the alias-free config -------------------------------------------------------------
@@ -272,7 +272,7 @@ def test_both_engines_get_one_packed_config(
         calls.append(argv)
         return 0, '{"results": [], "errors": [], "paths": {"scanned": ["a.py"]}}', ""
 
-    monkeypatch.setattr(semgrep, "_execute", execute)
+    monkeypatch.setattr(semgrep, "execute_semgrep", execute)
     run_semgrep(tmp_path / "p", ["a.py"], config=rules, engine=engine)
     (argv,) = calls
     assert argv.count("--config") == 1

@@ -21,11 +21,7 @@ The semgrep invocation is the scanner's (same flags, same packed rules, same eng
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
-import signal
-import subprocess
 import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -38,12 +34,13 @@ from selfheal.scanner import ScannerError
 from selfheal.scanner.pipeline import ScanOptions
 from selfheal.scanner.secrets import mask_secrets
 from selfheal.scanner.semgrep import (
-    DROPPED_ENV,
     SCANNED_SUFFIXES,
     chunked,
     command,
+    execute_semgrep,
     find_semgrep,
     rule_files,
+    semgrep_environment,
 )
 from selfheal.scanner.semgrep_engine import alias_free_config, choose_engine
 from selfheal.scanner.semgrep_json import ERROR_CHARS, classify_errors, parse_output
@@ -156,39 +153,10 @@ def fixable_targets(paths: Iterable[str]) -> list[str]:
 # -- semgrep -----------------------------------------------------------------------------------
 
 
-def _environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
-    env["SEMGREP_ENABLE_VERSION_CHECK"] = "0"
-    env["SEMGREP_SEND_METRICS"] = "off"
-    return env
-
-
 def _run(argv: list[str], root: Path, timeout: float) -> tuple[int, str, str]:
     if timeout <= 0:
         raise ScannerError("no time left to run semgrep")
-    try:
-        process = subprocess.Popen(
-            argv,
-            cwd=root,
-            env=_environment(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            start_new_session=True,
-        )
-    except OSError as exc:
-        raise ScannerError(f"cannot start semgrep: {exc}") from exc
-    try:
-        stdout, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        raise ScannerError(f"semgrep did not finish within {timeout:.0f} s") from None
-    return process.returncode, stdout, stderr
+    return execute_semgrep(argv, root, timeout)
 
 
 def semgrep_fixes(
@@ -200,7 +168,9 @@ def semgrep_fixes(
         return [], []
     files = rule_files(options.rules if options.rules is not None else rules_dir())
     executable = find_semgrep()
-    engine = choose_engine(None, executable, _environment(), preferred=options.semgrep_engine)
+    engine = choose_engine(
+        None, executable, semgrep_environment(), preferred=options.semgrep_engine
+    )
     config = alias_free_config(files)
     deadline = time.monotonic() + timeout
     fixes: list[Fix] = []

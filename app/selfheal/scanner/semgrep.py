@@ -157,21 +157,21 @@ def command(
     return [*argv, "--", *targets]
 
 
-def _environment() -> dict[str, str]:
+def semgrep_environment() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
     env["SEMGREP_ENABLE_VERSION_CHECK"] = "0"
     env["SEMGREP_SEND_METRICS"] = "off"
     return env
 
 
-def _execute(argv: list[str], root: Path, timeout: float) -> tuple[int, str, str]:
+def execute_semgrep(argv: list[str], root: Path, timeout: float) -> tuple[int, str, str]:
     """Run semgrep in its own process group so a timeout also stops semgrep-core."""
     try:
         # An argv list, never a shell: target names cannot inject commands.
         process = subprocess.Popen(
             argv,
             cwd=root,
-            env=_environment(),
+            env=semgrep_environment(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -218,7 +218,7 @@ def _run_chunk(
     deadline: float,
     engine: str = PYSEMGREP,
 ) -> Mapping[str, Any]:
-    code, stdout, stderr = _execute(
+    code, stdout, stderr = execute_semgrep(
         command(executable, rules, chunk, engine), root, deadline - time.monotonic()
     )
     report = parse_output(code, stdout, stderr)
@@ -253,7 +253,7 @@ def run_semgrep(
         raise ScannerError(f"scan root is not a folder: {root}")
     files = rule_files(Path(config) if config is not None else rules_dir())
     executable = find_semgrep()
-    chosen = choose_engine(engine, executable, _environment(), preferred=preferred_engine)
+    chosen = choose_engine(engine, executable, semgrep_environment(), preferred=preferred_engine)
     rules = [alias_free_config(files)]
     result = SemgrepResult(engine=chosen)
     wanted = tree_targets(root) if targets is None else list(dict.fromkeys(targets))
