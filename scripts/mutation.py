@@ -79,7 +79,11 @@ MODULES: dict[str, Target] = {
     "versions": Target(
         "selfheal.scanner.versions",
         "app/selfheal/scanner/versions.py",
-        ("tests/unit/test_deps.py", "tests/unit/test_advisories.py"),
+        (
+            "tests/unit/test_cvss_known_answers.py",
+            "tests/unit/test_deps.py",
+            "tests/unit/test_advisories.py",
+        ),
         90.0,
         (
             "--deselect=tests/unit/test_deps.py::test_safety_run_is_bounded_by_timeout",
