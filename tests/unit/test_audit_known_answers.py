@@ -219,6 +219,25 @@ def test_a_column_that_is_not_utf8_is_reported_after_the_last_good_entry(
     assert "UTF-8" in result.reason
 
 
+@pytest.mark.parametrize("entry", [1, 3])
+def test_an_entry_whose_hash_cannot_be_computed_never_verifies(tmp_path: Path, entry: int) -> None:
+    """An actor rewritten as a BLOB cannot be hashed; an empty stored hash must not pass."""
+    path = tmp_path / "audit.db"
+    with Ledger.open(path) as led:
+        led.write(_append_chain)
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TRIGGER audit_no_update")
+    conn.execute(
+        "UPDATE audit SET actor = CAST('mallory' AS BLOB), hash = '' WHERE id = ?", (entry,)
+    )
+    conn.commit()
+    conn.close()
+    with Ledger.open(path) as led:
+        assert led.read(audit.verify) == audit.VerifyResult(
+            False, entry - 1, entry, "hash mismatch: the entry was edited after it was written"
+        )
+
+
 # -- reading the log back ------------------------------------------------------------------
 
 

@@ -149,6 +149,7 @@ def verify(conn: sqlite3.Connection, *, expect_hash: str | None = None) -> Verif
             details = json.loads(row["details"])
         except (TypeError, ValueError):
             return VerifyResult(False, checked, entry_id, "details are not valid JSON")
+        digest: str | None
         try:
             digest = entry_hash(
                 id=entry_id,
@@ -161,7 +162,7 @@ def verify(conn: sqlite3.Connection, *, expect_hash: str | None = None) -> Verif
                 prev_hash=row["prev_hash"],
             )
         except (TypeError, ValueError):  # a column rewritten as a BLOB, NaN in details ...
-            digest = ""
+            digest = None  # equal to no stored hash, not even an empty one
         if digest != row["hash"]:
             return VerifyResult(
                 False, checked, entry_id, "hash mismatch: the entry was edited after it was written"
