@@ -61,7 +61,7 @@ MODULES: dict[str, Target] = {
     "rules": Target(
         "selfheal.reviewer.rules",
         "app/selfheal/reviewer/rules.py",
-        ("tests/unit/test_review_rules.py",),
+        ("tests/unit/test_review_rules.py", "tests/unit/test_decision_combinations.py"),
         95.0,
     ),
     "policy": Target(
