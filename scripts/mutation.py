@@ -67,7 +67,11 @@ MODULES: dict[str, Target] = {
     "policy": Target(
         "selfheal.model.policy",
         "app/selfheal/model/policy.py",
-        ("tests/unit/test_policy.py",),
+        (
+            "tests/unit/test_policy.py",
+            "tests/unit/test_policy_lint_table.py",
+            "tests/unit/test_policy_layers.py",
+        ),
         95.0,
     ),
     "codeowners": Target(
