@@ -77,7 +77,7 @@ MODULES: dict[str, Target] = {
     "codeowners": Target(
         "selfheal.model.codeowners",
         "app/selfheal/model/codeowners.py",
-        ("tests/unit/test_policy.py",),
+        ("tests/unit/test_policy.py", "tests/unit/test_codeowners_properties.py"),
         95.0,
     ),
     "versions": Target(
