@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,13 @@ from selfheal.scanner.semgrep import rule_files
 
 RULES = rules_dir()
 RULE_FILES = rule_files(RULES)  # exactly what a scan loads
+# rules/ holds 21 rule files. A loop over the rule files proves nothing if it finds none, so
+# every loop checks that at least this many are there.
+MIN_RULE_FILES = 20
+
+
+def assert_rule_files_present(files: Sequence[Path] = RULE_FILES) -> None:
+    assert len(files) >= MIN_RULE_FILES, f"only {len(files)} rule files found under {RULES}"
 
 
 def load_rules(path: Path) -> list[dict[str, Any]]:
@@ -22,6 +29,7 @@ def load_rules(path: Path) -> list[dict[str, Any]]:
 
 
 def all_rules() -> Iterator[tuple[Path, dict[str, Any]]]:
+    assert_rule_files_present()
     for path in RULE_FILES:
         for rule in load_rules(path):
             yield path, rule

@@ -19,7 +19,13 @@ import pytest
 from selfheal.model.findings import Category, Severity
 from selfheal.scanner.semgrep import find_semgrep
 from tests.support.paths import ROOT
-from tests.support.rules import RULE_FILES, RULES, all_rules, load_rules
+from tests.support.rules import (
+    RULE_FILES,
+    RULES,
+    all_rules,
+    assert_rule_files_present,
+    load_rules,
+)
 
 PREFIX_BY_LANGUAGE = {
     "python": "python-",
@@ -108,6 +114,7 @@ def test_every_rule_meets_the_metadata_contract() -> None:
 
 
 def test_every_rule_has_positive_and_negative_test_cases() -> None:
+    assert_rule_files_present()
     for path in RULE_FILES:
         marked: dict[str, set[str]] = {"ruleid": set(), "ok": set()}
         for test_file in sibling_tests(path):
