@@ -99,9 +99,323 @@ MODULES: dict[str, Target] = {
     ),
 }
 
-# Mutants judged by hand to behave exactly like the original: (module, the source line as
-# written, stripped; the mutant as printed). The reason is in the comment of each entry.
-EQUIVALENT: dict[str, set[tuple[str, str]]] = {}
+
+@dataclass(frozen=True)
+class Equivalent:
+    """A mutant judged by hand to behave exactly like the original, and why."""
+
+    scope: str  # the enclosing class and function ("" at module level)
+    line: str  # the source line, stripped
+    change: str  # as printed: "`a` -> `b`", or "`stmt` -> delete `stmt`"
+    why: str
+    nth: int = 1  # the nth mutant with this scope, line and change (a line may repeat)
+
+
+_STRICTNESS = "STRICTNESS = {Decision.APPROVE: 0, Decision.NEEDS_APPROVAL: 1, Decision.BLOCK: 2}"
+_NO_RULE_APPROVES = "no rule gives approve: only block and needs_approval are ever ranked"
+
+_MODES = 'PATH_OR_DIR, DIR_ONLY, EXACT = "path-or-dir", "dir-only", "exact"'
+_MODES_WHY = "the three modes stay distinct, and a mode is never shown"
+_PREFILTER = "the literal prefilter only saves time: the match itself checks every literal"
+
+_SORT_EVENTS = 'parsed.sort(key=lambda e: (e[0] is not None, e[0] or Version("0"), e[1]))'
+_CVSS_PARTS = 'metrics = dict(p.split(":", 1) for p in vector.split("/")[1:] if ":" in p)'
+_TILDE = "upper = _bump(v, 2 if len(rel) >= 2 else 1)"
+_CARET = "nz = next((i for i, p in enumerate(rel) if p != 0), len(rel) - 1)"
+_RETURNS_NONE = "the function's end returns None anyway"
+_BUMP_PAST = "_bump keeps at most the components there are: a larger count bumps the last one"
+_WILD_BASE = "only `===` with a wildcard gives no base, and no branch below uses it for `===`"
+
+EQUIVALENT: dict[str, list[Equivalent]] = {
+    "versions": [
+        Equivalent(
+            "parse_version", "return None", "`return None` -> delete `return None`", _RETURNS_NONE
+        ),
+        Equivalent(
+            "AffectedSet.first_fixed_after",
+            "for text, parsed in zip(self.fixed, self.fixed_parsed, strict=True):",
+            "`True` -> `False`",
+            "build_affected_set makes both tuples from one list",
+        ),
+        Equivalent(
+            "AffectedSet.first_fixed_after",
+            "return None",
+            "`return None` -> delete `return None`",
+            _RETURNS_NONE,
+        ),
+        Equivalent(
+            "intervals_from_events",
+            _SORT_EVENTS,
+            "`1` -> `0`",
+            "the sort is stable, so events at one version keep their order either way",
+        ),
+        Equivalent(
+            "intervals_from_events",
+            "start: Version | None = None",
+            "`start: Version | None = None` -> delete `start: Version | None = None`",
+            "start is only read after an introduced event has set it",
+        ),
+        Equivalent(
+            "build_affected_set",
+            'fixed.sort(key=lambda t: parse_version(t) or Version("0"))',
+            "`'0'` -> `''`",
+            "a range with a version that does not parse is dropped, so every fix parses",
+        ),
+        Equivalent(
+            "Bounds",
+            "lower_inclusive: bool = True",
+            "`True` -> `False`",
+            "the flag is only read with a lower bound, which is always set with its flag",
+        ),
+        Equivalent(
+            "Bounds",
+            "upper_inclusive: bool = False",
+            "`False` -> `True`",
+            "the flag is only read with an upper bound, which is always set with its flag",
+        ),
+        Equivalent(
+            "_bump",
+            "parts = list(v.release[:keep]) or [0]",
+            "`0` -> `1`",
+            "every caller keeps at least one component",
+        ),
+        Equivalent(
+            "_bump",
+            "parts = list(v.release[:keep]) or [0]",
+            "`0` -> `-1`",
+            "every caller keeps at least one component",
+        ),
+        Equivalent(
+            "bounds_from_specifier",
+            'base = parse_version(text.rstrip(".*").rstrip("."))',
+            "`'.'` -> `''`",
+            'rstrip(".*") leaves no trailing dot to strip',
+        ),
+        Equivalent(
+            "bounds_from_specifier",
+            "if base is None:",
+            "`if base is None:` -> delete `if base is None:`",
+            _WILD_BASE,
+        ),
+        Equivalent(
+            "bounds_from_specifier",
+            "continue",
+            "`continue` -> delete `continue`",
+            _WILD_BASE,
+        ),
+        Equivalent(
+            "bounds_from_specifier",
+            'n = len(text.rstrip(".*").split("."))',
+            "`'.*'` -> `''`",
+            "the extra `*` component is beyond the base's release: " + _BUMP_PAST,
+        ),
+        Equivalent(
+            "bounds_from_specifier",
+            "lo, hi = (base, True), (_bump(base, max(len(base.release) - 1, 1)), False)",
+            "`1` -> `0`",
+            "`~=` needs two components, so len - 1 is at least 1",
+            nth=2,
+        ),
+        Equivalent("poetry_to_pep440", _CARET, "`len(rel) - 1` -> `len(rel) + 1`", _BUMP_PAST),
+        Equivalent("poetry_to_pep440", _CARET, "`1` -> `0`", _BUMP_PAST),
+        Equivalent("poetry_to_pep440", _TILDE, "`2` -> `1`", "with one component, " + _BUMP_PAST),
+        Equivalent("poetry_to_pep440", _TILDE, "`1` -> `2`", "with one component, " + _BUMP_PAST),
+        Equivalent(
+            "parse_specifier", "return None", "`return None` -> delete `return None`", _RETURNS_NONE
+        ),
+        Equivalent(
+            "cvss3_base_score",
+            _CVSS_PARTS,
+            "`1` -> `2`",
+            "a metric value never contains a colon",
+        ),
+        Equivalent(
+            "cvss3_base_score",
+            _CVSS_PARTS,
+            "`1` -> `0`",
+            "the prefix becomes an extra `CVSS` key that nothing reads",
+            nth=2,
+        ),
+        Equivalent(
+            "cvss3_base_score",
+            "if impact <= 0:",
+            "`0` -> `1`",
+            "the smallest impact above zero is 1.41 (one Low, either scope): all 2,592 vectors "
+            "score the same",
+        ),
+        Equivalent(
+            "cvss3_base_score",
+            "total = min(1.08 * raw, 10.0) if scope_changed else min(raw, 10.0)",
+            "`10.0` -> `10.5`",
+            "with scope unchanged the total never passes 9.76: all 2,592 vectors score the same",
+            nth=2,
+        ),
+        Equivalent(
+            "cvss3_base_score",
+            "return math.ceil(total * 10 - 1e-9) / 10",
+            "`1e-09` -> `1.05e-09`",
+            "all 2,592 vectors score the same",
+        ),
+    ],
+    "codeowners": [
+        Equivalent(
+            "",
+            'ANY = "\\x00?"  # the `?` token (a NUL can never occur in a path component)',
+            "`'\\x00?'` -> `''`",
+            "any string of another length than one is as good a sentinel: tokens are one character",
+        ),
+        Equivalent(
+            "fold_pattern.fold",
+            "if isinstance(seg, str):",
+            "`if isinstance(seg, str):` -> delete `if isinstance(seg, str):`",
+            "a literal folded into lower-case glob tokens matches the same components",
+        ),
+        Equivalent(
+            "fold_pattern.fold",
+            "return seg.lower()",
+            "`return seg.lower()` -> delete `return seg.lower()`",
+            "a literal folded into lower-case glob tokens matches the same components",
+        ),
+        Equivalent("", _MODES, "`'path-or-dir'` -> `''`", _MODES_WHY),
+        Equivalent("", _MODES, "`'dir-only'` -> `''`", _MODES_WHY),
+        Equivalent("", _MODES, "`'exact'` -> `''`", _MODES_WHY),
+        Equivalent(
+            "split_line",
+            "while i < n:",
+            "`i < n` -> `i <= n`",
+            "at i == n the inner loops do nothing and the `i >= n` test returns",
+        ),
+        Equivalent(
+            "_segment",
+            "if all(t is not None and t != ANY for t in tokens):",
+            "`if all((t is not None and t != ANY for t in tokens)):` -> "
+            "delete `if all((t is not None and t != ANY for t in tokens)):`",
+            "a literal segment as glob tokens matches the same components",
+        ),
+        Equivalent(
+            "_segment",
+            'return "".join(t for t in tokens if t is not None)',
+            "`return ''.join((t for t in tokens if t is not None))` -> "
+            "delete `return ''.join((t for t in tokens if t is not None))`",
+            "a literal segment as glob tokens matches the same components",
+        ),
+        Equivalent(
+            "_glob", "star, mark = -1, 0", "`1` -> `2`", "any negative start means no star yet"
+        ),
+        Equivalent("_glob", "star, mark = -1, 0", "`0` -> `1`", "mark is set with the first star"),
+        Equivalent("_glob", "star, mark = -1, 0", "`0` -> `-1`", "mark is set with the first star"),
+        Equivalent(
+            "_glob",
+            "t, i = star + 1, mark",
+            "`1` -> `0`",
+            "going back to the star itself re-records it and moves on: one more step, same result",
+        ),
+        Equivalent(
+            "PathPattern",
+            'required: str = ""  # a literal every matching path contains: a cheap first test',
+            "`''` -> `'X'`",
+            "every PathPattern is built with its literal (compile_pattern, fold_pattern)",
+        ),
+        Equivalent(
+            "PathPattern.match_parts",
+            "if self.required not in path:",
+            "`if self.required not in path:` -> delete `if self.required not in path:`",
+            _PREFILTER,
+        ),
+        Equivalent(
+            "PathPattern.match_parts",
+            "return False",
+            "`return False` -> delete `return False`",
+            _PREFILTER,
+        ),
+        Equivalent(
+            "PathPattern.match_parts",
+            "reach = set(range(min(reach), n + 1))",
+            "`1` -> `2`",
+            "a position past the end is dropped by the next segment (`j < n`) and never "
+            "decides the mode checks",
+        ),
+        Equivalent(
+            "PathPattern.match_parts",
+            "reach = set(range(min(reach), n + 1))",
+            "`1` -> `0`",
+            "a trailing `**` is popped at compile time, so `**` is always followed by a "
+            "segment that needs j < n, or is the last of `x/**/**`, whose check is min < n",
+        ),
+        Equivalent(
+            "compile_pattern",
+            "segments.pop()",
+            "`segments.pop()` -> delete `segments.pop()`",
+            "a trailing `**` left in place gives the same reach for the dir-only check",
+        ),
+        Equivalent(
+            "compile_pattern",
+            "return PathPattern(tuple(segments), anchored, mode, "
+            'max(literals, key=len, default=""))',
+            "`max` -> `min`",
+            "a shorter literal is a weaker prefilter, not a wrong one",
+        ),
+        Equivalent(
+            "_literal_runs",
+            "for token in tokens:",
+            "`for token in tokens:` -> delete `for token in tokens:`",
+            "no runs give an empty literal: a weaker prefilter, not a wrong one",
+        ),
+        Equivalent(
+            "_literal_runs",
+            "if token is None or token == ANY:",
+            "`if token is None or token == ANY:` -> delete `if token is None or token == ANY:`",
+            "no runs give an empty literal: a weaker prefilter, not a wrong one",
+        ),
+        Equivalent(
+            "_literal_runs",
+            "runs[-1].append(token)",
+            "`runs[-1].append(token)` -> delete `runs[-1].append(token)`",
+            "no runs give an empty literal: a weaker prefilter, not a wrong one",
+        ),
+    ],
+    "rules": [
+        Equivalent("", _STRICTNESS, "`0` -> `1`", _NO_RULE_APPROVES),
+        Equivalent("", _STRICTNESS, "`0` -> `-1`", _NO_RULE_APPROVES),
+        Equivalent("", _STRICTNESS, "`1` -> `0`", "still below block; " + _NO_RULE_APPROVES),
+        Equivalent("", _STRICTNESS, "`2` -> `3`", "block stays the strictest"),
+    ],
+    "policy": [
+        Equivalent("Level", "OPEN = 0", "`0` -> `-1`", "the order is kept; no value is shown"),
+        Equivalent("Level", "PROTECTED = 2", "`2` -> `3`", "the order is kept; no value is shown"),
+        Equivalent(
+            "PolicyMatch",
+            'note: str = ""',
+            "`''` -> `'X'`",
+            "every PolicyMatch is built with an explicit note (Rule.to_match, replace)",
+        ),
+        Equivalent(
+            "Policy._own_match",
+            "return None",
+            "`return None` -> delete `return None`",
+            "the function's end returns None anyway",
+        ),
+        Equivalent(
+            "Policy._alias_match",
+            "return None",
+            "`return None` -> delete `return None`",
+            "the function's end returns None anyway",
+        ),
+        Equivalent(
+            "Policy._alias_match",
+            "for rule, matcher in zip(reversed(self.rules), reversed(self.aliases), strict=True):",
+            "`True` -> `False`",
+            "with_aliases makes one alias per rule, so the lengths always agree",
+        ),
+        Equivalent(
+            "_probe",
+            'probe = pattern.lstrip("/").replace("\\\\", "")'
+            '.replace("**/", "").replace("/**", "/x")',
+            "`'/'` -> `''`",
+            "Policy.match normalises the probe path, which drops a leading slash",
+        ),
+    ],
+}
 
 PRAGMA = "pragma: no mutate"
 # Plugins imported before the run cannot have their asserts rewritten: pytest says so once.
@@ -159,6 +473,7 @@ class Mutant:
     line: int
     original: str
     mutated: str
+    scope: str = ""  # the enclosing class and function, e.g. `Policy.match`
 
     def describe(self, path: str) -> str:
         return f"{path}:{self.line}: {self.original} -> {self.mutated}"
@@ -171,7 +486,8 @@ class _Site:
     index: int | None  # position in a list field, None for a single child
     line: int
     make: Callable[[ast.AST], ast.AST]
-    note: str = ""  # printed instead of the unparsed replacement when set
+    note: str = ""  # "delete" for a deleted statement
+    scope: str = ""
 
 
 def _short(node: ast.AST, limit: int = 70) -> str:
@@ -269,7 +585,7 @@ def _sites(tree: ast.Module, skip_lines: frozenset[int]) -> list[_Site]:
     """Every place a mutation can be made, in a fixed order (a pre-order walk)."""
     found: list[_Site] = []
 
-    def add(parent: ast.AST, name: str, index: int | None, child: ast.AST) -> None:
+    def add(parent: ast.AST, name: str, index: int | None, child: ast.AST, scope: str) -> None:
         line = getattr(child, "lineno", getattr(parent, "lineno", 0))
         if line in skip_lines:
             return
@@ -281,16 +597,16 @@ def _sites(tree: ast.Module, skip_lines: frozenset[int]) -> list[_Site]:
             and not isinstance(parent, ast.Module | ast.ClassDef)
             and not (isinstance(child, ast.Expr) and isinstance(child.value, ast.Constant))
         ):
-            found.append(_Site(parent, name, index, line, lambda n: ast.Pass(), "delete"))
+            found.append(_Site(parent, name, index, line, lambda n: ast.Pass(), "delete", scope))
         condition = (isinstance(parent, ast.If | ast.While | ast.IfExp) and name == "test") or (
             isinstance(parent, ast.comprehension) and name == "ifs"
         )
         if condition and not _negated_anyway(child):
-            found.append(_Site(parent, name, index, line, _negate))
+            found.append(_Site(parent, name, index, line, _negate, "", scope))
         for make, note in _candidates(child):
-            found.append(_Site(parent, name, index, line, make, note))
+            found.append(_Site(parent, name, index, line, make, note, scope))
 
-    def walk(node: ast.AST) -> None:
+    def walk(node: ast.AST, scope: str) -> None:
         for name, value in ast.iter_fields(node):
             if name in SKIP_FIELDS:
                 continue
@@ -303,10 +619,13 @@ def _sites(tree: ast.Module, skip_lines: frozenset[int]) -> list[_Site]:
                 if isinstance(child, ast.Import | ast.ImportFrom):
                     continue
                 if not _is_docstring(child, node, name, index):
-                    add(node, name, index, child)
-                    walk(child)
+                    add(node, name, index, child, scope)
+                    inner = scope
+                    if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                        inner = f"{scope}.{child.name}" if scope else child.name
+                    walk(child, inner)
 
-    walk(tree)
+    walk(tree, "")
     return found
 
 
@@ -338,7 +657,7 @@ def mutants(source: str) -> list[Mutant]:
         before = _get(site)
         after = site.make(copy.deepcopy(before))
         mutated = "delete " + _short(before) if site.note == "delete" else _short(after)
-        out.append(Mutant(index, site.line, _short(before), mutated))
+        out.append(Mutant(index, site.line, _short(before), mutated, site.scope))
     return out
 
 
@@ -538,8 +857,9 @@ class Report:
     total: int = 0
     killed: int = 0
     survivors: list[Mutant] = field(default_factory=list)
-    equivalent: list[Mutant] = field(default_factory=list)
+    equivalent: list[tuple[Mutant, str]] = field(default_factory=list)  # and why
     stale_equivalent: list[Mutant] = field(default_factory=list)  # judged equivalent, yet killed
+    unknown_equivalent: list[Equivalent] = field(default_factory=list)  # no such mutant now
     seconds: float = 0.0
 
     @property
@@ -561,7 +881,7 @@ def run_module(name: str, target: Target, only: int | None = None) -> Report | N
     source = (ROOT / target.path).read_text(encoding="utf-8")
     filename = str(ROOT / target.path)
     found = mutants(source)
-    judged = EQUIVALENT.get(name, set())
+    judged = {(e.scope, e.line, e.change, e.nth): e for e in EQUIVALENT.get(name, [])}
     warm_up(target)
     started = time.monotonic()
     baseline = run_once(target, None, timeout=600.0)
@@ -581,11 +901,23 @@ def run_module(name: str, target: Target, only: int | None = None) -> Report | N
         flush=True,
     )
     report = Report(name, target, total=len(found))
+    seen: dict[tuple[str, str, str, int], Mutant] = {}
+    repeats: dict[tuple[str, str, str], int] = {}
     for mutant in found:
         outcome = run_once(target, mutated_code(source, mutant.index, filename), timeout)
-        key = (_line_text(source, mutant.line), f"{mutant.original} -> {mutant.mutated}")
+        where = (
+            mutant.scope,
+            _line_text(source, mutant.line),
+            f"{mutant.original} -> {mutant.mutated}",
+        )
+        repeats[where] = repeats.get(where, 0) + 1
+        key = (*where, repeats[where])
+        seen[key] = mutant
         if outcome == "passed":
-            (report.equivalent if key in judged else report.survivors).append(mutant)
+            if key in judged:
+                report.equivalent.append((mutant, judged[key].why))
+            else:
+                report.survivors.append(mutant)
         else:
             report.killed += 1
             if key in judged:
@@ -595,6 +927,7 @@ def run_module(name: str, target: Target, only: int | None = None) -> Report | N
     if sys.stderr.isatty():
         print(file=sys.stderr)
     report.seconds = time.monotonic() - started
+    report.unknown_equivalent = [e for key, e in judged.items() if key not in seen]
     _print_report(report)
     return report
 
@@ -608,10 +941,12 @@ def _print_report(report: Report) -> None:
     )
     for mutant in report.survivors:
         print(f"  survived: #{mutant.index} {mutant.describe(report.target.path)}")
-    for mutant in report.equivalent:
-        print(f"  equivalent: #{mutant.index} {mutant.describe(report.target.path)}")
+    for mutant, why in report.equivalent:
+        print(f"  equivalent: #{mutant.index} {mutant.describe(report.target.path)} ({why})")
     for mutant in report.stale_equivalent:
-        print(f"  killed but listed as equivalent: {mutant.describe(report.target.path)}")
+        print(f"  killed, but listed as equivalent: {mutant.describe(report.target.path)}")
+    for entry in report.unknown_equivalent:
+        print(f"  listed as equivalent, but no such mutant: {entry.line}: {entry.change}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
