@@ -596,6 +596,7 @@ def _sites(tree: ast.Module, skip_lines: frozenset[int]) -> list[_Site]:
             and not isinstance(child, NO_DELETE)
             and not isinstance(parent, ast.Module | ast.ClassDef)
             and not (isinstance(child, ast.Expr) and isinstance(child.value, ast.Constant))
+            and not (isinstance(child, ast.AnnAssign) and child.value is None)  # no-op
         ):
             found.append(_Site(parent, name, index, line, lambda n: ast.Pass(), "delete", scope))
         condition = (isinstance(parent, ast.If | ast.While | ast.IfExp) and name == "test") or (
