@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,14 @@ RULE_FILES = rule_files(RULES)  # exactly what a scan loads
 # The keys that give a rule an autofix; semgrep --test checks it against <name>.fixed.<ext>.
 FIX_KEYS = ("fix", "fix-regex")
 
+# rules/ holds 21 rule files. A loop over the rule files proves nothing if it finds none, so
+# every loop checks that at least this many are there.
+MIN_RULE_FILES = 20
+
+
+def assert_rule_files_present(files: Sequence[Path] = RULE_FILES) -> None:
+    assert len(files) >= MIN_RULE_FILES, f"only {len(files)} rule files found under {RULES}"
+
 
 def load_rules(path: Path) -> list[dict[str, Any]]:
     data = yaml.safe_load(path.read_text())
@@ -25,6 +33,7 @@ def load_rules(path: Path) -> list[dict[str, Any]]:
 
 
 def all_rules() -> Iterator[tuple[Path, dict[str, Any]]]:
+    assert_rule_files_present()
     for path in RULE_FILES:
         for rule in load_rules(path):
             yield path, rule

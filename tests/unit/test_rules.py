@@ -23,6 +23,7 @@ from tests.support.rules import (
     RULE_FILES,
     RULES,
     all_rules,
+    assert_rule_files_present,
     fixed_test_files,
     has_fix,
     load_rules,
@@ -115,6 +116,7 @@ def test_every_rule_meets_the_metadata_contract() -> None:
 
 
 def test_every_rule_has_positive_and_negative_test_cases() -> None:
+    assert_rule_files_present()
     for path in RULE_FILES:
         marked: dict[str, set[str]] = {"ruleid": set(), "ok": set()}
         for test_file in sibling_tests(path):

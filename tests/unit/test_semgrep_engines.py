@@ -37,6 +37,7 @@ from selfheal.scanner.semgrep_engine import (
     choose_engine,
 )
 from tests.support import paths
+from tests.support.rules import MIN_RULE_FILES
 
 FIXTURE = paths.FIXTURES / "semgrep" / "project"
 # A rule written the way our shared-block rules are: an anchor, then an alias to it.
@@ -61,12 +62,15 @@ VULNERABLE = "import os\n\n\ndef run(cmd):\n    os.system(cmd)\n"
 def _corpus_files() -> list[Path]:
     """The rule test files: everything in rules/ that is not itself a rule file."""
     root = rules_dir()
-    return sorted(
+    files = sorted(
         path
         for path in root.rglob("*")
         if path.is_file()
         and (path.suffix not in RULE_SUFFIXES or path.name.endswith((".test.yaml", ".test.yml")))
     )
+    # Every rule file has at least one test file: fewer means rules/ was not found.
+    assert len(files) >= MIN_RULE_FILES, f"only {len(files)} rule test files under {root}"
+    return files
 
 
 @pytest.fixture(scope="session")

@@ -166,8 +166,9 @@ def _link_problem(row: sqlite3.Row, expected_id: int, prev_hash: str) -> str:
     return ""
 
 
-def _recomputed_hash(row: sqlite3.Row, details: Any) -> str:
-    """The hash ``row`` should carry, or "" when its columns cannot even be hashed."""
+def _recomputed_hash(row: sqlite3.Row, details: Any) -> str | None:
+    """The hash ``row`` should carry, or None when its columns cannot even be hashed (None
+    equals no stored hash, not even an empty one: such an entry never verifies)."""
     try:
         return entry_hash(
             id=row["id"],
@@ -180,7 +181,7 @@ def _recomputed_hash(row: sqlite3.Row, details: Any) -> str:
             prev_hash=row["prev_hash"],
         )
     except (TypeError, ValueError):  # a column rewritten as a BLOB, NaN in details ...
-        return ""
+        return None
 
 
 def entries(
