@@ -19,7 +19,7 @@ import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pygit2
 
@@ -43,6 +43,9 @@ from selfheal.model.labels import BOT_LABEL
 from selfheal.model.policy import PolicyError, load_default_policy
 from selfheal.reviewer.reviewer import policy_at
 from selfheal.runtime.context import JobContext, JobHandler
+
+if TYPE_CHECKING:  # the run type only; service imports this module
+    from selfheal.changes.service import RequestRun
 
 CODE_JOB = "request_code"
 GATE_JOB = "request_gate"
@@ -78,7 +81,7 @@ def _run_coder_sync(
         return coding, tree, [c.path for c in changes]
 
 
-async def code(run: Any, request: requests.Request) -> machine.Event:
+async def code(run: RequestRun, request: requests.Request) -> machine.Event:
     """Run the request's coder and push its branch; the event for the state machine."""
     gh: GitHubAPI = run.gh
     owner, name = split(run.repo)
@@ -132,7 +135,7 @@ async def _branches(gh: GitHubAPI, repo: str, number: int) -> list[str]:
     return [str(ref["ref"]).removeprefix("refs/heads/") for ref in refs or []]
 
 
-def pr_body(request: requests.Request, run: Any, summary: str, files: list[str]) -> str:
+def pr_body(request: requests.Request, run: RequestRun, summary: str, files: list[str]) -> str:
     lines = [f"Fixes #{run.number}", "", summary or "The change the request asked for.", ""]
     lines += ["| file | policy |", "|---|---|"]
     levels = dict(run.plan)
@@ -141,7 +144,7 @@ def pr_body(request: requests.Request, run: Any, summary: str, files: list[str])
     return "\n".join(lines)
 
 
-async def open_draft_pr(run: Any, request: requests.Request) -> None:
+async def open_draft_pr(run: RequestRun, request: requests.Request) -> None:
     """Open the request's draft PR (once: a retry finds the one already recorded)."""
     fresh = await run.ctx.ledger.aread(lambda c: requests.get(c, request.id))
     if fresh is None or fresh.pr_number is not None or fresh.branch is None:
@@ -164,14 +167,14 @@ async def open_draft_pr(run: Any, request: requests.Request) -> None:
     )
 
 
-async def mark_ready(run: Any, request: requests.Request) -> None:
+async def mark_ready(run: RequestRun, request: requests.Request) -> None:
     fresh = await run.ctx.ledger.aread(lambda c: requests.get(c, request.id))
     node = str((fresh.data if fresh else {}).get("pr_node_id") or "")
     if node:
         await run.gh.graphql("pulls.mark_ready_for_review", id=node)
 
 
-async def roll_back(run: Any, request: requests.Request, delete_branch: bool) -> None:
+async def roll_back(run: RequestRun, request: requests.Request, delete_branch: bool) -> None:
     fresh = await run.ctx.ledger.aread(lambda c: requests.get(c, request.id))
     if fresh is None or fresh.pr_number is None:
         return

@@ -96,7 +96,7 @@ async def _policy(gh: GitHubAPI, repo: str, sha: str) -> Policy | PolicyError:
         return exc
 
 
-class _Run:
+class RequestRun:
     """One request job: the issue, the request and the GitHub client it works with."""
 
     def __init__(self, ctx: JobContext, gh: GitHubAPI, repo: str, issue: dict[str, Any]) -> None:
@@ -260,14 +260,14 @@ class _Run:
         return request
 
 
-async def open_run(ctx: JobContext, gh: GitHubAPI, repo: str, number: int) -> _Run:
+async def open_run(ctx: JobContext, gh: GitHubAPI, repo: str, number: int) -> RequestRun:
     """A run on issue ``number`` as GitHub has it now (for a command on a request)."""
     owner, name = split(repo)
     issue = dict(await gh.call("issues.get", owner=owner, repo=name, issue_number=number))
-    return _Run(ctx, gh, repo, issue)
+    return RequestRun(ctx, gh, repo, issue)
 
 
-async def review_owners(run: _Run, request: requests.Request) -> dict[str, list[str]]:
+async def review_owners(run: RequestRun, request: requests.Request) -> dict[str, list[str]]:
     """path -> owners (``@user``/``@org/team``) for each review-level target of ``request``,
     from the policy of the default branch (an unreadable policy: no owner, admins only)."""
     owner, name = split(run.repo)
@@ -284,7 +284,7 @@ async def review_owners(run: _Run, request: requests.Request) -> dict[str, list[
 
 
 async def _record(
-    run: _Run, parsed: ParsedRequest, requester: str
+    run: RequestRun, parsed: ParsedRequest, requester: str
 ) -> tuple[requests.Request, bool]:
     """The request in the ledger, and whether this job created it (two jobs for one issue
     race here: only the one that created it goes on)."""
@@ -304,7 +304,7 @@ async def run_request(job: jobs.Job, ctx: JobContext) -> None:
     gh = await ctx.github()
     owner, name = split(repo)
     issue = dict(await gh.call("issues.get", owner=owner, repo=name, issue_number=number))
-    run = _Run(ctx, gh, repo, issue)
+    run = RequestRun(ctx, gh, repo, issue)
     if issue.get("state") != "open" or not _has_request_label(run.labels):
         return
     author = await run.actor(str(issue["user"]["login"]))
