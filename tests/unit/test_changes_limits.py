@@ -145,3 +145,33 @@ def test_many_small_costs_add_up_exactly() -> None:
     assert sum(costs) != 5.0  # plain float addition drifts
     assert lim.spent(costs) == 5.0
     assert not lim.check_budget(lim.spent(costs), 5.0).allowed
+
+
+def test_may_start_gives_the_free_slot_to_the_most_urgent_request() -> None:
+    limits = RepoLimits(max_open_prs=2, max_new_prs_per_hour=10)
+    urgent = QueuedRequest(issue=7, priority=10, queued_at=50.0)
+    old = QueuedRequest(issue=3, priority=5, queued_at=10.0)
+    young = QueuedRequest(issue=4, priority=5, queued_at=20.0)
+    queue = [young, old, urgent]
+    # one PR open: one slot left, and it is the urgent request's
+    args = {"open_bot_prs": 1, "opened_at": [], "now": 100.0}
+    assert lim.may_start(urgent, queue, limits, **args).allowed  # type: ignore[arg-type]
+    held = lim.may_start(old, queue, limits, **args)  # type: ignore[arg-type]
+    assert not held.allowed and "1 more urgent or older" in held.reason
+    # no PR open: two slots, for the urgent and then the oldest request
+    free = {"open_bot_prs": 0, "opened_at": [], "now": 100.0}
+    assert lim.may_start(old, queue, limits, **free).allowed  # type: ignore[arg-type]
+    assert not lim.may_start(young, queue, limits, **free).allowed  # type: ignore[arg-type]
+
+
+def test_may_start_lets_a_security_request_past_the_hourly_limit_only() -> None:
+    limits = RepoLimits(max_open_prs=5, max_new_prs_per_hour=1)
+    fix = QueuedRequest(issue=1, priority=5, queued_at=1.0)
+    sec = QueuedRequest(issue=2, priority=1, queued_at=2.0, change_type="security")
+    recent = [HOUR - 10.0]
+    now = HOUR
+    held = lim.may_start(fix, [fix, sec], limits, open_bot_prs=0, opened_at=recent, now=now)
+    assert not held.allowed and held.retry_after == pytest.approx(HOUR - 10.0)
+    assert lim.may_start(sec, [fix, sec], limits, open_bot_prs=0, opened_at=recent, now=now).allowed
+    full = lim.may_start(sec, [sec], limits, open_bot_prs=5, opened_at=[], now=now)
+    assert not full.allowed and "5 of the bot's pull requests are open" in full.reason

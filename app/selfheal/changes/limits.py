@@ -187,3 +187,41 @@ def check_budget(spent_usd: float, limit_usd: float, estimate_usd: float = 0.0) 
         )
         return BudgetDecision(False, limit, used, reason)
     return BudgetDecision(True, limit, used, f"${used:.2f} of ${limit:.2f} spent")
+
+
+def may_start(
+    item: QueuedRequest,
+    queue: Iterable[QueuedRequest],
+    limits: RepoLimits,
+    *,
+    open_bot_prs: int,
+    opened_at: Sequence[float],
+    now: float,
+) -> LimitDecision:
+    """Whether ``item`` (one of ``queue``) may start now: the limits allow a request of its
+    type, and enough slots are free for it after the requests ahead of it in queue order
+    (priority, then age) that may start too."""
+    own = check_pr_limits(limits, open_bot_prs=open_bot_prs, opened_at=opened_at, now=now,
+                          change_type=item.change_type)  # fmt: skip
+    if not own.allowed:
+        return own
+    ahead = 0
+    for other in queue_order(queue):
+        if other == item:
+            break
+        decision = check_pr_limits(limits, open_bot_prs=open_bot_prs + ahead,
+                                   opened_at=opened_at, now=now,
+                                   change_type=other.change_type)  # fmt: skip
+        if decision.allowed:
+            ahead += 1
+    if ahead == 0:
+        return own
+    after = check_pr_limits(limits, open_bot_prs=open_bot_prs + ahead,
+                            opened_at=[*opened_at, *[now] * ahead], now=now,
+                            change_type=item.change_type)  # fmt: skip
+    if after.allowed:
+        return own
+    return LimitDecision(
+        False, f"{ahead} more urgent or older request(s) take the free slots first: "
+        f"{after.reason}", after.retry_after,
+    )  # fmt: skip

@@ -76,6 +76,8 @@ class Settings:
     plugins: tuple[str, ...] = ()
     data_dir: Path | None = None  # SELFHEAL_DATA_DIR (None: selfheal-data next to the ledger)
     semgrep_engine: str | None = None  # SELFHEAL_SEMGREP_ENGINE (None: the scanner's default)
+    max_open_prs: int = 3  # SELFHEAL_MAX_OPEN_PRS: the bot's open PRs per repository
+    max_new_prs_per_hour: int = 5  # SELFHEAL_MAX_NEW_PRS_PER_HOUR, per repository
 
     def secret_values(self) -> tuple[str, ...]:
         """The configured secret values, for the log redaction filter."""
@@ -195,6 +197,8 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         plugins=plugins,
         data_dir=Path(raw_data_dir) if raw_data_dir else None,
         semgrep_engine=engine,
+        max_open_prs=_int(env, "SELFHEAL_MAX_OPEN_PRS", 3, 0),
+        max_new_prs_per_hour=_int(env, "SELFHEAL_MAX_NEW_PRS_PER_HOUR", 5, 0),
     )
 
 

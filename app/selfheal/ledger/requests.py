@@ -237,3 +237,15 @@ def find(
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY created_at DESC, id LIMIT ? OFFSET ?"
     return [_request(r) for r in conn.execute(sql, (*args, limit, offset)).fetchall()]
+
+
+def opened_since(conn: sqlite3.Connection, repository: str, since: float) -> list[float]:
+    """When the requests of ``repository`` went to gating (their PR was opened) since
+    ``since``: the hourly PR limit counts these."""
+    rows = conn.execute(
+        "SELECT t.at FROM request_transitions t JOIN requests r ON r.id = t.request_id"
+        " WHERE r.repository = ? COLLATE NOCASE AND t.to_state = 'gating' AND t.at > ?"
+        " ORDER BY t.at",
+        (repository, since),
+    ).fetchall()
+    return [float(row[0]) for row in rows]

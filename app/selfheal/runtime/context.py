@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -182,12 +183,15 @@ class JobContext:
         *,
         key: str | None = None,
         repository: str | None = None,
+        delay: float = 0.0,
     ) -> int:
+        """Queue a job (``delay``: not before that many seconds from now)."""
         repo = repository if repository is not None else self.repository
+        run_after = time.time() + delay if delay > 0 else None
         job_id, _ = await self.ledger.awrite(
             lambda c: jobs.enqueue(
                 c, kind, payload, key=key, repository=repo,
-                max_attempts=self.worker.config.max_attempts,
+                max_attempts=self.worker.config.max_attempts, run_after=run_after,
             )
         )  # fmt: skip
         self.worker.notify()

@@ -206,6 +206,8 @@ def worker_config(settings: Settings, *, start_worker: bool = True) -> WorkerCon
         job_timeout=settings.job_timeout_seconds,
         data_dir=settings.data_dir,
         semgrep_engine=settings.semgrep_engine,
+        max_open_prs=settings.max_open_prs,
+        max_new_prs_per_hour=settings.max_new_prs_per_hour,
     )
 
 

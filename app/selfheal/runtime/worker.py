@@ -68,6 +68,9 @@ class WorkerConfig:
     job_timeout: float = 1800.0
     data_dir: Path | None = None
     semgrep_engine: str | None = None
+    # the operator's limits on the bot's PRs per repository (repositories may only lower them)
+    max_open_prs: int = 3
+    max_new_prs_per_hour: int = 5
 
 
 def _gone(exc: Exception) -> bool:
