@@ -22,7 +22,7 @@ from selfheal.runtime.context import Feature, JobHandler, Wiring
 
 FEATURES: tuple[Callable[[], Feature], ...] = (
     lambda: gate.feature(on_complete=(changes.on_gate_complete,)),
-    lambda: halt.feature(on_change=(gate.rerun_bot_gates,)),
+    lambda: halt.feature(on_change=(gate.rerun_bot_gates, changes.on_halt_change)),
     install.feature,
     lambda: commands.feature(extra=changes.COMMANDS),
     changes.feature,

@@ -21,6 +21,7 @@ SAMPLES: dict[str, m.Event] = {
     "coded": m.Coded(("requirements.txt",), "bumped a pin"),
     "nothing_to_do": m.NothingToDo("no finding in the targets"),
     "gate_passed": m.GatePassed(),
+    "gate_needs_approval": m.GateNeedsApproval(),
     "gate_failed": m.GateFailed("a secret was added"),
     "merged": m.Merged(),
     "cancel": m.Cancel("requester"),
@@ -50,6 +51,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("coding", "nothing_to_do"): "failed",
     ("gating", "gate_passed"): "pr_ready",
     ("pr_ready", "gate_passed"): "pr_ready",
+    ("gating", "gate_needs_approval"): "gating",
     ("gating", "gate_failed"): "rolled_back",
     ("pr_ready", "gate_failed"): "rolled_back",
     ("rolled_back", "gate_failed"): "rolled_back",
@@ -130,6 +132,12 @@ def test_a_repeated_event_never_moves_the_request_further(state: str, kind: str)
             m.SetStateLabel(State.REVIEWING),
             m.Review(),
             m.UpdateStatusComment(State.REVIEWING, second.reason),
+        )
+    elif kind == "gate_needs_approval":  # the status comment is edited in place, again
+        assert (
+            second.actions
+            == first.actions
+            == (m.UpdateStatusComment(State.GATING, m.WAITING_FOR_DIFF_APPROVAL),)
         )
     else:
         assert second.actions == () and not second.changed
@@ -368,3 +376,15 @@ def test_the_docs_list_every_state_with_its_label() -> None:
     text = (ROOT / "docs" / "requests.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| `([a-z_]+)` \| `(selfheal:state/[a-z-]+)` \|", text, re.MULTILINE)
     assert rows == [(s.value, labels.state_label(s.value)) for s in State]
+
+
+def test_a_gate_waiting_for_the_diff_approval_keeps_gating_and_says_so() -> None:
+    step = m.apply(State.GATING, m.GateNeedsApproval())
+    assert step.state is State.GATING
+    assert step.actions == (m.UpdateStatusComment(State.GATING, m.WAITING_FOR_DIFF_APPROVAL),)
+    assert "Approve button" in step.reason and "never merged automatically" in step.reason
+    halted = m.apply(State.GATING, m.GateNeedsApproval(), Context(halted=True))
+    assert halted.state is State.HALTED
+    # the owner's approval turns the gate green: then the PR is ready, never auto-merged
+    ready = m.apply(State.GATING, m.GatePassed(), Context(auto_merge=False))
+    assert m.MarkReady(auto_merge=False) in ready.actions

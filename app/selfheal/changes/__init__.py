@@ -16,7 +16,7 @@ to the pre-review). Coding, the branch, the draft PR and the gate are the next s
 
 from collections.abc import Mapping
 
-from selfheal.changes import coding, events, service
+from selfheal.changes import coding, events, merging, service
 from selfheal.changes.commands import COMMANDS
 from selfheal.coder.interface import BackendFactory, backend_registry
 from selfheal.runtime.context import Feature
@@ -29,10 +29,12 @@ def feature(backends: Mapping[str, BackendFactory] | None = None) -> Feature:
         service.JOB_KIND: service.run_request,
         coding.CODE_JOB: coding.code_job(backends or backend_registry()),
         coding.GATE_JOB: coding.run_gate_result,
+        merging.MERGE_JOB: merging.run_merge,
     }
     return Feature("changes", router=events.router, job_kinds=kinds)
 
 
 on_gate_complete = coding.on_gate_complete
+on_halt_change = merging.on_halt_change
 
-__all__ = ["COMMANDS", "feature", "on_gate_complete"]
+__all__ = ["COMMANDS", "feature", "on_gate_complete", "on_halt_change"]

@@ -17,17 +17,21 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pygit2
 
-from selfheal.changes import machine
+from selfheal.changes import branches, machine, queue
+from selfheal.changes.limits import LimitDecision
 from selfheal.coder.interface import (
     BackendFactory,
     BackendOptions,
+    CoderResult,
     CodeTask,
+    Limit,
     Limits,
     Outcome,
 )
@@ -37,10 +41,12 @@ from selfheal.git.clones import branch_refspec, fetch
 from selfheal.git.commits import bot_identity, branch_name, commit_message, commit_on, push
 from selfheal.git.worktrees import export_tree, snapshot
 from selfheal.github.protocol import GitHubAPI
-from selfheal.github.repo import split
+from selfheal.github.repo import repo_config, split
+from selfheal.halt import is_halted
 from selfheal.ledger import jobs, requests
 from selfheal.model.labels import BOT_LABEL
 from selfheal.model.policy import PolicyError, load_default_policy
+from selfheal.model.repo_config import ConfigError
 from selfheal.reviewer.reviewer import policy_at
 from selfheal.runtime.context import JobContext, JobHandler
 
@@ -50,6 +56,8 @@ if TYPE_CHECKING:  # the run type only; service imports this module
 CODE_JOB = "request_code"
 GATE_JOB = "request_gate"
 DEFAULT_BACKEND = "rules"
+# where a ``request_code`` job picks a request up again after its worker died
+RESUMABLE = (machine.State.QUEUED, machine.State.CODING, machine.State.GATING)
 
 
 def task_of(request: requests.Request, description: str) -> CodeTask:
@@ -61,10 +69,11 @@ async def _token(gh: GitHubAPI) -> str | None:
 
 
 def _run_coder_sync(
-    cache: Path, base: str, task: CodeTask, budget: float, approved: bool, factory: BackendFactory
-) -> tuple[CodingRun, str | None, list[str]]:
+    cache: Path, base: str, task: CodeTask, limits: Limits, approved: bool,
+    factory: BackendFactory, halted: Callable[[], bool],
+) -> tuple[CodingRun, str | None, list[str]]:  # fmt: skip
     """Blocking: export, code, read back. Returns the run, the new tree (None when nothing
-    changed) and the changed paths."""
+    changed) and the changed paths. ``halted`` is asked between the coder's steps."""
     with tempfile.TemporaryDirectory(prefix="selfheal-code-") as tmp:
         work = Path(tmp) / "work"
         export_tree(cache, base, work)
@@ -72,13 +81,34 @@ def _run_coder_sync(
         if isinstance(policy, PolicyError):
             raise ValueError(f"the policy does not parse: {policy}")
         coder = factory(BackendOptions())
-        coding = run_coder(coder, work, task, Limits(budget_usd=budget), policy=policy,
+        coding = run_coder(coder, work, task, limits, policy=policy,
                            defaults=load_default_policy(), review_approved=approved,
-                           disposable=True)  # fmt: skip
+                           disposable=True, halted=halted)  # fmt: skip
         if coding.result.outcome is not Outcome.CHANGED:
             return coding, None, []
         tree, changes = snapshot(cache, base, work, keep=coding.scrubbed)
         return coding, tree, [c.path for c in changes]
+
+
+class Superseded(Exception):
+    """The request left ``coding`` while its coder ran (cancelled, halted, edited): the
+    result is dropped and nothing is pushed."""
+
+
+def _limit_event(result: CoderResult) -> machine.Event:
+    if result.limit is Limit.HALT:
+        return machine.Halt()
+    if result.limit is Limit.BUDGET:
+        return machine.BudgetExceeded(result.cost_usd)
+    return machine.Error(f"a limit stopped the coder: {result.reason}")
+
+
+async def _still_coding(run: RequestRun, request_id: str) -> requests.Request:
+    """The request as the ledger has it now, if it is still being coded."""
+    fresh = await run.ctx.ledger.aread(lambda c: requests.get(c, request_id))
+    if fresh is None or fresh.state != machine.State.CODING:
+        raise Superseded(f"request {request_id} is {fresh.state if fresh else 'gone'}")
+    return fresh
 
 
 async def code(run: RequestRun, request: requests.Request) -> machine.Event:
@@ -96,35 +126,106 @@ async def code(run: RequestRun, request: requests.Request) -> machine.Event:
     description = str(run.issue.get("body") or "")
     try:
         coding, tree, paths = await asyncio.to_thread(
-            _run_coder_sync, cache, base, task_of(request, description), request.budget_usd,
-            bool(request.data.get("approved_by")), run.backends[DEFAULT_BACKEND],
+            _run_coder_sync, cache, base, task_of(request, description),
+            Limits(budget_usd=request.budget_usd), bool(request.data.get("approved_by")),
+            run.backends[DEFAULT_BACKEND], run.ctx.cancelled.is_set,
         )  # fmt: skip
     except ValueError as exc:
         return machine.Error(str(exc))
     coded = time.monotonic()
     result = coding.result
     if result.outcome is Outcome.LIMIT_REACHED:
-        return machine.Error(f"a limit stopped the coder: {result.reason}")
+        return _limit_event(result)
     if tree is None:
         return machine.NothingToDo(result.reason or result.summary)
+    # Nothing is pushed after a halt: ask once more, just before the push.
+    fresh = await _still_coding(run, request.id)
+    if run.ctx.cancelled.is_set() or await is_halted(run.ctx, run.repo, gh=gh):
+        return machine.Halt()
     bot = await run.ctx.bot_login()
     title = str(run.issue.get("title") or "change")
     message = commit_message(f"{title} (#{run.number})", result.summary,
                              {"Selfheal-Request": f"{run.repo}#{run.number}",
                               "Requested-by": request.requester})  # fmt: skip
-    sha = commit_on(cache, base, tree, message, bot_identity(bot.removesuffix("[bot]")))
-    branch = branch_name(run.number, title, taken=await _branches(gh, run.repo, run.number))
-    await push(cache, url, {branch: sha}, token)
+    identity = bot_identity(bot.removesuffix("[bot]"))
+    config = await repo_config(gh, run.repo, run.ctx.caches.config_text)
+    if not isinstance(config, ConfigError):
+        run.branch_template = config.requests.branch_template
+    target = Target(cache, url, token, base, tree, identity.email)
+    branch, sha = await _publish(run, fresh, target, lambda: commit_on(
+        cache, base, tree, message, identity))  # fmt: skip
     timings = {"fetch": fetched - started, "code": coded - fetched,
                "commit_push": time.monotonic() - coded}  # fmt: skip
     run.ctx.log.info("request coded", extra={"request": request.id, **{
         f"{k}_seconds": round(v, 3) for k, v in timings.items()}})  # fmt: skip
-    data = {**request.data, "base": default, "summary": result.summary, "files": paths,
+    data = {**fresh.data, "base": default, "summary": result.summary, "files": paths,
             "timings": {k: round(v, 4) for k, v in timings.items()}}  # fmt: skip
     await run.ctx.ledger.awrite(
         lambda c: requests.update(c, request.id, branch=branch, head_sha=sha, data=data)
     )
     return machine.Coded(tuple(paths), result.summary)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a commit is published: the cache clone, the remote and its token, the base
+    commit and the tree, and the bot's commit e-mail (to tell its commits from a person's)."""
+
+    cache: Path
+    url: str
+    token: str | None
+    base: str
+    tree: str
+    bot_email: str
+
+
+async def _tip(run: RequestRun, target: Target, branch: str) -> branches.Tip | None:
+    """The branch as GitHub has it now (fetched into the cache), or None."""
+    owner, name = split(run.repo)
+    refs = await run.gh.call("git.list_matching_refs", owner=owner, repo=name,
+                             ref=f"heads/{branch}")  # fmt: skip
+    exact = [r for r in refs or [] if r.get("ref") == f"refs/heads/{branch}"]
+    if not exact:
+        return None
+    sha = str(exact[0]["object"]["sha"])
+    await fetch(run.ctx.data_dir, run.repo, target.url, [branch_refspec(branch)], target.token,
+                want=[sha])  # fmt: skip
+    return await asyncio.to_thread(branches.inspect_tip, target.cache, sha, target.base,
+                                   target.bot_email)  # fmt: skip
+
+
+async def _publish(
+    run: RequestRun, request: requests.Request, target: Target, make_commit: Callable[[], str]
+) -> tuple[str, str]:
+    """Push the coder's commit to the request's branch; returns (branch, commit).
+
+    The branch is the one recorded on the request (an earlier attempt's, or one that died
+    after its push), else a new ``selfheal/<issue>-<slug>``; it is recorded before the push.
+    A branch a person pushed to is never force-pushed: the commit goes to a new branch."""
+    shared = set(request.data.get("shared_branches") or [])
+    branch = request.branch
+    if branch is None or branch in shared:
+        taken = [*await _branches(run.gh, run.repo, run.number), *shared]
+        title = str(run.issue.get("title") or "change")
+        branch = branch_name(run.number, title, taken=taken, template=run.branch_template)
+    await run.ctx.ledger.awrite(lambda c: requests.update(c, request.id, branch=branch))
+    tip = await _tip(run, target, branch)
+    step = branches.decide(tip, target.tree)
+    if step is branches.Step.REUSE and tip is not None:
+        return branch, tip.sha
+    if step is branches.Step.NEW_BRANCH:
+        data = {**request.data, "shared_branches": sorted(shared | {branch})}
+        await run.ctx.ledger.awrite(lambda c: requests.update(c, request.id, data=data))
+        await run.comment(
+            f"A person pushed to `{branch}`, so selfheal will not force-push it; this "
+            "attempt goes to a new branch."
+        )
+        fresh = await run.ctx.ledger.aread(lambda c: requests.get(c, request.id)) or request
+        return await _publish(run, fresh, target, make_commit)
+    sha = make_commit()
+    force = step is branches.Step.REPLACE
+    await push(target.cache, target.url, {branch: sha}, target.token, force=force)
+    return branch, sha
 
 
 async def _branches(gh: GitHubAPI, repo: str, number: int) -> list[str]:
@@ -144,6 +245,14 @@ def pr_body(request: requests.Request, run: RequestRun, summary: str, files: lis
     return "\n".join(lines)
 
 
+async def _existing_pr(gh: GitHubAPI, repo: str, branch: str) -> dict[str, Any] | None:
+    """The open PR from ``branch``: one an attempt opened before its worker died."""
+    owner, name = split(repo)
+    found = await gh.call("pulls.list", owner=owner, repo=name, state="open",
+                          head=f"{owner}:{branch}")  # fmt: skip
+    return dict(found[0]) if found else None
+
+
 async def open_draft_pr(run: RequestRun, request: requests.Request) -> None:
     """Open the request's draft PR (once: a retry finds the one already recorded)."""
     fresh = await run.ctx.ledger.aread(lambda c: requests.get(c, request.id))
@@ -154,10 +263,11 @@ async def open_draft_pr(run: RequestRun, request: requests.Request) -> None:
     body = pr_body(
         fresh, run, str(fresh.data.get("summary") or ""), list(fresh.data.get("files") or [])
     )
-    pr = await gh.call("pulls.create", owner=owner, repo=name, data={
-        "title": str(run.issue.get("title") or "selfheal change"), "head": fresh.branch,
-        "base": str(fresh.data.get("base") or "main"), "body": body, "draft": True,
-    })  # fmt: skip
+    pr = await _existing_pr(gh, run.repo, fresh.branch) or await gh.call(
+        "pulls.create", owner=owner, repo=name, data={
+            "title": str(run.issue.get("title") or "selfheal change"), "head": fresh.branch,
+            "base": str(fresh.data.get("base") or "main"), "body": body, "draft": True,
+        })  # fmt: skip
     number = int(pr["number"])
     await gh.call("issues.add_labels", owner=owner, repo=name, issue_number=number,
                   data={"labels": [BOT_LABEL]})  # fmt: skip
@@ -230,27 +340,53 @@ def code_job(backends: Mapping[str, BackendFactory]) -> JobHandler:
         from selfheal.changes.service import open_run
 
         request = await ctx.ledger.aread(lambda c: requests.get(c, str(job.payload["request"])))
-        if request is None or request.state not in (machine.State.QUEUED, machine.State.CODING):
+        if request is None or request.state not in RESUMABLE:
             return
+        if request.state == machine.State.GATING and request.pr_number is not None:
+            return  # the draft PR is open: the gate takes it from here
         ctx.installation_id = job.payload.get("installation_id")
         ctx.repository = request.repository
         run = await open_run(ctx, await ctx.github(), request.repository, request.issue_number)
         run.backends = backends
-        if request.state == machine.State.QUEUED:
-            await run.drive(request, machine.Started())
-        else:
-            await run.drive(request, await code(run, request))
+        try:
+            if request.state == machine.State.QUEUED:
+                decision = await queue.start_decision(run, request)
+                if not decision.allowed:
+                    await _hold(run, request, decision)
+                    return
+                await run.drive(request, machine.Started())
+            elif request.state == machine.State.CODING:
+                await run.drive(request, await code(run, request))
+            else:  # pushed and moved to gating, but the worker died before the PR
+                await open_draft_pr(run, request)
+        except Superseded as exc:
+            ctx.log.info("coding result dropped", extra={"request": request.id,
+                                                         "reason": str(exc)})  # fmt: skip
 
     return run_code
+
+
+async def _hold(run: RequestRun, request: requests.Request, decision: LimitDecision) -> None:
+    """The limits hold ``request`` back: the status comment says why, and its coding job is
+    tried again later."""
+    wait = queue.wait_seconds(decision)
+    note = f"waiting: {decision.reason}; selfheal tries again in about {wait:.0f} s"
+    await run.update_status(request, machine.UpdateStatusComment(machine.State.QUEUED, note))
+    await run.ctx.enqueue(CODE_JOB, {"request": request.id,
+                          "installation_id": run.ctx.installation_id},
+                          key=f"request-code:{request.id}:wait:{time.time():.3f}",
+                          repository=run.repo, delay=wait)  # fmt: skip
 
 
 async def run_gate_result(job: jobs.Job, ctx: JobContext) -> None:
     """The ``request_gate`` job: the gate's verdict on the request's PR."""
     p = job.payload
-    passed = p.get("conclusion") == "success"
-    event: machine.Event = (
-        machine.GatePassed() if passed else machine.GateFailed(str(p.get("title") or "failure"))
-    )
-    if p.get("conclusion") == "action_required":
-        return  # an owner must approve the diff on the gate; the request waits in gating
+    conclusion = p.get("conclusion")
+    event: machine.Event
+    if conclusion == "success":
+        event = machine.GatePassed()
+    elif conclusion == "action_required":  # an owner must approve the diff on the gate
+        event = machine.GateNeedsApproval()
+    else:
+        event = machine.GateFailed(str(p.get("title") or "failure"))
     await _drive_request(ctx, p, event)

@@ -194,6 +194,14 @@ class GatePassed:
 
 
 @dataclass(frozen=True)
+class GateNeedsApproval:
+    """The gate concluded ``action_required``: a review-level path changed, and an owner must
+    approve the diff itself with the check run's Approve button."""
+
+    kind: ClassVar[str] = "gate_needs_approval"
+
+
+@dataclass(frozen=True)
 class GateFailed:
     kind: ClassVar[str] = "gate_failed"
     reason: str
@@ -257,6 +265,7 @@ Event = (
     | Coded
     | NothingToDo
     | GatePassed
+    | GateNeedsApproval
     | GateFailed
     | Merged
     | Cancel
@@ -275,6 +284,7 @@ EVENT_KINDS = (
     "coded",
     "nothing_to_do",
     "gate_passed",
+    "gate_needs_approval",
     "gate_failed",
     "merged",
     "cancel",
@@ -522,6 +532,21 @@ def _gate_passed(state: State, event: Event, ctx: Context) -> Transition:
     return _move(state, State.PR_READY, "the gate passed", ctx)
 
 
+WAITING_FOR_DIFF_APPROVAL = (
+    "waiting for an owner to approve the diff with the gate's Approve button (the approval "
+    "of the plan does not cover the diff); a PR on a review path is never merged automatically"
+)
+
+
+def _gate_needs_approval(state: State, event: Event, ctx: Context) -> Transition:
+    if ctx.halted:
+        return _halted(state, ctx)
+    return Transition(
+        state, state, (UpdateStatusComment(state, WAITING_FOR_DIFF_APPROVAL),),
+        WAITING_FOR_DIFF_APPROVAL,
+    )  # fmt: skip
+
+
 def _gate_failed(state: State, event: Event, ctx: Context) -> Transition:
     assert isinstance(event, GateFailed)
     if state is State.ROLLED_BACK:
@@ -617,6 +642,7 @@ def _build() -> dict[tuple[State, str], Handler]:
         ("coded", [State.CODING, State.GATING], _coded),
         ("nothing_to_do", [State.CODING], _nothing_to_do),
         ("gate_passed", [State.GATING, State.PR_READY], _gate_passed),
+        ("gate_needs_approval", [State.GATING], _gate_needs_approval),
         ("gate_failed", [State.GATING, State.PR_READY, State.ROLLED_BACK], _gate_failed),
         ("merged", [State.PR_READY, State.HALTED, State.FAILED, State.MERGED], _merged),
         ("cancel", every - {State.MERGED}, _cancel),

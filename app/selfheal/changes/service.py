@@ -26,6 +26,7 @@ from selfheal.changes import machine
 from selfheal.changes.authorisation import Actor, decide_request
 from selfheal.changes.intake import IntakeError, ParsedRequest, parse_request, quote_untrusted
 from selfheal.coder.interface import BackendFactory, backend_registry
+from selfheal.git.commits import DEFAULT_BRANCH_TEMPLATE
 from selfheal.github.issue_state import marker, set_family_label, upsert_marked_comment
 from selfheal.github.protocol import GitHubAPI
 from selfheal.github.repo import permission_of, read_text, repo_config, split
@@ -105,6 +106,7 @@ class RequestRun:
         self.labels = _names(issue)
         self.plan: list[tuple[str, str]] = []
         self.backends: Mapping[str, BackendFactory] = backend_registry()
+        self.branch_template = DEFAULT_BRANCH_TEMPLATE
 
     async def actor(self, login: str) -> Actor:
         is_app = login.lower() == (await self.ctx.bot_login()).lower()
@@ -125,12 +127,37 @@ class RequestRun:
         await self.ctx.ledger.awrite(lambda c: effects.record_effect(c, key, "refusal", None))
 
     async def context(self, request: requests.Request) -> machine.Context:
+        shared = request.branch is not None and request.branch in (
+            request.data.get("shared_branches") or ()
+        )
         return machine.Context(
             halted=await is_halted(self.ctx, self.repo, gh=self.gh),
             approved=bool(request.data.get("approved_by")),
             spent_usd=request.cost_usd,
             budget_usd=request.budget_usd,
+            auto_merge=not shared
+            and request.state == machine.State.GATING.value
+            and await self.may_auto_merge(request),
+            branch_shared=shared,
         )
+
+    async def may_auto_merge(self, request: requests.Request) -> bool:
+        """The repository enables auto-merge and every path the coder touched is open under
+        the policy of the default branch (a review path needs a person's approval of the
+        diff, so such a PR is never merged automatically)."""
+        config = await repo_config(self.gh, self.repo, self.ctx.caches.config_text)
+        if isinstance(config, ConfigError) or not config.requests.auto_merge:
+            return False
+        files = tuple(str(f) for f in request.data.get("files") or ())
+        if not files:
+            return False
+        owner, name = split(self.repo)
+        branch = str((await self.gh.call("repos.get", owner=owner, repo=name))["default_branch"])
+        head = await self.gh.call("repos.get_branch", owner=owner, repo=name, branch=branch)
+        policy = await _policy(self.gh, self.repo, str(head["commit"]["sha"]))
+        if isinstance(policy, PolicyError):
+            return False
+        return all(level is Level.OPEN for _, level in plan_levels(policy, files))
 
     async def review(self, request: requests.Request) -> machine.Event:
         """The pre-review: the target paths against the policy of the default branch."""
@@ -189,6 +216,10 @@ class RequestRun:
             await coding.open_draft_pr(self, request)
         elif isinstance(action, machine.MarkReady):
             await coding.mark_ready(self, request)
+            if action.auto_merge:
+                from selfheal.changes.merging import queue_merge
+
+                await queue_merge(self.ctx, request)
         elif isinstance(action, machine.Rollback):
             await coding.roll_back(self, request, action.delete_branch)
         return None

@@ -77,6 +77,10 @@ class LabelsConfig:
 class RequestsConfig:
     coder: str = "rules"
     allowed_agents: tuple[str, ...] = ()
+    auto_merge: bool = False  # merge a bot PR whose paths are all open once its checks pass
+    branch_template: str = "selfheal/{issue}-{slug}"
+    max_open_prs: int | None = None  # None: the operator's limit (a repository may only lower it)
+    max_new_prs_per_hour: int | None = None
 
 
 @dataclass(frozen=True)
@@ -232,6 +236,10 @@ def _section(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
 def _build(data: Mapping[str, Any], warnings: tuple[str, ...], source: str) -> RepoConfig:
     gate, scan, budget = _section(data, "gate"), _section(data, "scan"), _section(data, "budget")
     labels, requests = _section(data, "labels"), _section(data, "requests")
@@ -255,6 +263,10 @@ def _build(data: Mapping[str, Any], warnings: tuple[str, ...], source: str) -> R
         requests=RequestsConfig(
             coder=str(requests.get("coder", "rules")),
             allowed_agents=tuple(str(a) for a in requests.get("allowed_agents", ())),
+            auto_merge=bool(requests.get("auto_merge", False)),
+            branch_template=str(requests.get("branch_template", "selfheal/{issue}-{slug}")),
+            max_open_prs=_optional_int(requests.get("max_open_prs")),
+            max_new_prs_per_hour=_optional_int(requests.get("max_new_prs_per_hour")),
         ),
         warnings=warnings,
         source=source,
