@@ -36,7 +36,7 @@ from selfheal.coder.interface import (
     Outcome,
 )
 from selfheal.coder.runner import CodingRun, run_coder
-from selfheal.gate import GateOutcome
+from selfheal.gate import GateOutcome, enqueue_gate
 from selfheal.git.clones import branch_refspec, fetch
 from selfheal.git.commits import bot_identity, branch_name, commit_message, commit_on, push
 from selfheal.git.worktrees import export_tree, snapshot
@@ -263,11 +263,11 @@ async def open_draft_pr(run: RequestRun, request: requests.Request) -> None:
     body = pr_body(
         fresh, run, str(fresh.data.get("summary") or ""), list(fresh.data.get("files") or [])
     )
-    pr = await _existing_pr(gh, run.repo, fresh.branch) or await gh.call(
-        "pulls.create", owner=owner, repo=name, data={
-            "title": str(run.issue.get("title") or "selfheal change"), "head": fresh.branch,
-            "base": str(fresh.data.get("base") or "main"), "body": body, "draft": True,
-        })  # fmt: skip
+    recovered = await _existing_pr(gh, run.repo, fresh.branch)
+    pr = recovered or await gh.call("pulls.create", owner=owner, repo=name, data={
+        "title": str(run.issue.get("title") or "selfheal change"), "head": fresh.branch,
+        "base": str(fresh.data.get("base") or "main"), "body": body, "draft": True,
+    })  # fmt: skip
     number = int(pr["number"])
     await gh.call("issues.add_labels", owner=owner, repo=name, issue_number=number,
                   data={"labels": [BOT_LABEL]})  # fmt: skip
@@ -275,6 +275,8 @@ async def open_draft_pr(run: RequestRun, request: requests.Request) -> None:
     await run.ctx.ledger.awrite(
         lambda c: requests.update(c, request.id, pr_number=number, data=data)
     )
+    if recovered is not None:  # an attempt that died after opening it: its webhook may be lost
+        await enqueue_gate(run.ctx, run.repo, number, str(pr["head"]["sha"]), "recovered")
 
 
 async def mark_ready(run: RequestRun, request: requests.Request) -> None:
@@ -344,6 +346,9 @@ def code_job(backends: Mapping[str, BackendFactory]) -> JobHandler:
             return
         if request.state == machine.State.GATING and request.pr_number is not None:
             return  # the draft PR is open: the gate takes it from here
+        owner = request.data.get("coding_job")
+        if request.state != machine.State.QUEUED and owner not in (None, job.id):
+            return  # another job codes this request (this one was queued twice)
         ctx.installation_id = job.payload.get("installation_id")
         ctx.repository = request.repository
         run = await open_run(ctx, await ctx.github(), request.repository, request.issue_number)
@@ -354,11 +359,17 @@ def code_job(backends: Mapping[str, BackendFactory]) -> JobHandler:
                 if not decision.allowed:
                     await _hold(run, request, decision)
                     return
+                data = {**request.data, "coding_job": job.id}
+                request = await ctx.ledger.awrite(
+                    lambda c: requests.update(c, request.id, data=data)
+                )
                 await run.drive(request, machine.Started())
             elif request.state == machine.State.CODING:
                 await run.drive(request, await code(run, request))
             else:  # pushed and moved to gating, but the worker died before the PR
                 await open_draft_pr(run, request)
+        except machine.InvalidTransition as exc:  # another job moved it first
+            ctx.log.info("request moved on", extra={"request": request.id, "reason": str(exc)})
         except Superseded as exc:
             ctx.log.info("coding result dropped", extra={"request": request.id,
                                                          "reason": str(exc)})  # fmt: skip
@@ -376,6 +387,17 @@ async def _hold(run: RequestRun, request: requests.Request, decision: LimitDecis
                           "installation_id": run.ctx.installation_id},
                           key=f"request-code:{request.id}:wait:{time.time():.3f}",
                           repository=run.repo, delay=wait)  # fmt: skip
+
+
+async def kick_queue(ctx: JobContext, repo: str, why: str) -> None:
+    """A bot PR closed, so a slot may be free: ask again for every queued request of
+    ``repo`` now rather than at its next timed attempt."""
+    queued = await ctx.ledger.aread(lambda c: requests.find(
+        c, repository=repo, states=[machine.State.QUEUED.value], limit=1000))  # fmt: skip
+    for request in queued:
+        await ctx.enqueue(CODE_JOB, {"request": request.id,
+                          "installation_id": ctx.installation_id},
+                          key=f"request-code:{request.id}:{why}", repository=repo)  # fmt: skip
 
 
 async def run_gate_result(job: jobs.Job, ctx: JobContext) -> None:

@@ -13,7 +13,7 @@ from gidgethub.sansio import Event
 
 from selfheal.changes import machine
 from selfheal.changes.authorisation import Actor, decide_label
-from selfheal.changes.coding import drive_request
+from selfheal.changes.coding import drive_request, kick_queue
 from selfheal.changes.service import JOB_KIND
 from selfheal.github.protocol import GitHubAPI
 from selfheal.github.repo import permission_of, split
@@ -106,11 +106,47 @@ async def on_label(event: Event, ctx: JobContext) -> None:
 @router.register("pull_request", action="closed")
 async def on_pull_request_closed(event: Event, ctx: JobContext) -> None:
     """A request's PR was merged: the request is merged (GitHub closes the issue itself,
-    through ``Fixes #N``)."""
+    through ``Fixes #N``). Any request's PR closing frees a slot for the queued ones."""
     pr = event.data["pull_request"]
-    if not pr.get("merged"):
-        return
     repo, number = str(event.data["repository"]["full_name"]), int(pr["number"])
     request = await ctx.ledger.aread(lambda c: requests.find_by_pr(c, repo, number))
-    if request is not None:
+    if request is None:
+        return
+    if pr.get("merged"):
         await drive_request(ctx, request, machine.Merged())
+    await kick_queue(ctx, repo, f"pr-closed:{number}:{event.delivery_id}")
+
+
+PUSHED_BY_A_PERSON = (
+    "@{who} pushed to `{branch}`, so selfheal will not force-push this branch again. The gate "
+    "checks the new commits, and the pull request is not merged automatically."
+)
+
+
+@router.register("pull_request", action="synchronize")
+async def on_pull_request_pushed(event: Event, ctx: JobContext) -> None:
+    """Someone other than the bot pushed to a request's branch: the branch is shared from now
+    on (never force-pushed or deleted by the bot), the request follows the new head, and the
+    issue says so once."""
+    pr = event.data["pull_request"]
+    repo, number = str(event.data["repository"]["full_name"]), int(pr["number"])
+    sender = str((event.data.get("sender") or {}).get("login") or "")
+    head = str(pr["head"]["sha"])
+    request = await ctx.ledger.aread(lambda c: requests.find_by_pr(c, repo, number))
+    if request is None or head == request.head_sha:
+        return
+    if sender.lower() == (await ctx.bot_login()).lower():
+        return
+    branch = str(pr["head"]["ref"])
+    shared = sorted({*(request.data.get("shared_branches") or ()), branch})
+    first = branch not in (request.data.get("shared_branches") or ())
+    data = {**request.data, "shared_branches": shared}
+    await ctx.ledger.awrite(lambda c: requests.update(c, request.id, head_sha=head, data=data))
+    await ctx.audit(sender, "request.branch_pushed", {"pr": number, "branch": branch,
+                    "sha": head}, request=request.issue_number)  # fmt: skip
+    if first:
+        gh = await ctx.github()
+        owner, name = split(repo)
+        text = PUSHED_BY_A_PERSON.format(who=sender, branch=branch)
+        await gh.call("issues.create_comment", owner=owner, repo=name,
+                      issue_number=request.issue_number, data={"body": text})  # fmt: skip

@@ -18,18 +18,18 @@ from collections.abc import Sequence
 from gidgethub import routing
 
 from selfheal.gate import abandon, approve, events, job
-from selfheal.gate.events import rerun_bot_gates
+from selfheal.gate.events import enqueue_gate, rerun_bot_gates
 from selfheal.gate.job import GateListener, GateOutcome
 from selfheal.runtime.context import Feature
 
-__all__ = ["GateListener", "GateOutcome", "feature", "rerun_bot_gates"]
+__all__ = ["GateListener", "GateOutcome", "enqueue_gate", "feature", "rerun_bot_gates"]
 
 
 def feature(on_complete: Sequence[GateListener] = ()) -> Feature:
     """The gate feature; ``on_complete`` are told every completed run's outcome."""
     return Feature(
         "gate",
-        router=routing.Router(events.router, approve.router),
+        router=routing.Router(events.router, approve.make_router(on_complete)),
         job_kinds={
             job.JOB_KIND: job.gate_job(on_complete),
             abandon.ABANDON_KIND: abandon.run_gate_abandon,
