@@ -5,7 +5,6 @@ ledger, and on an edited copy."""
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import signal
 import sqlite3
@@ -18,11 +17,10 @@ from tests.github_emulator import Emulator
 from tests.support.e2e import (
     BASE_FILES,
     REPO,
-    env_for,
     free_port,
     gate_runs,
-    healthy,
     open_pr,
+    serve_process,
     until,
 )
 from tests.support.gate_delay import DELAY_ENV
@@ -30,25 +28,7 @@ from tests.support.paths import ROOT
 
 
 async def _serve(emu: Emulator, tmp_path: Path, port: int, delay: str) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SELFHEAL_", "GITHUB_"))}
-    env.update(
-        env_for(emu, tmp_path / "ledger.db", SELFHEAL_WORKERS="1",
-                SELFHEAL_JOB_LEASE_SECONDS="2", SELFHEAL_SHUTDOWN_GRACE_SECONDS="1")
-    )  # fmt: skip
-    env[DELAY_ENV] = delay
-    env["SELFHEAL_PLUGINS"] = "selfheal_gate_delay"
-    plugins = ROOT / "tests" / "fixtures" / "appcore" / "plugins"
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(plugins), env.get("PYTHONPATH", "")])
-    log = open(tmp_path / f"server-{delay}.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "selfheal", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=log,
-    )  # fmt: skip
-    ready = await until(
-        lambda: proc.poll() is not None or healthy(port), timeout=60, what="server start"
-    )
-    assert ready and proc.poll() is None, (tmp_path / f"server-{delay}.log").read_text()
-    return proc
+    return await serve_process(emu, tmp_path, port, "selfheal_gate_delay", **{DELAY_ENV: delay})
 
 
 def _gate_job_status(db: Path) -> str | None:

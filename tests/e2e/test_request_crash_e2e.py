@@ -5,17 +5,14 @@ branch, one PR and one status comment."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 from selfheal.ledger import Ledger, requests
 from tests.github_emulator import Emulator
-from tests.support.e2e import BASE_FILES, REPO, env_for, free_port, healthy, until
+from tests.support.e2e import BASE_FILES, REPO, free_port, serve_process, until
 from tests.support.forms import render_form
-from tests.support.paths import ROOT
 from tests.support.requests_e2e import (
     REQUEST,
     pr_of,
@@ -28,23 +25,8 @@ FILES = {**BASE_FILES, "requirements.txt": "requests==2.19.0\n"}
 
 
 async def _serve(emu: Emulator, tmp_path: Path, port: int, stall: bool) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SELFHEAL_", "GITHUB_"))}
-    env.update(env_for(emu, tmp_path / "ledger.db", SELFHEAL_WORKERS="1",
-                       SELFHEAL_JOB_LEASE_SECONDS="2", SELFHEAL_SHUTDOWN_GRACE_SECONDS="1",
-                       SELFHEAL_PLUGINS="selfheal_request_stall"))  # fmt: skip
-    if stall:
-        env["SELFHEAL_TEST_STALL_PR"] = "1"
-    plugins = ROOT / "tests" / "fixtures" / "appcore" / "plugins"
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(plugins), env.get("PYTHONPATH", "")])
-    log = open(tmp_path / f"server-{port}-{stall}.log", "ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "selfheal", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=log,
-    )  # fmt: skip
-    ready = await until(lambda: proc.poll() is not None or healthy(port), timeout=60,
-                        what="server start")  # fmt: skip
-    assert ready and proc.poll() is None, (tmp_path / f"server-{port}-{stall}.log").read_text()
-    return proc
+    extra = {"SELFHEAL_TEST_STALL_PR": "1"} if stall else {}
+    return await serve_process(emu, tmp_path, port, "selfheal_request_stall", **extra)
 
 
 async def test_kill_9_mid_request_then_restart_finishes_with_one_branch_pr_and_comment(

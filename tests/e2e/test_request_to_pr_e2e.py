@@ -7,15 +7,14 @@ from pathlib import Path
 
 import pygit2
 
-from selfheal import changes, registry
 from selfheal.coder.interface import BackendOptions, CoderResult, CodeTask, Outcome, RunControl
 from selfheal.coder.workspace import Workspace
 from selfheal.ledger import requests
 from tests.github_emulator import Emulator
 from tests.github_emulator.gitdata import open_repo, refs
-from tests.support.e2e import BASE_FILES, REPO, Server, completed_gate, until
+from tests.support.e2e import BASE_FILES, REPO, completed_gate, until
 from tests.support.forms import render_form
-from tests.support.requests_e2e import BOT, REQUEST, pr_of, state_labels
+from tests.support.requests_e2e import BOT, REQUEST, pr_of, request_server, state_labels
 from tests.support.samples import tokens
 
 FILES = {**BASE_FILES, "requirements.txt": "requests==2.19.0  # pinned for the demo\n"}
@@ -25,12 +24,8 @@ async def test_a_dependency_request_becomes_a_gated_ready_pr_then_merged(
     github_emulator: Emulator, tmp_path: Path
 ) -> None:
     emu = github_emulator
-    repo = emu.create_repo(REPO, FILES)
     alice = emu.person("alice", "write")
-    server = await Server.start(emu, tmp_path / "ledger.db")
-    try:
-        emu.install([repo])
-        await until(lambda: REQUEST in repo.labels, what="labels created")
+    async with request_server(emu, tmp_path, FILES) as (repo, server):
         body = render_form({"type": "dependency", "description": "Bump requests.",
                             "target_files": "requirements.txt", "priority": "8"})  # fmt: skip
         opened = await alice.open_issue(repo, "Bump requests", body, labels=[REQUEST])
@@ -70,8 +65,6 @@ async def test_a_dependency_request_becomes_a_gated_ready_pr_then_merged(
             "pr_ready",
             "merged",
         ]
-    finally:
-        await server.stop()
 
 
 class LeakyCoder:
@@ -97,15 +90,8 @@ async def test_a_coder_that_adds_a_secret_is_caught_by_the_gate_and_rolled_back(
     github_emulator: Emulator, tmp_path: Path
 ) -> None:
     emu = github_emulator
-    repo = emu.create_repo(REPO, FILES)
     alice = emu.person("alice", "write")
-    features = [make() for make in registry.FEATURES]
-    features = [f for f in features if f.name != "changes"]
-    features.append(changes.feature(backends={"rules": leaky}))
-    server = await Server.start(emu, tmp_path / "ledger.db", wiring=registry.compose(features))
-    try:
-        emu.install([repo])
-        await until(lambda: REQUEST in repo.labels, what="labels created")
+    async with request_server(emu, tmp_path, FILES, backends={"rules": leaky}) as (repo, server):
         body = render_form({"type": "fix-bug", "description": "Add the settings module.",
                             "target_files": "app/settings.py", "priority": "5"})  # fmt: skip
         opened = await alice.open_issue(repo, "Settings", body, labels=[REQUEST])
@@ -126,20 +112,14 @@ async def test_a_coder_that_adds_a_secret_is_caught_by_the_gate_and_rolled_back(
                                        if c.user.login == BOT and "the gate failed" in c.body],
                               what="rollback notice")  # fmt: skip
         assert notices
-    finally:
-        await server.stop()
 
 
 async def test_a_halt_stops_the_request_and_retry_resumes_it(
     github_emulator: Emulator, tmp_path: Path
 ) -> None:
     emu = github_emulator
-    repo = emu.create_repo(REPO, FILES)
     alice = emu.person("alice", "write")
-    server = await Server.start(emu, tmp_path / "ledger.db")
-    try:
-        emu.install([repo])
-        await until(lambda: REQUEST in repo.labels, what="labels created")
+    async with request_server(emu, tmp_path, FILES) as (repo, server):
         stop = await alice.open_issue(repo, "Stop", labels=["selfheal:halt"])
         await until(lambda: server.audit("halt.started"), what="halted")
         body = render_form({"type": "dependency", "description": "Bump requests.",
@@ -160,5 +140,3 @@ async def test_a_halt_stops_the_request_and_retry_resumes_it(
         await alice.comment(repo, number, "/selfheal retry")
         pr = await until(lambda: pr_of(repo, number), what="draft PR after the retry")
         assert pr.pull.head_ref.startswith(f"selfheal/{number}-")
-    finally:
-        await server.stop()

@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import os
 import socket
+import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Callable
@@ -24,6 +27,7 @@ from selfheal.runtime.server import WORKER, create_app
 from selfheal.runtime.worker import Worker
 from tests.github_emulator import Emulator, Person
 from tests.github_emulator.state import CheckRun, Repo
+from tests.support.paths import ROOT
 
 REPO = "acme/widgets"
 GATE = "selfheal/security-gate"
@@ -142,3 +146,26 @@ async def open_pr(person: Person, repo: Repo, branch: str, files: dict[str, str 
     sha = await person.push(repo, branch, files, f"change on {branch}")
     pr = await person.open_pr(repo, branch, f"PR from {branch}", **kwargs)
     return int(pr["number"]), sha
+
+
+async def serve_process(
+    emu: Emulator, tmp_path: Path, port: int, plugin: str, **extra: str
+) -> subprocess.Popen[bytes]:
+    """``selfheal serve`` as a real subprocess on ``port``, wired to the emulator, with one
+    worker, short leases, and the test plug-in ``plugin`` (tests/fixtures/appcore/plugins);
+    ``extra`` are further environment variables. Its log goes to a file in ``tmp_path``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SELFHEAL_", "GITHUB_"))}
+    env.update(env_for(emu, tmp_path / "ledger.db", SELFHEAL_WORKERS="1",
+                       SELFHEAL_JOB_LEASE_SECONDS="2", SELFHEAL_SHUTDOWN_GRACE_SECONDS="1",
+                       SELFHEAL_PLUGINS=plugin, **extra))  # fmt: skip
+    plugins = ROOT / "tests" / "fixtures" / "appcore" / "plugins"
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(plugins), env.get("PYTHONPATH", "")])
+    log_path = tmp_path / f"server-{port}-{time.monotonic_ns()}.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "selfheal", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=log_path.open("wb"),
+    )  # fmt: skip
+    ready = await until(lambda: proc.poll() is not None or healthy(port), timeout=60,
+                        what="server start")  # fmt: skip
+    assert ready and proc.poll() is None, log_path.read_text()
+    return proc
