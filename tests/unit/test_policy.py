@@ -8,6 +8,7 @@ from selfheal.model.codeowners import compile_pattern
 from selfheal.model.policy import (
     Level,
     PolicyError,
+    combine,
     decode_policy,
     lint_policy,
     load_effective_policy,
@@ -335,3 +336,18 @@ def test_the_strictest_line_below_a_directory_counts_layers_and_spellings() -> N
     assert (
         folded is not None and folded.level is Level.PROTECTED and "case-insensitive" in folded.note
     )
+
+
+def test_guardians_lines_name_people_to_mention_and_combine_with_the_floor() -> None:
+    text = "guardians @sec-team @acme/oncall\n/app/ review @alice\nguardians @sec-team @bob\n"
+    policy = parse_policy(text, ".github/selfheal.policy")
+    assert policy.guardians == ("@sec-team", "@acme/oncall", "@bob")
+    assert [r.pattern for r in policy.rules] == ["/app/"]
+    floor = parse_policy("guardians @root\n.env protected\n", "defaults")
+    both = combine(floor, policy)
+    assert both.guardians == ("@root", "@sec-team", "@acme/oncall", "@bob")
+    # a file named "guardians" still takes a level; e-mail guardians cannot be mentioned
+    assert parse_policy("guardians protected\n", "p").level_of("guardians").label == "protected"
+    with pytest.raises(PolicyError, match="bad guardian"):
+        parse_policy("guardians @ok bob@example.com\n", "p")
+    assert [p.message for p in lint_policy("guardians @x\n", "p")] == []

@@ -62,7 +62,9 @@ def _lint(text: str, source: str, floor: Policy | None = None) -> int:
         print(problem)
     errors = sum(1 for p in problems if p.severity == "error")
     if not errors:
-        print(f"{source}: ok ({len(parse_policy(text, source).rules)} rules)", file=sys.stderr)
+        parsed = parse_policy(text, source)
+        guardians = f"; guardians {' '.join(parsed.guardians)}" if parsed.guardians else ""
+        print(f"{source}: ok ({len(parsed.rules)} rules{guardians})", file=sys.stderr)
     return errors
 
 

@@ -7,7 +7,8 @@ directory", ``*`` and ``?`` never cross ``/``, ``**`` does, a trailing ``/*`` ma
 children only, ``!`` negation and ``[ ]`` ranges are errors). ``\\`` escapes the next
 character (``\\#`` for a literal hash, ``\\ `` for a space). The LAST matching line wins.
 LEVEL is ``protected`` | ``review`` | ``open``. ``#`` at the start of a line or after
-whitespace starts a comment.
+whitespace starts a comment. A line ``guardians @user @org/team ...`` names the people the bot
+mentions on a blocked request (a path named ``guardians`` still takes a level as usual).
 
 Combination (see docs/policy.md): the defaults in ``policies/default.policy`` are a FLOOR.
 For a path, the repository file's last matching line applies unless the defaults give the
@@ -118,6 +119,8 @@ class Policy:
     # Folded matchers (see :func:`with_aliases`): the shipped defaults also protect the names
     # a case-insensitive checkout treats as the same file (``.ENV``, ``KEY.PEM``, ``.env.``).
     aliases: tuple[PathPattern, ...] = ()
+    # ``guardians`` lines: mentioned on blocked requests (the floor's first, then the file's)
+    guardians: tuple[str, ...] = ()
 
     def _own_match(self, path: str, parts: list[str]) -> Rule | None:
         for rule in reversed(self.rules):
@@ -206,12 +209,42 @@ def _owner_ok(token: str) -> bool:
     return bool(EMAIL_RE.fullmatch(token))
 
 
-def _parse_line(text: str, source: str, lineno: int) -> Rule | PolicyProblem | None:
+GUARDIANS = "guardians"
+
+
+@dataclass(frozen=True, slots=True)
+class GuardianLine:
+    names: tuple[str, ...]
+
+
+def _guardians(rest: list[str], source: str, lineno: int) -> GuardianLine | PolicyProblem | None:
+    """``guardians @a @org/t``: None when the line is a path rule for a file named so."""
+    if not rest or not rest[0].startswith("@"):
+        return None
+    for name in rest:
+        if not (USER_RE.fullmatch(name) or TEAM_RE.fullmatch(name)):
+            return PolicyProblem(
+                source,
+                lineno,
+                f"bad guardian {name!r}: expected @user or "
+                "@org/team (guardians are mentioned, so no e-mail addresses)",
+            )
+    return GuardianLine(tuple(rest))
+
+
+def _parse_line(text: str, source: str, lineno: int) -> Rule | GuardianLine | PolicyProblem | None:
     tokens = list(split_line(text))
     if not tokens:
         return None
     raw, rest = tokens[0], tokens[1:]
+    if raw == GUARDIANS:
+        guardians = _guardians(rest, source, lineno)
+        if guardians is not None:
+            return guardians
+    return _parse_rule(raw, rest, source, lineno)
 
+
+def _parse_rule(raw: str, rest: list[str], source: str, lineno: int) -> Rule | PolicyProblem:
     def problem(message: str) -> PolicyProblem:
         return PolicyProblem(source, lineno, message)
 
@@ -286,7 +319,7 @@ def lint_policy(text: str, source: str, *, floor: Policy | None = None) -> list[
         if isinstance(parsed, PolicyProblem):
             problems.append(parsed)
             continue
-        if parsed is None:
+        if parsed is None or isinstance(parsed, GuardianLine):
             continue
         if parsed.pattern in seen:
             problems.append(
@@ -309,13 +342,16 @@ def parse_policy(text: str, source: str) -> Policy:
     """Parse a policy file; the first malformed line raises :class:`PolicyError`."""
     _check_size(text, source)
     rules: list[Rule] = []
+    guardians: list[str] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         parsed = _parse_line(line, source, lineno)
         if isinstance(parsed, PolicyProblem):
             raise PolicyError(parsed.message, source, lineno)
-        if parsed is not None:
+        if isinstance(parsed, GuardianLine):
+            guardians += [g for g in parsed.names if g not in guardians]
+        elif parsed is not None:
             rules.append(parsed)
-    return Policy(tuple(rules))
+    return Policy(tuple(rules), guardians=tuple(guardians))
 
 
 def load_default_policy_text() -> tuple[str, str]:
@@ -326,7 +362,8 @@ def load_default_policy_text() -> tuple[str, str]:
 
 def with_aliases(policy: Policy) -> Policy:
     """``policy`` that also matches folded paths (see :attr:`Policy.aliases`), stricter only."""
-    return Policy(policy.rules, policy.floor, tuple(fold_pattern(r.matcher) for r in policy.rules))
+    folded = tuple(fold_pattern(r.matcher) for r in policy.rules)
+    return Policy(policy.rules, policy.floor, folded, policy.guardians)
 
 
 def load_default_policy() -> Policy:
@@ -340,7 +377,8 @@ def combine(defaults: Policy, repo: Policy | None) -> Policy:
     defaults, they also match the spellings a case-insensitive checkout folds together."""
     if repo is None:
         return defaults
-    return with_aliases(Policy(repo.rules, floor=defaults))
+    guardians = defaults.guardians + tuple(g for g in repo.guardians if g not in defaults.guardians)
+    return with_aliases(Policy(repo.rules, floor=defaults, guardians=guardians))
 
 
 def load_effective_policy(
