@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from gidgethub import routing
 
-from selfheal import changes, commands, gate, halt, install
+from selfheal import changes, commands, gate, halt, install, notify
 from selfheal.ledger.jobs import DeadLetterHook
 from selfheal.runtime.context import Feature, JobHandler, Wiring
 
@@ -26,6 +26,7 @@ FEATURES: tuple[Callable[[], Feature], ...] = (
     install.feature,
     lambda: commands.feature(extra=changes.COMMANDS),
     changes.feature,
+    notify.feature,
 )
 
 

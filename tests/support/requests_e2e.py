@@ -45,9 +45,11 @@ async def request_server(
     files: Mapping[str, str],
     *,
     backends: Mapping[str, BackendFactory] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> AsyncIterator[tuple[Repo, Server]]:
     """The repository ``files`` on the emulator, the real server (its changes feature coding
-    with ``backends`` when given), the App installed and its labels created."""
+    with ``backends`` when given, ``env`` its extra settings), the App installed and its
+    labels created."""
     repo = emu.create_repo(REPO, dict(files))
     wiring = None
     if backends is not None:
@@ -55,7 +57,7 @@ async def request_server(
         features = [f for f in features if f.name != "changes"]
         features.append(changes.feature(backends=backends))
         wiring = registry.compose(features)
-    server = await Server.start(emu, tmp_path / "ledger.db", wiring=wiring)
+    server = await Server.start(emu, tmp_path / "ledger.db", wiring=wiring, **(env or {}))
     try:
         emu.install([repo])
         await until(lambda: REQUEST in repo.labels, what="labels created")

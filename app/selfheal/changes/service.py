@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from selfheal import notify
 from selfheal.changes import machine
 from selfheal.changes.authorisation import Actor, decide_request
 from selfheal.changes.intake import IntakeError, ParsedRequest, parse_request, quote_untrusted
@@ -33,6 +34,7 @@ from selfheal.github.repo import permission_of, read_text, repo_config, split
 from selfheal.halt import is_halted
 from selfheal.ledger import effects, jobs, requests
 from selfheal.model.labels import APPROVED_LABEL, REQUEST_LABEL, STATE_PREFIX, state_label
+from selfheal.model.notifications import Notification
 from selfheal.model.policy import (
     REPO_POLICY_PATH,
     Level,
@@ -44,6 +46,11 @@ from selfheal.model.repo_config import ConfigError
 from selfheal.runtime.context import JobContext
 
 JOB_KIND = "request"
+NOTIFIED = {
+    machine.State.BLOCKED: "request.blocked",
+    machine.State.ROLLED_BACK: "request.rolled_back",
+    machine.State.BUDGET_EXCEEDED: "request.budget_exceeded",
+}
 STALE_RETRIES = 3
 STATUS = marker("status")
 BOT_ACTOR = "selfheal"
@@ -107,6 +114,7 @@ class RequestRun:
         self.plan: list[tuple[str, str]] = []
         self.backends: Mapping[str, BackendFactory] = backend_registry()
         self.branch_template = DEFAULT_BRANCH_TEMPLATE
+        self.guardians: tuple[str, ...] = ()  # the policy's, mentioned on a blocked request
 
     async def actor(self, login: str) -> Actor:
         is_app = login.lower() == (await self.ctx.bot_login()).lower()
@@ -172,6 +180,7 @@ class RequestRun:
             return machine.Reviewed(machine.Verdict.INVALID, f"the policy does not parse: {policy}")
         plan = plan_levels(policy, request.targets)
         self.plan = [(path, level.label) for path, level in plan]
+        self.guardians = policy.guardians
         verdict, reason = verdict_of(plan)
         return machine.Reviewed(verdict, reason)
 
@@ -285,10 +294,27 @@ class RequestRun:
             current = pending.pop(0)
             request, step = await self._step(request, current)
             for action in step.actions:
+                if isinstance(action, machine.Comment) and step.state is machine.State.BLOCKED:
+                    action = machine.Comment(action.text + self.guardian_note())
                 follow = await self.carry_out(request, action)
                 if follow is not None:
                     pending.append(follow)
+            if step.state is not step.previous and step.state in NOTIFIED:
+                await self.notify(request, step)
         return request
+
+    def guardian_note(self) -> str:
+        return (
+            f"\n\ncc {' '.join(self.guardians)} (the policy's guardians)" if self.guardians else ""
+        )
+
+    async def notify(self, request: requests.Request, step: machine.Transition) -> None:
+        """Tell the operator's notification URLs (the reason is the bot's own words)."""
+        event = NOTIFIED[step.state]
+        url = str(self.issue.get("html_url") or "")
+        details = {"request": request.id, "issue": self.number, "state": step.state.value,
+                   "guardians": list(self.guardians)}  # fmt: skip
+        await notify.emit(self.ctx, Notification(event, self.repo, step.reason, url, details))
 
 
 async def open_run(ctx: JobContext, gh: GitHubAPI, repo: str, number: int) -> RequestRun:

@@ -15,9 +15,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from selfheal.github.auth import AuthError, load_private_key
 from selfheal.github.client import DEFAULT_API_URL
+from selfheal.model.notifications import Target, TargetError, parse_targets
 from selfheal.scanner.semgrep_engine import ENGINE_VARIABLE, ENGINES
 
 MAX_KEY_BYTES = 64 * 1024  # an RSA-4096 PEM is about 3.3 KiB
@@ -78,10 +80,15 @@ class Settings:
     semgrep_engine: str | None = None  # SELFHEAL_SEMGREP_ENGINE (None: the scanner's default)
     max_open_prs: int = 3  # SELFHEAL_MAX_OPEN_PRS: the bot's open PRs per repository
     max_new_prs_per_hour: int = 5  # SELFHEAL_MAX_NEW_PRS_PER_HOUR, per repository
+    notify_targets: tuple[Target, ...] = ()  # SELFHEAL_NOTIFY_URLS
+    notify_secret: Secret | None = None  # SELFHEAL_NOTIFY_SECRET
 
     def secret_values(self) -> tuple[str, ...]:
-        """The configured secret values, for the log redaction filter."""
-        return (self.private_key.get(), self.webhook_secret.get())
+        """The configured secret values, for the log redaction filter (the notification
+        URLs too: a webhook URL often carries a token in its path)."""
+        extra = (self.notify_secret.get(),) if self.notify_secret is not None else ()
+        urls = tuple(t.url for t in self.notify_targets)
+        return (self.private_key.get(), self.webhook_secret.get(), *extra, *urls)
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
@@ -199,7 +206,24 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         semgrep_engine=engine,
         max_open_prs=_int(env, "SELFHEAL_MAX_OPEN_PRS", 3, 0),
         max_new_prs_per_hour=_int(env, "SELFHEAL_MAX_NEW_PRS_PER_HOUR", 5, 0),
+        **_notify(env),
     )
+
+
+def _notify(env: Mapping[str, str]) -> dict[str, Any]:
+    """SELFHEAL_NOTIFY_URLS and SELFHEAL_NOTIFY_SECRET: both or neither."""
+    raw = env.get("SELFHEAL_NOTIFY_URLS", "")
+    try:
+        targets = parse_targets(raw)
+    except TargetError as exc:
+        raise SettingsError(f"SELFHEAL_NOTIFY_URLS: {exc}") from None
+    secret = env.get("SELFHEAL_NOTIFY_SECRET", "")
+    if targets and len(secret) < MIN_SECRET_LENGTH:
+        raise SettingsError(
+            "SELFHEAL_NOTIFY_URLS is set, so SELFHEAL_NOTIFY_SECRET must be too (at least "
+            f"{MIN_SECRET_LENGTH} characters): every notification is signed with it"
+        )
+    return {"notify_targets": targets, "notify_secret": Secret(secret) if secret else None}
 
 
 def db_path_from(env: Mapping[str, str]) -> Path:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from selfheal import notify
 from selfheal.gate.output import CheckOutput, error_output, gate_output, halted_output
 from selfheal.gate.ruleset import rules_for
 from selfheal.git.clones import branch_refspec, fetch
@@ -27,8 +28,9 @@ from selfheal.github.protocol import GitHubAPI
 from selfheal.github.repo import is_bot_pr, repo_config, split
 from selfheal.halt import is_halted
 from selfheal.ledger import effects, gates, jobs
-from selfheal.model.findings import Verdict
+from selfheal.model.findings import Severity, Verdict
 from selfheal.model.labels import HALT_LABEL
+from selfheal.model.notifications import Notification
 from selfheal.model.policy import Policy, PolicyError
 from selfheal.model.repo_config import ConfigError, GateConfig, RepoConfig
 from selfheal.reviewer.gitchanges import changeset_from_git
@@ -289,4 +291,20 @@ async def run_gate(job: jobs.Job, ctx: JobContext) -> GateOutcome | None:
         ctx.log.warning("gate failed closed: %s", type(exc).__name__)
         output = error_output(mask(f"{type(exc).__name__}: {exc}"))
     await finish(ctx, gh, run, output, verdict, remote)
+    await _notify_critical(ctx, repo, pr, verdict)
     return GateOutcome(repo, run.pr_number or 0, run.head_sha, output.conclusion, output.title)
+
+
+async def _notify_critical(
+    ctx: JobContext, repo: str, pr: dict[str, Any], verdict: Verdict | None
+) -> None:
+    """A critical finding on a PR is notified (rule ids and paths, never the matched text)."""
+    critical = [f for f in (verdict.findings if verdict else ()) if f.severity is Severity.CRITICAL]
+    if not critical:
+        return
+    places = sorted({f"{f.rule_id} in {f.path}" for f in critical})
+    note = Notification(
+        "finding.critical", repo, f"{len(critical)} critical finding(s) on PR #{pr['number']}",
+        str(pr.get("html_url") or ""), {"pr": pr["number"], "findings": places[:20]},
+    )  # fmt: skip
+    await notify.emit(ctx, note)

@@ -17,9 +17,11 @@ import gidgethub
 from gidgethub import routing
 from gidgethub.sansio import Event
 
+from selfheal import notify
 from selfheal.github.protocol import GitHubAPI
 from selfheal.github.repo import can_write, split
 from selfheal.halt.state import Labels, cached_issues, halt_labels, search_halting, transition
+from selfheal.model.notifications import Notification
 from selfheal.runtime.context import JobContext
 
 ACTIONS = ("opened", "labeled", "unlabeled", "closed", "reopened", "deleted", "transferred")
@@ -106,9 +108,19 @@ async def on_issue(event: Event, ctx: JobContext, listeners: Sequence[HaltListen
         rerun = await _tell(listeners, ctx, gh, repo, f"halt:{event.delivery_id}", False)
         await ctx.audit(sender, "halt.started", {**details, "stopped_jobs": stopped,
                                                  "gates_rerun": rerun})  # fmt: skip
+        await _notify(ctx, "halt.started", repo, f"@{sender} halted selfheal with {label}", issue)
     elif before and not after:
         rerun = await _tell(listeners, ctx, gh, repo, f"resume:{event.delivery_id}", True)
         await ctx.audit(sender, "halt.resumed", {**details, "gates_rerun": rerun})
+        await _notify(ctx, "halt.resumed", repo, f"@{sender} resumed selfheal ({label} off)", issue)
+
+
+async def _notify(
+    ctx: JobContext, event: str, repo: str, summary: str, issue: dict[str, Any]
+) -> None:
+    note = Notification(event, repo, f"{summary} on #{issue['number']}",
+                        str(issue.get("html_url") or ""))  # fmt: skip
+    await notify.emit(ctx, note)
 
 
 async def _tell(

@@ -508,3 +508,36 @@ def from_row(cls: type[D], row: sqlite3.Row, **decoded: Any) -> D:
     """The dataclass ``cls`` from the row's columns of the same names; ``decoded`` gives the
     fields that are not stored as they are (JSON text, a column under another name)."""
     return cls(**({f.name: row[f.name] for f in fields(cls)} | decoded))
+
+
+MIGRATIONS += (
+    (
+        10,
+        "the notification outbox and its delivery attempts",
+        (
+            """CREATE TABLE notifications (
+                id TEXT PRIMARY KEY,
+                event TEXT NOT NULL,
+                repository TEXT NOT NULL,
+                target_key TEXT NOT NULL,
+                target_shown TEXT NOT NULL,
+                body BLOB NOT NULL,
+                status TEXT NOT NULL,
+                attempts INTEGER NOT NULL,
+                last_error TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL
+            )""",
+            "CREATE INDEX notifications_repository ON notifications(repository, created_at)",
+            """CREATE TABLE notification_attempts (
+                id INTEGER PRIMARY KEY,
+                notification_id TEXT NOT NULL REFERENCES notifications(id),
+                at REAL NOT NULL,
+                status_code INTEGER,
+                error TEXT NOT NULL,
+                seconds REAL NOT NULL
+            )""",
+            "CREATE INDEX notification_attempts_of ON notification_attempts(notification_id, id)",
+        ),
+    ),
+)

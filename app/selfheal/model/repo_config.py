@@ -84,6 +84,12 @@ class RequestsConfig:
 
 
 @dataclass(frozen=True)
+class NotificationsConfig:
+    # the events this repository wants notified (None: all); where they go is the operator's
+    events: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
 class RepoConfig:
     version: int = 1
     halt_label: str = HALT_LABEL
@@ -92,6 +98,7 @@ class RepoConfig:
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     labels: LabelsConfig = field(default_factory=LabelsConfig)
     requests: RequestsConfig = field(default_factory=RequestsConfig)
+    notifications: NotificationsConfig = field(default_factory=NotificationsConfig)
     warnings: tuple[str, ...] = ()
     source: str = DEFAULT_PATH
 
@@ -243,6 +250,7 @@ def _optional_int(value: Any) -> int | None:
 def _build(data: Mapping[str, Any], warnings: tuple[str, ...], source: str) -> RepoConfig:
     gate, scan, budget = _section(data, "gate"), _section(data, "scan"), _section(data, "budget")
     labels, requests = _section(data, "labels"), _section(data, "requests")
+    notes = _section(data, "notifications")
     defaults = RepoConfig()
     return RepoConfig(
         version=int(data.get("version", 1)),
@@ -267,6 +275,9 @@ def _build(data: Mapping[str, Any], warnings: tuple[str, ...], source: str) -> R
             branch_template=str(requests.get("branch_template", "selfheal/{issue}-{slug}")),
             max_open_prs=_optional_int(requests.get("max_open_prs")),
             max_new_prs_per_hour=_optional_int(requests.get("max_new_prs_per_hour")),
+        ),
+        notifications=NotificationsConfig(
+            events=tuple(str(e) for e in notes["events"]) if "events" in notes else None
         ),
         warnings=warnings,
         source=source,

@@ -208,6 +208,8 @@ def worker_config(settings: Settings, *, start_worker: bool = True) -> WorkerCon
         semgrep_engine=settings.semgrep_engine,
         max_open_prs=settings.max_open_prs,
         max_new_prs_per_hour=settings.max_new_prs_per_hour,
+        notify_targets=settings.notify_targets,
+        notify_secret=settings.notify_secret,
     )
 
 

@@ -32,8 +32,10 @@ import gidgethub
 from gidgethub.sansio import Event
 
 from selfheal.config.metrics import AppMetrics
+from selfheal.config.settings import Secret
 from selfheal.github.client import GitHubGaveUp
 from selfheal.ledger import Ledger, deliveries, installations, jobs
+from selfheal.model.notifications import Target
 from selfheal.runtime.context import (
     MALFORMED_PAYLOAD,
     Dispatch,
@@ -71,6 +73,9 @@ class WorkerConfig:
     # the operator's limits on the bot's PRs per repository (repositories may only lower them)
     max_open_prs: int = 3
     max_new_prs_per_hour: int = 5
+    # where notifications go and the secret that signs them (operator settings)
+    notify_targets: tuple[Target, ...] = ()
+    notify_secret: Secret | None = None
 
 
 def _gone(exc: Exception) -> bool:
