@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from gidgethub import routing
 
-from selfheal import changes, commands, gate, halt, install, notify
+from selfheal import changes, commands, dashboard, gate, halt, install, notify
 from selfheal.ledger.jobs import DeadLetterHook
 from selfheal.runtime.context import Feature, JobHandler, Wiring
 
@@ -27,6 +27,7 @@ FEATURES: tuple[Callable[[], Feature], ...] = (
     lambda: commands.feature(extra=changes.COMMANDS),
     changes.feature,
     notify.feature,
+    lambda: dashboard.feature(commands=changes.COMMANDS),
 )
 
 

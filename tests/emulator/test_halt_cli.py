@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from selfheal.cli import main
-from selfheal.halt.ops import DASHBOARD_MARKER
+from selfheal.model.markers import DASHBOARD_MARKER
 from tests.github_emulator import Emulator
 from tests.support.e2e import BASE_FILES, REPO, Server, until
 

@@ -193,6 +193,7 @@ class Issue:
     reactions: list[Reaction] = field(default_factory=list)
     pull: PullRequest | None = None
     pr_id: int = 0  # the pull request object's own id (PRs have two ids on GitHub)
+    pinned: bool = False  # pinIssue (GraphQL); GitHub pins at most three issues a repository
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from selfheal.commands.builtin import BUILTIN
-from selfheal.commands.events import make_router
+from selfheal.commands.events import make_router, refusal_for
 from selfheal.commands.parse import Command, parse_command
 from selfheal.commands.registry import CommandCall, CommandSpec, Tier, by_name, help_text
 from selfheal.runtime.context import Feature
@@ -24,6 +24,7 @@ __all__ = [
     "feature",
     "help_text",
     "parse_command",
+    "refusal_for",
 ]
 
 

@@ -66,7 +66,7 @@ async def on_comment(event: Event, ctx: JobContext, commands: Mapping[str, Comma
         unknown = f"`/selfheal {command.name}` is not a command." if command.name else ""
         reply = f"{unknown}\n\n{help_text(commands)}".strip()
         action = "command.unknown"
-    elif (why := await _refusal(spec, call)) is not None:
+    elif (why := await refusal_for(spec, call)) is not None:
         reply = f"@{login} `/selfheal {spec.name}` was not carried out: {why}."
         action, details["reason"] = "command.refused", why
     else:
@@ -78,7 +78,8 @@ async def on_comment(event: Event, ctx: JobContext, commands: Mapping[str, Comma
     await ctx.ledger.awrite(lambda c: effects.record_effect(c, key, KIND, comment_id))
 
 
-async def _refusal(spec: CommandSpec, call: CommandCall) -> str | None:
+async def refusal_for(spec: CommandSpec, call: CommandCall) -> str | None:
+    """Why ``call`` may not use ``spec`` (None: it may), from its tier and the facts."""
     requester, owner = await spec.facts(call) if spec.facts is not None else (False, False)
     return refusal(spec.tier, call.role, requester=requester, owner=owner)
 

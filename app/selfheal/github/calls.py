@@ -338,6 +338,7 @@ GRAPHQL: Mapping[str, str] = MappingProxyType(
             "mutation($id: ID!) { markPullRequestReadyForReview(input: {pullRequestId: $id})"
             " { pullRequest { number isDraft } } }"
         ),
+        "issues.pin": "mutation($id: ID!) { pinIssue(input: {issueId: $id}) { issue { number } } }",
         "pulls.convert_to_draft": (
             "mutation($id: ID!) { convertPullRequestToDraft(input: {pullRequestId: $id})"
             " { pullRequest { number isDraft } } }"

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from selfheal.halt.events import HaltListener, make_router
 from selfheal.halt.ops import halt_repo, installation_repos, resume_repo
-from selfheal.halt.state import halt_label, is_halted
+from selfheal.halt.state import halt_label, halted_by, is_halted
 from selfheal.runtime.context import Feature
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "feature",
     "halt_label",
     "halt_repo",
+    "halted_by",
     "installation_repos",
     "is_halted",
     "resume_repo",

@@ -13,37 +13,10 @@ from collections.abc import AsyncIterator
 import gidgethub
 
 from selfheal.github.auth import AppAuth
+from selfheal.github.dashboard_issue import ensure_dashboard, find_dashboard
 from selfheal.github.protocol import GitHubAPI
 from selfheal.github.repo import split
 from selfheal.halt.state import halt_label, search_halting
-
-DASHBOARD_MARKER = "<!-- selfheal:dashboard -->"
-DASHBOARD_TITLE = "selfheal dashboard"
-DASHBOARD_BODY = (
-    f"{DASHBOARD_MARKER}\n"
-    "This issue is selfheal's dashboard for the repository. While any open issue carries the "
-    "lock label, selfheal starts nothing, stops what runs and fails the gate on its own pull "
-    "requests. `selfheal halt` / `selfheal resume` add and remove the label here."
-)
-
-
-async def find_dashboard(gh: GitHubAPI, repo: str) -> int | None:
-    owner, name = split(repo)
-    async for issue in gh.paginate("issues.list_for_repo", owner=owner, repo=name, state="open"):
-        if "pull_request" not in issue and DASHBOARD_MARKER in str(issue.get("body") or ""):
-            return int(issue["number"])
-    return None
-
-
-async def ensure_dashboard(gh: GitHubAPI, repo: str) -> int:
-    """The dashboard issue's number, creating the issue when there is none."""
-    found = await find_dashboard(gh, repo)
-    if found is not None:
-        return found
-    owner, name = split(repo)
-    created = await gh.call("issues.create", owner=owner, repo=name,
-                            data={"title": DASHBOARD_TITLE, "body": DASHBOARD_BODY})  # fmt: skip
-    return int(created["number"])
 
 
 async def halt_repo(gh: GitHubAPI, repo: str, reason: str | None = None) -> tuple[int, str]:

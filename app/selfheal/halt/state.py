@@ -174,3 +174,8 @@ async def is_halted(
     gh = gh if gh is not None else await ctx.github()
     labels = (label,) if label is not None else await halt_labels(ctx, gh, repo)
     return bool(await halting_issues(ctx, gh, repo, labels))
+
+
+async def halted_by(ctx: JobContext, gh: GitHubAPI, repo: str) -> set[int]:
+    """The open issues whose lock label halts ``repo`` now (empty: it is not halted)."""
+    return await halting_issues(ctx, gh, repo, await halt_labels(ctx, gh, repo))

@@ -66,6 +66,12 @@ class ScanConfig:
 @dataclass(frozen=True)
 class BudgetConfig:
     per_request_usd: float = 5.0
+    monthly_cap_usd: float | None = None  # shown on the dashboard against this month's spend
+
+
+@dataclass(frozen=True)
+class DashboardConfig:
+    enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,7 @@ class RepoConfig:
     labels: LabelsConfig = field(default_factory=LabelsConfig)
     requests: RequestsConfig = field(default_factory=RequestsConfig)
     notifications: NotificationsConfig = field(default_factory=NotificationsConfig)
+    dashboard: DashboardConfig = field(default_factory=DashboardConfig)
     warnings: tuple[str, ...] = ()
     source: str = DEFAULT_PATH
 
@@ -247,6 +254,10 @@ def _optional_int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
 def _build(data: Mapping[str, Any], warnings: tuple[str, ...], source: str) -> RepoConfig:
     gate, scan, budget = _section(data, "gate"), _section(data, "scan"), _section(data, "budget")
     labels, requests = _section(data, "labels"), _section(data, "requests")
@@ -266,7 +277,11 @@ def _build(data: Mapping[str, Any], warnings: tuple[str, ...], source: str) -> R
             max_file_size_kb=int(scan.get("max_file_size_kb", 1024)),
             fail_on=Severity.parse(str(scan.get("fail_on", "high"))),
         ),
-        budget=BudgetConfig(per_request_usd=float(budget.get("per_request_usd", 5.0))),
+        budget=BudgetConfig(
+            per_request_usd=float(budget.get("per_request_usd", 5.0)),
+            monthly_cap_usd=_optional_float(budget.get("monthly_cap_usd")),
+        ),
+        dashboard=DashboardConfig(enabled=bool(_section(data, "dashboard").get("enabled", True))),
         labels=LabelsConfig(prefix=str(labels.get("prefix", "selfheal:"))),
         requests=RequestsConfig(
             coder=str(requests.get("coder", "rules")),
