@@ -329,7 +329,14 @@ async def _drive_request(ctx: JobContext, p: dict[str, Any], event: machine.Even
     if request is None:
         return
     ctx.installation_id = p.get("installation_id")
-    await drive_request(ctx, request, event)
+    try:
+        await drive_request(ctx, request, event)
+    except machine.InvalidTransition as exc:
+        # The request moved on meanwhile (halted, cancelled, closed): the late result is
+        # recorded in the audit log and otherwise dropped, never retried.
+        await ctx.audit("selfheal", "request.event_ignored",
+                        {"request": request.id, "event": exc.kind, "state": exc.state.value,
+                         "reason": exc.reason}, request=request.issue_number)  # fmt: skip
 
 
 def code_job(backends: Mapping[str, BackendFactory]) -> JobHandler:
