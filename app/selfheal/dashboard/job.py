@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -145,9 +146,17 @@ async def pin(gh: GitHubAPI, issue: Mapping[str, Any]) -> bool:
 def refresh_job(
     sections: Sequence[Section] = (),
 ) -> Callable[[jobs.Job, JobContext], Awaitable[None]]:
+    # Two rebuilds of one repository must not overlap: both would find no dashboard yet and
+    # each create one. The worker runs jobs concurrently, so they queue on a lock here.
+    locks: dict[str, asyncio.Lock] = {}
+
     async def refresh(job: jobs.Job, ctx: JobContext) -> None:
         """Rebuild the dashboard issue's body from the current state."""
         repo = str(job.payload["repository"])
+        async with locks.setdefault(repo.lower(), asyncio.Lock()):
+            await _refresh(job, ctx, repo)
+
+    async def _refresh(job: jobs.Job, ctx: JobContext, repo: str) -> None:
         ctx.installation_id = job.payload.get("installation_id")
         gh = await ctx.github()
         config = await repo_config(gh, repo, ctx.caches.config_text)
