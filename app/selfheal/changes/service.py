@@ -86,7 +86,17 @@ def status_body(request: requests.Request, state: str, note: str, plan: list[Any
     if plan:
         lines += ["", "| target | policy |", "|---|---|"]
         lines += [f"| `{path}` | {level} |" for path, level in plan]
+    revert = request.data.get("revert") or {}
+    if revert.get("pr"):
+        lines += ["", f"Revert: #{revert['pr']} ({revert.get('state', 'open')}), asked for by "
+                  f"@{revert.get('by', '?')}"]  # fmt: skip
     return "\n".join(lines)
+
+
+def accepted_text(parsed: ParsedRequest) -> dict[str, str]:
+    """What the request's coder reads, kept in the request's data as a writer last left it:
+    an edit by anyone else does not change it (pure)."""
+    return {"title": parsed.title, "description": parsed.description}
 
 
 async def _policy(gh: GitHubAPI, repo: str, sha: str) -> Policy | PolicyError:
@@ -125,11 +135,16 @@ class RequestRun:
         await self.ctx.ledger.awrite(lambda c: effects.record_effect(c, key, "refusal", None))
 
     async def context(self, request: requests.Request) -> machine.Context:
+        # as the ledger has it now: an action of this run may have changed it (ClearApproval)
+        fresh = await self.ctx.ledger.aread(lambda c: requests.get(c, request.id)) or request
+        revert = fresh.data.get("revert") or {}
         return machine.Context(
             halted=await is_halted(self.ctx, self.repo, gh=self.gh),
-            approved=bool(request.data.get("approved_by")),
-            spent_usd=request.cost_usd,
-            budget_usd=request.budget_usd,
+            approved=bool(fresh.data.get("approved_by")),
+            spent_usd=fresh.cost_usd,
+            budget_usd=fresh.budget_usd,
+            revert_pr=int(revert.get("pr") or 0),
+            revert_state=str(revert.get("state") or ""),
         )
 
     async def review(self, request: requests.Request) -> machine.Event:
@@ -191,6 +206,10 @@ class RequestRun:
             await coding.mark_ready(self, request)
         elif isinstance(action, machine.Rollback):
             await coding.roll_back(self, request, action.delete_branch)
+        elif isinstance(action, machine.OpenRevertPR):
+            from selfheal.changes import revert
+
+            await revert.open_revert_pr(self, request, action.by)
         return None
 
     async def set_state_label(self, state: machine.State) -> None:
