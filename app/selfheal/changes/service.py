@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import gidgethub
+
 from selfheal.changes import machine
 from selfheal.changes.authorisation import Actor, decide_request
 from selfheal.changes.intake import IntakeError, ParsedRequest, parse_request, quote_untrusted
@@ -183,6 +185,8 @@ class RequestRun:
             await self.comment(action.text)
         elif isinstance(action, machine.SetApprovedLabel):
             await self.add_label(APPROVED_LABEL)
+        elif isinstance(action, machine.ClearApproval):
+            await self.clear_approval(request)
         else:
             return False
         return True
@@ -229,6 +233,20 @@ class RequestRun:
         owner, name = split(self.repo)
         await self.gh.call("issues.create_comment", owner=owner, repo=name,
                            issue_number=self.number, data={"body": text})  # fmt: skip
+
+    async def clear_approval(self, request: requests.Request) -> None:
+        """Forget the approver and take ``selfheal:approved`` off (gone already: fine)."""
+        fresh = await self.ctx.ledger.aread(lambda c: requests.get(c, request.id)) or request
+        data = {k: v for k, v in fresh.data.items() if k != "approved_by"}
+        await self.ctx.ledger.awrite(lambda c: requests.update(c, request.id, data=data))
+        owner, name = split(self.repo)
+        try:
+            await self.gh.call("issues.remove_label", owner=owner, repo=name,
+                               issue_number=self.number, name=APPROVED_LABEL)  # fmt: skip
+        except gidgethub.BadRequest as exc:
+            if exc.status_code != 404:
+                raise
+        self.labels = [n for n in self.labels if n.lower() != APPROVED_LABEL]
 
     async def add_label(self, label: str) -> None:
         owner, name = split(self.repo)
@@ -326,15 +344,19 @@ async def run_request(job: jobs.Job, ctx: JobContext) -> None:
     run = RequestRun(ctx, gh, repo, issue)
     if issue.get("state") != "open" or not _has_request_label(run.labels):
         return
+    existing = await ctx.ledger.aread(lambda c: requests.find_by_issue(c, repo, number))
+    if existing is not None:  # who filed it was checked at intake; now: edits, re-labels
+        from selfheal.changes import edits
+
+        await edits.on_known_request(run, existing, str(p.get("action") or ""),
+                                     str(p.get("sender") or ""))  # fmt: skip
+        return
     author = await run.actor(str(issue["user"]["login"]))
     labeller = await run.actor(str(p["labeller"])) if p.get("labeller") else None
     decision = decide_request(author, labeller)
     if not decision.allowed:
         await run.refuse_once(decision.reason, str(p.get("sender") or author.login))
         return
-    existing = await ctx.ledger.aread(lambda c: requests.find_by_issue(c, repo, number))
-    if existing is not None:
-        return  # edits, re-labels and approvals are handled by the next stage
     try:
         parsed = parse_request(str(issue.get("title") or ""), issue.get("body"), run.labels,
                                app_authored=author.is_app)  # fmt: skip
@@ -347,4 +369,6 @@ async def run_request(job: jobs.Job, ctx: JobContext) -> None:
     requester = parsed.requester if author.is_app and parsed.requester else author.login
     request, created = await _record(run, parsed, requester)
     if created:
+        request = await ctx.ledger.awrite(lambda c: requests.update(
+            c, request.id, data={**request.data, **accepted_text(parsed)}))  # fmt: skip
         await run.drive(request, machine.Accepted())

@@ -23,7 +23,17 @@ from selfheal.ledger.db import from_row
 
 ID_PREFIX = "req_"
 UPDATABLE = frozenset(
-    {"branch", "pr_number", "head_sha", "budget_usd", "agent_id", "priority", "targets", "data"}
+    {
+        "branch",
+        "pr_number",
+        "head_sha",
+        "budget_usd",
+        "agent_id",
+        "priority",
+        "change_type",
+        "targets",
+        "data",
+    }  # fmt: skip
 )
 
 
@@ -174,7 +184,7 @@ def move(
 
 
 def update(conn: sqlite3.Connection, request_id: str, **fields: Any) -> Request:
-    """Set the request's branch, PR, head, budget, agent, priority, targets or data."""
+    """Set the request's branch, PR, head, budget, agent, priority, type, targets or data."""
     unknown = set(fields) - UPDATABLE
     if unknown:
         raise ValueError(f"not updatable: {', '.join(sorted(unknown))}")
