@@ -33,7 +33,7 @@ UPDATABLE = frozenset(
         "change_type",
         "targets",
         "data",
-    }  # fmt: skip
+    }
 )
 
 
