@@ -4,10 +4,13 @@ changes, what the coder keeps reading, and the revert pull request's words."""
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
+from gidgethub.sansio import Event
 
 from selfheal.changes.edits import plan_changes
+from selfheal.changes.events import on_issue
 from selfheal.changes.intake import ParsedRequest, parse_request
 from selfheal.changes.revert import outcome, revert_body, revert_title
 from selfheal.changes.service import accepted_text, status_body
@@ -86,3 +89,34 @@ def test_the_status_comment_shows_the_revert() -> None:
     reverted = dataclasses.replace(REQUEST, data={"revert": {"state": "open", "pr": 13,
                                                               "by": "maint"}})  # fmt: skip
     assert "Revert: #13 (open), asked for by @maint" in status_body(reverted, "merged", "", [])
+
+
+class _Queue:
+    """Stands in for the JobContext the router handler gets: it only enqueues."""
+
+    installation_id = 5
+
+    def __init__(self) -> None:
+        self.jobs: list[tuple[str, dict[str, Any]]] = []
+
+    async def enqueue(self, kind: str, payload: dict[str, Any], **_: Any) -> int:
+        self.jobs.append((kind, payload))
+        return len(self.jobs)
+
+
+def _issues_event(action: str, body: str) -> Event:
+    issue = {"number": 7, "title": "Round", "body": body,
+             "labels": [{"name": "selfheal:request"}]}  # fmt: skip
+    data = {"action": action, "issue": issue, "sender": {"login": "bob"},
+            "repository": {"full_name": "acme/widgets"}}  # fmt: skip
+    return Event(data, event="issues", delivery_id="d-1")
+
+
+async def test_an_edit_job_carries_the_text_that_edit_left() -> None:
+    queue = _Queue()
+    await on_issue(_issues_event("edited", "### Target files\n\nx.py"), queue)  # type: ignore[arg-type]
+    await on_issue(_issues_event("reopened", "later text"), queue)  # type: ignore[arg-type]
+    (kind, edited), (_, reopened) = queue.jobs
+    assert kind == "request" and edited["sender"] == "bob" and edited["action"] == "edited"
+    assert edited["edit"] == {"title": "Round", "body": "### Target files\n\nx.py"}
+    assert "edit" not in reopened

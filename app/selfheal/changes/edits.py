@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from selfheal.changes import machine
@@ -50,11 +51,16 @@ def refused_edit_key(repo: str, number: int) -> str:
 
 
 async def on_known_request(
-    run: RequestRun, request: requests.Request, action: str, sender: str
+    run: RequestRun,
+    request: requests.Request,
+    action: str,
+    sender: str,
+    edit: Mapping[str, Any] | None = None,
 ) -> None:
-    """An ``issues`` event (``action``, by ``sender``) on the issue of ``request``."""
+    """An ``issues`` event (``action``, by ``sender``) on the issue of ``request``; ``edit``
+    is the title and body the event carried for an ``edited`` one."""
     if action == "edited":
-        await on_edit(run, request, sender)
+        await on_edit(run, request, sender, edit)
     elif action in RESUBMITTED:
         await run.drive(request, machine.Resubmitted(action))
 
@@ -72,8 +78,12 @@ async def _refuse_edit(run: RequestRun, editor: Actor, reason: str) -> None:
     await run.ctx.ledger.awrite(lambda c: effects.record_effect(c, key, "edit-refusal", None))
 
 
-async def on_edit(run: RequestRun, request: requests.Request, sender: str) -> None:
-    """A person edited the request's issue (title or body)."""
+async def on_edit(
+    run: RequestRun, request: requests.Request, sender: str, edit: Mapping[str, Any] | None
+) -> None:
+    """``sender`` edited the request's issue. The text read is the one the edit left (from the
+    event), not the issue as it is now: a later edit by someone else cannot ride on this
+    one's check."""
     # No sender: nobody can be checked, so nobody's edit counts.
     editor = await run.actor(sender) if sender else Actor("", "none")
     decision = decide_edit(editor)
@@ -84,8 +94,9 @@ async def on_edit(run: RequestRun, request: requests.Request, sender: str) -> No
     try:
         # The App's machine block counts only while the App wrote the text: its issue, its edit.
         app_text = author.is_app and editor.is_app
-        parsed = parse_request(str(run.issue.get("title") or ""), run.issue.get("body"),
-                               run.labels, app_authored=app_text)  # fmt: skip
+        text = edit if edit is not None else run.issue
+        parsed = parse_request(str(text.get("title") or ""), text.get("body"), run.labels,
+                               app_authored=app_text)  # fmt: skip
     except IntakeError as exc:
         body = ("selfheal cannot read the edited request, so the request stays as it was:\n\n"
                 + quote_untrusted(str(exc), "the check"))  # fmt: skip

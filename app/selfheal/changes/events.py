@@ -49,6 +49,8 @@ async def on_issue(event: Event, ctx: JobContext) -> None:
         # Who applied selfheal:request; an issue opened with it (the issue form) has none.
         "labeller": sender if action == "labeled" else None,
     }
+    if action == "edited":  # the text as this sender left it, not as a later edit leaves it
+        payload["edit"] = {"title": issue.get("title"), "body": issue.get("body")}
     key = f"request:{repo}#{issue['number']}:{event.delivery_id}"
     await ctx.enqueue(JOB_KIND, payload, key=key, repository=repo)
 

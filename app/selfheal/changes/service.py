@@ -349,7 +349,7 @@ async def run_request(job: jobs.Job, ctx: JobContext) -> None:
         from selfheal.changes import edits
 
         await edits.on_known_request(run, existing, str(p.get("action") or ""),
-                                     str(p.get("sender") or ""))  # fmt: skip
+                                     str(p.get("sender") or ""), p.get("edit"))  # fmt: skip
         return
     author = await run.actor(str(issue["user"]["login"]))
     labeller = await run.actor(str(p["labeller"])) if p.get("labeller") else None
