@@ -2,7 +2,8 @@
 maintainer's opens a revert pull request, made with pygit2, whose diff undoes the change and
 which the gate checks (and blocks: undoing a dependency bump brings the vulnerable pin back);
 a second revert while it is open is refused; once it is closed and the
-default branch has moved on over the same lines, a revert that does not apply says so."""
+default branch has moved on over the same lines, a revert that does not apply says so; a
+revert that is merged undoes the change, and no further revert is opened."""
 
 from __future__ import annotations
 
@@ -100,6 +101,8 @@ async def test_a_maintainers_revert_opens_a_gated_revert_pr_once(
 
         # Closed unmerged, and the same line changed on main since: the revert does not apply.
         await maint.close(repo, revert.number)
+        await until(lambda: replies(repo, number, f"Revert: #{revert.number} (closed)"),
+                    what="status: revert closed")  # fmt: skip
         await alice.push(repo, repo.default_branch, {"requirements.txt": "requests==2.32.3\n"})
         await maint.comment(repo, number, "/selfheal revert")
         clash = await until(lambda: replies(repo, number, "does not apply cleanly"),
@@ -108,5 +111,21 @@ async def test_a_maintainers_revert_opens_a_gated_revert_pr_once(
         assert len(revert_prs(repo, number)) == 1
         failed = server.ledger.read(lambda c: requests.find_by_issue(c, REPO, number))
         assert failed is not None and failed.data["revert"]["state"] == "failed"
+
+        # Main back where the merge left it: a new revert applies, and once it is merged the
+        # change is undone and a further revert is refused.
+        await alice.push(repo, repo.default_branch, {"requirements.txt": bumped})
+        await maint.comment(repo, number, "/selfheal revert")
+        second = await until(lambda: [p for p in revert_prs(repo, number) if p.state == "open"],
+                             what="second revert PR")  # fmt: skip
+        assert second[0].number != revert.number
+        await maint.merge(repo, second[0].number)
+        await until(lambda: server.audit("request.reverted"), what="revert merged")
+        main = open_repo(repo.path).references[f"refs/heads/{repo.default_branch}"].target
+        assert file_at(repo, str(main), "requirements.txt") == PIN
+        await maint.comment(repo, number, "/selfheal revert")
+        await until(lambda: replies(repo, number, f"already reverted by #{second[0].number}"),
+                    what="refused after the merged revert")  # fmt: skip
+        assert len(revert_prs(repo, number)) == 2
     finally:
         await server.stop()

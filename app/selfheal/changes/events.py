@@ -11,7 +11,7 @@ import gidgethub
 from gidgethub import routing
 from gidgethub.sansio import Event
 
-from selfheal.changes import machine
+from selfheal.changes import machine, revert
 from selfheal.changes.authorisation import Actor, decide_label
 from selfheal.changes.coding import drive_request
 from selfheal.changes.service import JOB_KIND
@@ -108,11 +108,13 @@ async def on_label(event: Event, ctx: JobContext) -> None:
 @router.register("pull_request", action="closed")
 async def on_pull_request_closed(event: Event, ctx: JobContext) -> None:
     """A request's PR was merged: the request is merged (GitHub closes the issue itself,
-    through ``Fixes #N``)."""
+    through ``Fixes #N``). A request's revert PR was closed: recorded on the request."""
     pr = event.data["pull_request"]
+    repo, number = str(event.data["repository"]["full_name"]), int(pr["number"])
+    if await revert.on_revert_closed(ctx, repo, number, bool(pr.get("merged"))):
+        return
     if not pr.get("merged"):
         return
-    repo, number = str(event.data["repository"]["full_name"]), int(pr["number"])
     request = await ctx.ledger.aread(lambda c: requests.find_by_pr(c, repo, number))
     if request is not None:
         await drive_request(ctx, request, machine.Merged())

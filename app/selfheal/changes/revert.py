@@ -21,16 +21,19 @@ start; merged: the change is undone already).
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pygit2
 
-from selfheal.git.clones import GitOpsError, branch_refspec, fetch
+from selfheal.changes import machine
+from selfheal.git.clones import GitOpsError, branch_refspec, fetch, has_commit
 from selfheal.git.commits import bot_identity, branch_name, commit_message, push, revert_on
 from selfheal.github.protocol import GitHubAPI
 from selfheal.github.repo import split
 from selfheal.ledger import requests
 from selfheal.model.labels import BOT_LABEL
+from selfheal.runtime.context import JobContext
 
 if TYPE_CHECKING:  # the run type only; service imports this module
     from selfheal.changes.service import RequestRun
@@ -108,6 +111,52 @@ async def _existing_branches(gh: GitHubAPI, repo: str, number: int) -> list[str]
     return [str(ref["ref"]).removeprefix("refs/heads/") for ref in refs or []]
 
 
+async def _revert_commit(
+    run: RequestRun,
+    request: requests.Request,
+    pr: dict[str, Any],
+    merge_sha: str,
+    by: str,
+    cache: Path,
+    default: str,
+) -> tuple[str, str] | str:
+    """(branch, commit) of the revert: the one a crashed attempt recorded and made, or a new
+    one on the default branch's tip; or why the revert does not apply."""
+    pending = request.data.get("revert") or {}
+    git = pygit2.Repository(str(cache))
+    if pending.get("state") == "pending" and has_commit(git, str(pending.get("sha") or "")):
+        return str(pending["branch"]), str(pending["sha"])
+    base = str(git.references[f"refs/remotes/origin/{default}"].target)
+    title = revert_title(str(pr.get("title") or ""))
+    why = f"This reverts commit {merge_sha}, which merged #{pr['number']}."
+    message = commit_message(title, why, {"Selfheal-Request": f"{run.repo}#{run.number}",
+                                          "Revert-requested-by": by})  # fmt: skip
+    bot = bot_identity((await run.ctx.bot_login()).removesuffix("[bot]"))
+    try:
+        sha = await asyncio.to_thread(revert_on, cache, merge_sha, base, message, bot)
+    except GitOpsError as exc:
+        return f"the revert of #{pr['number']} does not apply cleanly on {default} ({exc}); " \
+               "revert it by hand"  # fmt: skip
+    taken = await _existing_branches(run.gh, run.repo, run.number)
+    branch = branch_name(run.number, f"revert {pr['number']}", taken=taken)
+    # Recorded before the push: a retry after a crash pushes this commit, not a second one.
+    await _save(run, request.id, {"state": "pending", "branch": branch, "sha": sha, "by": by,
+                                  "reverts": int(pr["number"])})  # fmt: skip
+    return branch, sha
+
+
+async def _pull_request(run: RequestRun, branch: str, default: str, data: dict[str, Any]) -> int:
+    """The open pull request from ``branch`` (a crashed attempt's), or a new one."""
+    owner, name = split(run.repo)
+    found = await run.gh.call("pulls.list", owner=owner, repo=name, head=f"{owner}:{branch}",
+                              base=default, state="open")  # fmt: skip
+    if found:
+        return int(found[0]["number"])
+    created = await run.gh.call("pulls.create", owner=owner, repo=name,
+                                data={**data, "head": branch, "base": default})  # fmt: skip
+    return int(created["number"])
+
+
 async def open_revert_pr(run: RequestRun, request: requests.Request, by: str) -> None:
     """Carry out ``OpenRevertPR``: the revert commit, its branch and its pull request."""
     fresh = await run.ctx.ledger.aread(lambda c: requests.get(c, request.id)) or request
@@ -121,29 +170,18 @@ async def open_revert_pr(run: RequestRun, request: requests.Request, by: str) ->
     default, url = str(info["default_branch"]), str(info["clone_url"])
     token = await _token(run.gh)
     cache = await fetch(run.ctx.data_dir, run.repo, url, [branch_refspec(default)], token)
-    base = str(pygit2.Repository(str(cache)).references[f"refs/remotes/origin/{default}"].target)
-    title = revert_title(str(pr.get("title") or ""))
-    why = f"This reverts commit {merge_sha}, which merged #{pr['number']}."
-    message = commit_message(title, why, {"Selfheal-Request": f"{run.repo}#{run.number}",
-                                          "Revert-requested-by": by})  # fmt: skip
-    bot = bot_identity((await run.ctx.bot_login()).removesuffix("[bot]"))
-    try:
-        sha = await asyncio.to_thread(revert_on, cache, merge_sha, base, message, bot)
-    except GitOpsError as exc:
-        reason = f"the revert of #{pr['number']} does not apply cleanly on {default} ({exc}); " \
-                 "revert it by hand"  # fmt: skip
-        await _save(run, request.id, {"state": "failed", "reason": reason, "by": by})
-        await run.ctx.audit(by, "request.revert_failed", {"issue": run.number, "reason": reason},
+    made = await _revert_commit(run, fresh, pr, merge_sha, by, cache, default)
+    if isinstance(made, str):
+        await _save(run, request.id, {"state": "failed", "reason": made, "by": by})
+        await run.ctx.audit(by, "request.revert_failed", {"issue": run.number, "reason": made},
                             request=run.number)  # fmt: skip
         return
-    taken = await _existing_branches(run.gh, run.repo, run.number)
-    branch = branch_name(run.number, f"revert {pr['number']}", taken=taken)
+    branch, sha = made
     await push(cache, url, {branch: sha}, token)
-    created = await run.gh.call("pulls.create", owner=owner, repo=name, data={
-        "title": title, "head": branch, "base": default, "draft": False,
+    number = await _pull_request(run, branch, default, {
+        "title": revert_title(str(pr.get("title") or "")), "draft": False,
         "body": revert_body(run.number, int(pr["number"]), merge_sha, by, request.id),
     })  # fmt: skip
-    number = int(created["number"])
     await run.gh.call("issues.add_labels", owner=owner, repo=name, issue_number=number,
                       data={"labels": [BOT_LABEL]})  # fmt: skip
     revert = {"state": "open", "pr": number, "reverts": int(pr["number"]), "by": by,
@@ -152,3 +190,24 @@ async def open_revert_pr(run: RequestRun, request: requests.Request, by: str) ->
     await run.ctx.audit(by, "request.revert", {"issue": run.number, "request": request.id,
                         "pull_request": number, "reverts": int(pr["number"])},
                         request=run.number)  # fmt: skip
+
+
+async def on_revert_closed(ctx: JobContext, repo: str, number: int, merged: bool) -> bool:
+    """A pull request was closed: when it is a request's revert, record how (merged: the
+    change is undone) and show it in the status comment. Whether it was one."""
+    from selfheal.changes.service import open_run
+
+    request = await ctx.ledger.aread(lambda c: requests.find_by_revert_pr(c, repo, number))
+    if request is None:
+        return False
+    revert = {**(request.data.get("revert") or {}), "state": "merged" if merged else "closed"}
+    ctx.repository = request.repository
+    run = await open_run(ctx, await ctx.github(), request.repository, request.issue_number)
+    await _save(run, request.id, revert)
+    if merged:
+        await ctx.audit(str(revert.get("by") or "selfheal"), "request.reverted",
+                        {"issue": request.issue_number, "pull_request": number},
+                        request=request.issue_number)  # fmt: skip
+    note = f"the revert #{number} was {'merged: the change is undone' if merged else 'closed'}"
+    await run.update_status(request, machine.UpdateStatusComment(machine.State.MERGED, note))
+    return True

@@ -149,6 +149,16 @@ def find_by_pr(conn: sqlite3.Connection, repository: str, pr_number: int) -> Req
     return None if row is None else _request(row)
 
 
+def find_by_revert_pr(conn: sqlite3.Connection, repository: str, pr_number: int) -> Request | None:
+    """The request whose revert pull request (``data.revert.pr``) is ``pr_number``, if any."""
+    row = conn.execute(
+        "SELECT * FROM requests WHERE repository = ? COLLATE NOCASE"
+        " AND json_extract(data, '$.revert.pr') = ?",
+        (repository, pr_number),
+    ).fetchone()
+    return None if row is None else _request(row)
+
+
 def move(
     conn: sqlite3.Connection,
     request_id: str,
