@@ -126,6 +126,12 @@ async def _revert_commit(
     git = pygit2.Repository(str(cache))
     if pending.get("state") == "pending" and has_commit(git, str(pending.get("sha") or "")):
         return str(pending["branch"]), str(pending["sha"])
+    merged = git.get(merge_sha)
+    if not isinstance(merged, pygit2.Commit):
+        return f"the merge commit of #{pr['number']} is not on {default}; revert it by hand"
+    if len(merged.parents) == 1 and int(pr.get("commits") or 1) > 1:
+        return (f"#{pr['number']} was rebased onto {default} as several commits; reverting "
+                "the last one would undo only part of it, so revert it by hand")  # fmt: skip
     base = str(git.references[f"refs/remotes/origin/{default}"].target)
     title = revert_title(str(pr.get("title") or ""))
     why = f"This reverts commit {merge_sha}, which merged #{pr['number']}."
