@@ -177,13 +177,17 @@ async def open_revert_pr(run: RequestRun, request: requests.Request, by: str) ->
     token = await _token(run.gh)
     cache = await fetch(run.ctx.data_dir, run.repo, url, [branch_refspec(default)], token)
     made = await _revert_commit(run, fresh, pr, merge_sha, by, cache, default)
+    if isinstance(made, tuple):
+        branch, sha = made
+        try:
+            await push(cache, url, {branch: sha}, token)
+        except GitOpsError as exc:  # refused (a protected name, say); the token is masked
+            made = f"the revert branch {branch} could not be pushed: {exc}"
     if isinstance(made, str):
         await _save(run, request.id, {"state": "failed", "reason": made, "by": by})
         await run.ctx.audit(by, "request.revert_failed", {"issue": run.number, "reason": made},
                             request=run.number)  # fmt: skip
         return
-    branch, sha = made
-    await push(cache, url, {branch: sha}, token)
     number = await _pull_request(run, branch, default, {
         "title": revert_title(str(pr.get("title") or "")), "draft": False,
         "body": revert_body(run.number, int(pr["number"]), merge_sha, by, request.id),
