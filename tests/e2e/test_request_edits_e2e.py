@@ -1,12 +1,16 @@
 """End to end: edits of a request's issue after intake. A writer's edit of the targets sends
 the request back to the review with the new plan (and clears an approval given to the old
 one); an edit by someone who is no longer a writer changes nothing, is audited, and is
-answered once."""
+answered once; a writer's edit of the App's own request is read with its machine block."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import aiohttp
+
+from selfheal.changes.intake import render_machine_block
+from selfheal.github.client import GitHubClient
 from selfheal.ledger import requests
 from tests.github_emulator import Emulator, Person
 from tests.github_emulator.state import Repo
@@ -105,5 +109,26 @@ async def test_a_writers_edit_is_reviewed_again_and_a_non_writers_changes_nothin
         assert cleared.state == "failed" and cleared.targets == ("payments/refund.py",)
         await alice.comment(repo, second, "/selfheal retry")
         await until(lambda: state_labels(repo, second) == NEEDS_APPROVAL, what="approval again")
+
+        # The App's own request (its machine block): a writer's edit of the block is read as
+        # at intake, and the requester the block named stays.
+        async with aiohttp.ClientSession() as session:
+            gh = GitHubClient.for_token(emu.installation_token(), session=session,
+                                        base_url=emu.base_url)  # fmt: skip
+            block = render_machine_block("fix-bug", "Round it.", ["payments/charge.py"], 5,
+                                         requester="orchestrator")  # fmt: skip
+            filed = await gh.call("issues.create", owner="acme", repo="widgets",
+                                  data={"title": "Monitor: rounding", "body": block,
+                                        "labels": [REQUEST]})  # fmt: skip
+        third = int(filed["number"])
+        await until(lambda: state_labels(repo, third) == NEEDS_APPROVAL, what="App's request")
+        edited_block = block.replace('"priority": 5', '"priority": 9')
+        assert edited_block != block
+        await edit(bob, repo, third, edited_block)
+        await until(lambda: (request_of(server, third) or cleared).priority == 9,
+                    what="the block's new priority")  # fmt: skip
+        app_request = request_of(server, third)
+        assert app_request is not None and app_request.requester == "orchestrator"
+        assert app_request.targets == ("payments/charge.py",)
     finally:
         await server.stop()

@@ -92,11 +92,12 @@ async def on_edit(
         return
     author = await run.actor(str(run.issue["user"]["login"]))
     try:
-        # The App's machine block counts only while the App wrote the text: its issue, its edit.
-        app_text = author.is_app and editor.is_app
+        # The App's block counts in the App's issue, as at intake: a writer (checked above)
+        # who edits it may change the plan, as they could file a request of their own; the
+        # requester the block names is never taken from an edit.
         text = edit if edit is not None else run.issue
         parsed = parse_request(str(text.get("title") or ""), text.get("body"), run.labels,
-                               app_authored=app_text)  # fmt: skip
+                               app_authored=author.is_app)  # fmt: skip
     except IntakeError as exc:
         body = ("selfheal cannot read the edited request, so the request stays as it was:\n\n"
                 + quote_untrusted(str(exc), "the check"))  # fmt: skip
