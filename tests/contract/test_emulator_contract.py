@@ -152,6 +152,15 @@ async def _drive(emulator: Emulator, session: aiohttp.ClientSession) -> None:
     await gh.call(
         "issues.update_label", name="selfheal:request", data={"description": "A change"}, **R
     )
+    # A label migration renames an old spelling in place (PATCH with new_name).
+    await gh.call("issues.create_label", data={"name": "selfheal:state/waiting"}, **R)
+    await gh.call(
+        "issues.update_label",
+        name="selfheal:state/waiting",
+        data={"new_name": "selfheal:state/queued", "color": "ededed", "description": "Queued"},
+        **R,
+    )
+    await gh.call("issues.list_for_repo", labels="selfheal:state/queued", state="all", **R)
     [lb async for lb in gh.paginate("issues.list_labels_for_repo", **R)]
     await gh.call("issues.create", data={"title": "Monitor: crash in q()"}, **R)
     issue = await alice.open_issue(emulator.repo(f"{OWNER}/{REPO}"), "Cast the input")

@@ -94,8 +94,9 @@ EXAMPLES: dict[str, Example] = {
         _repo(), {"name": "selfheal:halt", "color": "b60205", "description": "Stops selfheal"}
     ),
     "issues.get_label": Example(_repo(name="selfheal:halt")),
-    "issues.update_label": Example(
-        _repo(name="selfheal:halt"), {"color": "b60205", "description": "Stops selfheal"}
+    "issues.update_label": Example(  # a migration's rename of an old spelling
+        _repo(name="selfheal:state/waiting"),
+        {"new_name": "selfheal:state/queued", "color": "ededed", "description": "Waiting"},
     ),
     "issues.delete_label": Example(_repo(name="selfheal:obsolete")),
     "issues.list_labels_for_repo": Example(_repo()),

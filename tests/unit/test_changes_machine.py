@@ -29,6 +29,7 @@ SAMPLES: dict[str, m.Event] = {
     "retry": m.Retry("requester"),
     "budget_exceeded": m.BudgetExceeded(5.25),
     "error": m.Error("GitHub answered 500"),
+    "revert_requested": m.RevertRequested("maintainer"),
     "edited": m.Edited(plan_changed=True),
     "resubmitted": m.Resubmitted("reopened"),
 }
@@ -77,6 +78,7 @@ EXPECTED: dict[tuple[str, str], str] = {
         for s in ALL
     },
     **{(s, "resubmitted"): s for s in ALL},
+    ("merged", "revert_requested"): "merged",
 }
 
 
@@ -119,7 +121,10 @@ def test_every_pair_is_in_the_table_or_raises(state: State, kind: str) -> None:
 def test_a_repeated_event_never_moves_the_request_further(state: str, kind: str) -> None:
     """GitHub redelivers, people press twice: the same event again either raises or leaves
     the state as the first one left it, with nothing more to carry out (an edit that changed
-    the plan again is reviewed again)."""
+    the plan again is reviewed again). A second revert is kept from opening a second pull
+    request by the context (see the revert tests below), not by the state."""
+    if kind == "revert_requested":
+        return
     event = SAMPLES[kind]
     first = m.apply(State(state), event)
     try:
@@ -284,6 +289,8 @@ def test_cancel_is_allowed_until_merged() -> None:
 @pytest.mark.parametrize("state", sorted(m.TERMINAL))
 def test_terminal_states_only_take_no_ops(state: State) -> None:
     for event in SAMPLES.values():
+        if isinstance(event, m.RevertRequested):
+            continue  # the one step a merged request takes: below
         try:
             t = m.apply(state, event)
         except m.InvalidTransition as exc:
@@ -388,3 +395,38 @@ def test_a_gate_waiting_for_the_diff_approval_keeps_gating_and_says_so() -> None
     # the owner's approval turns the gate green: then the PR is ready, never auto-merged
     ready = m.apply(State.GATING, m.GatePassed(), Context(auto_merge=False))
     assert m.MarkReady(auto_merge=False) in ready.actions
+
+
+def test_a_revert_of_a_merged_request_opens_a_revert_pr_and_stays_merged() -> None:
+    t = m.apply(State.MERGED, m.RevertRequested("maint"))
+    assert t.state is State.MERGED and t.changed
+    assert t.actions == (m.OpenRevertPR("maint"), m.UpdateStatusComment(State.MERGED, t.reason))
+    assert "@maint" in t.reason
+    closed = m.apply(
+        State.MERGED, m.RevertRequested("maint"), Context(revert_pr=9, revert_state="closed")
+    )
+    assert closed.actions[0] == m.OpenRevertPR("maint")  # a closed revert PR: ask again
+
+
+@pytest.mark.parametrize(
+    ("ctx", "why"),
+    [
+        (Context(revert_pr=12, revert_state="open"), "#12 is open"),
+        (Context(revert_pr=12, revert_state="merged"), "already reverted by #12"),
+        (Context(halted=True), "halted"),
+    ],
+)
+def test_a_revert_is_refused_while_one_is_open_after_one_merged_or_while_halted(
+    ctx: Context, why: str
+) -> None:
+    with pytest.raises(m.InvalidTransition, match=why):
+        m.apply(State.MERGED, m.RevertRequested("maint"), ctx)
+
+
+@pytest.mark.parametrize("state", [s for s in State if s is not State.MERGED])
+def test_only_a_merged_request_can_be_reverted(state: State) -> None:
+    with pytest.raises(m.InvalidTransition, match="only a merged request") as info:
+        m.apply(state, m.RevertRequested("maint"))
+    assert state.value in info.value.reason
+    with pytest.raises(m.InvalidTransition, match="name who asked"):
+        m.apply(State.MERGED, m.RevertRequested(""))

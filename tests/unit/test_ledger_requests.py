@@ -85,3 +85,18 @@ def test_updates_costs_and_listing(ledger: Ledger) -> None:
     assert ledger.read(lambda c: requests.find(c, states=["merged"])) == []
     assert [r.id for r in ledger.read(lambda c: requests.find(c, requester="bo"))] == [b.id]
     assert [r.id for r in ledger.read(lambda c: requests.find(c, limit=1, offset=1))] == [a.id]
+
+
+def test_a_request_is_found_by_its_revert_pull_request_and_its_type_updates(
+    ledger: Ledger,
+) -> None:
+    first, _ = ledger.write(lambda c: requests.create_request(c, "acme/tools", 7, requester="a"))
+    other, _ = ledger.write(lambda c: requests.create_request(c, "acme/tools", 8, requester="b"))
+    ledger.write(lambda c: requests.update(c, first.id, data={"revert": {"pr": 12}}))
+    ledger.write(lambda c: requests.update(c, other.id, pr_number=12, change_type="security"))
+    found = ledger.read(lambda c: requests.find_by_revert_pr(c, "ACME/tools", 12))
+    assert found is not None and found.id == first.id
+    assert ledger.read(lambda c: requests.find_by_revert_pr(c, "acme/tools", 13)) is None
+    assert ledger.read(lambda c: requests.find_by_revert_pr(c, "acme/other", 12)) is None
+    updated = ledger.read(lambda c: requests.get(c, other.id))
+    assert updated is not None and updated.change_type == "security"

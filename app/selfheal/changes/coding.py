@@ -123,7 +123,8 @@ async def code(run: RequestRun, request: requests.Request) -> machine.Event:
     fetched = time.monotonic()
     git = pygit2.Repository(str(cache))
     base = str(git.references[f"refs/remotes/origin/{default}"].target)
-    description = str(run.issue.get("body") or "")
+    # the text a writer last left (an edit by anyone else does not reach the coder)
+    description = str(request.data.get("description", run.issue.get("body")) or "")
     try:
         coding, tree, paths = await asyncio.to_thread(
             _run_coder_sync, cache, base, task_of(request, description),

@@ -1,4 +1,5 @@
-"""The request commands: ``/selfheal approve``, ``cancel``, ``retry`` and ``status``.
+"""The request commands: ``/selfheal approve``, ``cancel``, ``retry``, ``status`` and
+``revert``.
 
 - ``approve`` is for the owners the policy names for the request's review-level paths (every
   one of them), or an admin; it approves the plan, the bot applies ``selfheal:approved`` and
@@ -7,11 +8,13 @@
 - ``cancel`` and ``retry`` are for the requester, maintainers and admins; a halted request
   resumes only by ``retry``.
 - ``status`` is for anyone: the state, the cost and the next step.
+- ``revert`` is for maintainers and admins, on the request's issue or its pull request: a
+  merged request gets a revert pull request (:mod:`selfheal.changes.revert`), once at a time.
 """
 
 from __future__ import annotations
 
-from selfheal.changes import machine
+from selfheal.changes import machine, revert
 from selfheal.changes.service import BOT_ACTOR, open_run, review_owners
 from selfheal.commands import CommandCall, CommandSpec, Tier
 from selfheal.github.repo import team_memberships
@@ -96,6 +99,25 @@ async def run_status(call: CommandCall) -> str:
     )
 
 
+async def run_revert(call: CommandCall) -> str:
+    """Open a pull request that undoes the merged request (on its issue or its PR)."""
+    request = await _request(call)
+    if request is None and call.is_pull_request:
+        request = await call.ctx.ledger.aread(
+            lambda c: requests.find_by_pr(c, call.repo, call.number)
+        )
+    if request is None:
+        return NOT_A_REQUEST
+    run = await open_run(call.ctx, call.gh, call.repo, request.issue_number)
+    request = await revert.refresh(run, request)
+    try:
+        await run.drive(request, machine.RevertRequested(by=call.login))
+    except machine.InvalidTransition as exc:
+        return f"Not done: {exc.reason}."
+    done = await call.ctx.ledger.aread(lambda c: requests.get(c, request.id))
+    return revert.outcome(done or request)
+
+
 APPROVE = CommandSpec(
     "approve", Tier.OWNER, "/selfheal approve",
     "approve a request's plan for its review-level paths", run_approve, _owner_facts,
@@ -111,5 +133,9 @@ RETRY = CommandSpec(
 STATUS = CommandSpec(
     "status", Tier.ANYONE, "/selfheal status", "the request's state and cost", run_status
 )
-COMMANDS = (APPROVE, CANCEL, RETRY, STATUS)
+REVERT = CommandSpec(
+    "revert", Tier.MAINTAINER, "/selfheal revert",
+    "open a pull request that undoes a merged request", run_revert,
+)  # fmt: skip
+COMMANDS = (APPROVE, CANCEL, RETRY, STATUS, REVERT)
 __all__ = ["BOT_ACTOR", "COMMANDS"]

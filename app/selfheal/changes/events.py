@@ -11,7 +11,7 @@ import gidgethub
 from gidgethub import routing
 from gidgethub.sansio import Event
 
-from selfheal.changes import machine
+from selfheal.changes import machine, revert
 from selfheal.changes.authorisation import Actor, decide_label
 from selfheal.changes.coding import drive_request, kick_queue
 from selfheal.changes.service import JOB_KIND
@@ -49,6 +49,8 @@ async def on_issue(event: Event, ctx: JobContext) -> None:
         # Who applied selfheal:request; an issue opened with it (the issue form) has none.
         "labeller": sender if action == "labeled" else None,
     }
+    if action == "edited":  # the text as this sender left it, not as a later edit leaves it
+        payload["edit"] = {"title": issue.get("title"), "body": issue.get("body")}
     key = f"request:{repo}#{issue['number']}:{event.delivery_id}"
     await ctx.enqueue(JOB_KIND, payload, key=key, repository=repo)
 
@@ -106,9 +108,13 @@ async def on_label(event: Event, ctx: JobContext) -> None:
 @router.register("pull_request", action="closed")
 async def on_pull_request_closed(event: Event, ctx: JobContext) -> None:
     """A request's PR was merged: the request is merged (GitHub closes the issue itself,
-    through ``Fixes #N``). Any request's PR closing frees a slot for the queued ones."""
+    through ``Fixes #N``). A request's revert PR was closed: recorded on the request. Any
+    request's PR closing frees a slot for the queued ones."""
     pr = event.data["pull_request"]
     repo, number = str(event.data["repository"]["full_name"]), int(pr["number"])
+    if await revert.on_revert_closed(ctx, repo, number, bool(pr.get("merged"))):
+        await kick_queue(ctx, repo, f"pr-closed:{number}:{event.delivery_id}")
+        return
     request = await ctx.ledger.aread(lambda c: requests.find_by_pr(c, repo, number))
     if request is None:
         return

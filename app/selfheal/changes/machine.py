@@ -23,6 +23,9 @@ Rules the table encodes:
   does not roll back (the halt itself fails the gate on the bot's PRs).
 - A ``halted`` request resumes only by ``retry``; ``blocked``, ``failed``, ``rolled_back``
   and ``budget_exceeded`` are retried the same way, and a retry starts again at the review.
+- A ``merged`` request takes one more step: ``/selfheal revert`` (a maintainer's, checked by
+  the caller) stays ``merged`` and opens a revert pull request, unless one is open already,
+  the change was reverted already, or the repository is halted.
 - Events that GitHub repeats (the issue labelled or reopened again, an edit that does not
   change the plan, a gate re-run with the same result, a second cancel, halt or approval) are
   no-ops: the state stays and there is nothing to do.
@@ -137,6 +140,8 @@ class Context:
     budget_usd: float = 5.0
     auto_merge: bool = False  # every touched path is open and the config enables it
     branch_shared: bool = False  # a person pushed to the bot's branch
+    revert_pr: int = 0  # the revert pull request of a merged request, if one was opened
+    revert_state: str = ""  # that pull request: "open", "closed" or "merged"
 
     @property
     def over_budget(self) -> bool:
@@ -242,6 +247,14 @@ class Error:
 
 
 @dataclass(frozen=True)
+class RevertRequested:
+    """A maintainer (checked by the caller) asked to undo the merged change."""
+
+    kind: ClassVar[str] = "revert_requested"
+    by: str
+
+
+@dataclass(frozen=True)
 class Edited:
     """A writer edited the issue; ``plan_changed`` when the parsed request differs."""
 
@@ -273,6 +286,7 @@ Event = (
     | Retry
     | BudgetExceeded
     | Error
+    | RevertRequested
     | Edited
     | Resubmitted
 )
@@ -292,6 +306,7 @@ EVENT_KINDS = (
     "retry",
     "budget_exceeded",
     "error",
+    "revert_requested",
     "edited",
     "resubmitted",
 )
@@ -360,6 +375,14 @@ class Rollback:
 
 
 @dataclass(frozen=True)
+class OpenRevertPR:
+    """Revert the merged change on the default branch and open a pull request for it, which
+    the gate checks like every pull request of the bot's."""
+
+    by: str
+
+
+@dataclass(frozen=True)
 class SetApprovedLabel:
     """The bot applies ``selfheal:approved``, recording the approver."""
 
@@ -382,6 +405,7 @@ Action = (
     | OpenDraftPR
     | MarkReady
     | Rollback
+    | OpenRevertPR
     | SetApprovedLabel
     | ClearApproval
 )
@@ -607,6 +631,22 @@ def _error(state: State, event: Event, ctx: Context) -> Transition:
     return _move(state, State.FAILED, f"failed: {event.reason}", ctx, stop=True)
 
 
+def _revert_requested(state: State, event: Event, ctx: Context) -> Transition:
+    assert isinstance(event, RevertRequested)
+    if not event.by:
+        raise _refuse(state, event, "a revert must name who asked for it")
+    if ctx.revert_state == "open":
+        raise _refuse(state, event, f"its revert pull request #{ctx.revert_pr} is open; "
+                      "merge or close it first")  # fmt: skip
+    if ctx.revert_state == "merged":
+        raise _refuse(state, event, f"the change was already reverted by #{ctx.revert_pr}")
+    if ctx.halted:
+        raise _refuse(state, event, "the repository is halted; remove the halt label first")
+    reason = f"revert requested by @{event.by}"
+    return Transition(state, state, (OpenRevertPR(event.by), UpdateStatusComment(state, reason)),
+                      reason)  # fmt: skip
+
+
 def _edited(state: State, event: Event, ctx: Context) -> Transition:
     assert isinstance(event, Edited)
     if not event.plan_changed:
@@ -654,6 +694,7 @@ def _build() -> dict[tuple[State, str], Handler]:
             _budget_exceeded,
         ),
         ("error", ACTIVE | {State.FAILED}, _error),
+        ("revert_requested", [State.MERGED], _revert_requested),
         ("edited", every, _edited),
         ("resubmitted", every, _resubmitted),
     ]
@@ -669,6 +710,8 @@ TABLE: Mapping[tuple[State, str], Handler] = MappingProxyType(_build())
 
 def _why_not(state: State, kind: str) -> str:
     """The reason for the reply when the table has no row for (state, kind)."""
+    if kind == "revert_requested":
+        return f"only a merged request can be reverted, and this one is {state.value}"
     if state is State.MERGED:
         return "the request is already merged; `/selfheal revert` undoes it"
     if state is State.CANCELLED:

@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import gidgethub
+
 from selfheal import notify
 from selfheal.changes import machine
 from selfheal.changes.authorisation import Actor, decide_request
@@ -94,7 +96,17 @@ def status_body(request: requests.Request, state: str, note: str, plan: list[Any
     if plan:
         lines += ["", "| target | policy |", "|---|---|"]
         lines += [f"| `{path}` | {level} |" for path, level in plan]
+    revert = request.data.get("revert") or {}
+    if revert.get("pr"):
+        lines += ["", f"Revert: #{revert['pr']} ({revert.get('state', 'open')}), asked for by "
+                  f"@{revert.get('by', '?')}"]  # fmt: skip
     return "\n".join(lines)
+
+
+def accepted_text(parsed: ParsedRequest) -> dict[str, str]:
+    """What the request's coder reads, kept in the request's data as a writer last left it:
+    an edit by anyone else does not change it (pure)."""
+    return {"title": parsed.title, "description": parsed.description}
 
 
 async def _policy(gh: GitHubAPI, repo: str, sha: str) -> Policy | PolicyError:
@@ -135,18 +147,23 @@ class RequestRun:
         await self.ctx.ledger.awrite(lambda c: effects.record_effect(c, key, "refusal", None))
 
     async def context(self, request: requests.Request) -> machine.Context:
-        shared = request.branch is not None and request.branch in (
-            request.data.get("shared_branches") or ()
+        # as the ledger has it now: an action of this run may have changed it (ClearApproval)
+        fresh = await self.ctx.ledger.aread(lambda c: requests.get(c, request.id)) or request
+        revert = fresh.data.get("revert") or {}
+        shared = fresh.branch is not None and fresh.branch in (
+            fresh.data.get("shared_branches") or ()
         )
         return machine.Context(
             halted=await is_halted(self.ctx, self.repo, gh=self.gh),
-            approved=bool(request.data.get("approved_by")),
-            spent_usd=request.cost_usd,
-            budget_usd=request.budget_usd,
+            approved=bool(fresh.data.get("approved_by")),
+            spent_usd=fresh.cost_usd,
+            budget_usd=fresh.budget_usd,
             auto_merge=not shared
-            and request.state == machine.State.GATING.value
-            and await self.may_auto_merge(request),
+            and fresh.state == machine.State.GATING.value
+            and await self.may_auto_merge(fresh),
             branch_shared=shared,
+            revert_pr=int(revert.get("pr") or 0),
+            revert_state=str(revert.get("state") or ""),
         )
 
     async def may_auto_merge(self, request: requests.Request) -> bool:
@@ -204,6 +221,8 @@ class RequestRun:
             await self.comment(action.text)
         elif isinstance(action, machine.SetApprovedLabel):
             await self.add_label(APPROVED_LABEL)
+        elif isinstance(action, machine.ClearApproval):
+            await self.clear_approval(request)
         else:
             return False
         return True
@@ -231,6 +250,10 @@ class RequestRun:
                 await queue_merge(self.ctx, request)
         elif isinstance(action, machine.Rollback):
             await coding.roll_back(self, request, action.delete_branch)
+        elif isinstance(action, machine.OpenRevertPR):
+            from selfheal.changes import revert
+
+            await revert.open_revert_pr(self, request, action.by)
         return None
 
     async def set_state_label(self, state: machine.State) -> None:
@@ -250,6 +273,20 @@ class RequestRun:
         owner, name = split(self.repo)
         await self.gh.call("issues.create_comment", owner=owner, repo=name,
                            issue_number=self.number, data={"body": text})  # fmt: skip
+
+    async def clear_approval(self, request: requests.Request) -> None:
+        """Forget the approver and take ``selfheal:approved`` off (gone already: fine)."""
+        fresh = await self.ctx.ledger.aread(lambda c: requests.get(c, request.id)) or request
+        data = {k: v for k, v in fresh.data.items() if k != "approved_by"}
+        await self.ctx.ledger.awrite(lambda c: requests.update(c, request.id, data=data))
+        owner, name = split(self.repo)
+        try:
+            await self.gh.call("issues.remove_label", owner=owner, repo=name,
+                               issue_number=self.number, name=APPROVED_LABEL)  # fmt: skip
+        except gidgethub.BadRequest as exc:
+            if exc.status_code != 404:
+                raise
+        self.labels = [n for n in self.labels if n.lower() != APPROVED_LABEL]
 
     async def add_label(self, label: str) -> None:
         owner, name = split(self.repo)
@@ -364,15 +401,19 @@ async def run_request(job: jobs.Job, ctx: JobContext) -> None:
     run = RequestRun(ctx, gh, repo, issue)
     if issue.get("state") != "open" or not _has_request_label(run.labels):
         return
+    existing = await ctx.ledger.aread(lambda c: requests.find_by_issue(c, repo, number))
+    if existing is not None:  # who filed it was checked at intake; now: edits, re-labels
+        from selfheal.changes import edits
+
+        await edits.on_known_request(run, existing, str(p.get("action") or ""),
+                                     str(p.get("sender") or ""), p.get("edit"))  # fmt: skip
+        return
     author = await run.actor(str(issue["user"]["login"]))
     labeller = await run.actor(str(p["labeller"])) if p.get("labeller") else None
     decision = decide_request(author, labeller)
     if not decision.allowed:
         await run.refuse_once(decision.reason, str(p.get("sender") or author.login))
         return
-    existing = await ctx.ledger.aread(lambda c: requests.find_by_issue(c, repo, number))
-    if existing is not None:
-        return  # edits, re-labels and approvals are handled by the next stage
     try:
         parsed = parse_request(str(issue.get("title") or ""), issue.get("body"), run.labels,
                                app_authored=author.is_app)  # fmt: skip
@@ -385,4 +426,6 @@ async def run_request(job: jobs.Job, ctx: JobContext) -> None:
     requester = parsed.requester if author.is_app and parsed.requester else author.login
     request, created = await _record(run, parsed, requester)
     if created:
+        request = await ctx.ledger.awrite(lambda c: requests.update(
+            c, request.id, data={**request.data, **accepted_text(parsed)}))  # fmt: skip
         await run.drive(request, machine.Accepted())

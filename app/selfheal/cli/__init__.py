@@ -37,6 +37,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "selfheal.cli.audit": ("audit",),
     "selfheal.cli.jobs": ("jobs",),
     "selfheal.cli.halt": ("halt", "resume"),
+    "selfheal.cli.labels": ("labels",),
     "selfheal.cli.setup": ("setup",),
 }
 

@@ -23,7 +23,17 @@ from selfheal.ledger.db import from_row
 
 ID_PREFIX = "req_"
 UPDATABLE = frozenset(
-    {"branch", "pr_number", "head_sha", "budget_usd", "agent_id", "priority", "targets", "data"}
+    {
+        "branch",
+        "pr_number",
+        "head_sha",
+        "budget_usd",
+        "agent_id",
+        "priority",
+        "change_type",
+        "targets",
+        "data",
+    }
 )
 
 
@@ -139,6 +149,16 @@ def find_by_pr(conn: sqlite3.Connection, repository: str, pr_number: int) -> Req
     return None if row is None else _request(row)
 
 
+def find_by_revert_pr(conn: sqlite3.Connection, repository: str, pr_number: int) -> Request | None:
+    """The request whose revert pull request (``data.revert.pr``) is ``pr_number``, if any."""
+    row = conn.execute(
+        "SELECT * FROM requests WHERE repository = ? COLLATE NOCASE"
+        " AND json_extract(data, '$.revert.pr') = ?",
+        (repository, pr_number),
+    ).fetchone()
+    return None if row is None else _request(row)
+
+
 def move(
     conn: sqlite3.Connection,
     request_id: str,
@@ -174,7 +194,7 @@ def move(
 
 
 def update(conn: sqlite3.Connection, request_id: str, **fields: Any) -> Request:
-    """Set the request's branch, PR, head, budget, agent, priority, targets or data."""
+    """Set the request's branch, PR, head, budget, agent, priority, type, targets or data."""
     unknown = set(fields) - UPDATABLE
     if unknown:
         raise ValueError(f"not updatable: {', '.join(sorted(unknown))}")

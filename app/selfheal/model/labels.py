@@ -213,6 +213,8 @@ class LabelPlan:
     rename: tuple[tuple[str, LabelSpec], ...]  # (existing old name, the label it becomes)
     create: tuple[LabelSpec, ...]
     update: tuple[LabelSpec, ...]  # same name, another colour or description
+    # old names whose new label exists as well: deleted only where no issue carries them
+    leftover: tuple[str, ...] = ()
 
 
 def plan_labels(
@@ -223,11 +225,21 @@ def plan_labels(
     """Compare a repository's labels with ``wanted``: an old name whose new label does not
     exist yet is renamed (the issues carrying it keep it); a missing label is created; a label
     with another colour or description is updated. Names compare ignoring case, as on GitHub.
-    When both the old and the new name exist, the old one is left alone."""
+    When both the old and the new name exist, the old one is not renamed but listed in
+    ``leftover``, for the caller to delete where no issue carries it."""
     have = {spec.name.lower(): spec for spec in existing}
     rename: list[tuple[str, LabelSpec]] = []
     create: list[LabelSpec] = []
     update: list[LabelSpec] = []
+    wanted = list(wanted)
+    wanted_names = {spec.name.lower() for spec in wanted}
+    leftover = tuple(
+        have[old.lower()].name
+        for old in renames
+        if old.lower() in have
+        and old.lower() not in wanted_names
+        and current_name(old, renames).lower() in have
+    )
     for spec in wanted:
         found = have.get(spec.name.lower())
         if found is None:
@@ -245,4 +257,4 @@ def plan_labels(
                 create.append(spec)
         elif (found.color.lower(), found.description) != (spec.color, spec.description):
             update.append(spec)
-    return LabelPlan(tuple(rename), tuple(create), tuple(update))
+    return LabelPlan(tuple(rename), tuple(create), tuple(update), leftover)
