@@ -1,5 +1,6 @@
 # Test cases for rules/python/crypto.yaml.
 import hashlib
+import hmac
 import random
 import secrets
 import ssl
@@ -22,9 +23,28 @@ def sign(api_token):
     return hashlib.new("sha1", api_token).hexdigest()
 
 
-def checksum(data):
+def sign_payload(data):
     # ruleid: python-weak-hash
     return hashlib.md5(data).hexdigest()
+
+
+def webhook_headers(body):
+    # ruleid: python-weak-hash
+    signature = hashlib.sha1(body).hexdigest()
+    return {"X-Signature": signature}
+
+
+def checksum(data):
+    # ok: python-weak-hash
+    return hashlib.md5(data).hexdigest()
+
+
+def etag_for(content):
+    # ok: python-weak-hash
+    etag = hashlib.sha1(content).hexdigest()
+    # ok: python-weak-hash
+    mac = hmac.new(SIGNING_KEY, content, hashlib.sha1).hexdigest()
+    return etag, mac
 
 
 def cache_key(data):

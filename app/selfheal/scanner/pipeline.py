@@ -30,6 +30,10 @@ CVE_SOURCES = ("osv", "safety")
 # How much decoded text the pipeline keeps between its first read and the secret scan.
 TEXT_CACHE_CHARS = 128 * 1024 * 1024
 Reader = Callable[[str], str | None]
+# Rules whose metadata says ``selfheal-scope: hardening`` (debug mode, cookie flags, bind-all,
+# request timeouts, weak hashes) do not report in test code by default.
+HARDENING = "hardening"
+TEST_DIRS = frozenset({"tests", "test"})
 EngineHits = dict[str, list["EngineHit"]]
 
 
@@ -111,6 +115,25 @@ def _run_semgrep(work: Work, options: ScanOptions) -> tuple[list[Finding], list[
         work.root, targets, config=options.rules, preferred_engine=options.semgrep_engine
     )
     return result.findings, [f"semgrep: {message}" for message in result.errors]
+
+
+def is_test_path(path: str) -> bool:
+    """Test code: under a ``tests``/``test`` folder, or ``test_*.py``, ``*_test.py``,
+    ``conftest.py``."""
+    pure = PurePosixPath(path)
+    if any(part in TEST_DIRS for part in pure.parts[:-1]):
+        return True
+    name = pure.name
+    return name == "conftest.py" or (
+        name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
+    )
+
+
+def _reported_here(finding: Finding, options: ScanOptions) -> bool:
+    """Hardening and configuration rules stay quiet in test code unless asked for."""
+    if options.include_tests or finding.properties.get("scope") != HARDENING:
+        return True
+    return not is_test_path(finding.path)
 
 
 def _on_changed_lines(finding: Finding, lines: frozenset[int] | None) -> bool:
@@ -269,7 +292,11 @@ def run(work: Work, options: ScanOptions, progress: Progress) -> ScanReport:
         if semgrep_future is not None:
             progress.message(f"semgrep: scanning {len(work.paths)} files ...")
             found = _guarded("semgrep", report, lambda: _semgrep_result(semgrep_future, report))
-            findings += [f for f in found if _on_changed_lines(f, work.changed.get(f.path))]
+            findings += [
+                f
+                for f in found
+                if _on_changed_lines(f, work.changed.get(f.path)) and _reported_here(f, options)
+            ]
     finally:
         pool.shutdown(wait=True)
         progress.close()
