@@ -72,6 +72,24 @@ def generate_password(length=12):
     return "".join(random.choices("abcdefghijklmnop", k=length))
 
 
+def issue_cookie(resp, user):
+    # ruleid: python-weak-random-security-value
+    resp.set_cookie("sid", str(random.randint(0, 10**12)))
+    code = random.randrange(10**6)
+    # ruleid: python-weak-random-security-value
+    send_reset_code(user, code)
+    # ok: python-weak-random-security-value
+    resp.set_cookie("sid", secrets.token_urlsafe(32))
+    # ok: python-weak-random-security-value
+    send_reset_code(user, secrets.randbelow(10**6))
+    # ok: python-weak-random-security-value
+    resp.set_cookie("layout", "wide")
+    delay = random.uniform(0.1, 0.5)
+    # ok: python-weak-random-security-value
+    schedule_retry(user, delay)
+    return resp
+
+
 def shuffle_deck(deck):
     # ok: python-weak-random-for-secret
     return random.sample(deck, len(deck))
