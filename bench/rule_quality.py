@@ -77,7 +77,9 @@ def bandit_findings(root: Path) -> Flagged:
     return found
 
 
-def rates(cases: list[RuleCase], flagged: Flagged, wanted: dict[str, frozenset[str]]) -> dict[str, tuple[float, float]]:
+def rates(
+    cases: list[RuleCase], flagged: Flagged, wanted: dict[str, frozenset[str]]
+) -> dict[str, tuple[float, float]]:
     """class -> (TPR, FPR), and "overall" (macro average over the classes)."""
     table: dict[str, tuple[float, float]] = {}
     for klass in wanted:
@@ -116,13 +118,15 @@ def main() -> int:
     print(f"{'class':18} {'selfheal TPR  FPR  TPR-FPR':>27}   {'bandit TPR  FPR  TPR-FPR':>25}")
     for klass in [*OURS, "overall"]:
         (t1, f1), (t2, f2) = mine[klass], bandit[klass]
-        print(f"{klass:18} {t1:12.2f} {f1:4.2f} {t1 - f1:+8.2f}   {t2:10.2f} {f2:4.2f} {t2 - f2:+8.2f}")
+        ours_row = f"{t1:12.2f} {f1:4.2f} {t1 - f1:+8.2f}"
+        print(f"{klass:18} {ours_row}   {t2:10.2f} {f2:4.2f} {t2 - f2:+8.2f}")
     print(f"time: selfheal {ours_s:.1f} s, bandit {theirs_s:.1f} s")
     if args.show:
         for case in cases:
             got = bool(ours.get(case.name, set()) & OURS[case.klass])
             if got != case.vulnerable:
-                print(f"  selfheal {'missed' if case.vulnerable else 'false positive'}: {case.name}")
+                wrong = "missed" if case.vulnerable else "false positive"
+                print(f"  selfheal {wrong}: {case.name}")
     return 0
 
 

@@ -18,6 +18,9 @@ tokens and reset codes, against ``secrets``, ``SystemRandom`` and non-security u
 ``bench/rule_quality.py`` scans them with selfheal's rules and with bandit.
 """
 
+# The case tables read best as one handler per line, however long the line.
+# ruff: noqa: E501
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -47,8 +50,7 @@ class Sink:
 SINKS: dict[str, Sink] = {
     "command-injection": Sink(
         "import os\nimport shlex\nimport subprocess\n",
-        lambda e: f"out = subprocess.run({e}, shell=True, capture_output=True)\n"
-        "return out.stdout",
+        lambda e: f"out = subprocess.run({e}, shell=True, capture_output=True)\nreturn out.stdout",
         lambda e: f"shlex.quote({e})",
         'out = subprocess.run(["ping", "-c", "1", host], capture_output=True)\nreturn out.stdout',
     ),
@@ -125,7 +127,11 @@ def _vulnerable(sink: Sink, src: str) -> list[tuple[str, str, str]]:
             '\ndef build(part):\n    return "check " + part\n',
             f"host = {src}\n{use('build(host)')}",
         ),
-        ("dict-same-key", "", f'opts = {{"target": {src}, "mode": "fast"}}\n' + use('opts["target"]')),
+        (
+            "dict-same-key",
+            "",
+            f'opts = {{"target": {src}, "mode": "fast"}}\n' + use('opts["target"]'),
+        ),
         ("list-element", "", f"parts = [{src}]\n{use('parts[0]')}"),
         ("string-methods", "", f"host = {src}\n{use('host.strip().lower()')}"),
     ]
@@ -228,7 +234,7 @@ RANDOM_CASES: tuple[tuple[str, bool, str], ...] = (
     ("urandom-salt", False, 'salt = os.urandom(16)\nreturn hash_with(salt)'),
     ("sample-colour", False, 'colour = random.choice(["red", "green", "blue"])\nsession["colour"] = "blue"\nreturn colour'),
 )  # fmt: skip
-RANDOM_HELPER = '\n\ndef weak_id():\n    return str(random.random())\n'
+RANDOM_HELPER = "\n\ndef weak_id():\n    return str(random.random())\n"
 
 
 def _random_cases() -> list[RuleCase]:
@@ -237,7 +243,14 @@ def _random_cases() -> list[RuleCase]:
         helper = RANDOM_HELPER if name == "cookie-helper" else ""
         text = f'{RANDOM_HEAD}{helper}\n\n@app.route("/r")\ndef handler():\n{_indent(body)}\n'
         label = "vuln" if vulnerable else "safe"
-        cases.append(RuleCase("weak-randomness", f"weak-randomness/{label}_{index:02d}_{name}.py", vulnerable, text))
+        cases.append(
+            RuleCase(
+                "weak-randomness",
+                f"weak-randomness/{label}_{index:02d}_{name}.py",
+                vulnerable,
+                text,
+            )
+        )
     return cases
 
 
