@@ -18,6 +18,8 @@ from pathlib import Path
 
 from selfheal.github.auth import AuthError, load_private_key
 from selfheal.github.client import DEFAULT_API_URL
+from selfheal.scanner.secret_engine import ENGINE_CHOICES as SECRET_ENGINES
+from selfheal.scanner.secret_engine import ENGINE_VARIABLE as SECRET_ENGINE_VARIABLE
 from selfheal.scanner.semgrep_engine import ENGINE_VARIABLE, ENGINES
 
 MAX_KEY_BYTES = 64 * 1024  # an RSA-4096 PEM is about 3.3 KiB
@@ -76,6 +78,7 @@ class Settings:
     plugins: tuple[str, ...] = ()
     data_dir: Path | None = None  # SELFHEAL_DATA_DIR (None: selfheal-data next to the ledger)
     semgrep_engine: str | None = None  # SELFHEAL_SEMGREP_ENGINE (None: the scanner's default)
+    secret_engine: str | None = None  # SELFHEAL_SECRET_ENGINE (None: auto)
 
     def secret_values(self) -> tuple[str, ...]:
         """The configured secret values, for the log redaction filter."""
@@ -175,6 +178,10 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
     if engine is not None and engine not in ENGINES:
         choices = " or ".join(ENGINES)
         raise SettingsError(f"{ENGINE_VARIABLE} must be {choices}, got {engine!r}")
+    secret_engine = env.get(SECRET_ENGINE_VARIABLE, "").strip().lower() or None
+    if secret_engine is not None and secret_engine not in SECRET_ENGINES:
+        choices = ", ".join(SECRET_ENGINES)
+        raise SettingsError(f"{SECRET_ENGINE_VARIABLE} must be {choices}, got {secret_engine!r}")
     raw_data_dir = env.get("SELFHEAL_DATA_DIR", "").strip()
     return Settings(
         app_id=int(raw_app_id),
@@ -195,6 +202,7 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         plugins=plugins,
         data_dir=Path(raw_data_dir) if raw_data_dir else None,
         semgrep_engine=engine,
+        secret_engine=secret_engine,
     )
 
 

@@ -68,6 +68,7 @@ class WorkerConfig:
     job_timeout: float = 1800.0
     data_dir: Path | None = None
     semgrep_engine: str | None = None
+    secret_engine: str | None = None  # SELFHEAL_SECRET_ENGINE (None: auto)
 
 
 def _gone(exc: Exception) -> bool:
