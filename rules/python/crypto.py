@@ -128,6 +128,28 @@ def tls():
     return client, other, legacy, modern
 
 
+def client_context(verify):
+    # A library honouring its caller's choice: not reported.
+    if verify:
+        return ssl.create_default_context()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if not verify:
+        # ok: python-tls-verification-disabled
+        ctx.check_hostname = False
+    if verify is False:
+        # ok: python-tls-verification-disabled
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def debug_context(debug):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if debug:
+        # ruleid: python-tls-verification-disabled
+        ctx.check_hostname = False
+    return ctx
+
+
 def ciphers(key):
     # ruleid: python-weak-cipher
     old = DES.new(key, DES.MODE_CBC)
