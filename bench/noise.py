@@ -27,8 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "app"))  # the s
 from selfheal.model.findings import Severity
 from selfheal.scanner.engine import ScanOptions, scan_path
 
-# Web frameworks and HTTP clients (where our rules look), plus a CLI and a test library.
-DEFAULT_PACKAGES = ("aiohttp", "werkzeug", "starlette", "requests", "httpx", "click", "jsonschema")
+# Web frameworks and HTTP clients (where our rules look), a CLI, a validator, a test library.
+DEFAULT_PACKAGES = (
+    "aiohttp", "werkzeug", "starlette", "requests", "httpx", "click", "jsonschema", "hypothesis"
+)  # fmt: skip
 
 
 def python_lines(root: Path) -> int:

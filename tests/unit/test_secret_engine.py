@@ -9,6 +9,7 @@ detector's findings are still reported.
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import shutil
@@ -238,6 +239,15 @@ def test_entries_without_a_location_are_dropped() -> None:
 def test_unknown_engine_name_is_an_error() -> None:
     with pytest.raises(ScannerError, match="unknown secret engine"):
         locate("trufflehog")
+
+
+def test_a_secret_found_encoded_never_shows_its_line() -> None:
+    encoded = base64.b64encode(f"token={DYNATRACE}".encode()).decode()
+    text = f'blob = "{encoded}"\n'
+    hit = EngineHit("a.py", 1, 8, 8 + len(encoded), DYNATRACE, "kf.dt.1", "dynatrace", "high")
+    (finding,) = merge_file("a.py", text, [], [hit])
+    assert encoded not in finding.snippet and DYNATRACE not in finding.snippet
+    assert finding.snippet.startswith(DYNATRACE[:4] + "*")
 
 
 def test_merge_keeps_the_stricter_severity() -> None:

@@ -48,6 +48,10 @@ def _is_fake(secret: str) -> bool:
 
 
 def _snippet(line_text: str, secret: str) -> str:
+    if secret not in line_text:
+        # Found in a decoded form (a base64 blob, say): the line itself would carry the
+        # secret in that encoding, so only the redacted secret is shown.
+        return f"{redact(secret)} (encoded on this line)"
     masked = mask_secrets(line_text.replace(secret, redact(secret))).rstrip()
     if len(masked) <= SNIPPET_MAX:
         return masked.strip()
