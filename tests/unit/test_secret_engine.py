@@ -114,6 +114,23 @@ def test_cache_stays_in_the_given_folder(real: ScanReport, cache: Path) -> None:
     assert any(cache.iterdir())
 
 
+def test_an_empty_cache_is_seeded_from_a_warm_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(secret_engine, "_warm", [])  # the real caches stay untouched
+    warm, empty, full = tmp_path / "warm", tmp_path / "empty", tmp_path / "full"
+    for folder in (warm, empty, full):
+        folder.mkdir()
+    (warm / "0123abcd.vscdb").write_bytes(b"compiled rules")
+    (full / "ffff.vscdb").write_bytes(b"its own")
+    secret_engine._remember(warm)
+    secret_engine._seed(empty)
+    secret_engine._seed(full)
+    assert (empty / "0123abcd.vscdb").read_bytes() == b"compiled rules"
+    assert [p.name for p in full.iterdir()] == ["ffff.vscdb"]  # a warm cache is left alone
+    assert not list(empty.glob(".*.partial"))
+
+
 @needs_kingfisher
 def test_baseline_and_changed_lines_apply_to_engine_findings(
     tmp_path: Path, real: ScanReport, cache: Path
