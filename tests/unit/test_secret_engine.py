@@ -146,6 +146,25 @@ def test_baseline_and_changed_lines_apply_to_engine_findings(
     assert [f.line for f in only_two.findings] == [2]
 
 
+@needs_kingfisher
+def test_a_whole_tree_is_walked_hidden_and_ignored_files_included(
+    tmp_path: Path, cache: Path
+) -> None:
+    root = tmp_path / "big"
+    root.mkdir()
+    for i in range(secret_engine.EXPLICIT_TARGETS + 6):
+        (root / f"m{i}.py").write_text(f"value = {i}\n")
+    line = f'client = connect("{DYNATRACE}")\n'
+    (root / ".hidden.py").write_text(line)
+    (root / ".gitignore").write_text("ignored.py\n")
+    (root / "ignored.py").write_text(line)
+    (root / "marked.py").write_text(line.rstrip() + "  # kingfisher:ignore\n")
+    report = scan_path(root, ScanOptions(scanners=SECRETS_ONLY, secret_engine_cache=cache))
+    assert report.complete, report.errors
+    found = {(f.path, f.rule_id.startswith(ENGINE_RULE_PREFIX)) for f in report.findings}
+    assert found == {(".hidden.py", True), ("ignored.py", True), ("marked.py", True)}
+
+
 # --- failures fail closed --------------------------------------------------------------
 
 
@@ -226,7 +245,8 @@ def test_environment_and_arguments_keep_the_engine_offline(tmp_path: Path) -> No
         patch.setenv("GITHUB_TOKEN", GITHUB)
         assert scan_path(root, options).complete
     seen = json.loads((tmp_path / "cache" / "seen.json").read_text())
-    for flag in ("--no-update-check", "--no-validate", "--git-history none", "--no-dedup"):
+    flags = ("--no-update-check", "--no-validate", "--git-history none", "--no-dedup")
+    for flag in (*flags, "--no-ignore"):
         assert flag in seen["argv"]
     assert seen["home"] == str(tmp_path / "cache") and seen["token"] == ""
     assert seen["argv"].endswith("-- settings.py")
