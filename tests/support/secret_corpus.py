@@ -168,10 +168,12 @@ def _private_key_case(rng: random.Random, index: int) -> Case:
 
 def _false_values(rng: random.Random) -> Iterator[tuple[str, str, str]]:
     """(kind, name, value) of things that look like secrets and are not."""
-    for provider in ("github-classic", "stripe-live", "gitlab", "npm", "slack-bot"):
+    prefixes = {"github-classic": "ghp_", "stripe-live": "sk_live_", "gitlab": "glpat-",
+                "npm": "npm_", "slack-bot": "xoxb-"}  # fmt: skip
+    for provider, prefix in prefixes.items():
         name, make = FORMATS[provider]
         real = make(rng)
-        cut = real.find("_") + 1 or real.find("-") + 1
+        cut = len(prefix)
         yield "placeholder-x", name, real[:cut] + "x" * (len(real) - cut)
         yield "placeholder-angle", name, f"<your-{provider}-token>"
         yield "template", name, "${" + name + "}"
