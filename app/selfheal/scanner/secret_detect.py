@@ -50,8 +50,6 @@ _DOTTED = re.compile(r"[A-Za-z_]\w{0,100}(?:\.[A-Za-z_]\w{0,100}){1,10}")
 _AWS_SECRET = re.compile(r"[A-Za-z0-9/+]{40}")
 _KEY_BODY = re.compile(r"(?:[A-Za-z0-9+/=\s]|\\[nr]){0," + f"{patterns.PRIVATE_KEY_MAX_BODY}}}")
 _BASE64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
-_DOC_HOSTS = frozenset({"example.com", "example.net", "example.org"})
-_DOC_DOMAINS = (".example.com", ".example.net", ".example.org", ".example", ".test", ".invalid")
 _SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+")
 
 
@@ -152,17 +150,14 @@ def _jwts(text: str) -> list[Hit]:
     return hits
 
 
-def _documentation_url(password: str, host: str) -> bool:
-    """A placeholder password, a percent-encoded phrase ("a%20secret"), or a host under the
-    names reserved for documentation (RFC 2606: example.com/.net/.org, .example, .test,
-    .invalid): an illustration, not a credential."""
+def _documentation_url(password: str) -> bool:
+    """A placeholder password, or a percent-encoded phrase ("a%20secret"): an illustration,
+    not a credential. (The host is not a reason: a real password aimed at a documentation
+    host such as db.example.com is still a leaked password.)"""
     if filters.is_placeholder(password):
         return True
     decoded = urllib.parse.unquote(password)
-    if decoded != password and (_SPACE.search(decoded) or filters.is_placeholder(decoded)):
-        return True
-    name = host.split(":", 1)[0].rstrip(".").lower()
-    return name.endswith(_DOC_DOMAINS) or name.removeprefix("www.") in _DOC_HOSTS
+    return decoded != password and bool(_SPACE.search(decoded) or filters.is_placeholder(decoded))
 
 
 def _connection_strings(text: str) -> list[Hit]:
@@ -173,7 +168,7 @@ def _connection_strings(text: str) -> list[Hit]:
         while start > 0 and pos - start < 30 and text[start - 1] in _SCHEME_CHARS:
             start -= 1
         m = patterns.CONNECTION_REGEX.match(text, start)
-        if m and not _documentation_url(m.group("secret"), m.group("host")):
+        if m and not _documentation_url(m.group("secret")):
             hits.append(_hit(patterns.CONNECTION_RULE, m.start("secret"), m.group("secret")))
         pos = text.find("://", pos + 3)
     return hits
