@@ -90,6 +90,22 @@ def issue_cookie(resp, user):
     return resp
 
 
+def weak_id():
+    return str(random.random())
+
+
+def strong_id():
+    return secrets.token_hex(16)
+
+
+def remember_me(resp):
+    # ruleid: python-weak-random-security-value
+    resp.set_cookie("remember", weak_id())
+    # ok: python-weak-random-security-value
+    resp.set_cookie("remember", strong_id())
+    return resp
+
+
 def shuffle_deck(deck):
     # ok: python-weak-random-for-secret
     return random.sample(deck, len(deck))
