@@ -14,7 +14,9 @@ every class gets the same twenty data-flow shapes with its own sink:
   and a parameterised call.
 
 Weak randomness has its own twenty handlers (``random`` into cookies, session entries,
-tokens and reset codes, against ``secrets``, ``SystemRandom`` and non-security uses).
+tokens and reset codes, against ``secrets``, ``SystemRandom`` and non-security uses). A
+last set, one vulnerable and one safe handler per class, is written differently again (other
+sinks, FastAPI and Django, other names) as a check on the shapes above.
 ``bench/rule_quality.py`` scans them with selfheal's rules and with bandit.
 """
 
@@ -254,8 +256,36 @@ def _random_cases() -> list[RuleCase]:
     return cases
 
 
+# Handlers written differently from the shapes above: other sinks, other frameworks, other
+# names. (class, name, vulnerable, whole file)
+VARIETY: tuple[tuple[str, str, bool, str], ...] = (
+    ("command-injection", "popen-fastapi", True, 'import os\nfrom fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.get("/dig/{domain}")\ndef dig(domain: str):\n    return os.popen("dig +short " + domain).read()\n'),
+    ("command-injection", "popen-list", False, 'import subprocess\nfrom flask import Flask, request\n\napp = Flask(__name__)\n\n\n@app.route("/dig")\ndef dig():\n    domain = request.args["d"]\n    return subprocess.run(["dig", "+short", domain], capture_output=True).stdout\n'),
+    ("code-injection", "exec-form", True, 'from flask import Flask, request\n\napp = Flask(__name__)\n\n\n@app.route("/calc", methods=["POST"])\ndef calc():\n    scope = {}\n    exec("result = " + request.form["expr"], scope)\n    return str(scope["result"])\n'),
+    ("code-injection", "literal-eval", False, 'import ast\nfrom flask import Flask, request\n\napp = Flask(__name__)\n\n\n@app.route("/calc", methods=["POST"])\ndef calc():\n    return str(ast.literal_eval(request.form["expr"]))\n'),
+    ("path-traversal", "send-file", True, 'from flask import Flask, request, send_file\n\napp = Flask(__name__)\n\n\n@app.route("/download")\ndef download():\n    name = request.args.get("file", "")\n    return send_file("/srv/reports/" + name)\n'),
+    ("path-traversal", "basename", False, 'import os\nfrom flask import Flask, request, send_file\n\napp = Flask(__name__)\n\n\n@app.route("/download")\ndef download():\n    name = os.path.basename(request.args.get("file", ""))\n    return send_file(os.path.join("/srv/reports", name))\n'),
+    ("xpath-injection", "django-xpath", True, 'from django.http import HttpResponse\nfrom lxml import etree\n\nTREE = etree.parse("/srv/users.xml")\n\n\ndef lookup(request):\n    who = request.GET["who"]\n    return HttpResponse(str(TREE.xpath("//user[@name=\'%s\']/@email" % who)))\n'),
+    ("xpath-injection", "django-xpath-variable", False, 'from django.http import HttpResponse\nfrom lxml import etree\n\nTREE = etree.parse("/srv/users.xml")\n\n\ndef lookup(request):\n    who = request.GET["who"]\n    return HttpResponse(str(TREE.xpath("//user[@name=$who]/@email", who=who)))\n'),
+    ("reflected-xss", "markup", True, 'from flask import Flask, request\nfrom markupsafe import Markup\n\napp = Flask(__name__)\n\n\n@app.route("/hi")\ndef hi():\n    return Markup("<b>Hello %s</b>" % request.args.get("name", ""))\n'),
+    ("reflected-xss", "markup-escaped", False, 'from flask import Flask, request\nfrom markupsafe import Markup, escape\n\napp = Flask(__name__)\n\n\n@app.route("/hi")\ndef hi():\n    return Markup("<b>Hello %s</b>") % escape(request.args.get("name", ""))\n'),
+    ("trust-boundary", "django-session-role", True, 'from django.http import HttpResponse\n\n\ndef set_role(request):\n    request.session["role"] = request.POST.get("role", "viewer")\n    return HttpResponse("ok")\n'),
+    ("trust-boundary", "django-session-derived", False, 'from django.http import HttpResponse\n\n\ndef set_role(request):\n    request.session["role"] = lookup_role(request.user)\n    return HttpResponse("ok")\n'),
+    ("weak-randomness", "signed-cookie", True, 'import random\nfrom django.http import HttpResponse\n\n\ndef login(request):\n    resp = HttpResponse("ok")\n    resp.set_signed_cookie("device", str(random.getrandbits(64)))\n    return resp\n'),
+    ("weak-randomness", "secrets-randbits", False, 'import secrets\nfrom django.http import HttpResponse\n\n\ndef login(request):\n    resp = HttpResponse("ok")\n    resp.set_signed_cookie("device", str(secrets.randbits(64)))\n    return resp\n'),
+)  # fmt: skip
+
+
+def _variety_cases() -> list[RuleCase]:
+    cases = []
+    for index, (klass, name, vulnerable, text) in enumerate(VARIETY):
+        label = "vuln" if vulnerable else "safe"
+        cases.append(RuleCase(klass, f"{klass}/{label}_v{index:02d}_{name}.py", vulnerable, text))
+    return cases
+
+
 def generate() -> list[RuleCase]:
-    return _flow_cases() + _random_cases()
+    return _flow_cases() + _random_cases() + _variety_cases()
 
 
 def write(cases: list[RuleCase], folder: Path) -> None:
