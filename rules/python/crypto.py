@@ -1,5 +1,6 @@
 # Test cases for rules/python/crypto.yaml.
 import hashlib
+import hmac
 import random
 import secrets
 import ssl
@@ -22,9 +23,28 @@ def sign(api_token):
     return hashlib.new("sha1", api_token).hexdigest()
 
 
-def checksum(data):
+def sign_payload(data):
     # ruleid: python-weak-hash
     return hashlib.md5(data).hexdigest()
+
+
+def webhook_headers(body):
+    # ruleid: python-weak-hash
+    signature = hashlib.sha1(body).hexdigest()
+    return {"X-Signature": signature}
+
+
+def checksum(data):
+    # ok: python-weak-hash
+    return hashlib.md5(data).hexdigest()
+
+
+def etag_for(content):
+    # ok: python-weak-hash
+    etag = hashlib.sha1(content).hexdigest()
+    # ok: python-weak-hash
+    mac = hmac.new(SIGNING_KEY, content, hashlib.sha1).hexdigest()
+    return etag, mac
 
 
 def cache_key(data):
@@ -50,6 +70,40 @@ def make_reset():
 def generate_password(length=12):
     # ruleid: python-weak-random-for-secret
     return "".join(random.choices("abcdefghijklmnop", k=length))
+
+
+def issue_cookie(resp, user):
+    # ruleid: python-weak-random-security-value
+    resp.set_cookie("sid", str(random.randint(0, 10**12)))
+    code = random.randrange(10**6)
+    # ruleid: python-weak-random-security-value
+    send_reset_code(user, code)
+    # ok: python-weak-random-security-value
+    resp.set_cookie("sid", secrets.token_urlsafe(32))
+    # ok: python-weak-random-security-value
+    send_reset_code(user, secrets.randbelow(10**6))
+    # ok: python-weak-random-security-value
+    resp.set_cookie("layout", "wide")
+    delay = random.uniform(0.1, 0.5)
+    # ok: python-weak-random-security-value
+    schedule_retry(user, delay)
+    return resp
+
+
+def weak_id():
+    return str(random.random())
+
+
+def strong_id():
+    return secrets.token_hex(16)
+
+
+def remember_me(resp):
+    # ruleid: python-weak-random-security-value
+    resp.set_cookie("remember", weak_id())
+    # ok: python-weak-random-security-value
+    resp.set_cookie("remember", strong_id())
+    return resp
 
 
 def shuffle_deck(deck):
@@ -88,6 +142,28 @@ def tls():
     # ok: python-weak-tls-version
     modern = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     return client, other, legacy, modern
+
+
+def client_context(verify):
+    # A library honouring its caller's choice: not reported.
+    if verify:
+        return ssl.create_default_context()
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if not verify:
+        # ok: python-tls-verification-disabled
+        ctx.check_hostname = False
+    if verify is False:
+        # ok: python-tls-verification-disabled
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def debug_context(debug):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if debug:
+        # ruleid: python-tls-verification-disabled
+        ctx.check_hostname = False
+    return ctx
 
 
 def ciphers(key):

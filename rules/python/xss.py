@@ -35,9 +35,33 @@ def greet_safe():
 
 @app.route("/plain")
 def plain():
-    # A non-HTML string literal: not reported.
-    # ok: python-xss
+    # Flask serves a view's string as text/html, markup in the literal or not.
+    # ruleid: python-xss
     return "Count: %s" % request.args["n"]
+
+
+@app.route("/count")
+def count():
+    # A dict is served as JSON.
+    # ok: python-xss
+    return {"count": request.args["n"]}
+
+
+@app.route("/shout")
+def shout():
+    word = request.args.get("word", "")
+    # ruleid: python-xss
+    return word.upper() + "!", 200
+
+
+@app.route("/card")
+def card():
+    name = request.args.get("name", "")
+    # ruleid: python-xss
+    page = render_template_string("<p>{{ name|safe }}</p>", name=name)
+    # ok: python-xss
+    fine = render_template_string("<p>{{ name }}</p>", name=name)
+    return page + fine
 
 
 @app.route("/banner")

@@ -156,3 +156,24 @@ def test_exit_code_rules() -> None:
     assert exit_code(report, parse_threshold("none")) == 0
     report.errors.append("semgrep: crashed")
     assert exit_code(report, parse_threshold("none")) == 2
+
+
+def test_include_tests_and_the_secret_engine_settings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "tree"
+    (root / "tests").mkdir(parents=True)
+    (root / "tests" / "test_app.py").write_text("app.run(debug=True)\n")
+    monkeypatch.setenv("SELFHEAL_HOME", str(tmp_path / "home"))
+    base = ["scan", str(root), "--format", "json", "--fail-on", "none", "--no-progress"]
+
+    def rules(*extra: str) -> list[str]:
+        assert main([*base, *extra]) == 0
+        return [f["rule_id"] for f in json.loads(capsys.readouterr().out)["findings"]]
+
+    assert rules() == []
+    assert rules("--include-tests") == ["python-debug-enabled"]
+    assert list((tmp_path / "home" / "cache" / "kingfisher").glob("*.vscdb"))
+    monkeypatch.setenv("SELFHEAL_SECRET_ENGINE", "trufflehog")
+    assert main(base) == 2
+    assert "unknown secret engine 'trufflehog'" in capsys.readouterr().err

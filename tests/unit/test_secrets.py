@@ -453,6 +453,9 @@ PLACEHOLDERS: list[tuple[str, str]] = [
     ("a.py", 'url = "postgres://user:password@localhost/db"'),
     ("a.py", 'url = "postgres://user:${DB_PASSWORD}@localhost/db"'),
     ("a.py", 'url = "https://example.com:8443/path?x=1"'),
+    # Documentation URLs: a percent-encoded phrase as the password.
+    ("a.py", 'url = "https://jo%40mail.org:a%20secret@host.de:1234/p"'),
+    ("a.py", 'url = "https://jo%40mail.org:a%20secret@www.example.com/"'),
     ("a.py", 'token_url = "https://auth.example.com/oauth/token"'),
     ("a.py", 'password_field = "login_form_password_input"'),
     ("a.py", 'api_key = "my_secret_api_key_value"'),

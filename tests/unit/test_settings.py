@@ -43,6 +43,12 @@ def test_semgrep_engine_setting(tmp_path: Path) -> None:
     assert chosen.semgrep_engine == "pysemgrep"
 
 
+def test_secret_engine_setting(tmp_path: Path) -> None:
+    assert parse_settings(base_env(tmp_path / "x.db")).secret_engine is None
+    chosen = parse_settings(base_env(tmp_path / "x.db", SELFHEAL_SECRET_ENGINE=" Builtin "))
+    assert chosen.secret_engine == "builtin"
+
+
 def test_secrets_are_not_printed(tmp_path: Path) -> None:
     s = parse_settings(base_env(tmp_path / "x.db"))
     for text in (repr(s), str(s), repr(s.private_key), str(s.webhook_secret)):
@@ -85,6 +91,7 @@ def _ec_pem() -> str:
         ({"SELFHEAL_WORKERS": "-1"}, "at least 0"),
         ({"GITHUB_API_URL": "ftp://x"}, "http(s) URL"),
         ({"SELFHEAL_SEMGREP_ENGINE": "fast"}, "must be osemgrep or pysemgrep, got 'fast'"),
+        ({"SELFHEAL_SECRET_ENGINE": "leaks"}, "must be auto, kingfisher, builtin, got 'leaks'"),
     ],
 )  # fmt: skip
 def test_refusals(tmp_path: Path, change: dict[str, str], message: str) -> None:

@@ -16,6 +16,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 from selfheal import __version__
 from selfheal.scanner import ScanInputError
@@ -53,6 +54,24 @@ def semgrep_engine_setting(env: Mapping[str, str] | None = None) -> str | None:
 
     value = (os.environ if env is None else env).get(ENGINE_VARIABLE, "").strip()
     return value or None
+
+
+def secret_engine_setting(env: Mapping[str, str] | None = None) -> str | None:
+    """The operator's ``SELFHEAL_SECRET_ENGINE`` (auto, kingfisher, builtin) for a scan run
+    from the command line (None when unset: auto)."""
+    from selfheal.scanner.secret_engine import ENGINE_VARIABLE
+
+    value = (os.environ if env is None else env).get(ENGINE_VARIABLE, "").strip()
+    return value or None
+
+
+def secret_engine_cache(env: Mapping[str, str] | None = None) -> Path:
+    """Where the secret engine keeps its compiled rules for command-line scans: under
+    ``SELFHEAL_HOME``, else ``~/.local/share/selfheal`` (never the engine's own ``~/.cache``)."""
+    source = os.environ if env is None else env
+    home = source.get("SELFHEAL_HOME", "").strip()
+    base = Path(home) if home else Path.home() / ".local" / "share" / "selfheal"
+    return base / "cache" / "kingfisher"
 
 
 def _modules_for(argv: Sequence[str]) -> list[str]:

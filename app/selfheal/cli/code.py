@@ -26,7 +26,13 @@ from typing import Any
 
 import pygit2
 
-from selfheal.cli import EXIT_USAGE, UsageError, semgrep_engine_setting
+from selfheal.cli import (
+    EXIT_USAGE,
+    UsageError,
+    secret_engine_cache,
+    secret_engine_setting,
+    semgrep_engine_setting,
+)
 from selfheal.coder.interface import (
     CHANGE_TYPES,
     DEFAULT_BUDGET_USD,
@@ -293,7 +299,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--budget/--time-limit: {exc}") from None
     root, repo = _work_tree(args.repo, args.commit)
     policy, defaults = _policy(root)
-    options = ScanOptions(semgrep_engine=semgrep_engine_setting())
+    options = ScanOptions(
+        semgrep_engine=semgrep_engine_setting(),
+        secret_engine=secret_engine_setting(),
+        secret_engine_cache=secret_engine_cache(),
+    )
     coder = backend_registry()[args.backend](BackendOptions(options))
     task = CodeTask(task_id(description), description, args.type, tuple(args.target))
     coding = run_coder(

@@ -20,7 +20,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from selfheal.cli import EXIT_FINDINGS, EXIT_OK, UsageError, semgrep_engine_setting
+from selfheal.cli import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    UsageError,
+    secret_engine_cache,
+    secret_engine_setting,
+    semgrep_engine_setting,
+)
 from selfheal.model.findings import Category, Decision, Severity, Verdict
 from selfheal.model.policy import (
     REPO_POLICY_PATH,
@@ -139,6 +146,8 @@ def _scan_options(args: argparse.Namespace) -> ScanOptions:
         cve_source=args.cve_source,
         baseline=Path(args.baseline) if args.baseline else None,
         semgrep_engine=semgrep_engine_setting(),
+        secret_engine=secret_engine_setting(),
+        secret_engine_cache=secret_engine_cache(),
     )
 
 

@@ -14,7 +14,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from selfheal.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError, semgrep_engine_setting
+from selfheal.cli import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    secret_engine_cache,
+    secret_engine_setting,
+    semgrep_engine_setting,
+)
 from selfheal.model.findings import Finding, Severity, Source
 from selfheal.model.repo_config import DEFAULT_PATH, ConfigError, ScanConfig, load_repo_config
 from selfheal.report import FORMATS, render
@@ -97,6 +105,9 @@ def _options(args: argparse.Namespace, config: ScanConfig) -> ScanOptions:
         include_vendored=args.include_vendored or config.include_vendored,
         exclude=config.exclude + tuple(args.exclude),
         semgrep_engine=semgrep_engine_setting(),
+        secret_engine=secret_engine_setting(),
+        secret_engine_cache=secret_engine_cache(),
+        include_tests=args.include_tests,
     )
 
 
@@ -242,4 +253,9 @@ def register(subparsers: Any) -> None:
         "--config", metavar="FILE", help=f"repo config (default PATH/{DEFAULT_PATH})"
     )
     parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    parser.add_argument(
+        "--include-tests",
+        action="store_true",
+        help="hardening rules (debug, cookies, timeouts, weak hashes) also report in test code",
+    )
     parser.set_defaults(handler=run)

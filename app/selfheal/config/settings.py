@@ -20,6 +20,8 @@ from typing import Any
 from selfheal.github.auth import AuthError, load_private_key
 from selfheal.github.client import DEFAULT_API_URL
 from selfheal.model.notifications import Target, TargetError, parse_targets
+from selfheal.scanner.secret_engine import ENGINE_CHOICES as SECRET_ENGINES
+from selfheal.scanner.secret_engine import ENGINE_VARIABLE as SECRET_ENGINE_VARIABLE
 from selfheal.scanner.semgrep_engine import ENGINE_VARIABLE, ENGINES
 
 MAX_KEY_BYTES = 64 * 1024  # an RSA-4096 PEM is about 3.3 KiB
@@ -82,6 +84,7 @@ class Settings:
     max_new_prs_per_hour: int = 5  # SELFHEAL_MAX_NEW_PRS_PER_HOUR, per repository
     notify_targets: tuple[Target, ...] = ()  # SELFHEAL_NOTIFY_URLS
     notify_secret: Secret | None = None  # SELFHEAL_NOTIFY_SECRET
+    secret_engine: str | None = None  # SELFHEAL_SECRET_ENGINE (None: auto)
 
     def secret_values(self) -> tuple[str, ...]:
         """The configured secret values, for the log redaction filter (the notification
@@ -184,6 +187,10 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
     if engine is not None and engine not in ENGINES:
         choices = " or ".join(ENGINES)
         raise SettingsError(f"{ENGINE_VARIABLE} must be {choices}, got {engine!r}")
+    secret_engine = env.get(SECRET_ENGINE_VARIABLE, "").strip().lower() or None
+    if secret_engine is not None and secret_engine not in SECRET_ENGINES:
+        choices = ", ".join(SECRET_ENGINES)
+        raise SettingsError(f"{SECRET_ENGINE_VARIABLE} must be {choices}, got {secret_engine!r}")
     raw_data_dir = env.get("SELFHEAL_DATA_DIR", "").strip()
     return Settings(
         app_id=int(raw_app_id),
@@ -207,6 +214,7 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         max_open_prs=_int(env, "SELFHEAL_MAX_OPEN_PRS", 3, 0),
         max_new_prs_per_hour=_int(env, "SELFHEAL_MAX_NEW_PRS_PER_HOUR", 5, 0),
         **_notify(env),
+        secret_engine=secret_engine,
     )
 
 

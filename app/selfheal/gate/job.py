@@ -157,12 +157,18 @@ async def fetch_pr(ctx: JobContext, gh: GitHubAPI, pr: dict[str, Any], head_sha:
 
 
 def review_options(
-    config: RepoConfig, actor_kind: str, semgrep_engine: str | None = None
+    config: RepoConfig,
+    actor_kind: str,
+    semgrep_engine: str | None = None,
+    secret_engine: str | None = None,
+    secret_engine_cache: Path | None = None,
 ) -> ReviewOptions:
     scan = ScanOptions(exclude=tuple(config.scan.exclude),
                        include_vendored=config.scan.include_vendored,
                        max_file_size=config.scan.max_file_size,
-                       semgrep_engine=semgrep_engine)  # fmt: skip
+                       semgrep_engine=semgrep_engine,
+                       secret_engine=secret_engine,
+                       secret_engine_cache=secret_engine_cache)  # fmt: skip
     return ReviewOptions(
         actor_kind=actor_kind, scan=scan, thresholds=Thresholds(block_at=config.gate.fail_on)
     )
@@ -185,7 +191,10 @@ async def evaluate(
     cache = await fetch_pr(ctx, gh, pr, head_sha)
     fetched = time.monotonic()
     ctx.raise_if_cancelled()
-    options = review_options(config, "automation" if bot_pr else "human", ctx.semgrep_engine)
+    actor = "automation" if bot_pr else "human"
+    options = review_options(
+        config, actor, ctx.semgrep_engine, ctx.secret_engine, ctx.secret_engine_cache
+    )
     base_sha = str(pr["base"]["sha"])
     verdict = await asyncio.to_thread(
         _review_sync, ctx.caches.policies, repo, cache, base_sha, head_sha, options

@@ -168,6 +168,16 @@ class JobContext:
         """The operator's semgrep engine setting, for the scans jobs run."""
         return self.worker.config.semgrep_engine
 
+    @property
+    def secret_engine(self) -> str | None:
+        """The operator's secret engine setting (auto, kingfisher, builtin)."""
+        return self.worker.config.secret_engine
+
+    @property
+    def secret_engine_cache(self) -> Path:
+        """Where the secret engine keeps its compiled rules: inside the data directory."""
+        return self.data_dir / "cache" / "kingfisher"
+
     def raise_if_cancelled(self) -> None:
         if self.cancelled.is_set():
             raise JobCancelled(self.cancel_reason or "cancelled")

@@ -210,6 +210,7 @@ def worker_config(settings: Settings, *, start_worker: bool = True) -> WorkerCon
         max_new_prs_per_hour=settings.max_new_prs_per_hour,
         notify_targets=settings.notify_targets,
         notify_secret=settings.notify_secret,
+        secret_engine=settings.secret_engine,
     )
 
 

@@ -76,6 +76,7 @@ class WorkerConfig:
     # where notifications go and the secret that signs them (operator settings)
     notify_targets: tuple[Target, ...] = ()
     notify_secret: Secret | None = None
+    secret_engine: str | None = None  # SELFHEAL_SECRET_ENGINE (None: auto)
 
 
 def _gone(exc: Exception) -> bool:

@@ -15,17 +15,26 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from selfheal.model.findings import Finding, Source, sort_findings
 from selfheal.scanner import ScannerError
 from selfheal.scanner.files import DEFAULT_MAX_FILE_SIZE, REASON_BINARY, FileText
 from selfheal.scanner.progress import Progress
 
+if TYPE_CHECKING:
+    from selfheal.scanner.secret_engine import EngineHit
+
 ALL_SCANNERS = frozenset({"semgrep", "secrets", "dependencies"})
 CVE_SOURCES = ("osv", "safety")
 # How much decoded text the pipeline keeps between its first read and the secret scan.
 TEXT_CACHE_CHARS = 128 * 1024 * 1024
 Reader = Callable[[str], str | None]
+# Rules whose metadata says ``selfheal-scope: hardening`` (debug mode, cookie flags, bind-all,
+# request timeouts, weak hashes) do not report in test code by default.
+HARDENING = "hardening"
+TEST_DIRS = frozenset({"tests", "test"})
+EngineHits = dict[str, list["EngineHit"]]
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,14 @@ class ScanOptions:
     exclude: tuple[str, ...] = ()
     # The operator's SELFHEAL_SEMGREP_ENGINE setting (None: osemgrep where it can run).
     semgrep_engine: str | None = None
+    # The operator's SELFHEAL_SECRET_ENGINE setting: "auto"/None (Kingfisher where installed,
+    # else our detector alone, with a warning), "kingfisher" (required) or "builtin".
+    secret_engine: str | None = None
+    secret_engine_executable: Path | None = None  # tests: a stand-in binary
+    secret_engine_cache: Path | None = None  # None: a private folder of this process
+    secret_engine_timeout: float = 300.0
+    # Hardening and configuration rules also report in test code (tests/, test_*.py ...).
+    include_tests: bool = False
 
 
 @dataclass
@@ -100,6 +117,25 @@ def _run_semgrep(work: Work, options: ScanOptions) -> tuple[list[Finding], list[
     return result.findings, [f"semgrep: {message}" for message in result.errors]
 
 
+def is_test_path(path: str) -> bool:
+    """Test code: under a ``tests``/``test`` folder, or ``test_*.py``, ``*_test.py``,
+    ``conftest.py``."""
+    pure = PurePosixPath(path)
+    if any(part in TEST_DIRS for part in pure.parts[:-1]):
+        return True
+    name = pure.name
+    return name == "conftest.py" or (
+        name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
+    )
+
+
+def _reported_here(finding: Finding, options: ScanOptions) -> bool:
+    """Hardening and configuration rules stay quiet in test code unless asked for."""
+    if options.include_tests or finding.properties.get("scope") != HARDENING:
+        return True
+    return not is_test_path(finding.path)
+
+
 def _on_changed_lines(finding: Finding, lines: frozenset[int] | None) -> bool:
     if lines is None:
         return True
@@ -122,14 +158,36 @@ def _binary_as_text(path: Path) -> str | None:
     return data.decode("utf-8", "replace").replace("\x00", " ")
 
 
-def _scan_secrets(work: Work, progress: Progress) -> list[Finding]:
+def _secret_candidates(work: Work) -> list[str]:
+    listed = set(work.paths)
+    # The tree walker leaves binary files out of ``paths`` (they are listed as skipped).
+    binary = [p for p, reason in work.report.skipped if reason == REASON_BINARY]
+    return [*work.paths, *(p for p in binary if p not in listed)]
+
+
+def _run_engine(work: Work, options: ScanOptions, executable: Path) -> EngineHits:
+    from selfheal.scanner.secret_engine import run_kingfisher
+
+    hits = run_kingfisher(
+        executable,
+        work.root,
+        _secret_candidates(work),
+        cache_dir=options.secret_engine_cache,
+        timeout=options.secret_engine_timeout,
+    )
+    by_path: EngineHits = {}
+    for hit in hits:
+        by_path.setdefault(hit.path, []).append(hit)
+    return by_path
+
+
+def _scan_secrets(work: Work, progress: Progress, engine: EngineHits | None) -> list[Finding]:
+    from selfheal.scanner.secret_merge import merge_file
     from selfheal.scanner.secrets import scan_secrets
 
     findings: list[Finding] = []
     listed = set(work.paths)
-    # The tree walker leaves binary files out of ``paths`` (they are listed as skipped).
-    binary = [p for p, reason in work.report.skipped if reason == REASON_BINARY]
-    candidates = [*work.paths, *(p for p in binary if p not in listed)]
+    candidates = _secret_candidates(work)
     total = len(candidates)
     for done, path in enumerate(candidates, 1):
         progress.update(done, total, path)
@@ -147,6 +205,8 @@ def _scan_secrets(work: Work, progress: Progress) -> list[Finding]:
             body = text.text
         lines = work.changed.get(path)
         found = scan_secrets(path, body, lines)
+        if engine is not None and path in engine:
+            found = merge_file(path, body, found, engine[path], lines)
         findings.extend(f for f in found if _on_changed_lines(f, lines))
     return findings
 
@@ -220,23 +280,68 @@ def run(work: Work, options: ScanOptions, progress: Progress) -> ScanReport:
 
     findings: list[Finding] = []
     semgrep_future: Future[tuple[list[Finding], list[str]]] | None = None
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="semgrep")
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="scanner")
     try:
         if "semgrep" in options.scanners and work.paths:
             semgrep_future = pool.submit(_run_semgrep, work, options)
         if "secrets" in options.scanners:
-            findings += _guarded("secrets", report, lambda: _scan_secrets(work, progress))
+            engine = _engine_hits(report, _start_engine(work, options, pool))
+            findings += _guarded("secrets", report, lambda: _scan_secrets(work, progress, engine))
         if "dependencies" in options.scanners:
             findings += _guarded("dependencies", report, lambda: _scan_dependencies(work, options))
         if semgrep_future is not None:
             progress.message(f"semgrep: scanning {len(work.paths)} files ...")
             found = _guarded("semgrep", report, lambda: _semgrep_result(semgrep_future, report))
-            findings += [f for f in found if _on_changed_lines(f, work.changed.get(f.path))]
+            findings += [
+                f
+                for f in found
+                if _on_changed_lines(f, work.changed.get(f.path)) and _reported_here(f, options)
+            ]
     finally:
         pool.shutdown(wait=True)
         progress.close()
     report.findings = _finish(findings, options, report)
     return report
+
+
+def _start_engine(
+    work: Work, options: ScanOptions, pool: ThreadPoolExecutor
+) -> Future[EngineHits] | ScannerError | None:
+    """Start the community secret engine beside semgrep; None when it is not installed (or
+    not wanted), the error when it was asked for and cannot run."""
+    from selfheal.scanner.secret_engine import locate
+
+    try:
+        executable = locate(options.secret_engine, options.secret_engine_executable)
+    except ScannerError as exc:
+        return exc
+    if executable is None:
+        if (options.secret_engine or "auto").strip().lower() != "builtin":
+            work.report.warnings.append(
+                "secrets: the Kingfisher engine is not installed; selfheal's own detector "
+                "ran alone (fewer provider formats)"
+            )
+        return None
+    return pool.submit(_run_engine, work, options, executable)
+
+
+def _engine_hits(
+    report: ScanReport, started: Future[EngineHits] | ScannerError | None
+) -> EngineHits | None:
+    """The engine's hits by path. A failed engine is a scan error (the scan is incomplete and
+    a gate fails closed) while our own detector still reports what it finds."""
+    if started is None:
+        return None
+    if isinstance(started, ScannerError):
+        report.errors.append(f"secrets: {started}")
+        return None
+    try:
+        return started.result()
+    except ScannerError as exc:
+        report.errors.append(f"secrets: {exc}")
+    except Exception as exc:  # a crash in the engine's edge must fail closed, not escape
+        report.errors.append(f"secrets: kingfisher: internal error: {exc.__class__.__name__}")
+    return None
 
 
 def _semgrep_result(

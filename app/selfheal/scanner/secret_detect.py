@@ -18,6 +18,7 @@ import bisect
 import json
 import re
 import string
+import urllib.parse
 from dataclasses import dataclass
 
 from selfheal.model.findings import Severity
@@ -149,6 +150,16 @@ def _jwts(text: str) -> list[Hit]:
     return hits
 
 
+def _documentation_url(password: str) -> bool:
+    """A placeholder password, or a percent-encoded phrase ("a%20secret"): an illustration,
+    not a credential. (The host is not a reason: a real password aimed at a documentation
+    host such as db.example.com is still a leaked password.)"""
+    if filters.is_placeholder(password):
+        return True
+    decoded = urllib.parse.unquote(password)
+    return decoded != password and bool(_SPACE.search(decoded) or filters.is_placeholder(decoded))
+
+
 def _connection_strings(text: str) -> list[Hit]:
     hits: list[Hit] = []
     pos = text.find("://")
@@ -157,7 +168,7 @@ def _connection_strings(text: str) -> list[Hit]:
         while start > 0 and pos - start < 30 and text[start - 1] in _SCHEME_CHARS:
             start -= 1
         m = patterns.CONNECTION_REGEX.match(text, start)
-        if m and not filters.is_placeholder(m.group("secret")):
+        if m and not _documentation_url(m.group("secret")):
             hits.append(_hit(patterns.CONNECTION_RULE, m.start("secret"), m.group("secret")))
         pos = text.find("://", pos + 3)
     return hits

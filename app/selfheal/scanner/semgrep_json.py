@@ -104,6 +104,8 @@ def to_finding(
     if len(snippet) > SNIPPET_CHARS:
         snippet = snippet[: SNIPPET_CHARS - 1] + "…"
     properties = {"confidence": str(metadata.get("confidence", ""))}
+    if isinstance(metadata.get("selfheal-scope"), str):
+        properties["scope"] = metadata["selfheal-scope"]
     return Finding(
         rule_id=str(result.get("check_id", "")).rsplit(".", 1)[-1],
         category=CATEGORY_BY_NAME.get(str(metadata.get("category", "")), Category.OTHER),
