@@ -45,9 +45,7 @@ def test_a_long_prompt_is_billed_entirely_at_the_long_context_rates() -> None:
     short = Usage(input_tokens=150_000, cache_read=50_000, output_tokens=1000)
     long = Usage(input_tokens=150_001, cache_read=50_000, output_tokens=1000)
     assert cost_usd(price, short) == pytest.approx((150_000 * 3 + 50_000 * 0.3 + 15_000) / 1e6)
-    assert cost_usd(price, long) == pytest.approx(
-        (150_001 * 6 + 50_000 * 0.6 + 1000 * 22.5) / 1e6
-    )
+    assert cost_usd(price, long) == pytest.approx((150_001 * 6 + 50_000 * 0.6 + 1000 * 22.5) / 1e6)
 
 
 def test_the_worst_case_bounds_any_usage_of_that_size() -> None:
@@ -66,10 +64,34 @@ def test_the_worst_case_bounds_any_usage_of_that_size() -> None:
     ("data", "message"),
     [
         ({"models": {"m": {"input": 1}}}, "output"),
-        ({"models": {"m": {"input": -1, "output": 1, "cache_write_5m": 1, "cache_write_1h": 1,
-                           "cache_read": 1}}}, "between"),  # fmt: skip
-        ({"models": {"m": {"input": True, "output": 1, "cache_write_5m": 1,
-                           "cache_write_1h": 1, "cache_read": 1}}}, "input"),  # fmt: skip
+        (
+            {
+                "models": {
+                    "m": {
+                        "input": -1,
+                        "output": 1,
+                        "cache_write_5m": 1,
+                        "cache_write_1h": 1,
+                        "cache_read": 1,
+                    }
+                }
+            },
+            "between",
+        ),
+        (
+            {
+                "models": {
+                    "m": {
+                        "input": True,
+                        "output": 1,
+                        "cache_write_5m": 1,
+                        "cache_write_1h": 1,
+                        "cache_read": 1,
+                    }
+                }
+            },
+            "input",
+        ),
         ({"models": []}, "mapping"),
         ({"models": {"bad name!": {}}}, "not a model name"),
     ],
