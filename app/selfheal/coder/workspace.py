@@ -87,6 +87,20 @@ class Workspace:
     def write_text(self, path: str, text: str) -> None:
         self.write_bytes(path, text.encode("utf-8"))
 
+    def delete(self, path: str) -> None:
+        """Remove a regular file (the guard's write rules apply: a file that may not be
+        changed may not be deleted either); FileNotFoundError when it does not exist."""
+        violation = self.write_violation(path)
+        if violation is not None:
+            raise GuardError(violation)
+        rel = normalise(path) or ""
+        target = self.root / rel
+        if not stat.S_ISREG(os.lstat(target).st_mode):
+            raise GuardError(Violation(rel, ViolationKind.SPECIAL, "not a regular file"))
+        os.unlink(target)
+        if rel not in self.written:
+            self.written.append(rel)
+
     # -- listing -----------------------------------------------------------------------------
 
     def files(self, targets: Sequence[str]) -> tuple[list[str], list[str]]:

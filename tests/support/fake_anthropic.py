@@ -1,0 +1,203 @@
+"""A fake Anthropic Messages API on 127.0.0.1, spoken to by the real anthropic SDK.
+
+It answers ``POST /v1/messages`` in the API's wire format: a ``message`` object with
+``content`` blocks (``text``, ``tool_use``), a ``stop_reason`` and a ``usage`` with the cache
+fields (``cache_creation_input_tokens`` with its ``cache_creation`` split by TTL, and
+``cache_read_input_tokens``); or an error object (``{"type": "error", "error": {...}}``) with
+its status, such as 529 ``overloaded_error``. Each test scripts the replies in order: a
+:class:`Turn`, an :class:`Failure`, or a function of the request body that returns one.
+
+It runs its own event loop on a thread, so synchronous tests (the SDK's sync client) and
+async ones (the server's worker calls the coder on a thread) use it the same way. It records
+every request it got and the usage it reported, so a test can check the meter's total
+against what the "vendor" billed, and that the key never appeared in a prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+API_KEY = "sk-ant-api03-" + "fake" * 20 + "AA"  # the shape of a key; test-only
+MAX_WAIT = 10.0
+
+
+@dataclass
+class Turn:
+    """One successful reply: ``tools`` are (name, input) pairs, sent as tool_use blocks."""
+
+    text: str = ""
+    tools: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    input_tokens: int = 100
+    output_tokens: int = 50
+    cache_write_5m: int = 0
+    cache_write_1h: int = 0
+    cache_read: int = 0
+
+    def usage(self) -> dict[str, Any]:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_creation_input_tokens": self.cache_write_5m + self.cache_write_1h,
+            "cache_read_input_tokens": self.cache_read,
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": self.cache_write_5m,
+                "ephemeral_1h_input_tokens": self.cache_write_1h,
+            },
+        }
+
+
+@dataclass
+class Failure:
+    status: int = 529
+    kind: str = "overloaded_error"
+    message: str = "Overloaded"
+
+
+Step = Turn | Failure | Callable[[dict[str, Any]], "Turn | Failure"]
+
+
+def finish(summary: str, input_tokens: int = 100, output_tokens: int = 50) -> Turn:
+    return Turn(tools=[("finish", {"summary": summary})], input_tokens=input_tokens,
+                output_tokens=output_tokens)  # fmt: skip
+
+
+class FakeAnthropic:
+    def __init__(self, script: list[Step] | None = None, key: str = API_KEY) -> None:
+        self.script: list[Step] = list(script or [])
+        self.key = key
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.reported: list[dict[str, Any]] = []  # the usage of every successful reply
+        self.failures = 0
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self.base_url = ""
+
+    # -- scripting ------------------------------------------------------------------------
+
+    def add(self, *steps: Step) -> None:
+        with self._lock:
+            self.script.extend(steps)
+
+    def _next(self, body: dict[str, Any]) -> Turn | Failure:
+        with self._lock:
+            step = self.script.pop(0) if self.script else Turn(text="(the script ran out)")
+        return step(body) if callable(step) else step
+
+    # -- the API --------------------------------------------------------------------------
+
+    def _message(self, body: dict[str, Any], turn: Turn) -> dict[str, Any]:
+        content: list[dict[str, Any]] = []
+        if turn.text:
+            content.append({"type": "text", "text": turn.text})
+        for name, args in turn.tools:
+            content.append({"type": "tool_use", "id": f"toolu_{next(self._ids):04d}",
+                            "name": name, "input": args})  # fmt: skip
+        usage = turn.usage()
+        self.reported.append(usage)
+        return {"id": f"msg_{next(self._ids):06d}", "type": "message", "role": "assistant",
+                "model": str(body.get("model")), "content": content,
+                "stop_reason": "tool_use" if turn.tools else "end_turn",
+                "stop_sequence": None, "usage": usage}  # fmt: skip
+
+    @staticmethod
+    def _error(status: int, kind: str, message: str) -> web.Response:
+        body = {"type": "error", "error": {"type": kind, "message": message}}
+        headers = {"request-id": "req_fake", "retry-after-ms": "5"}
+        return web.json_response(body, status=status, headers=headers)
+
+    async def _messages(self, request: web.Request) -> web.Response:
+        self.headers.append(dict(request.headers))
+        # The SDK sends the key as x-api-key, or (2.x) as a bearer token: either is accepted.
+        bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if self.key not in (request.headers.get("x-api-key"), bearer):
+            return self._error(401, "authentication_error", "invalid API key")
+        try:
+            body = await request.json()
+        except json.JSONDecodeError:
+            return self._error(400, "invalid_request_error", "the body is not JSON")
+        if not isinstance(body, dict) or not body.get("model") or not body.get("messages"):
+            return self._error(400, "invalid_request_error", "model and messages are required")
+        self.requests.append(body)
+        step = self._next(body)
+        if isinstance(step, Failure):
+            self.failures += 1
+            return self._error(step.status, step.kind, step.message)
+        return web.json_response(self._message(body, step), headers={"request-id": "req_fake"})
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> FakeAnthropic:
+        ready = threading.Event()
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            app = web.Application()
+            app.router.add_post("/v1/messages", self._messages)
+            self._runner = web.AppRunner(app, access_log=None)
+            loop.run_until_complete(self._runner.setup())
+            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            loop.run_until_complete(site.start())
+            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            self.base_url = f"http://127.0.0.1:{port}"
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._runner.cleanup())
+            loop.close()
+
+        self._thread = threading.Thread(target=serve, name="fake-anthropic", daemon=True)
+        self._thread.start()
+        if not ready.wait(MAX_WAIT):
+            raise RuntimeError("the fake Anthropic API did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(MAX_WAIT)
+
+    # -- what a test reads ----------------------------------------------------------------
+
+    def prompts(self) -> str:
+        """Everything the model was sent, as one text (to look for leaks)."""
+        return json.dumps(self.requests)
+
+    def key_sent(self, index: int = 0) -> str:
+        headers = self.headers[index]
+        return headers.get("x-api-key") or headers.get("Authorization", "").removeprefix("Bearer ")
+
+
+@contextmanager
+def fake_anthropic(*script: Step) -> Iterator[FakeAnthropic]:
+    fake = FakeAnthropic(list(script)).start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+def reported_usage_cost(fake: FakeAnthropic, price: Any) -> float:
+    """What the fake's reported usage costs at ``price`` (a ModelPrice)."""
+    from selfheal.model.prices import Usage, cost_usd
+
+    total = 0.0
+    for u in fake.reported:
+        split = u["cache_creation"]
+        usage = Usage(u["input_tokens"], u["output_tokens"], split["ephemeral_5m_input_tokens"],
+                      split["ephemeral_1h_input_tokens"], u["cache_read_input_tokens"])  # fmt: skip
+        total += cost_usd(price, usage)
+    return total
