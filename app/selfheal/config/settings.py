@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from selfheal.config.coding import CodingSettings, CodingSettingsError, parse_coding_settings
+from selfheal.config.secret import Secret as Secret
 from selfheal.github.auth import AuthError, load_private_key
 from selfheal.github.client import DEFAULT_API_URL
 from selfheal.scanner.semgrep_engine import ENGINE_VARIABLE, ENGINES
@@ -28,30 +30,6 @@ MIN_SECRET_LENGTH = 16
 
 class SettingsError(Exception):
     """A setting is missing or invalid; the message says which and how to fix it."""
-
-
-class Secret:
-    """A secret string that does not print itself."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def get(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    def __str__(self) -> str:
-        return "**********"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(("Secret", self._value))
 
 
 @dataclass(frozen=True)
@@ -76,10 +54,12 @@ class Settings:
     plugins: tuple[str, ...] = ()
     data_dir: Path | None = None  # SELFHEAL_DATA_DIR (None: selfheal-data next to the ledger)
     semgrep_engine: str | None = None  # SELFHEAL_SEMGREP_ENGINE (None: the scanner's default)
+    coding: CodingSettings = field(default_factory=CodingSettings)  # agents, key, prices, budget
 
     def secret_values(self) -> tuple[str, ...]:
         """The configured secret values, for the log redaction filter."""
-        return (self.private_key.get(), self.webhook_secret.get())
+        key = self.coding.api_key.get() if self.coding.api_key is not None else ""
+        return (self.private_key.get(), self.webhook_secret.get(), *((key,) if key else ()))
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
@@ -176,6 +156,10 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         choices = " or ".join(ENGINES)
         raise SettingsError(f"{ENGINE_VARIABLE} must be {choices}, got {engine!r}")
     raw_data_dir = env.get("SELFHEAL_DATA_DIR", "").strip()
+    try:
+        coding = parse_coding_settings(env)
+    except CodingSettingsError as exc:
+        raise SettingsError(str(exc)) from None
     return Settings(
         app_id=int(raw_app_id),
         private_key=Secret(key),
@@ -195,6 +179,7 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         plugins=plugins,
         data_dir=Path(raw_data_dir) if raw_data_dir else None,
         semgrep_engine=engine,
+        coding=coding,
     )
 
 
