@@ -23,14 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 import pygit2
 
-from selfheal.changes import machine
-from selfheal.coder.interface import (
-    BackendFactory,
-    BackendOptions,
-    CodeTask,
-    Limits,
-    Outcome,
-)
+from selfheal.changes import agents, machine
+from selfheal.changes.limits import money
+from selfheal.coder.interface import BackendFactory, CodeTask, Limit, Outcome
 from selfheal.coder.runner import CodingRun, run_coder
 from selfheal.gate import GateOutcome
 from selfheal.git.clones import branch_refspec, fetch
@@ -61,21 +56,23 @@ async def _token(gh: GitHubAPI) -> str | None:
 
 
 def _run_coder_sync(
-    cache: Path, base: str, task: CodeTask, budget: float, approved: bool, factory: BackendFactory
+    cache: Path, base: str, task: CodeTask, approved: bool, plan: agents.CoderPlan
 ) -> tuple[CodingRun, str | None, list[str]]:
-    """Blocking: export, code, read back. Returns the run, the new tree (None when nothing
-    changed) and the changed paths."""
+    """Blocking: export, code, read back. Returns the run, the new tree (None when nothing is
+    to be kept) and the changed paths. A run the budget stopped keeps its edits when the
+    guard's review after the run found nothing wrong with them."""
     with tempfile.TemporaryDirectory(prefix="selfheal-code-") as tmp:
         work = Path(tmp) / "work"
         export_tree(cache, base, work)
         policy = policy_at(cache, base)
         if isinstance(policy, PolicyError):
             raise ValueError(f"the policy does not parse: {policy}")
-        coder = factory(BackendOptions())
-        coding = run_coder(coder, work, task, Limits(budget_usd=budget), policy=policy,
+        coder = plan.factory(plan.options)
+        coding = run_coder(coder, work, task, plan.limits, policy=policy,
                            defaults=load_default_policy(), review_approved=approved,
+                           scan_options=plan.options.scan, halted=plan.halted,
                            disposable=True)  # fmt: skip
-        if coding.result.outcome is not Outcome.CHANGED:
+        if not agents.keeps_edits(coding):
             return coding, None, []
         tree, changes = snapshot(cache, base, work, keep=coding.scrubbed)
         return coding, tree, [c.path for c in changes]
@@ -83,48 +80,85 @@ def _run_coder_sync(
 
 async def code(run: RequestRun, request: requests.Request) -> machine.Event:
     """Run the request's coder and push its branch; the event for the state machine."""
+    try:
+        plan = await agents.prepare(run, request)
+    except agents.AgentRefused as exc:
+        return machine.Error(f"no coding agent can take this request: {exc}")
+    except agents.BudgetSpent as exc:
+        return machine.BudgetExceeded(exc.spent_usd)
     gh: GitHubAPI = run.gh
     owner, name = split(run.repo)
     info = await gh.call("repos.get", owner=owner, repo=name)
     default, url = str(info["default_branch"]), str(info["clone_url"])
     token = await _token(gh)
     started = time.monotonic()
-    cache = await fetch(run.ctx.data_dir, run.repo, url, [branch_refspec(default)], token)
+    resume = agents.resume_point(request)
+    refspecs = [branch_refspec(default), *([branch_refspec(resume[0])] if resume else [])]
+    cache = await fetch(run.ctx.data_dir, run.repo, url, refspecs, token)
     fetched = time.monotonic()
     git = pygit2.Repository(str(cache))
-    base = str(git.references[f"refs/remotes/origin/{default}"].target)
+    base = resume[1] if resume else str(git.references[f"refs/remotes/origin/{default}"].target)
     description = str(run.issue.get("body") or "")
     try:
         coding, tree, paths = await asyncio.to_thread(
-            _run_coder_sync, cache, base, task_of(request, description), request.budget_usd,
-            bool(request.data.get("approved_by")), run.backends[DEFAULT_BACKEND],
+            _run_coder_sync, cache, base, task_of(request, description),
+            bool(request.data.get("approved_by")), plan,
         )  # fmt: skip
     except ValueError as exc:
         return machine.Error(str(exc))
     coded = time.monotonic()
     result = coding.result
-    if result.outcome is Outcome.LIMIT_REACHED:
+    if result.outcome is Outcome.LIMIT_REACHED and result.limit is not Limit.BUDGET:
         return machine.Error(f"a limit stopped the coder: {result.reason}")
-    if tree is None:
+    if tree is None and result.outcome is not Outcome.LIMIT_REACHED:
         return machine.NothingToDo(result.reason or result.summary)
-    bot = await run.ctx.bot_login()
-    title = str(run.issue.get("title") or "change")
-    message = commit_message(f"{title} (#{run.number})", result.summary,
-                             {"Selfheal-Request": f"{run.repo}#{run.number}",
-                              "Requested-by": request.requester})  # fmt: skip
-    sha = commit_on(cache, base, tree, message, bot_identity(bot.removesuffix("[bot]")))
-    branch = branch_name(run.number, title, taken=await _branches(gh, run.repo, run.number))
-    await push(cache, url, {branch: sha}, token)
+    sha, branch = (resume[1], resume[0]) if resume else (None, None)
+    if tree is not None:
+        sha, branch = await _commit_and_push(run, request, cache, base, tree, result.summary,
+                                             url, token, resume)  # fmt: skip
     timings = {"fetch": fetched - started, "code": coded - fetched,
                "commit_push": time.monotonic() - coded}  # fmt: skip
     run.ctx.log.info("request coded", extra={"request": request.id, **{
         f"{k}_seconds": round(v, 3) for k, v in timings.items()}})  # fmt: skip
-    data = {**request.data, "base": default, "summary": result.summary, "files": paths,
+    fresh = await run.ctx.ledger.aread(lambda c: requests.get(c, request.id)) or request
+    data = {**fresh.data, "base": default, "summary": result.summary, "files": paths,
             "timings": {k: round(v, 4) for k, v in timings.items()}}  # fmt: skip
+    if result.outcome is Outcome.LIMIT_REACHED:  # the budget: keep the branch, open no PR
+        data[agents.KEPT_KEY] = {"branch": branch, "sha": sha} if branch else None
+        await run.ctx.ledger.awrite(lambda c: requests.update(c, request.id, data=data))
+        return machine.BudgetExceeded(fresh.cost_usd)
+    data.pop(agents.KEPT_KEY, None)
     await run.ctx.ledger.awrite(
         lambda c: requests.update(c, request.id, branch=branch, head_sha=sha, data=data)
     )
     return machine.Coded(tuple(paths), result.summary)
+
+
+async def _commit_and_push(
+    run: RequestRun,
+    request: requests.Request,
+    cache: Path,
+    parent: str,
+    tree: str,
+    summary: str,
+    url: str,
+    token: str | None,
+    resume: tuple[str, str] | None,
+) -> tuple[str, str]:
+    """Commit ``tree`` on ``parent`` as the bot and push it: to the kept branch when the
+    request resumes one (a fast-forward), else to a new ``selfheal/<issue>-...`` branch."""
+    bot = await run.ctx.bot_login()
+    title = str(run.issue.get("title") or "change")
+    message = commit_message(f"{title} (#{run.number})", summary,
+                             {"Selfheal-Request": f"{run.repo}#{run.number}",
+                              "Requested-by": request.requester})  # fmt: skip
+    sha = commit_on(cache, parent, tree, message, bot_identity(bot.removesuffix("[bot]")))
+    if resume is not None:
+        branch = resume[0]
+    else:
+        branch = branch_name(run.number, title, taken=await _branches(run.gh, run.repo, run.number))
+    await push(cache, url, {branch: sha}, token)
+    return sha, branch
 
 
 async def _branches(gh: GitHubAPI, repo: str, number: int) -> list[str]:
@@ -140,7 +174,9 @@ def pr_body(request: requests.Request, run: RequestRun, summary: str, files: lis
     lines += ["| file | policy |", "|---|---|"]
     levels = dict(run.plan)
     lines += [f"| `{path}` | {levels.get(path, 'open')} |" for path in files]
-    lines += ["", f"Request `{request.id}` · cost ${request.cost_usd:.2f}"]
+    agent = request.data.get("agent")
+    who = f" · agent `{agent['id']}`" if isinstance(agent, dict) and agent.get("id") else ""
+    lines += ["", f"Request `{request.id}`{who} · cost {money(request.cost_usd)}"]
     return "\n".join(lines)
 
 

@@ -187,3 +187,8 @@ def check_budget(spent_usd: float, limit_usd: float, estimate_usd: float = 0.0) 
         )
         return BudgetDecision(False, limit, used, reason)
     return BudgetDecision(True, limit, used, f"${used:.2f} of ${limit:.2f} spent")
+
+
+def money(usd: float) -> str:
+    """Dollars to the cent, or to a hundredth of a cent below one cent (for the comments)."""
+    return f"${usd:.4f}" if 0 < usd < 0.01 else f"${usd:.2f}"

@@ -25,6 +25,7 @@ from typing import Any
 from selfheal.changes import machine
 from selfheal.changes.authorisation import Actor, decide_request
 from selfheal.changes.intake import IntakeError, ParsedRequest, parse_request, quote_untrusted
+from selfheal.changes.limits import money
 from selfheal.coder.interface import BackendFactory, backend_registry
 from selfheal.github.issue_state import marker, set_family_label, upsert_marked_comment
 from selfheal.github.protocol import GitHubAPI
@@ -73,7 +74,7 @@ def verdict_of(plan: list[tuple[str, Level]]) -> tuple[machine.Verdict, str]:
 
 
 def status_body(request: requests.Request, state: str, note: str, plan: list[Any]) -> str:
-    """The status comment's text (pure): state, plan, cost and the next step."""
+    """The status comment's text (pure): state, plan, agent, cost and the next step."""
     lines = [
         f"**selfheal** · request `{request.id}` · state: **{state}**",
         "",
@@ -81,8 +82,12 @@ def status_body(request: requests.Request, state: str, note: str, plan: list[Any
         "",
         f"- type: `{request.change_type}`, priority {request.priority}",
         f"- requested by @{request.requester}",
-        f"- cost so far: ${request.cost_usd:.2f} of ${request.budget_usd:.2f}",
     ]
+    agent = request.data.get("agent")
+    if isinstance(agent, dict) and agent.get("id"):
+        model = f", model `{agent['model']}`" if agent.get("model") else ""
+        lines.append(f"- coding agent: `{agent['id']}` ({agent.get('backend')}{model})")
+    lines.append(f"- cost so far: {money(request.cost_usd)} of {money(request.budget_usd)}")
     if plan:
         lines += ["", "| target | policy |", "|---|---|"]
         lines += [f"| `{path}` | {level} |" for path, level in plan]
@@ -125,11 +130,13 @@ class RequestRun:
         await self.ctx.ledger.awrite(lambda c: effects.record_effect(c, key, "refusal", None))
 
     async def context(self, request: requests.Request) -> machine.Context:
+        # The spend and the budget as the ledger has them now: a coder charges as it runs.
+        fresh = await self.ctx.ledger.aread(lambda c: requests.get(c, request.id)) or request
         return machine.Context(
             halted=await is_halted(self.ctx, self.repo, gh=self.gh),
             approved=bool(request.data.get("approved_by")),
-            spent_usd=request.cost_usd,
-            budget_usd=request.budget_usd,
+            spent_usd=fresh.cost_usd,
+            budget_usd=fresh.budget_usd,
         )
 
     async def review(self, request: requests.Request) -> machine.Event:

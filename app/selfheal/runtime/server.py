@@ -206,6 +206,7 @@ def worker_config(settings: Settings, *, start_worker: bool = True) -> WorkerCon
         job_timeout=settings.job_timeout_seconds,
         data_dir=settings.data_dir,
         semgrep_engine=settings.semgrep_engine,
+        coding=settings.coding,
     )
 
 

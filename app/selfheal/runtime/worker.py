@@ -24,13 +24,14 @@ import socket
 import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import gidgethub
 from gidgethub.sansio import Event
 
+from selfheal.config.coding import CodingSettings
 from selfheal.config.metrics import AppMetrics
 from selfheal.github.client import GitHubGaveUp
 from selfheal.ledger import Ledger, deliveries, installations, jobs
@@ -68,6 +69,7 @@ class WorkerConfig:
     job_timeout: float = 1800.0
     data_dir: Path | None = None
     semgrep_engine: str | None = None
+    coding: CodingSettings = field(default_factory=CodingSettings)  # agents, key, prices, budget
 
 
 def _gone(exc: Exception) -> bool:
