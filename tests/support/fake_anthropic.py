@@ -32,20 +32,25 @@ MAX_WAIT = 10.0
 
 @dataclass
 class Turn:
-    """One successful reply: ``tools`` are (name, input) pairs, sent as tool_use blocks."""
+    """One successful reply: ``tools`` are (name, input) pairs, sent as tool_use blocks.
+    ``input_tokens`` None: the request's size in bytes over 4, as a real count would be about
+    (so a scripted usage never exceeds what the prompt could cost)."""
 
     text: str = ""
     tools: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    input_tokens: int = 100
+    input_tokens: int | None = 100
     output_tokens: int = 50
     cache_write_5m: int = 0
     cache_write_1h: int = 0
     cache_read: int = 0
 
-    def usage(self) -> dict[str, Any]:
+    def usage(self, request_bytes: int = 0, max_tokens: int | None = None) -> dict[str, Any]:
+        sent = self.input_tokens if self.input_tokens is not None else request_bytes // 4 + 1
+        # The API stops at max_tokens; it never reports more output than that.
+        out = self.output_tokens if max_tokens is None else min(self.output_tokens, max_tokens)
         return {
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
+            "input_tokens": sent,
+            "output_tokens": out,
             "cache_creation_input_tokens": self.cache_write_5m + self.cache_write_1h,
             "cache_read_input_tokens": self.cache_read,
             "cache_creation": {
@@ -62,7 +67,17 @@ class Failure:
     message: str = "Overloaded"
 
 
-Step = Turn | Failure | Callable[[dict[str, Any]], "Turn | Failure"]
+@dataclass
+class Hold:
+    """Keep the request waiting until ``release`` is set (at most MAX_HOLD seconds), then
+    answer ``then`` (a test stops the server while a call is in flight)."""
+
+    release: threading.Event
+    then: Turn | Failure = field(default_factory=lambda: Failure(500, "api_error", "held"))
+
+
+MAX_HOLD = 60.0
+Step = Turn | Failure | Hold | Callable[[dict[str, Any]], "Turn | Failure"]
 
 
 def finish(summary: str, input_tokens: int = 100, output_tokens: int = 50) -> Turn:
@@ -78,6 +93,8 @@ class FakeAnthropic:
         self.headers: list[dict[str, str]] = []
         self.reported: list[dict[str, Any]] = []  # the usage of every successful reply
         self.failures = 0
+        self.held = 0
+        self.holds: list[threading.Event] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -91,21 +108,22 @@ class FakeAnthropic:
         with self._lock:
             self.script.extend(steps)
 
-    def _next(self, body: dict[str, Any]) -> Turn | Failure:
+    def _next(self, body: dict[str, Any]) -> Turn | Failure | Hold:
         with self._lock:
             step = self.script.pop(0) if self.script else Turn(text="(the script ran out)")
         return step(body) if callable(step) else step
 
     # -- the API --------------------------------------------------------------------------
 
-    def _message(self, body: dict[str, Any], turn: Turn) -> dict[str, Any]:
+    def _message(self, body: dict[str, Any], turn: Turn, size: int) -> dict[str, Any]:
         content: list[dict[str, Any]] = []
         if turn.text:
             content.append({"type": "text", "text": turn.text})
         for name, args in turn.tools:
             content.append({"type": "tool_use", "id": f"toolu_{next(self._ids):04d}",
                             "name": name, "input": args})  # fmt: skip
-        usage = turn.usage()
+        limit = body.get("max_tokens")
+        usage = turn.usage(size, limit if isinstance(limit, int) else None)
         self.reported.append(usage)
         return {"id": f"msg_{next(self._ids):06d}", "type": "message", "role": "assistant",
                 "model": str(body.get("model")), "content": content,
@@ -124,18 +142,25 @@ class FakeAnthropic:
         bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if self.key not in (request.headers.get("x-api-key"), bearer):
             return self._error(401, "authentication_error", "invalid API key")
+        raw = await request.read()
         try:
-            body = await request.json()
+            body = json.loads(raw)
         except json.JSONDecodeError:
             return self._error(400, "invalid_request_error", "the body is not JSON")
         if not isinstance(body, dict) or not body.get("model") or not body.get("messages"):
             return self._error(400, "invalid_request_error", "model and messages are required")
         self.requests.append(body)
         step = self._next(body)
+        if isinstance(step, Hold):
+            self.held += 1
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, step.release.wait, MAX_HOLD)
+            step = step.then
         if isinstance(step, Failure):
             self.failures += 1
             return self._error(step.status, step.kind, step.message)
-        return web.json_response(self._message(body, step), headers={"request-id": "req_fake"})
+        message = self._message(body, step, len(raw))
+        return web.json_response(message, headers={"request-id": "req_fake"})
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -165,6 +190,11 @@ class FakeAnthropic:
         return self
 
     def stop(self) -> None:
+        for step in self.script:
+            if isinstance(step, Hold):
+                step.release.set()
+        for event in self.holds:
+            event.set()
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
