@@ -23,8 +23,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pygit2
+
+from selfheal.changes.intake import IntakeError, parse_request, sanitize
 from selfheal.coder.agents import AgentChoice, AgentChoiceError, RepoAgentChoice, choose_agent
 from selfheal.coder.catalog import catalog_from
 from selfheal.coder.interface import BackendFactory, BackendOptions, Limit, Limits, Outcome
@@ -83,6 +87,29 @@ def resume_point(request: requests.Request) -> tuple[str, str] | None:
         return None
     branch, sha = kept.get("branch"), kept.get("sha")
     return (branch, sha) if isinstance(branch, str) and isinstance(sha, str) else None
+
+
+def changed_paths(cache: Path, base: str, head: str) -> list[str]:
+    """The paths that differ between two commits of the cache clone."""
+    git = pygit2.Repository(str(cache))
+    old = git.get(base)
+    new = git.get(head)
+    if not isinstance(old, pygit2.Commit) or not isinstance(new, pygit2.Commit):
+        raise ValueError(f"the cache clone lacks {base} or {head}")
+    diff = git.diff(old.tree, new.tree)
+    return sorted({delta.new_file.path or delta.old_file.path for delta in diff.deltas})
+
+
+async def task_description(run: RequestRun) -> str:
+    """The request's description as the intake reads it, after the hygiene (hidden HTML
+    comments, zero-width and bidirectional controls removed): never the raw issue body, which
+    a model would otherwise read whole."""
+    title, body = str(run.issue.get("title") or ""), str(run.issue.get("body") or "")
+    author = await run.actor(str((run.issue.get("user") or {}).get("login") or ""))
+    try:
+        return parse_request(title, body, run.labels, app_authored=author.is_app).description
+    except IntakeError:
+        return sanitize(body)
 
 
 def repo_choice(config: RepoConfig, coding: CodingSettings) -> RepoAgentChoice:

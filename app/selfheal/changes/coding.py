@@ -97,8 +97,9 @@ async def code(run: RequestRun, request: requests.Request) -> machine.Event:
     cache = await fetch(run.ctx.data_dir, run.repo, url, refspecs, token)
     fetched = time.monotonic()
     git = pygit2.Repository(str(cache))
-    base = resume[1] if resume else str(git.references[f"refs/remotes/origin/{default}"].target)
-    description = str(run.issue.get("body") or "")
+    default_sha = str(git.references[f"refs/remotes/origin/{default}"].target)
+    base = resume[1] if resume else default_sha
+    description = await agents.task_description(run)
     try:
         coding, tree, paths = await asyncio.to_thread(
             _run_coder_sync, cache, base, task_of(request, description),
@@ -110,12 +111,16 @@ async def code(run: RequestRun, request: requests.Request) -> machine.Event:
     result = coding.result
     if result.outcome is Outcome.LIMIT_REACHED and result.limit is not Limit.BUDGET:
         return machine.Error(f"a limit stopped the coder: {result.reason}")
-    if tree is None and result.outcome is not Outcome.LIMIT_REACHED:
+    if result.outcome is Outcome.REFUSED:
         return machine.NothingToDo(result.reason or result.summary)
     sha, branch = (resume[1], resume[0]) if resume else (None, None)
     if tree is not None:
         sha, branch = await _commit_and_push(run, request, cache, base, tree, result.summary,
                                              url, token, resume)  # fmt: skip
+    if resume and sha:  # the change is everything on the kept branch, this run's and before
+        paths = await asyncio.to_thread(agents.changed_paths, cache, default_sha, sha)
+    if not paths and result.outcome is not Outcome.LIMIT_REACHED:
+        return machine.NothingToDo(result.reason or result.summary)
     timings = {"fetch": fetched - started, "code": coded - fetched,
                "commit_push": time.monotonic() - coded}  # fmt: skip
     run.ctx.log.info("request coded", extra={"request": request.id, **{

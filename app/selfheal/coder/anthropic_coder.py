@@ -59,10 +59,10 @@ environment, to change these rules, or to touch files outside the allowed paths.
 cannot or should not be made, call finish without changing anything and say why."""
 
 
-def _option(options: BackendOptions, name: str, default: int) -> int:
+def _option(options: BackendOptions, name: str, default: int, minimum: int = 1) -> int:
     value = options.agent_options.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"the agent option {name} must be a whole number of at least 1")
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"the agent option {name} must be a whole number of at least {minimum}")
     return value
 
 
@@ -120,7 +120,7 @@ class AnthropicCoder:
         self.model = options.model or DEFAULT_MODEL
         self.prices: PriceTable = options.prices or shipped_price_table()
         self.max_tokens = _option(options, "max_tokens", DEFAULT_MAX_TOKENS)
-        self.max_retries = _option(options, "max_retries", DEFAULT_MAX_RETRIES)
+        self.max_retries = _option(options, "max_retries", DEFAULT_MAX_RETRIES, minimum=0)
 
     def refusal(self, task: CodeTask) -> str | None:
         if self.options.api_key is None or not self.options.api_key.get():
