@@ -365,3 +365,57 @@ async def test_a_repository_config_with_operator_only_settings_is_rejected(
         assert fake.requests == [] and branches(repo) == []
     finally:
         await server.stop()
+
+
+async def test_a_halt_stops_the_model_loop_between_turns_and_nothing_is_pushed(
+    github_emulator: Emulator, fake: FakeAnthropic, tmp_path: Path
+) -> None:
+    emu = github_emulator
+    repo = emu.create_repo(REPO, FILES)
+    alice = emu.person("alice", "write")
+    held = threading.Event()
+    fake.holds.append(held)
+    edit = ("insert", {"path": "app/util.py", "line": 1, "text": "# edited\n"})
+    fake.add(Turn(tools=[edit]), Hold(held, Turn(tools=[("list_files", {})])))
+    fake.add(*[Turn(tools=[("list_files", {})])] * 5)
+    server = await start(emu, fake, tmp_path / "ledger.db")
+    try:
+        emu.install([repo])
+        await until(lambda: REQUEST in repo.labels, what="labels created")
+        number = await file_request(emu, repo, "Mark the util module.", "app/util.py")
+        await until(lambda: fake.held == 1, what="the second turn in flight", timeout=120)
+        await alice.open_issue(repo, "Stop", labels=["selfheal:halt"])
+        await until(lambda: server.audit("halt.started"), what="halted")
+        held.set()
+        await until(lambda: state_labels(repo, number) == ["selfheal:state/halted"],
+                    what="the request halted", timeout=10)  # fmt: skip
+        assert len(fake.requests) == 2  # no turn after the halt was seen
+        assert branches(repo) == [] and pr_of(repo, number) is None
+    finally:
+        held.set()
+        await server.stop()
+
+
+async def test_an_agent_label_the_operator_does_not_define_fails_with_the_reason(
+    github_emulator: Emulator, fake: FakeAnthropic, tmp_path: Path
+) -> None:
+    emu = github_emulator
+    repo = emu.create_repo(REPO, FILES)
+    alice = emu.person("alice", "write")
+    server = await start(emu, fake, tmp_path / "ledger.db")
+    try:
+        emu.install([repo])
+        await until(lambda: REQUEST in repo.labels, what="labels created")
+        fields = {"type": "fix-bug", "description": "Anything.", "target_files": "app/util.py"}
+        body = render_form({**fields, "priority": "5"})
+        labels = [REQUEST, "selfheal:agent/gpt-unlimited"]
+        opened = await alice.open_issue(repo, "Pick an agent", body, labels=labels)
+        number = int(opened["number"])
+        await until(lambda: state_labels(repo, number) == ["selfheal:state/failed"],
+                    what="failed", timeout=120)  # fmt: skip
+        reason = await until(lambda: [c for c in bot_comments(repo, number)
+                                      if "not one of the operator's agents" in c],
+                             what="the reason")  # fmt: skip
+        assert "gpt-unlimited" in reason[0] and fake.requests == []
+    finally:
+        await server.stop()

@@ -28,10 +28,18 @@ from typing import TYPE_CHECKING
 
 import pygit2
 
+from selfheal.changes import machine
 from selfheal.changes.intake import IntakeError, parse_request, sanitize
 from selfheal.coder.agents import AgentChoice, AgentChoiceError, RepoAgentChoice, choose_agent
 from selfheal.coder.catalog import catalog_from
-from selfheal.coder.interface import BackendFactory, BackendOptions, Limit, Limits, Outcome
+from selfheal.coder.interface import (
+    BackendFactory,
+    BackendOptions,
+    CoderResult,
+    Limit,
+    Limits,
+    Outcome,
+)
 from selfheal.coder.meter import CallCost
 from selfheal.coder.runner import CodingRun
 from selfheal.config.coding import CodingSettings
@@ -78,6 +86,19 @@ def keeps_edits(coding: CodingRun) -> bool:
         return False
     risky = [f for f in coding.introduced() if f.severity >= Severity.HIGH]
     return bool(coding.changes) and not coding.violations and not risky
+
+
+def stopped_event(result: CoderResult) -> machine.Event | None:
+    """The event for a run that ends before anything is pushed (pure): a halt halts the
+    request, a limit other than the budget fails it, a refusal has nothing to do. None: the
+    run's edits (a change, or a budget-stopped run's) go on to be committed."""
+    if result.outcome is Outcome.LIMIT_REACHED and result.limit is Limit.HALT:
+        return machine.Halt()
+    if result.outcome is Outcome.LIMIT_REACHED and result.limit is not Limit.BUDGET:
+        return machine.Error(f"a limit stopped the coder: {result.reason}")
+    if result.outcome is Outcome.REFUSED:
+        return machine.NothingToDo(result.reason or result.summary)
+    return None
 
 
 def resume_point(request: requests.Request) -> tuple[str, str] | None:

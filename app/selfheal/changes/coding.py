@@ -25,7 +25,7 @@ import pygit2
 
 from selfheal.changes import agents, machine
 from selfheal.changes.limits import money
-from selfheal.coder.interface import BackendFactory, CodeTask, Limit, Outcome
+from selfheal.coder.interface import BackendFactory, CodeTask, Outcome
 from selfheal.coder.runner import CodingRun, run_coder
 from selfheal.gate import GateOutcome
 from selfheal.git.clones import branch_refspec, fetch
@@ -109,10 +109,9 @@ async def code(run: RequestRun, request: requests.Request) -> machine.Event:
         return machine.Error(str(exc))
     coded = time.monotonic()
     result = coding.result
-    if result.outcome is Outcome.LIMIT_REACHED and result.limit is not Limit.BUDGET:
-        return machine.Error(f"a limit stopped the coder: {result.reason}")
-    if result.outcome is Outcome.REFUSED:
-        return machine.NothingToDo(result.reason or result.summary)
+    stopped = agents.stopped_event(result)
+    if stopped is not None:
+        return stopped
     sha, branch = (resume[1], resume[0]) if resume else (None, None)
     if tree is not None:
         sha, branch = await _commit_and_push(run, request, cache, base, tree, result.summary,
