@@ -75,3 +75,18 @@ def test_operator_prices_price_a_new_model_and_the_key_never_prints() -> None:
     assert settings.model_key_configured
     assert "sk-ant-secret-value" not in repr(settings)
     assert settings.budget_usd == 5.0 and settings.budget_ceiling_usd == 25.0
+
+
+def test_the_server_settings_carry_the_coding_settings_and_mask_the_key(tmp_path: Path) -> None:
+    from selfheal.config.settings import SettingsError, parse_settings
+    from selfheal.runtime.logs import add_secret_values, mask
+    from tests.support.appcore import base_env
+
+    key = "sk-ant-api03-" + "k" * 40
+    settings = parse_settings(base_env(tmp_path / "x.db", ANTHROPIC_API_KEY=key))
+    assert settings.coding.model_key_configured and key in settings.secret_values()
+    assert key not in repr(settings) and key not in str(settings)
+    add_secret_values(settings.secret_values())  # what selfheal serve does at start-up
+    assert key not in mask(f"calling with {key}")
+    with pytest.raises(SettingsError, match="SELFHEAL_BUDGET_USD"):
+        parse_settings(base_env(tmp_path / "x.db", SELFHEAL_BUDGET_USD="nope"))
