@@ -149,6 +149,9 @@ async def test_a_scripted_model_turns_a_request_into_a_pr_with_its_cost_on_the_i
         )
         assert "coding agent: `coding_agent`" in status and MODEL in status
         assert len(server.audit("request.spend")) == 3
+        chosen = server.audit("request.agent")
+        assert chosen and chosen[0].details["agent"] == "coding_agent"
+        assert chosen[0].details["model"] == MODEL and chosen[0].details["budget_usd"] == 5.0
     finally:
         await server.stop()
 

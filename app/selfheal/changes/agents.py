@@ -221,6 +221,10 @@ async def prepare(run: RequestRun, request: requests.Request) -> CoderPlan:
             data={**request.data, "agent": info},
         )
     )
+    await run.ctx.audit("selfheal", "request.agent", {
+        "request": request.id, "agent": agent.id, "backend": agent.backend, "model": agent.model,
+        "source": choice.source, "budget_usd": budget, "spent_usd": fresh.cost_usd,
+    }, request=run.number)  # fmt: skip
     if fresh.cost_usd >= budget:
         raise BudgetSpent(fresh.cost_usd)
     options = BackendOptions(

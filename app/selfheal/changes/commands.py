@@ -99,8 +99,9 @@ async def run_status(call: CommandCall) -> str:
     request = await _request(call)
     if request is None:
         return NOT_A_REQUEST
+    agent = f" with agent `{request.agent_id}`" if request.agent_id else ""
     return (
-        f"Request `{request.id}` is **{request.state}**; cost so far "
+        f"Request `{request.id}` is **{request.state}**{agent}; cost so far "
         f"{money(request.cost_usd)} of {money(request.budget_usd)}."
     )
 
