@@ -85,6 +85,38 @@ def finish(summary: str, input_tokens: int = 100, output_tokens: int = 50) -> Tu
                 output_tokens=output_tokens)  # fmt: skip
 
 
+def _tool_uses(message: dict[str, Any]) -> set[str]:
+    content = message.get("content")
+    if not isinstance(content, list):
+        return set()
+    return {
+        str(b.get("id")) for b in content if isinstance(b, dict) and b.get("type") == "tool_use"
+    }
+
+
+def wire_problem(body: Any) -> str | None:
+    """What the real API would refuse in a request (the parts a tool loop can get wrong):
+    the required fields, alternating roles starting with the user, and every tool_use
+    answered by a tool_result with its id in the next user message, and no other ids."""
+    if not isinstance(body, dict) or not body.get("model") or not body.get("messages"):
+        return "model and messages are required"
+    if not isinstance(body.get("max_tokens"), int) or body["max_tokens"] < 1:
+        return "max_tokens: a positive integer is required"
+    messages = body["messages"]
+    for index, message in enumerate(messages):
+        want = "user" if index % 2 == 0 else "assistant"
+        if not isinstance(message, dict) or message.get("role") != want:
+            return f"messages.{index}: roles must alternate, starting with user"
+        if want == "user" and index > 0:
+            content = message.get("content")
+            blocks = content if isinstance(content, list) else []
+            answered = {str(b.get("tool_use_id")) for b in blocks
+                        if isinstance(b, dict) and b.get("type") == "tool_result"}  # fmt: skip
+            if answered != _tool_uses(messages[index - 1]):
+                return f"messages.{index}: tool_result ids must match the tool_use ids before"
+    return None
+
+
 class FakeAnthropic:
     def __init__(self, script: list[Step] | None = None, key: str = API_KEY) -> None:
         self.script: list[Step] = list(script or [])
@@ -147,8 +179,9 @@ class FakeAnthropic:
             body = json.loads(raw)
         except json.JSONDecodeError:
             return self._error(400, "invalid_request_error", "the body is not JSON")
-        if not isinstance(body, dict) or not body.get("model") or not body.get("messages"):
-            return self._error(400, "invalid_request_error", "model and messages are required")
+        problem = wire_problem(body)
+        if problem is not None:
+            return self._error(400, "invalid_request_error", problem)
         self.requests.append(body)
         step = self._next(body)
         if isinstance(step, Hold):

@@ -168,3 +168,19 @@ def test_a_rejected_key_fails_the_run_with_the_status(tmp_path: Path) -> None:
         coding = run(fake, tmp_path)
     assert coding.result.outcome is Outcome.REFUSED
     assert "401" in coding.result.reason and API_KEY not in coding.result.reason
+
+
+def test_the_fake_refuses_what_the_api_would() -> None:
+    from tests.support.fake_anthropic import wire_problem
+
+    block = {"type": "tool_use", "id": "t1", "name": "x", "input": {}}
+    use: dict[str, Any] = {"role": "assistant", "content": [block]}
+    messages: list[dict[str, Any]] = [
+        {"role": "user", "content": "hi"}, use,
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1"}]}]  # fmt: skip
+    good = {"model": "m", "max_tokens": 5, "messages": messages}
+    assert wire_problem(good) is None
+    assert wire_problem({**good, "max_tokens": 0}) is not None
+    unanswered = {**good, "messages": [*messages[:2], {"role": "user", "content": "?"}]}
+    assert "tool_result" in str(wire_problem(unanswered))
+    assert "alternate" in str(wire_problem({**good, "messages": [use]}))
