@@ -139,6 +139,16 @@ def test_effects_first_record_wins(ledger: Ledger) -> None:
     assert ledger.read(lambda c: effects.get_effect(c, key)) is None
 
 
+def test_an_effect_is_claimed_once_until_it_is_forgotten(ledger: Ledger) -> None:
+    key = "edit-refusal:o/r#4"
+    assert ledger.write(lambda c: effects.claim_effect(c, key, "edit-refusal"))
+    assert not ledger.write(lambda c: effects.claim_effect(c, key, "edit-refusal"))
+    got = ledger.read(lambda c: effects.get_effect(c, key))
+    assert got is not None and got.kind == "edit-refusal" and got.github_id is None
+    assert ledger.write(lambda c: effects.forget_effect(c, key))
+    assert ledger.write(lambda c: effects.claim_effect(c, key, "edit-refusal"))
+
+
 def test_gate_runs_and_findings(ledger: Ledger) -> None:
     finding = Finding(
         "secrets.aws",

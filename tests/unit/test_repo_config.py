@@ -39,7 +39,8 @@ def test_schema_is_valid_and_defaults_match() -> None:
     assert (
         defaults.scan.max_file_size_kb == props["scan"]["properties"]["max_file_size_kb"]["default"]
     )
-    assert defaults.budget.per_request_usd == 5.0 and defaults.labels.prefix == "selfheal:"
+    assert defaults.budget.per_request_usd is None and defaults.labels.prefix == "selfheal:"
+    assert defaults.requests.coder is None  # the operator's default agent
     assert load_repo_config("") == load_repo_config("# only a comment\n") == RepoConfig()
 
 

@@ -15,6 +15,7 @@ and the gate's verdict on it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -24,17 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 import pygit2
 
-from selfheal.changes import branches, machine, queue
-from selfheal.changes.limits import LimitDecision
-from selfheal.coder.interface import (
-    BackendFactory,
-    BackendOptions,
-    CoderResult,
-    CodeTask,
-    Limit,
-    Limits,
-    Outcome,
-)
+from selfheal.changes import agents, branches, machine, queue
+from selfheal.changes.limits import LimitDecision, money
+from selfheal.coder.interface import BackendFactory, CoderResult, CodeTask, Outcome
 from selfheal.coder.runner import CodingRun, run_coder
 from selfheal.gate import GateOutcome, enqueue_gate
 from selfheal.git.clones import branch_refspec, fetch
@@ -69,22 +62,25 @@ async def _token(gh: GitHubAPI) -> str | None:
 
 
 def _run_coder_sync(
-    cache: Path, base: str, task: CodeTask, limits: Limits, approved: bool,
-    factory: BackendFactory, halted: Callable[[], bool],
+    cache: Path, base: str, task: CodeTask, approved: bool, plan: agents.CoderPlan,
+    halted: Callable[[], bool],
 ) -> tuple[CodingRun, str | None, list[str]]:  # fmt: skip
-    """Blocking: export, code, read back. Returns the run, the new tree (None when nothing
-    changed) and the changed paths. ``halted`` is asked between the coder's steps."""
+    """Blocking: export, code, read back. Returns the run, the new tree (None when nothing is
+    to be kept) and the changed paths. A run the budget stopped keeps its edits when the
+    guard's review after the run found nothing wrong with them. ``halted`` is asked between
+    the coder's steps."""
     with tempfile.TemporaryDirectory(prefix="selfheal-code-") as tmp:
         work = Path(tmp) / "work"
         export_tree(cache, base, work)
         policy = policy_at(cache, base)
         if isinstance(policy, PolicyError):
             raise ValueError(f"the policy does not parse: {policy}")
-        coder = factory(BackendOptions())
-        coding = run_coder(coder, work, task, limits, policy=policy,
+        coder = plan.factory(plan.options)
+        coding = run_coder(coder, work, task, plan.limits, policy=policy,
                            defaults=load_default_policy(), review_approved=approved,
-                           disposable=True, halted=halted)  # fmt: skip
-        if coding.result.outcome is not Outcome.CHANGED:
+                           scan_options=plan.options.scan, halted=halted,
+                           disposable=True)  # fmt: skip
+        if not agents.keeps_edits(coding):
             return coding, None, []
         tree, changes = snapshot(cache, base, work, keep=coding.scrubbed)
         return coding, tree, [c.path for c in changes]
@@ -93,14 +89,6 @@ def _run_coder_sync(
 class Superseded(Exception):
     """The request left ``coding`` while its coder ran (cancelled, halted, edited): the
     result is dropped and nothing is pushed."""
-
-
-def _limit_event(result: CoderResult) -> machine.Event:
-    if result.limit is Limit.HALT:
-        return machine.Halt()
-    if result.limit is Limit.BUDGET:
-        return machine.BudgetExceeded(result.cost_usd)
-    return machine.Error(f"a limit stopped the coder: {result.reason}")
 
 
 async def _still_coding(run: RequestRun, request_id: str) -> requests.Request:
@@ -113,54 +101,78 @@ async def _still_coding(run: RequestRun, request_id: str) -> requests.Request:
 
 async def code(run: RequestRun, request: requests.Request) -> machine.Event:
     """Run the request's coder and push its branch; the event for the state machine."""
+    try:
+        plan = await agents.prepare(run, request)
+    except agents.AgentRefused as exc:
+        return machine.Error(f"no coding agent can take this request: {exc}")
+    except agents.BudgetSpent as exc:
+        return machine.BudgetExceeded(exc.spent_usd)
     gh: GitHubAPI = run.gh
     owner, name = split(run.repo)
     info = await gh.call("repos.get", owner=owner, repo=name)
     default, url = str(info["default_branch"]), str(info["clone_url"])
     token = await _token(gh)
     started = time.monotonic()
-    cache = await fetch(run.ctx.data_dir, run.repo, url, [branch_refspec(default)], token)
+    resume = agents.resume_point(request)
+    refspecs = [branch_refspec(default), *([branch_refspec(resume[0])] if resume else [])]
+    cache = await fetch(run.ctx.data_dir, run.repo, url, refspecs, token)
     fetched = time.monotonic()
     git = pygit2.Repository(str(cache))
-    base = str(git.references[f"refs/remotes/origin/{default}"].target)
+    default_sha = str(git.references[f"refs/remotes/origin/{default}"].target)
+    base = resume[1] if resume else default_sha
     # the text a writer last left (an edit by anyone else does not reach the coder)
-    description = str(request.data.get("description", run.issue.get("body")) or "")
+    description = await agents.task_description(run, request)
+    probe, cancelled = plan.halted, run.ctx.cancelled
+
+    def halted() -> bool:  # the halt listener's signal, else the lock label on GitHub
+        return cancelled.is_set() or (probe is not None and probe())
+
     try:
         coding, tree, paths = await asyncio.to_thread(
             _run_coder_sync, cache, base, task_of(request, description),
-            Limits(budget_usd=request.budget_usd), bool(request.data.get("approved_by")),
-            run.backends[DEFAULT_BACKEND], run.ctx.cancelled.is_set,
+            bool(request.data.get("approved_by")), plan, halted,
         )  # fmt: skip
     except ValueError as exc:
         return machine.Error(str(exc))
     coded = time.monotonic()
     result = coding.result
-    if result.outcome is Outcome.LIMIT_REACHED:
-        return _limit_event(result)
-    if tree is None:
-        return machine.NothingToDo(result.reason or result.summary)
+    stopped = agents.stopped_event(result)
+    if stopped is not None:
+        return stopped
     # Nothing is pushed after a halt: ask once more, just before the push.
     fresh = await _still_coding(run, request.id)
     if run.ctx.cancelled.is_set() or await is_halted(run.ctx, run.repo, gh=gh):
         return machine.Halt()
-    bot = await run.ctx.bot_login()
-    title = str(run.issue.get("title") or "change")
-    message = commit_message(f"{title} (#{run.number})", result.summary,
-                             {"Selfheal-Request": f"{run.repo}#{run.number}",
-                              "Requested-by": request.requester})  # fmt: skip
-    identity = bot_identity(bot.removesuffix("[bot]"))
-    config = await repo_config(gh, run.repo, run.ctx.caches.config_text)
-    if not isinstance(config, ConfigError):
-        run.branch_template = config.requests.branch_template
-    target = Target(cache, url, token, base, tree, identity.email)
-    branch, sha = await _publish(run, fresh, target, lambda: commit_on(
-        cache, base, tree, message, identity))  # fmt: skip
+    sha, branch = (resume[1], resume[0]) if resume else (None, None)
+    if tree is not None:
+        branch, sha = await _commit(run, fresh, Target(cache, url, token, base, tree, ""),
+                                    result.summary)  # fmt: skip
+    if resume and sha:  # the change is everything on the kept branch, this run's and before
+        paths = await asyncio.to_thread(agents.changed_paths, cache, default_sha, sha)
+    if not paths and result.outcome is not Outcome.LIMIT_REACHED:
+        return machine.NothingToDo(result.reason or result.summary)
     timings = {"fetch": fetched - started, "code": coded - fetched,
                "commit_push": time.monotonic() - coded}  # fmt: skip
     run.ctx.log.info("request coded", extra={"request": request.id, **{
         f"{k}_seconds": round(v, 3) for k, v in timings.items()}})  # fmt: skip
-    data = {**fresh.data, "base": default, "summary": result.summary, "files": paths,
+    return await _record(run, request, result, default, (branch, sha), paths, timings)
+
+
+async def _record(
+    run: RequestRun, request: requests.Request, result: CoderResult, default: str,
+    pushed: tuple[str | None, str | None], paths: list[str], timings: dict[str, float],
+) -> machine.Event:  # fmt: skip
+    """Keep what the run did in the request's data: a finished change is coded, a run the
+    budget stopped keeps its branch (to resume on) and opens no PR."""
+    branch, sha = pushed
+    latest = await run.ctx.ledger.aread(lambda c: requests.get(c, request.id)) or request
+    data = {**latest.data, "base": default, "summary": result.summary, "files": paths,
             "timings": {k: round(v, 4) for k, v in timings.items()}}  # fmt: skip
+    if result.outcome is Outcome.LIMIT_REACHED:
+        data[agents.KEPT_KEY] = {"branch": branch, "sha": sha} if branch else None
+        await run.ctx.ledger.awrite(lambda c: requests.update(c, request.id, data=data))
+        return machine.BudgetExceeded(latest.cost_usd)
+    data.pop(agents.KEPT_KEY, None)
     await run.ctx.ledger.awrite(
         lambda c: requests.update(c, request.id, branch=branch, head_sha=sha, data=data)
     )
@@ -178,6 +190,24 @@ class Target:
     base: str
     tree: str
     bot_email: str
+
+
+async def _commit(
+    run: RequestRun, request: requests.Request, target: Target, summary: str
+) -> tuple[str, str]:
+    """Commit the coder's tree on the base as the bot, and publish it (:func:`_publish`)."""
+    bot = await run.ctx.bot_login()
+    title = str(run.issue.get("title") or "change")
+    message = commit_message(f"{title} (#{run.number})", summary,
+                             {"Selfheal-Request": f"{run.repo}#{run.number}",
+                              "Requested-by": request.requester})  # fmt: skip
+    identity = bot_identity(bot.removesuffix("[bot]"))
+    config = await repo_config(run.gh, run.repo, run.ctx.caches.config_text)
+    if not isinstance(config, ConfigError):
+        run.branch_template = config.requests.branch_template
+    target = dataclasses.replace(target, bot_email=identity.email)
+    return await _publish(run, request, target, lambda: commit_on(
+        target.cache, target.base, target.tree, message, identity))  # fmt: skip
 
 
 async def _tip(run: RequestRun, target: Target, branch: str) -> branches.Tip | None:
@@ -242,7 +272,9 @@ def pr_body(request: requests.Request, run: RequestRun, summary: str, files: lis
     lines += ["| file | policy |", "|---|---|"]
     levels = dict(run.plan)
     lines += [f"| `{path}` | {levels.get(path, 'open')} |" for path in files]
-    lines += ["", f"Request `{request.id}` · cost ${request.cost_usd:.2f}"]
+    agent = request.data.get("agent")
+    who = f" · agent `{agent['id']}`" if isinstance(agent, dict) and agent.get("id") else ""
+    lines += ["", f"Request `{request.id}`{who} · cost {money(request.cost_usd)}"]
     return "\n".join(lines)
 
 

@@ -1,5 +1,5 @@
-"""The request commands: ``/selfheal approve``, ``cancel``, ``retry``, ``status`` and
-``revert``.
+"""The request commands: ``/selfheal approve``, ``cancel``, ``retry``, ``status``, ``revert``
+and ``budget``.
 
 - ``approve`` is for the owners the policy names for the request's review-level paths (every
   one of them), or an admin; it approves the plan, the bot applies ``selfheal:approved`` and
@@ -10,11 +10,18 @@
 - ``status`` is for anyone: the state, the cost and the next step.
 - ``revert`` is for maintainers and admins, on the request's issue or its pull request: a
   merged request gets a revert pull request (:mod:`selfheal.changes.revert`), once at a time.
+- ``budget +N`` is for maintainers: it raises one request's budget by N dollars, never above
+  the operator's ceiling (``SELFHEAL_BUDGET_CEILING_USD``), and a request the budget stopped
+  resumes where it stopped.
 """
 
 from __future__ import annotations
 
-from selfheal.changes import machine, revert
+import math
+import re
+
+from selfheal.changes import agents, machine, revert
+from selfheal.changes.limits import money
 from selfheal.changes.service import BOT_ACTOR, open_run, review_owners
 from selfheal.commands import CommandCall, CommandSpec, Tier
 from selfheal.github.repo import team_memberships
@@ -22,6 +29,8 @@ from selfheal.ledger import requests
 from selfheal.model.approval import decide, teams_in
 
 NOT_A_REQUEST = "This issue is not a selfheal request."
+BUDGET_ARGS = re.compile(r"^\+\s*\$?(\d{1,6}(?:\.\d{1,2})?)$")
+BUDGET_USAGE = "Usage: `/selfheal budget +N`, N in US dollars (for example `+5`)."
 
 
 async def _request(call: CommandCall) -> requests.Request | None:
@@ -93,9 +102,10 @@ async def run_status(call: CommandCall) -> str:
     request = await _request(call)
     if request is None:
         return NOT_A_REQUEST
+    agent = f" with agent `{request.agent_id}`" if request.agent_id else ""
     return (
-        f"Request `{request.id}` is **{request.state}**; cost so far "
-        f"${request.cost_usd:.2f} of ${request.budget_usd:.2f}."
+        f"Request `{request.id}` is **{request.state}**{agent}; cost so far "
+        f"{money(request.cost_usd)} of {money(request.budget_usd)}."
     )
 
 
@@ -118,6 +128,46 @@ async def run_revert(call: CommandCall) -> str:
     return revert.outcome(done or request)
 
 
+def budget_amount(args: str) -> float | None:
+    """The dollars of ``+N`` (more than 0, at most two decimals), or None (pure)."""
+    found = BUDGET_ARGS.match(args.strip())
+    if found is None:
+        return None
+    amount = float(found.group(1))
+    return amount if math.isfinite(amount) and amount > 0 else None
+
+
+async def run_budget(call: CommandCall) -> str:
+    """Raise the request's budget by N dollars up to the ceiling; resume a stopped request."""
+    request = await _request(call)
+    if request is None:
+        return NOT_A_REQUEST
+    amount = budget_amount(call.args)
+    if amount is None:
+        return BUDGET_USAGE
+    ceiling = float(call.ctx.worker.config.coding.budget_ceiling_usd)
+    if request.budget_usd >= ceiling:
+        return (f"Not done: the budget is already at the operator's ceiling "
+                f"({money(ceiling)}).")  # fmt: skip
+    new_budget = min(request.budget_usd + amount, ceiling)
+    added = new_budget - request.budget_usd
+    extended = float(request.data.get(agents.EXTENDED_KEY) or 0.0) + added
+    data = {**request.data, agents.EXTENDED_KEY: extended}
+    await call.ctx.ledger.awrite(
+        lambda c: requests.update(c, request.id, budget_usd=new_budget, data=data)
+    )
+    await call.ctx.audit(call.login, "request.budget_raised", {
+        "request": request.id, "added_usd": added, "budget_usd": new_budget,
+        "ceiling_usd": ceiling}, request=call.number)  # fmt: skip
+    capped = f" (capped at the operator's ceiling, {money(ceiling)})" if added < amount else ""
+    reply = f"Budget raised by {money(added)} to {money(new_budget)}{capped} by @{call.login}."
+    if request.state != machine.State.BUDGET_EXCEEDED:
+        return reply
+    moved = await _drive(call, machine.Retry(by=call.login))
+    resumed = moved if isinstance(moved, str) else f"The request resumes: {moved.state}."
+    return f"{reply} {resumed}"
+
+
 APPROVE = CommandSpec(
     "approve", Tier.OWNER, "/selfheal approve",
     "approve a request's plan for its review-level paths", run_approve, _owner_facts,
@@ -137,5 +187,10 @@ REVERT = CommandSpec(
     "revert", Tier.MAINTAINER, "/selfheal revert",
     "open a pull request that undoes a merged request", run_revert,
 )  # fmt: skip
-COMMANDS = (APPROVE, CANCEL, RETRY, STATUS, REVERT)
+BUDGET = CommandSpec(
+    "budget", Tier.MAINTAINER, "/selfheal budget +N",
+    "raise this request's budget by N dollars (up to the operator's ceiling) and resume it",
+    run_budget,
+)  # fmt: skip
+COMMANDS = (APPROVE, CANCEL, RETRY, STATUS, REVERT, BUDGET)
 __all__ = ["BOT_ACTOR", "COMMANDS"]

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from selfheal.changes import machine
 from selfheal.changes.authorisation import Actor, decide_edit
 from selfheal.changes.intake import IntakeError, ParsedRequest, parse_request, quote_untrusted
-from selfheal.ledger import effects, requests
+from selfheal.ledger import requests
 
 if TYPE_CHECKING:  # the run type only; service imports this module
     from selfheal.changes.service import RequestRun
@@ -69,13 +69,10 @@ async def _refuse_edit(run: RequestRun, editor: Actor, reason: str) -> None:
     """Audit the refused edit; say so on the issue the first time only."""
     await run.ctx.audit(editor.login or "unknown", "request.edit_refused",
                         {"issue": run.number, "reason": reason}, request=run.number)  # fmt: skip
-    key = refused_edit_key(run.repo, run.number)
-    if await run.ctx.ledger.aread(lambda c: effects.get_effect(c, key)) is not None:
-        return
-    await run.comment(
-        f"selfheal ignores this edit: {reason}. A writer can edit the request to change it."
-    )
-    await run.ctx.ledger.awrite(lambda c: effects.record_effect(c, key, "edit-refusal", None))
+    await run.comment_once(
+        refused_edit_key(run.repo, run.number), "edit-refusal",
+        f"selfheal ignores this edit: {reason}. A writer can edit the request to change it.",
+    )  # fmt: skip
 
 
 async def on_edit(

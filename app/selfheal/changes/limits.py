@@ -225,3 +225,8 @@ def may_start(
         False, f"{ahead} more urgent or older request(s) take the free slots first: "
         f"{after.reason}", after.retry_after,
     )  # fmt: skip
+
+
+def money(usd: float) -> str:
+    """Dollars to the cent, or to a hundredth of a cent below one cent (for the comments)."""
+    return f"${usd:.4f}" if 0 < usd < 0.01 else f"${usd:.2f}"

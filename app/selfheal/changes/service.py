@@ -28,6 +28,7 @@ from selfheal import notify
 from selfheal.changes import machine
 from selfheal.changes.authorisation import Actor, decide_request
 from selfheal.changes.intake import IntakeError, ParsedRequest, parse_request, quote_untrusted
+from selfheal.changes.limits import money
 from selfheal.coder.interface import BackendFactory, backend_registry
 from selfheal.git.commits import DEFAULT_BRANCH_TEMPLATE
 from selfheal.github.issue_state import marker, set_family_label, upsert_marked_comment
@@ -83,7 +84,7 @@ def verdict_of(plan: list[tuple[str, Level]]) -> tuple[machine.Verdict, str]:
 
 
 def status_body(request: requests.Request, state: str, note: str, plan: list[Any]) -> str:
-    """The status comment's text (pure): state, plan, cost and the next step."""
+    """The status comment's text (pure): state, plan, agent, cost and the next step."""
     lines = [
         f"**selfheal** · request `{request.id}` · state: **{state}**",
         "",
@@ -91,8 +92,12 @@ def status_body(request: requests.Request, state: str, note: str, plan: list[Any
         "",
         f"- type: `{request.change_type}`, priority {request.priority}",
         f"- requested by @{request.requester}",
-        f"- cost so far: ${request.cost_usd:.2f} of ${request.budget_usd:.2f}",
     ]
+    agent = request.data.get("agent")
+    if isinstance(agent, dict) and agent.get("id"):
+        model = f", model `{agent['model']}`" if agent.get("model") else ""
+        lines.append(f"- coding agent: `{agent['id']}` ({agent.get('backend')}{model})")
+    lines.append(f"- cost so far: {money(request.cost_usd)} of {money(request.budget_usd)}")
     if plan:
         lines += ["", "| target | policy |", "|---|---|"]
         lines += [f"| `{path}` | {level} |" for path, level in plan]
@@ -133,21 +138,31 @@ class RequestRun:
         role = "admin" if is_app else await permission_of(self.gh, self.repo, login)
         return Actor(login, role, is_app)
 
+    async def comment_once(self, key: str, kind: str, text: str) -> bool:
+        """Comment ``text`` unless the comment of ``key`` was made already; True when this
+        call made it. The key is claimed first, so two jobs racing never both comment; a
+        comment that fails gives the claim back for the job's retry."""
+        if not await self.ctx.ledger.awrite(lambda c: effects.claim_effect(c, key, kind)):
+            return False
+        try:
+            await self.comment(text)
+        except BaseException:
+            await self.ctx.ledger.awrite(lambda c: effects.forget_effect(c, key))
+            raise
+        return True
+
     async def refuse_once(self, reason: str, sender: str) -> None:
         key = f"request-refused:{self.repo.lower()}#{self.number}"
-        if await self.ctx.ledger.aread(lambda c: effects.get_effect(c, key)) is not None:
-            return
-        owner, name = split(self.repo)
         text = (f"selfheal will not work on this issue: {reason}. A person with write access "
                 "can file the request themselves.")  # fmt: skip
-        await self.gh.call("issues.create_comment", owner=owner, repo=name,
-                           issue_number=self.number, data={"body": text})  # fmt: skip
-        await self.ctx.audit(sender, "request.refused", {"issue": self.number, "reason": reason},
-                             request=self.number)  # fmt: skip
-        await self.ctx.ledger.awrite(lambda c: effects.record_effect(c, key, "refusal", None))
+        if await self.comment_once(key, "refusal", text):
+            await self.ctx.audit(sender, "request.refused",
+                                 {"issue": self.number, "reason": reason},
+                                 request=self.number)  # fmt: skip
 
     async def context(self, request: requests.Request) -> machine.Context:
-        # as the ledger has it now: an action of this run may have changed it (ClearApproval)
+        # as the ledger has it now: an action of this run may have changed it (ClearApproval),
+        # and a coder charges the spend as it runs
         fresh = await self.ctx.ledger.aread(lambda c: requests.get(c, request.id)) or request
         revert = fresh.data.get("revert") or {}
         shared = fresh.branch is not None and fresh.branch in (

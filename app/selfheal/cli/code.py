@@ -45,6 +45,7 @@ from selfheal.coder.interface import (
     backend_registry,
 )
 from selfheal.coder.runner import CodingRun, run_coder
+from selfheal.config.coding import CodingSettingsError, parse_coding_settings
 from selfheal.git.discovery import find_repository
 from selfheal.model.findings import Finding, Severity
 from selfheal.model.policy import (
@@ -68,7 +69,8 @@ BOT_NAME, BOT_EMAIL = "selfheal", "selfheal@users.noreply.github.com"
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "code",
-        help="run a coder on a local work tree (the rules coder: autofixes, dependency bumps)",
+        help="run a coder on a local work tree (rules: autofixes and dependency bumps; "
+        "anthropic: a metered model loop)",
         description=(
             "Run a coder backend on a local work tree for one task. Every edit passes the path "
             "guard (policy, workflows, policy files, symlinks, secrets); the target files are "
@@ -107,6 +109,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=DEFAULT_WALL_CLOCK_SECONDS,
         metavar="SECONDS",
         help=f"wall-clock limit (default {DEFAULT_WALL_CLOCK_SECONDS:g})",
+    )
+    parser.add_argument(
+        "--model",
+        default="",
+        metavar="MODEL",
+        help="the model, for a model-backed backend (anthropic: default claude-sonnet-4-5); "
+        "it must have a price (the shipped table or SELFHEAL_PRICES)",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument(
@@ -289,6 +298,20 @@ def to_text(run: CodingRun, backend: str, commit: str | None, branch: str) -> st
 # --- the command ----------------------------------------------------------------------
 
 
+def _backend_options(args: argparse.Namespace, scan: ScanOptions) -> BackendOptions:
+    """The backend's options: the model, and the key, API and prices from the environment
+    (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL, SELFHEAL_PRICES), as the server reads them."""
+    try:
+        coding = parse_coding_settings(os.environ)
+    except CodingSettingsError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        return BackendOptions(scan, model=args.model, api_key=coding.api_key,
+                              base_url=coding.base_url, prices=coding.prices)  # fmt: skip
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def run(args: argparse.Namespace) -> int:
     description = args.task.strip()
     if not description:
@@ -304,7 +327,7 @@ def run(args: argparse.Namespace) -> int:
         secret_engine=secret_engine_setting(),
         secret_engine_cache=secret_engine_cache(),
     )
-    coder = backend_registry()[args.backend](BackendOptions(options))
+    coder = backend_registry()[args.backend](_backend_options(args, options))
     task = CodeTask(task_id(description), description, args.type, tuple(args.target))
     coding = run_coder(
         coder, root, task, limits, policy=policy, defaults=defaults, scan_options=options
@@ -322,6 +345,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(to_text(coding, args.backend, commit, branch))
     if result.outcome is Outcome.REFUSED:
         print(f"selfheal: refused: {_clean(result.reason)}", file=sys.stderr)
+    if result.outcome is Outcome.LIMIT_REACHED:
+        print(f"selfheal: stopped: {_clean(result.reason)}", file=sys.stderr)
     codes = {
         Outcome.CHANGED: EXIT_CHANGED,
         Outcome.NOTHING_TO_DO: EXIT_NOTHING_TO_DO,

@@ -34,6 +34,7 @@ class CodingAgent:
     backend: str
     model: str = ""
     limits: Limits = field(default_factory=Limits)
+    options: Mapping[str, object] = field(default_factory=dict)  # the backend's, operator-owned
 
     def __post_init__(self) -> None:
         if not AGENT_ID.match(self.id):
@@ -181,5 +182,5 @@ def choose_agent(
         )
     limits, limit_notes = _limits(agent, repo)
     notes += limit_notes
-    effective = CodingAgent(agent.id, agent.backend, agent.model, limits)
+    effective = CodingAgent(agent.id, agent.backend, agent.model, limits, agent.options)
     return AgentChoice(effective, source, tuple(notes))

@@ -21,11 +21,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from selfheal.config.settings import Secret
 from selfheal.model.findings import Finding
 from selfheal.model.labels import REQUEST_TYPES
+from selfheal.model.prices import PriceTable
 from selfheal.scanner.pipeline import ScanOptions
 
 if TYPE_CHECKING:
+    from selfheal.coder.meter import CallListener
     from selfheal.coder.workspace import Workspace
 
 CHANGE_TYPES = tuple(REQUEST_TYPES)
@@ -217,9 +220,17 @@ class Coder(Protocol):
 @dataclass(frozen=True)
 class BackendOptions:
     """What a backend factory may use: the scan options (rules, advisories, semgrep engine)
-    the caller's scans use, so a coder and the gate see the same findings."""
+    the caller's scans use, so a coder and the gate see the same findings; the chosen coding
+    agent's ``model`` and its operator-owned ``agent_options`` (from the server settings, never
+    from a repository)."""
 
     scan: ScanOptions = field(default_factory=ScanOptions)
+    model: str = ""
+    agent_options: Mapping[str, object] = field(default_factory=dict)
+    api_key: Secret | None = None  # the model key (ANTHROPIC_API_KEY), for the SDK only
+    base_url: str = ""  # the model API (ANTHROPIC_BASE_URL; empty: the SDK's own choice)
+    prices: PriceTable | None = None  # None: the shipped table
+    on_call: CallListener | None = None  # told of every metered call (the ledger keeps it)
 
 
 BackendFactory = Callable[[BackendOptions], Coder]
@@ -231,12 +242,21 @@ def _rules_backend(options: BackendOptions) -> Coder:
     return RulesCoder(options)
 
 
+def _anthropic_backend(options: BackendOptions) -> Coder:
+    from selfheal.coder.anthropic_coder import AnthropicCoder
+
+    return AnthropicCoder(options)
+
+
 def backend_registry(
     extra: Mapping[str, BackendFactory] | None = None,
 ) -> dict[str, BackendFactory]:
-    """The backends by name: the built-in ``rules`` backend, plus ``extra`` (a name in both is
-    an error, so a plug-in cannot silently replace a built-in)."""
-    registry: dict[str, BackendFactory] = {"rules": _rules_backend}
+    """The backends by name: the built-in ``rules`` and ``anthropic`` backends, plus ``extra``
+    (a name in both is an error, so a plug-in cannot silently replace a built-in)."""
+    registry: dict[str, BackendFactory] = {
+        "rules": _rules_backend,
+        "anthropic": _anthropic_backend,
+    }
     for name, factory in (extra or {}).items():
         if name in registry:
             raise ValueError(f"coder backend {name!r} is already registered")

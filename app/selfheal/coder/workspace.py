@@ -14,10 +14,18 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from selfheal.coder.guard import GuardError, PathGuard, Violation, ViolationKind, normalise
+from selfheal.coder.guard import (
+    GuardError,
+    PathGuard,
+    Violation,
+    ViolationKind,
+    check_on_disk,
+    normalise,
+)
 from selfheal.scanner.files import walk_tree
 
 MAX_READ_BYTES = 8 * 1024 * 1024
+MAX_CACHED_PATHS = 100_000
 
 
 class Workspace:
@@ -25,6 +33,10 @@ class Workspace:
         self.root = root.resolve()
         self.guard = guard
         self.written: list[str] = []
+        # The guard's read rules on a path string are pure (the policy does not change during
+        # a run), so a model's repeated listings and searches check each path's name once;
+        # the file system is still checked on every read.
+        self._read_rules: dict[str, tuple[Violation | None, str]] = {}
 
     # -- checks ------------------------------------------------------------------------------
 
@@ -32,7 +44,16 @@ class Workspace:
         return self.guard.check_write(self.root, path)
 
     def read_violation(self, path: str) -> Violation | None:
-        return self.guard.check_read(self.root, path)
+        known = self._read_rules.get(path)
+        if known is None:
+            if len(self._read_rules) >= MAX_CACHED_PATHS:
+                self._read_rules.clear()
+            known = (self.guard.read_violation(path), normalise(path) or "")
+            self._read_rules[path] = known
+        found, rel = known
+        if found is not None:
+            return found
+        return check_on_disk(self.root, rel, writing=False)
 
     def exists(self, path: str) -> bool:
         rel = normalise(path)
@@ -86,6 +107,20 @@ class Workspace:
 
     def write_text(self, path: str, text: str) -> None:
         self.write_bytes(path, text.encode("utf-8"))
+
+    def delete(self, path: str) -> None:
+        """Remove a regular file (the guard's write rules apply: a file that may not be
+        changed may not be deleted either); FileNotFoundError when it does not exist."""
+        violation = self.write_violation(path)
+        if violation is not None:
+            raise GuardError(violation)
+        rel = normalise(path) or ""
+        target = self.root / rel
+        if not stat.S_ISREG(os.lstat(target).st_mode):
+            raise GuardError(Violation(rel, ViolationKind.SPECIAL, "not a regular file"))
+        os.unlink(target)
+        if rel not in self.written:
+            self.written.append(rel)
 
     # -- listing -----------------------------------------------------------------------------
 

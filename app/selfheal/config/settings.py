@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from selfheal.config.coding import CodingSettings, CodingSettingsError, parse_coding_settings
+from selfheal.config.secret import Secret as Secret
 from selfheal.github.auth import AuthError, load_private_key
 from selfheal.github.client import DEFAULT_API_URL
 from selfheal.model.notifications import Target, TargetError, parse_targets
@@ -32,30 +34,6 @@ MIN_SECRET_LENGTH = 16
 
 class SettingsError(Exception):
     """A setting is missing or invalid; the message says which and how to fix it."""
-
-
-class Secret:
-    """A secret string that does not print itself."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def get(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    def __str__(self) -> str:
-        return "**********"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(("Secret", self._value))
 
 
 @dataclass(frozen=True)
@@ -85,13 +63,16 @@ class Settings:
     notify_targets: tuple[Target, ...] = ()  # SELFHEAL_NOTIFY_URLS
     notify_secret: Secret | None = None  # SELFHEAL_NOTIFY_SECRET
     secret_engine: str | None = None  # SELFHEAL_SECRET_ENGINE (None: auto)
+    coding: CodingSettings = field(default_factory=CodingSettings)  # agents, key, prices, budget
 
     def secret_values(self) -> tuple[str, ...]:
         """The configured secret values, for the log redaction filter (the notification
-        URLs too: a webhook URL often carries a token in its path)."""
+        URLs too: a webhook URL often carries a token in its path; and the model API key)."""
         extra = (self.notify_secret.get(),) if self.notify_secret is not None else ()
         urls = tuple(t.url for t in self.notify_targets)
-        return (self.private_key.get(), self.webhook_secret.get(), *extra, *urls)
+        key = self.coding.api_key.get() if self.coding.api_key is not None else ""
+        return (self.private_key.get(), self.webhook_secret.get(), *extra, *urls,
+                *((key,) if key else ()))  # fmt: skip
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
@@ -192,6 +173,10 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         choices = ", ".join(SECRET_ENGINES)
         raise SettingsError(f"{SECRET_ENGINE_VARIABLE} must be {choices}, got {secret_engine!r}")
     raw_data_dir = env.get("SELFHEAL_DATA_DIR", "").strip()
+    try:
+        coding = parse_coding_settings(env)
+    except CodingSettingsError as exc:
+        raise SettingsError(str(exc)) from None
     return Settings(
         app_id=int(raw_app_id),
         private_key=Secret(key),
@@ -215,6 +200,7 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         max_new_prs_per_hour=_int(env, "SELFHEAL_MAX_NEW_PRS_PER_HOUR", 5, 0),
         **_notify(env),
         secret_engine=secret_engine,
+        coding=coding,
     )
 
 

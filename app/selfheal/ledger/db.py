@@ -225,6 +225,32 @@ MIGRATIONS += (
 )
 
 
+MIGRATIONS += (
+    (
+        6,
+        "model spend per call",
+        # One row per metered model call of a request, written as the call is charged, so a
+        # restart keeps the spend; requests.cost_usd is the running total of these rows.
+        (
+            """CREATE TABLE request_calls (
+                id INTEGER PRIMARY KEY,
+                request_id TEXT NOT NULL REFERENCES requests(id),
+                agent_id TEXT NOT NULL,
+                model TEXT NOT NULL,
+                input_tokens INTEGER NOT NULL,
+                output_tokens INTEGER NOT NULL,
+                cache_write_5m INTEGER NOT NULL,
+                cache_write_1h INTEGER NOT NULL,
+                cache_read INTEGER NOT NULL,
+                cost_usd REAL NOT NULL,
+                at REAL NOT NULL
+            )""",
+            "CREATE INDEX request_calls_request ON request_calls(request_id, id)",
+        ),
+    ),
+)
+
+
 def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
     """A connection with WAL, foreign keys and a busy timeout; autocommit mode."""
     conn = sqlite3.connect(

@@ -66,6 +66,19 @@ def record_effect(
     return effect
 
 
+def claim_effect(conn: sqlite3.Connection, key: str, kind: str) -> bool:
+    """Record ``key`` if nobody has yet; True for the one caller that recorded it (two jobs
+    racing to say something once: only the claimant says it)."""
+    return (
+        conn.execute(
+            "INSERT OR IGNORE INTO effects (key, kind, github_id, job_id, data, created_at)"
+            " VALUES (?, ?, NULL, NULL, '{}', ?)",
+            (key, kind, time.time()),
+        ).rowcount
+        == 1
+    )
+
+
 def forget_effect(conn: sqlite3.Connection, key: str) -> bool:
     """Drop a record whose GitHub object is gone (e.g. a deleted comment)."""
     return conn.execute("DELETE FROM effects WHERE key = ?", (key,)).rowcount == 1

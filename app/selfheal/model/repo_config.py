@@ -31,6 +31,20 @@ DEFAULT_PATH = ".github/selfheal.yml"
 MAX_CONFIG_BYTES = 64 * 1024
 MAX_DEPTH = 32  # the schema needs 3; PyYAML's recursive composer dies near 1,000
 SCHEMA_FILE = "selfheal.schema.json"
+# Keys a repository may never set, whatever section they are in: what runs a program, passes
+# a credential, sets a price or raises a limit belongs to the operator (the server settings).
+OPERATOR_ONLY_WORDS = frozenset({
+    "command", "cmd", "program", "executable", "args", "argv", "shell", "env", "environment",
+    "passthrough", "price", "prices", "pricing", "ceiling", "key", "token", "secret",
+    "credential", "credentials", "url", "endpoint",
+})  # fmt: skip
+OPERATOR_ONLY_KEYS = frozenset({"agents", "coding_agents", "options", "max_budget_usd"})
+OPERATOR_ONLY_MESSAGE = (
+    "is an operator-only setting: a program, an environment passthrough, a credential, a "
+    "price or a higher limit is set in the server's settings (SELFHEAL_CODING_AGENTS, "
+    "SELFHEAL_PRICES, SELFHEAL_BUDGET_CEILING_USD), never in a repository; a repository can "
+    "only choose among the operator's coding agents and tighten their limits"
+)
 
 
 class ConfigError(Exception):
@@ -65,7 +79,9 @@ class ScanConfig:
 
 @dataclass(frozen=True)
 class BudgetConfig:
-    per_request_usd: float = 5.0
+    """``per_request_usd`` None: the operator's budget. A repository may only lower it."""
+
+    per_request_usd: float | None = None
     monthly_cap_usd: float | None = None  # shown on the dashboard against this month's spend
 
 
@@ -81,12 +97,18 @@ class LabelsConfig:
 
 @dataclass(frozen=True)
 class RequestsConfig:
-    coder: str = "rules"
+    """``coder``: the coding agent the repository picks (None: the operator's default);
+    ``allowed_agents``: the agents a ``selfheal:agent/<id>`` label may pick (empty: any);
+    ``max_turns`` and ``wall_clock_seconds``: tighter limits than the agent's (None: none)."""
+
+    coder: str | None = None
     allowed_agents: tuple[str, ...] = ()
     auto_merge: bool = False  # merge a bot PR whose paths are all open once its checks pass
     branch_template: str = "selfheal/{issue}-{slug}"
     max_open_prs: int | None = None  # None: the operator's limit (a repository may only lower it)
     max_new_prs_per_hour: int | None = None
+    max_turns: int | None = None
+    wall_clock_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -234,6 +256,9 @@ def load_repo_config(text: str | None, source: str = DEFAULT_PATH) -> RepoConfig
             known = set(error.schema.get("properties", {}))
             for name in sorted(set(error.instance) - known, key=str):
                 loc = _locate(tree, [*path, name], key=True)
+                if operator_only(name):
+                    problems.append((_pointer([*path, name]), loc, OPERATOR_ONLY_MESSAGE))
+                    continue
                 warnings.append(f"unknown key {_pointer([*path, name])}{_at(loc)} is ignored")
                 error.instance.pop(name)
             continue
@@ -243,6 +268,13 @@ def load_repo_config(text: str | None, source: str = DEFAULT_PATH) -> RepoConfig
         more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
         raise ConfigError(f"{pointer}{_at(loc)}: {message}{more}", source, loc[0] if loc else None)
     return _build(data, tuple(warnings), source)
+
+
+def operator_only(key: object) -> bool:
+    """Whether ``key`` names something only the operator may set (see OPERATOR_ONLY_WORDS)."""
+    name = str(key).lower()
+    words = set(name.replace("-", "_").replace(".", "_").split("_"))
+    return name in OPERATOR_ONLY_KEYS or bool(words & OPERATOR_ONLY_WORDS)
 
 
 def _section(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -278,18 +310,20 @@ def _build(data: Mapping[str, Any], warnings: tuple[str, ...], source: str) -> R
             fail_on=Severity.parse(str(scan.get("fail_on", "high"))),
         ),
         budget=BudgetConfig(
-            per_request_usd=float(budget.get("per_request_usd", 5.0)),
+            per_request_usd=_optional_float(budget.get("per_request_usd")),
             monthly_cap_usd=_optional_float(budget.get("monthly_cap_usd")),
         ),
         dashboard=DashboardConfig(enabled=bool(_section(data, "dashboard").get("enabled", True))),
         labels=LabelsConfig(prefix=str(labels.get("prefix", "selfheal:"))),
         requests=RequestsConfig(
-            coder=str(requests.get("coder", "rules")),
+            coder=str(requests["coder"]) if requests.get("coder") is not None else None,
             allowed_agents=tuple(str(a) for a in requests.get("allowed_agents", ())),
             auto_merge=bool(requests.get("auto_merge", False)),
             branch_template=str(requests.get("branch_template", "selfheal/{issue}-{slug}")),
             max_open_prs=_optional_int(requests.get("max_open_prs")),
             max_new_prs_per_hour=_optional_int(requests.get("max_new_prs_per_hour")),
+            max_turns=int(requests["max_turns"]) if "max_turns" in requests else None,
+            wall_clock_seconds=_optional_float(requests.get("wall_clock_seconds")),
         ),
         notifications=NotificationsConfig(
             events=tuple(str(e) for e in notes["events"]) if "events" in notes else None

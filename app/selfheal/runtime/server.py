@@ -211,6 +211,7 @@ def worker_config(settings: Settings, *, start_worker: bool = True) -> WorkerCon
         notify_targets=settings.notify_targets,
         notify_secret=settings.notify_secret,
         secret_engine=settings.secret_engine,
+        coding=settings.coding,
     )
 
 

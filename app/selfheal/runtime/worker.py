@@ -24,13 +24,14 @@ import socket
 import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import gidgethub
 from gidgethub.sansio import Event
 
+from selfheal.config.coding import CodingSettings
 from selfheal.config.metrics import AppMetrics
 from selfheal.config.settings import Secret
 from selfheal.github.client import GitHubGaveUp
@@ -77,6 +78,7 @@ class WorkerConfig:
     notify_targets: tuple[Target, ...] = ()
     notify_secret: Secret | None = None
     secret_engine: str | None = None  # SELFHEAL_SECRET_ENGINE (None: auto)
+    coding: CodingSettings = field(default_factory=CodingSettings)  # agents, key, prices, budget
 
 
 def _gone(exc: Exception) -> bool:
