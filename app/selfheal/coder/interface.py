@@ -217,9 +217,13 @@ class Coder(Protocol):
 @dataclass(frozen=True)
 class BackendOptions:
     """What a backend factory may use: the scan options (rules, advisories, semgrep engine)
-    the caller's scans use, so a coder and the gate see the same findings."""
+    the caller's scans use, so a coder and the gate see the same findings; the chosen coding
+    agent's ``model`` and its operator-owned ``agent_options`` (from the server settings, never
+    from a repository)."""
 
     scan: ScanOptions = field(default_factory=ScanOptions)
+    model: str = ""
+    agent_options: Mapping[str, object] = field(default_factory=dict)
 
 
 BackendFactory = Callable[[BackendOptions], Coder]
