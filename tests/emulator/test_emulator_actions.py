@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import gidgethub
@@ -28,8 +29,8 @@ jobs:
   code: {runs-on: ubuntu-latest, steps: [{run: echo}]}
 """
 PUSH_ONLY = "name: ci\non: [push]\njobs: {t: {runs-on: x, steps: [{run: echo}]}}\n"
-R = {"owner": "acme", "repo": "widgets"}
-WF = {**R, "workflow_id": "selfheal-code.yml"}
+R: dict[str, Any] = {"owner": "acme", "repo": "widgets"}
+WF: dict[str, Any] = {**R, "workflow_id": "selfheal-code.yml"}
 
 
 @pytest.fixture
