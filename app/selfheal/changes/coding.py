@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import pygit2
 
-from selfheal.changes import machine
+from selfheal.changes import actions, machine
 from selfheal.coder.interface import (
     BackendFactory,
     BackendOptions,
@@ -38,6 +38,7 @@ from selfheal.git.commits import bot_identity, branch_name, commit_message, comm
 from selfheal.git.worktrees import export_tree, snapshot
 from selfheal.github.protocol import GitHubAPI
 from selfheal.github.repo import split
+from selfheal.halt import is_halted
 from selfheal.ledger import jobs, requests
 from selfheal.model.labels import BOT_LABEL
 from selfheal.model.policy import PolicyError, load_default_policy
@@ -94,10 +95,12 @@ async def code(run: RequestRun, request: requests.Request) -> machine.Event:
     git = pygit2.Repository(str(cache))
     base = str(git.references[f"refs/remotes/origin/{default}"].target)
     description = str(run.issue.get("body") or "")
+    factory = actions.bind(run.backends[DEFAULT_BACKEND], gh, run.repo, default,
+                           lambda: is_halted(run.ctx, run.repo, gh=gh))  # fmt: skip
     try:
         coding, tree, paths = await asyncio.to_thread(
             _run_coder_sync, cache, base, task_of(request, description), request.budget_usd,
-            bool(request.data.get("approved_by")), run.backends[DEFAULT_BACKEND],
+            bool(request.data.get("approved_by")), factory,
         )  # fmt: skip
     except ValueError as exc:
         return machine.Error(str(exc))

@@ -1,0 +1,274 @@
+"""The ``actions`` executor: a request coded on the repository's own Actions runners.
+
+Instead of coding in the App's worker, the executor dispatches the repository's
+``selfheal-code.yml`` (``workflow_dispatch`` with the request id, type, targets and text as
+inputs), follows the run, and takes back the patch the run uploaded as an artifact (the
+"safe output": the runner needs no write access to contents). The patch is written into the
+App's own work tree through the path guard, then reviewed, committed and pushed by the App
+exactly as any other backend's work (docs/actions.md).
+
+It is a coder backend like the others (:class:`ActionsCoder`), so the runner's guard,
+review and scrubbing apply unchanged. Its GitHub calls are async and the coder runs in a
+worker thread: :class:`Bridge` carries each call to the server's event loop. A halt of the
+repository, or the run's wall clock, cancels the dispatched run through the API; nothing
+is applied or pushed after that. A run that fails, is cancelled or times out on GitHub's
+side fails the request with the conclusion and the tail of the failed job's log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+import zipfile
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import gidgethub
+
+from selfheal.coder.interface import (
+    BackendFactory,
+    BackendOptions,
+    CoderResult,
+    CodeTask,
+    Limit,
+    LimitReached,
+    Outcome,
+    RunControl,
+)
+from selfheal.coder.patchfile import PatchError, apply, parse
+from selfheal.github.protocol import GitHubAPI
+from selfheal.github.repo import split
+
+if TYPE_CHECKING:
+    from selfheal.coder.workspace import Workspace
+
+T = TypeVar("T")
+WORKFLOW = "selfheal-code.yml"
+ARTIFACT = "selfheal-patch"
+PATCH_FILE = "selfheal-patch.json"
+MAX_ARTIFACT_BYTES = 20_000_000
+MAX_LOG_BYTES = 200_000
+LOG_TAIL = 1500
+MAX_TASK_INPUT = 20_000
+KNOWN_KEYS = frozenset({"workflow", "backend", "poll_seconds", "find_seconds"})
+
+
+@dataclass(frozen=True, slots=True)
+class ActionsConfig:
+    """The operator's options for an agent that codes on Actions: the workflow file, the
+    backend the runner uses, how often the run is polled."""
+
+    workflow: str = WORKFLOW
+    backend: str = "rules"
+    poll_seconds: float = 2.0
+    find_seconds: float = 30.0
+
+    @classmethod
+    def from_mapping(cls, options: Mapping[str, object]) -> ActionsConfig:
+        unknown = sorted(set(options) - KNOWN_KEYS)
+        if unknown:
+            raise ValueError(f"actions executor: unknown option(s): {', '.join(unknown)}")
+        workflow = options.get("workflow", WORKFLOW)
+        backend = options.get("backend", "rules")
+        if not isinstance(workflow, str) or "/" in workflow or not workflow.endswith(".yml"):
+            raise ValueError("actions executor: workflow must be a file name ending in .yml")
+        if not isinstance(backend, str) or not backend.isidentifier():
+            raise ValueError("actions executor: backend must be a backend name")
+        numbers = {}
+        for key, default in (("poll_seconds", 2.0), ("find_seconds", 30.0)):
+            value = options.get(key, default)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not 0 < value <= 600
+            ):
+                raise ValueError(f"actions executor: {key} must be above 0 and at most 600")
+            numbers[key] = float(value)
+        return cls(workflow, backend, numbers["poll_seconds"], numbers["find_seconds"])
+
+
+class Bridge:
+    """GitHub calls from the coder's thread, run on the server's event loop."""
+
+    def __init__(
+        self,
+        gh: GitHubAPI,
+        loop: asyncio.AbstractEventLoop,
+        repo: str,
+        ref: str,
+        halted: Callable[[], Coroutine[Any, Any, bool]],
+    ) -> None:
+        self.gh, self.loop, self.ref = gh, loop, ref
+        self.owner, self.name = split(repo)
+        self._halted = halted
+
+    def _run(self, coro: Coroutine[Any, Any, T], timeout: float = 120.0) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def call(self, call: str, /, data: Any = None, **params: Any) -> Any:
+        return self._run(self.gh.call(call, owner=self.owner, repo=self.name, data=data, **params))
+
+    def download(self, call: str, max_bytes: int, /, **params: Any) -> bytes:
+        coro = self.gh.download(call, owner=self.owner, repo=self.name, max_bytes=max_bytes,
+                                **params)  # fmt: skip
+        return self._run(coro)
+
+    def halted(self) -> bool:
+        return self._run(self._halted())
+
+
+def _inputs(task: CodeTask, backend: str) -> dict[str, str]:
+    return {
+        "request": task.id,
+        "backend": backend,
+        "type": task.change_type,
+        "targets": "\n".join(task.target_paths),
+        "task": task.description[:MAX_TASK_INPUT],
+    }
+
+
+@dataclass
+class ActionsCoder:
+    """The ``actions`` backend for one request (see the module docstring)."""
+
+    config: ActionsConfig
+    bridge: Bridge
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    name: str = "actions"
+    needs_model_key: bool = False
+    own_process: bool = True
+
+    def refusal(self, task: CodeTask) -> str | None:
+        return None
+
+    def run(self, workspace: Workspace, task: CodeTask, control: RunControl) -> CoderResult:
+        run_id = self._dispatch(task)
+        try:
+            run = self._follow(run_id, control)
+        except LimitReached:
+            self._cancel(run_id)
+            raise
+        if run.get("conclusion") != "success":
+            raise ValueError(self._failure(run))
+        summary, files = self._patch(run_id)
+        control.check()  # a halt that came while downloading: nothing is applied
+        if not files:
+            return CoderResult.nothing_to_do(summary or "the run changed nothing")
+        try:
+            apply(workspace, files)
+        except PatchError as exc:
+            return CoderResult.refused(str(exc))
+        text = summary or f"coded on GitHub Actions (run {run_id})"
+        return CoderResult(Outcome.CHANGED, text, notes=(f"Actions run {run_id}",),
+                           cost_metered=False)  # fmt: skip
+
+    def _dispatch(self, task: CodeTask) -> int:
+        data = {"ref": self.bridge.ref, "inputs": _inputs(task, self.config.backend),
+                "return_run_details": True}  # fmt: skip
+        answer = self.bridge.call("actions.create_workflow_dispatch", data=data,
+                                  workflow_id=self.config.workflow)  # fmt: skip
+        if isinstance(answer, dict) and isinstance(answer.get("workflow_run_id"), int):
+            return int(answer["workflow_run_id"])
+        return self._find(task.id)
+
+    def _find(self, request_id: str) -> int:
+        """A server that answers the dispatch with 204: the run whose title names the
+        request (the workflow's ``run-name``), looked for within ``find_seconds``."""
+        deadline = self.clock() + self.config.find_seconds
+        while self.clock() < deadline:
+            page = self.bridge.call("actions.list_workflow_runs", workflow_id=self.config.workflow,
+                                    event="workflow_dispatch", per_page=30)  # fmt: skip
+            for run in page.get("workflow_runs", []) if isinstance(page, dict) else []:
+                if request_id in str(run.get("display_title", "")).split():
+                    return int(run["id"])
+            self.sleep(self.config.poll_seconds)
+        raise ValueError(f"the dispatched run of {self.config.workflow} was not found")
+
+    def _follow(self, run_id: int, control: RunControl) -> dict[str, Any]:
+        while True:
+            control.check()
+            if self.bridge.halted():
+                raise LimitReached(Limit.HALT, "the repository was halted")
+            run: dict[str, Any] = self.bridge.call("actions.get_workflow_run", run_id=run_id)
+            if run.get("status") == "completed":
+                return run
+            self.sleep(min(self.config.poll_seconds, max(control.remaining(), 0.01)))
+
+    def _cancel(self, run_id: int) -> None:
+        try:
+            self.bridge.call("actions.cancel_workflow_run", run_id=run_id)
+        except gidgethub.BadRequest as exc:
+            if exc.status_code != 409:  # 409: it had ended on its own
+                raise
+
+    def _failure(self, run: Mapping[str, Any]) -> str:
+        reason = f"the Actions run {run.get('id')} ended {run.get('conclusion') or 'unfinished'}"
+        jobs = self.bridge.call("actions.list_jobs_for_workflow_run", run_id=run["id"])
+        failed = [j for j in jobs.get("jobs", []) if j.get("conclusion") not in ("success", None)]
+        if not failed:
+            return reason
+        try:
+            log = self.bridge.download("actions.download_job_logs_for_workflow_run",
+                                       MAX_LOG_BYTES, job_id=failed[0]["id"])  # fmt: skip
+        except gidgethub.GitHubException:
+            return f"{reason} (job {failed[0].get('name')})"
+        tail = log.decode("utf-8", errors="replace")[-LOG_TAIL:]
+        return f"{reason} (job {failed[0].get('name')}); the log ends:\n{tail}"
+
+    def _patch(self, run_id: int) -> tuple[str, dict[str, bytes | None]]:
+        listed = self.bridge.call("actions.list_workflow_run_artifacts", run_id=run_id,
+                                  name=ARTIFACT)  # fmt: skip
+        artifacts = [a for a in listed.get("artifacts", []) if a.get("name") == ARTIFACT]
+        if not artifacts:
+            return "the run uploaded no patch", {}
+        blob = self.bridge.download(
+            "actions.download_artifact", MAX_ARTIFACT_BYTES,
+            artifact_id=artifacts[0]["id"], archive_format="zip",
+        )  # fmt: skip
+        try:
+            with zipfile.ZipFile(io.BytesIO(blob)) as archive:
+                info = archive.getinfo(PATCH_FILE)
+                if info.file_size > MAX_ARTIFACT_BYTES:
+                    raise ValueError(f"the patch is larger than {MAX_ARTIFACT_BYTES} bytes")
+                data = archive.read(info)
+        except (zipfile.BadZipFile, KeyError) as exc:
+            raise ValueError(f"the run's artifact holds no readable {PATCH_FILE}") from exc
+        try:
+            return parse(data)
+        except PatchError as exc:
+            raise ValueError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class ActionsExecutor:
+    """The registry's entry for an agent that codes on Actions. It needs the request's
+    GitHub client and event loop, so the lifecycle binds it (:func:`bind`) before use."""
+
+    config: ActionsConfig
+
+    def __call__(self, options: BackendOptions) -> ActionsCoder:
+        raise ValueError("the actions executor must be bound to a request before it runs")
+
+
+def bind(
+    factory: BackendFactory,
+    gh: GitHubAPI,
+    repo: str,
+    ref: str,
+    halted: Callable[[], Coroutine[Any, Any, bool]],
+) -> BackendFactory:
+    """``factory`` itself, or, for the actions executor, one that builds its coder for this
+    request (call on the event loop the bridge is to use)."""
+    if not isinstance(factory, ActionsExecutor):
+        return factory
+    bridge = Bridge(gh, asyncio.get_running_loop(), repo, ref, halted)
+    config = factory.config
+    return lambda options: ActionsCoder(config, bridge)
+
+
+def actions_executor(options: Mapping[str, object]) -> ActionsExecutor:
+    """The executor for an agent's operator-owned options (ValueError when they are wrong)."""
+    return ActionsExecutor(ActionsConfig.from_mapping(options))
