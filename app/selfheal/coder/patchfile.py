@@ -81,7 +81,8 @@ def parse(data: bytes) -> tuple[str, dict[str, bytes | None]]:
 def _content(path: str, entry: object) -> bytes | None:
     if isinstance(entry, Mapping) and entry.get("deleted") is True and len(entry) == 1:
         return None
-    raw = entry.get("content_b64") if isinstance(entry, Mapping) else None
+    ok = isinstance(entry, Mapping) and set(entry) == {"content_b64"}
+    raw = entry.get("content_b64") if ok and isinstance(entry, Mapping) else None
     if not isinstance(raw, str):
         raise PatchError(f"the patch's entry for {path} is malformed")
     try:
