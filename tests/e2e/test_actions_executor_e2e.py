@@ -50,7 +50,9 @@ PATH = ".github/workflows/selfheal-code.yml"
 
 async def _server(emu: Emulator, db: Path) -> Server:
     features = [make() for make in registry.FEATURES if make().name != "changes"]
-    executor = actions_executor({"poll_seconds": 0.2})
+    # The REST API is asked once at the start, then only when the webhooks say the run is
+    # over: the run is followed through its workflow_run events.
+    executor = actions_executor({"poll_seconds": 0.2, "rest_seconds": 600})
     features.append(changes.feature(backends={"rules": executor}))
     return await Server.start(emu, db, wiring=registry.compose(features))
 

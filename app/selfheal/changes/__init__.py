@@ -16,7 +16,9 @@ to the pre-review). Coding, the branch, the draft PR and the gate are the next s
 
 from collections.abc import Mapping
 
-from selfheal.changes import coding, events, service
+from gidgethub import routing
+
+from selfheal.changes import actions, coding, events, service
 from selfheal.changes.commands import COMMANDS
 from selfheal.coder.interface import BackendFactory, backend_registry
 from selfheal.runtime.context import Feature
@@ -30,7 +32,8 @@ def feature(backends: Mapping[str, BackendFactory] | None = None) -> Feature:
         coding.CODE_JOB: coding.code_job(backends or backend_registry()),
         coding.GATE_JOB: coding.run_gate_result,
     }
-    return Feature("changes", router=events.router, job_kinds=kinds)
+    router = routing.Router(events.router, actions.router)
+    return Feature("changes", router=router, job_kinds=kinds)
 
 
 on_gate_complete = coding.on_gate_complete

@@ -7,6 +7,11 @@ inputs), follows the run, and takes back the patch the run uploaded as an artifa
 App's own work tree through the path guard, then reviewed, committed and pushed by the App
 exactly as any other backend's work (docs/actions.md).
 
+The run is followed through its ``workflow_run`` and ``workflow_job`` webhooks: the
+handlers here record each status in the ledger (:mod:`selfheal.ledger.action_runs`) and the
+executor reads it there; the REST API is asked once at the start, when the webhooks say the
+run completed, and every ``rest_seconds`` in case a delivery was lost.
+
 It is a coder backend like the others (:class:`ActionsCoder`), so the runner's guard,
 review and scrubbing apply unchanged. Its GitHub calls are async and the coder runs in a
 worker thread: :class:`Bridge` carries each call to the server's event loop. A halt of the
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import math
 import time
 import zipfile
 from collections.abc import Callable, Coroutine, Mapping
@@ -26,6 +32,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import gidgethub
+from gidgethub import routing
+from gidgethub.sansio import Event
 
 from selfheal.coder.interface import (
     BackendFactory,
@@ -40,6 +48,9 @@ from selfheal.coder.interface import (
 from selfheal.coder.patchfile import PatchError, apply, parse
 from selfheal.github.protocol import GitHubAPI
 from selfheal.github.repo import split
+from selfheal.halt import is_halted
+from selfheal.ledger import action_runs
+from selfheal.runtime.context import JobContext
 
 if TYPE_CHECKING:
     from selfheal.coder.workspace import Workspace
@@ -52,7 +63,38 @@ MAX_ARTIFACT_BYTES = 20_000_000
 MAX_LOG_BYTES = 200_000
 LOG_TAIL = 1500
 MAX_TASK_INPUT = 20_000
-KNOWN_KEYS = frozenset({"workflow", "backend", "poll_seconds", "find_seconds"})
+KNOWN_KEYS = frozenset({"workflow", "backend", "poll_seconds", "find_seconds", "rest_seconds"})
+TIMINGS = (("poll_seconds", 1.0), ("find_seconds", 30.0), ("rest_seconds", 30.0))
+
+router = routing.Router()
+
+
+@router.register("workflow_run")
+async def on_workflow_run(event: Event, ctx: JobContext) -> None:
+    """Record a dispatched run's status (other runs are the monitor's business)."""
+    run = event.data.get("workflow_run") or {}
+    repo = str((event.data.get("repository") or {}).get("full_name") or "")
+    run_id, status = run.get("id"), run.get("status")
+    if run.get("event") != "workflow_dispatch" or not isinstance(run_id, int) or not repo:
+        return
+    if not isinstance(status, str):
+        return
+    conclusion = run.get("conclusion") if isinstance(run.get("conclusion"), str) else None
+    path = str(run.get("path") or "")
+    await ctx.ledger.awrite(
+        lambda c: action_runs.record_run(c, run_id, repo, path, status, conclusion)
+    )
+
+
+@router.register("workflow_job")
+async def on_workflow_job(event: Event, ctx: JobContext) -> None:
+    """Record a job of a recorded run."""
+    job = event.data.get("workflow_job") or {}
+    run_id, name, status = job.get("run_id"), job.get("name"), job.get("status")
+    if not isinstance(run_id, int) or not isinstance(name, str) or not isinstance(status, str):
+        return
+    conclusion = job.get("conclusion") if isinstance(job.get("conclusion"), str) else None
+    await ctx.ledger.awrite(lambda c: action_runs.record_job(c, run_id, name, status, conclusion))
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +104,9 @@ class ActionsConfig:
 
     workflow: str = WORKFLOW
     backend: str = "rules"
-    poll_seconds: float = 2.0
+    poll_seconds: float = 1.0
     find_seconds: float = 30.0
+    rest_seconds: float = 30.0
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, object]) -> ActionsConfig:
@@ -77,7 +120,7 @@ class ActionsConfig:
         if not isinstance(backend, str) or not backend.isidentifier():
             raise ValueError("actions executor: backend must be a backend name")
         numbers = {}
-        for key, default in (("poll_seconds", 2.0), ("find_seconds", 30.0)):
+        for key, default in TIMINGS:
             value = options.get(key, default)
             if (
                 isinstance(value, bool)
@@ -86,23 +129,17 @@ class ActionsConfig:
             ):
                 raise ValueError(f"actions executor: {key} must be above 0 and at most 600")
             numbers[key] = float(value)
-        return cls(workflow, backend, numbers["poll_seconds"], numbers["find_seconds"])
+        return cls(workflow, backend, **numbers)
 
 
 class Bridge:
     """GitHub calls from the coder's thread, run on the server's event loop."""
 
     def __init__(
-        self,
-        gh: GitHubAPI,
-        loop: asyncio.AbstractEventLoop,
-        repo: str,
-        ref: str,
-        halted: Callable[[], Coroutine[Any, Any, bool]],
+        self, ctx: JobContext, gh: GitHubAPI, loop: asyncio.AbstractEventLoop, repo: str, ref: str
     ) -> None:
-        self.gh, self.loop, self.ref = gh, loop, ref
+        self.ctx, self.gh, self.loop, self.ref, self.repo = ctx, gh, loop, ref, repo
         self.owner, self.name = split(repo)
-        self._halted = halted
 
     def _run(self, coro: Coroutine[Any, Any, T], timeout: float = 120.0) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
@@ -116,7 +153,11 @@ class Bridge:
         return self._run(coro)
 
     def halted(self) -> bool:
-        return self._run(self._halted())
+        return self._run(is_halted(self.ctx, self.repo, gh=self.gh))
+
+    def recorded(self, run_id: int) -> action_runs.ActionRun | None:
+        """The run as its webhooks reported it so far."""
+        return self._run(self.ctx.ledger.aread(lambda c: action_runs.get(c, run_id)))
 
 
 def _inputs(task: CodeTask, backend: str) -> dict[str, str]:
@@ -188,13 +229,18 @@ class ActionsCoder:
         raise ValueError(f"the dispatched run of {self.config.workflow} was not found")
 
     def _follow(self, run_id: int, control: RunControl) -> dict[str, Any]:
+        asked = -math.inf
         while True:
             control.check()
             if self.bridge.halted():
                 raise LimitReached(Limit.HALT, "the repository was halted")
-            run: dict[str, Any] = self.bridge.call("actions.get_workflow_run", run_id=run_id)
-            if run.get("status") == "completed":
-                return run
+            seen = self.bridge.recorded(run_id)
+            done = seen is not None and seen.status == "completed"
+            if done or self.clock() - asked >= self.config.rest_seconds:
+                asked = self.clock()
+                run: dict[str, Any] = self.bridge.call("actions.get_workflow_run", run_id=run_id)
+                if run.get("status") == "completed":
+                    return run
             self.sleep(min(self.config.poll_seconds, max(control.remaining(), 0.01)))
 
     def _cancel(self, run_id: int) -> None:
@@ -254,17 +300,13 @@ class ActionsExecutor:
 
 
 def bind(
-    factory: BackendFactory,
-    gh: GitHubAPI,
-    repo: str,
-    ref: str,
-    halted: Callable[[], Coroutine[Any, Any, bool]],
+    factory: BackendFactory, ctx: JobContext, gh: GitHubAPI, repo: str, ref: str
 ) -> BackendFactory:
     """``factory`` itself, or, for the actions executor, one that builds its coder for this
-    request (call on the event loop the bridge is to use)."""
+    request (call it on the event loop the bridge is to use)."""
     if not isinstance(factory, ActionsExecutor):
         return factory
-    bridge = Bridge(gh, asyncio.get_running_loop(), repo, ref, halted)
+    bridge = Bridge(ctx, gh, asyncio.get_running_loop(), repo, ref)
     config = factory.config
     return lambda options: ActionsCoder(config, bridge)
 

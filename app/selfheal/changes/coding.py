@@ -38,7 +38,6 @@ from selfheal.git.commits import bot_identity, branch_name, commit_message, comm
 from selfheal.git.worktrees import export_tree, snapshot
 from selfheal.github.protocol import GitHubAPI
 from selfheal.github.repo import split
-from selfheal.halt import is_halted
 from selfheal.ledger import jobs, requests
 from selfheal.model.labels import BOT_LABEL
 from selfheal.model.policy import PolicyError, load_default_policy
@@ -95,8 +94,7 @@ async def code(run: RequestRun, request: requests.Request) -> machine.Event:
     git = pygit2.Repository(str(cache))
     base = str(git.references[f"refs/remotes/origin/{default}"].target)
     description = str(run.issue.get("body") or "")
-    factory = actions.bind(run.backends[DEFAULT_BACKEND], gh, run.repo, default,
-                           lambda: is_halted(run.ctx, run.repo, gh=gh))  # fmt: skip
+    factory = actions.bind(run.backends[DEFAULT_BACKEND], run.ctx, gh, run.repo, default)
     try:
         coding, tree, paths = await asyncio.to_thread(
             _run_coder_sync, cache, base, task_of(request, description), request.budget_usd,
