@@ -43,8 +43,9 @@ def test_bad_options_are_refused(options: Mapping[str, object]) -> None:
 
 
 def test_an_unbound_executor_refuses_to_run() -> None:
+    assert actions_executor().config is None  # the agent's options decide
     executor = actions_executor({})
-    assert isinstance(executor, ActionsExecutor)
+    assert isinstance(executor, ActionsExecutor) and executor.config == ActionsConfig()
     with pytest.raises(ValueError, match="bound"):
         executor(BackendOptions())
 

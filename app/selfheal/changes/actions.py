@@ -290,10 +290,12 @@ class ActionsCoder:
 
 @dataclass(frozen=True)
 class ActionsExecutor:
-    """The registry's entry for an agent that codes on Actions. It needs the request's
-    GitHub client and event loop, so the lifecycle binds it (:func:`bind`) before use."""
+    """The backend registry's ``actions`` entry. Its coder needs the request's GitHub client
+    and event loop, so the lifecycle binds it (:func:`bind`) first; the agent's
+    operator-owned options (``BackendOptions.agent_options``) give its :class:`ActionsConfig`,
+    unless ``config`` fixes one."""
 
-    config: ActionsConfig
+    config: ActionsConfig | None = None
 
     def __call__(self, options: BackendOptions) -> ActionsCoder:
         raise ValueError("the actions executor must be bound to a request before it runs")
@@ -307,10 +309,15 @@ def bind(
     if not isinstance(factory, ActionsExecutor):
         return factory
     bridge = Bridge(ctx, gh, asyncio.get_running_loop(), repo, ref)
-    config = factory.config
-    return lambda options: ActionsCoder(config, bridge)
+    fixed = factory.config
+
+    def build(options: BackendOptions) -> ActionsCoder:
+        config = fixed or ActionsConfig.from_mapping(options.agent_options)
+        return ActionsCoder(config, bridge)
+
+    return build
 
 
-def actions_executor(options: Mapping[str, object]) -> ActionsExecutor:
-    """The executor for an agent's operator-owned options (ValueError when they are wrong)."""
-    return ActionsExecutor(ActionsConfig.from_mapping(options))
+def actions_executor(options: Mapping[str, object] | None = None) -> ActionsExecutor:
+    """The executor with fixed options (ValueError when they are wrong); None: the agent's."""
+    return ActionsExecutor(None if options is None else ActionsConfig.from_mapping(options))

@@ -33,6 +33,7 @@ from selfheal.coder.interface import (
     DEFAULT_MAX_TURNS,
     DEFAULT_WALL_CLOCK_SECONDS,
     BackendOptions,
+    Coder,
     CodeTask,
     Limits,
     Outcome,
@@ -101,6 +102,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=DEFAULT_WALL_CLOCK_SECONDS,
         metavar="SECONDS",
         help=f"wall-clock limit (default {DEFAULT_WALL_CLOCK_SECONDS:g})",
+    )
+    parser.add_argument(
+        "--agent-options",
+        default="{}",
+        metavar="JSON",
+        help="the backend's options as a JSON object (command: the program, env passthrough, "
+        "timeout, budget flag, cost field; docs/coder.md)",
+    )
+    parser.add_argument(
+        "--disposable",
+        action="store_true",
+        help="DIR is a throw-away checkout (a CI runner's): secret files may be deleted from it "
+        "before a backend that runs as its own process starts",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument(
@@ -283,6 +297,20 @@ def to_text(run: CodingRun, backend: str, commit: str | None, branch: str) -> st
 # --- the command ----------------------------------------------------------------------
 
 
+def _backend(name: str, scan: ScanOptions, agent_options: str) -> Coder:
+    """The backend, built from ``--agent-options``; bad options are bad input (exit 2)."""
+    try:
+        parsed = json.loads(agent_options)
+    except ValueError:
+        raise UsageError("--agent-options: not JSON") from None
+    if not isinstance(parsed, dict):
+        raise UsageError("--agent-options: must be a JSON object")
+    try:
+        return backend_registry()[name](BackendOptions(scan, agent_options=parsed))
+    except ValueError as exc:
+        raise UsageError(f"--backend {name}: {exc}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     description = args.task.strip()
     if not description:
@@ -294,11 +322,10 @@ def run(args: argparse.Namespace) -> int:
     root, repo = _work_tree(args.repo, args.commit)
     policy, defaults = _policy(root)
     options = ScanOptions(semgrep_engine=semgrep_engine_setting())
-    coder = backend_registry()[args.backend](BackendOptions(options))
+    coder = _backend(args.backend, options, args.agent_options)
     task = CodeTask(task_id(description), description, args.type, tuple(args.target))
-    coding = run_coder(
-        coder, root, task, limits, policy=policy, defaults=defaults, scan_options=options
-    )
+    coding = run_coder(coder, root, task, limits, policy=policy, defaults=defaults,
+                       scan_options=options, disposable=args.disposable)  # fmt: skip
     result = coding.result
     commit = None
     branch = ""
