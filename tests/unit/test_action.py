@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import re
 import subprocess
@@ -48,6 +49,20 @@ def evaluate(value: str, inputs: dict[str, str], github: dict[str, str]) -> str:
     return EXPRESSION.sub(replace, str(value))
 
 
+CONDITION = re.compile(r"^inputs\.([a-z-]+) (==|!=) '([a-z]+)'$")
+
+
+def runs(step: dict[str, Any], inputs: dict[str, str]) -> bool:
+    """A step's ``if:``: the only form action.yml uses is ``inputs.X == 'value'``."""
+    condition = step.get("if")
+    if condition is None:
+        return True
+    match = CONDITION.match(str(condition))
+    assert match, f"unexpected condition in action.yml: {condition}"
+    equal = inputs[match.group(1)] == match.group(3)
+    return equal if match.group(2) == "==" else not equal
+
+
 def run_action(
     workspace: Path, tmp: Path, given: dict[str, str], github: dict[str, str]
 ) -> tuple[int, str, dict[str, str], str]:
@@ -72,6 +87,8 @@ def run_action(
     stdout = ""
     status = 0
     for step in action["runs"]["steps"]:
+        if not runs(step, inputs):
+            continue
         env = dict(base_env)
         env.update({k: evaluate(v, inputs, github) for k, v in step.get("env", {}).items()})
         script = tmp / "step.sh"
@@ -99,11 +116,12 @@ def test_action_shape() -> None:
     action = load_action()
     assert action["runs"]["using"] == "composite"
     assert set(action["inputs"]) == {
-        "path", "fail-on", "base-ref", "sarif-file", "config", "advisories"
+        "mode", "path", "fail-on", "base-ref", "sarif-file", "config", "advisories",
+        "request", "backend", "type", "targets", "task", "budget", "agent-options", "patch-dir",
     }  # fmt: skip
     assert action["inputs"]["fail-on"]["default"] == "high"
     assert action["inputs"]["sarif-file"]["default"] == "selfheal.sarif"
-    assert set(action["outputs"]) == {"findings", "sarif"}
+    assert set(action["outputs"]) == {"findings", "sarif", "patch", "changed"}
     for step in action["runs"]["steps"]:
         assert step["shell"] == "bash"
         # Script injection: no expression at all may appear inside a run: script.
@@ -226,3 +244,51 @@ def test_a_newline_in_sarif_file_cannot_add_outputs(
     assert status == 1
     assert outputs["sarif"] == name and outputs["findings"] != "999"
     assert int(outputs["findings"]) >= 1
+
+
+def _code_repo(tmp_path: Path) -> Path:
+    work = tmp_path / "checkout"
+    work.mkdir()
+    repo = pygit2.init_repository(str(work))
+    (work / "requirements.txt").write_text("requests==2.19.0\n")
+    (work / "app.py").write_text("print(1)\n")
+    commit(repo, "base")
+    return work
+
+
+def test_the_code_mode_writes_the_patch_the_app_takes_back(tmp_path: Path) -> None:
+    work = _code_repo(tmp_path)
+    given = {"mode": "code", "request": "r-0042", "backend": "rules", "type": "dependency",
+             "targets": "requirements.txt", "task": "Bump requests."}  # fmt: skip
+    status, stdout, outputs, _ = run_action(work, tmp_path, given, {})
+    assert status == 0, stdout
+    assert outputs["changed"] == "true"
+    patch = json.loads((Path(outputs["patch"]) / "selfheal-patch.json").read_text())
+    assert set(patch["files"]) == {"requirements.txt"}
+    bumped = base64.b64decode(patch["files"]["requirements.txt"]["content_b64"])
+    assert bumped.startswith(b"requests==") and b"2.19.0" not in bumped
+    assert "findings" not in outputs  # the scan did not run
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"request": "r-1; touch pwned"}, "invalid request id"),
+        ({"request": "r-1", "backend": "$(touch pwned)"}, "invalid backend"),
+        ({"request": "r-1", "task": "--help", "agent-options": "$(touch pwned)"}, ""),
+        ({"request": "r-1", "targets": "--output=pwned\n../outside"}, ""),
+    ],
+)
+def test_the_code_modes_inputs_are_values_never_code(
+    tmp_path: Path, given: dict[str, str], message: str
+) -> None:
+    work = _code_repo(tmp_path)
+    status, stdout, _, _ = run_action(work, tmp_path, {"mode": "code", "task": "x", **given}, {})
+    assert status == 2, stdout
+    assert message in stdout and "usage:" not in stdout
+    assert not (work / "pwned").exists() and not (tmp_path / "pwned").exists()
+
+
+def test_an_unknown_mode_is_refused(tmp_path: Path) -> None:
+    status, stdout, _, _ = run_action(_code_repo(tmp_path), tmp_path, {"mode": "deploy"}, {})
+    assert status == 2 and "mode must be scan or code" in stdout
