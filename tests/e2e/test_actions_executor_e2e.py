@@ -8,9 +8,6 @@ within 10 s and nothing is pushed."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -22,24 +19,15 @@ from selfheal.changes.actions import actions_executor
 from tests.github_emulator import Emulator
 from tests.github_emulator.gitdata import open_repo, refs
 from tests.github_emulator.state import Repo
+from tests.support.action import run_action
 from tests.support.e2e import BASE_FILES, REPO, Server, until
 from tests.support.forms import render_form
+from tests.support.paths import ROOT
 from tests.support.requests_e2e import REQUEST, pr_of, request_of, state_labels
 
-WORKFLOW = """\
-name: selfheal code
-run-name: selfheal ${{ inputs.request }}
-on:
-  workflow_dispatch:
-    inputs:
-      request: {required: true, type: string}
-      backend: {required: true, type: string}
-      type: {required: true, type: string}
-      targets: {required: false, type: string}
-      task: {required: true, type: string}
-jobs:
-  code: {runs-on: ubuntu-latest, steps: [{run: selfheal code}]}
-"""
+# The example workflow the docs ship is the one the repository has: what the App dispatches
+# must be what it declares (the emulator refuses undeclared or missing inputs).
+WORKFLOW = (ROOT / "docs/examples/selfheal-code.yml").read_text(encoding="utf-8")
 FILES = {
     **BASE_FILES,
     "requirements.txt": "requests==2.19.0\n",
@@ -59,25 +47,14 @@ async def _server(emu: Emulator, db: Path) -> Server:
 
 def _runner_job(repo: Repo, run: dict[str, Any], inputs: dict[str, Any], work: Path) -> bytes:
     """What the example workflow's job does on a runner: check out the dispatched commit,
-    run ``selfheal code`` with the chosen backend (the only step that would hold a model
-    key), then write the patch the upload step hands back."""
+    then run action.yml in its code mode with the dispatch's inputs (the step that would
+    hold the model key); the patch it writes is what the upload step hands back."""
     checkout = pygit2.clone_repository(str(repo.path), str(work / "checkout"))
     checkout.reset(run["head_sha"], pygit2.enums.ResetMode.HARD)
-    env = {"PATH": os.environ["PATH"], "HOME": str(work), "SELFHEAL_TASK": inputs["task"]}
-    targets = [a for t in inputs["targets"].split() for a in ("--target", t)]
-    subprocess.run(
-        [sys.executable, "-m", "selfheal", "code", "--repo", str(work / "checkout"),
-         "--backend", inputs["backend"], "--type", inputs["type"], "--task", inputs["task"],
-         *targets],
-        env=env, check=False, timeout=300, capture_output=True,
-    )  # fmt: skip
-    out = work / "patch" / "selfheal-patch.json"
-    subprocess.run(
-        [sys.executable, "-m", "selfheal.coder.patchfile", str(work / "checkout"), str(out),
-         "bumped on the runner"],
-        env=env, check=True, timeout=60,
-    )  # fmt: skip
-    return out.read_bytes()
+    given = {"mode": "code", **{k: str(v) for k, v in inputs.items()}}
+    status, stdout, outputs, _ = run_action(work / "checkout", work, given, {})
+    assert status == 0, stdout
+    return (Path(outputs["patch"]) / "selfheal-patch.json").read_bytes()
 
 
 def _request_body() -> str:
@@ -102,6 +79,7 @@ async def test_a_request_is_coded_on_a_runner_and_the_app_pushes_the_patch(
         request = request_of(server, number)
         assert request is not None and inputs["request"] == request.id
         assert inputs["backend"] == "rules" and inputs["targets"] == "requirements.txt"
+        assert inputs["budget"] == "5.00"
         emu.start_workflow_run(repo, run["id"])
         patch = await asyncio.to_thread(_runner_job, repo, run, inputs, tmp_path)
         emu.upload_artifact(repo, run["id"], "selfheal-patch", {"selfheal-patch.json": patch})
@@ -113,7 +91,7 @@ async def test_a_request_is_coded_on_a_runner_and_the_app_pushes_the_patch(
         blob = head.tree["requirements.txt"]
         assert isinstance(blob, pygit2.Blob)
         assert blob.data.startswith(b"requests==") and b"2.19.0" not in blob.data
-        assert "bumped on the runner" in (pr.body or "")
+        assert "bumped 1 dependency declaration" in (pr.body or "")  # the runner's summary
     finally:
         await server.stop()
 

@@ -160,13 +160,14 @@ class Bridge:
         return self._run(self.ctx.ledger.aread(lambda c: action_runs.get(c, run_id)))
 
 
-def _inputs(task: CodeTask, backend: str) -> dict[str, str]:
+def _inputs(task: CodeTask, backend: str, budget: float) -> dict[str, str]:
     return {
         "request": task.id,
         "backend": backend,
         "type": task.change_type,
         "targets": "\n".join(task.target_paths),
         "task": task.description[:MAX_TASK_INPUT],
+        "budget": f"{math.floor(max(budget, 0.0) * 100) / 100:.2f}",
     }
 
 
@@ -186,7 +187,7 @@ class ActionsCoder:
         return None
 
     def run(self, workspace: Workspace, task: CodeTask, control: RunControl) -> CoderResult:
-        run_id = self._dispatch(task)
+        run_id = self._dispatch(task, control.limits.budget_usd - control.spent_usd)
         try:
             run = self._follow(run_id, control)
         except LimitReached:
@@ -206,8 +207,8 @@ class ActionsCoder:
         return CoderResult(Outcome.CHANGED, text, notes=(f"Actions run {run_id}",),
                            cost_metered=False)  # fmt: skip
 
-    def _dispatch(self, task: CodeTask) -> int:
-        data = {"ref": self.bridge.ref, "inputs": _inputs(task, self.config.backend),
+    def _dispatch(self, task: CodeTask, budget: float) -> int:
+        data = {"ref": self.bridge.ref, "inputs": _inputs(task, self.config.backend, budget),
                 "return_run_details": True}  # fmt: skip
         answer = self.bridge.call("actions.create_workflow_dispatch", data=data,
                                   workflow_id=self.config.workflow)  # fmt: skip
