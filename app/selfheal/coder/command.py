@@ -343,12 +343,16 @@ class CommandCoder:
         feeder = threading.Thread(target=_feed, args=(proc.stdin, prompt(task)), daemon=True)
         feeder.start()
         try:
-            while proc.poll() is None:
+            while True:
                 control.check()
                 if time.monotonic() >= deadline:
                     seconds = min(self.config.timeout_seconds, control.limits.wall_clock_seconds)
                     raise LimitReached(Limit.TIME, f"the coding tool ran past {seconds:g} s")
-                time.sleep(POLL_SECONDS)
+                try:
+                    proc.wait(timeout=POLL_SECONDS)  # returns as soon as the tool exits
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
         except LimitReached:
             kill_group(proc)
             raise
