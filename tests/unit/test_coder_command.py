@@ -230,3 +230,10 @@ def test_reading_the_tools_report() -> None:
     for bad in (b'{"total_cost_usd": -1}', b'{"total_cost_usd": "1"}', b"[1]", b"",
                 b'{"total_cost_usd": true}', b'{"total_cost_usd": NaN}'):  # fmt: skip
         assert read_report(bad, cfg).cost_usd is None
+
+
+def test_a_child_left_behind_by_a_finished_tool_is_killed(tmp_path: Path) -> None:
+    pidfile = tmp_path / "sleeper.pid"
+    coding = run(tree(tmp_path), config("--spawn-sleeper", str(pidfile), "--write", "app.py=a\\n"))
+    assert coding.result.outcome is Outcome.CHANGED
+    _assert_dead(int(pidfile.read_text()))
