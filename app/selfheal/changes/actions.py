@@ -69,11 +69,17 @@ TIMINGS = (("poll_seconds", 1.0), ("find_seconds", 30.0), ("rest_seconds", 30.0)
 router = routing.Router()
 
 
+def _object(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """``data[key]`` when it is a JSON object, else an empty one (a payload is untrusted)."""
+    value = data.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 @router.register("workflow_run")
 async def on_workflow_run(event: Event, ctx: JobContext) -> None:
     """Record a dispatched run's status (other runs are the monitor's business)."""
-    run = event.data.get("workflow_run") or {}
-    repo = str((event.data.get("repository") or {}).get("full_name") or "")
+    run, repository = _object(event.data, "workflow_run"), _object(event.data, "repository")
+    repo = str(repository.get("full_name") or "")
     run_id, status = run.get("id"), run.get("status")
     if run.get("event") != "workflow_dispatch" or not isinstance(run_id, int) or not repo:
         return
@@ -89,7 +95,7 @@ async def on_workflow_run(event: Event, ctx: JobContext) -> None:
 @router.register("workflow_job")
 async def on_workflow_job(event: Event, ctx: JobContext) -> None:
     """Record a job of a recorded run."""
-    job = event.data.get("workflow_job") or {}
+    job = _object(event.data, "workflow_job")
     run_id, name, status = job.get("run_id"), job.get("name"), job.get("status")
     if not isinstance(run_id, int) or not isinstance(name, str) or not isinstance(status, str):
         return
