@@ -138,6 +138,7 @@ def test_a_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     coding = run(tree(tmp_path), cfg)
     assert time.monotonic() - started < 10
     assert coding.result.limit is Limit.TIME
+    assert not coding.result.cost_metered  # killed before it could say what it spent
     _assert_dead(int(pidfile.read_text()))
 
 
@@ -150,6 +151,7 @@ def test_a_halt_kills_the_tool_within_ten_seconds(tmp_path: Path) -> None:
                  halted=lambda: time.monotonic() >= halt_at)  # fmt: skip
     assert time.monotonic() - started < 10
     assert coding.result.limit is Limit.HALT
+    assert coding.result.files_changed == ("app.py",)  # written, but a halted run is not used
     _assert_dead(int(pidfile.read_text()))
 
 

@@ -53,6 +53,7 @@ KILL_GRACE_SECONDS = 2.0
 DEFAULT_TIMEOUT_SECONDS = 900.0
 DEFAULT_MAX_OUTPUT = 1_000_000
 MAX_SUMMARY = 4000
+KILLED_NOTE = "the cost was not metered: the tool was stopped before it reported it"
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 # What every run gets from the server's environment (nothing that authenticates anything).
 BASE_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
@@ -299,6 +300,10 @@ class CommandCoder:
                 code, stdout = self._execute(argv, env, workspace, task, control)
             except OSError as exc:  # the program is missing or not executable
                 return CoderResult.refused(f"the coding tool could not start: {exc.strerror}")
+            except LimitReached as exc:  # killed: whatever it spent, it never said
+                return CoderResult(Outcome.LIMIT_REACHED, f"stopped: {exc.detail}",
+                                   cost_usd=control.spent_usd, cost_metered=False,
+                                   reason=exc.detail, limit=exc.limit, notes=(KILLED_NOTE,))  # fmt: skip
         report = read_report(stdout, self.config)
         notes: list[str] = []
         if report.cost_usd is not None:
