@@ -301,9 +301,10 @@ class CommandCoder:
             except OSError as exc:  # the program is missing or not executable
                 return CoderResult.refused(f"the coding tool could not start: {exc.strerror}")
             except LimitReached as exc:  # killed: whatever it spent, it never said
-                return CoderResult(Outcome.LIMIT_REACHED, f"stopped: {exc.detail}",
-                                   cost_usd=control.spent_usd, cost_metered=False,
-                                   reason=exc.detail, limit=exc.limit, notes=(KILLED_NOTE,))  # fmt: skip
+                return CoderResult(
+                    Outcome.LIMIT_REACHED, f"stopped: {exc.detail}", cost_usd=control.spent_usd,
+                    cost_metered=False, reason=exc.detail, limit=exc.limit, notes=(KILLED_NOTE,),
+                )  # fmt: skip
         report = read_report(stdout, self.config)
         notes: list[str] = []
         if report.cost_usd is not None:
