@@ -186,3 +186,26 @@ def test_the_code_modes_inputs_are_values_never_code(
 def test_an_unknown_mode_is_refused(tmp_path: Path) -> None:
     status, stdout, _, _ = run_action(_code_repo(tmp_path), tmp_path, {"mode": "deploy"}, {})
     assert status == 2 and "mode must be scan or code" in stdout
+
+
+def test_the_example_code_workflow_keeps_secrets_and_write_access_away() -> None:
+    text = (ROOT / "docs/examples/selfheal-code.yml").read_text()
+    workflow = yaml.safe_load(text)
+    assert set(workflow[True]) == {"workflow_dispatch"}
+    inputs = workflow[True]["workflow_dispatch"]["inputs"]
+    assert {"request", "backend", "type", "targets", "task", "budget"} == set(inputs)
+    assert workflow["permissions"] == {}
+    job = workflow["jobs"]["code"]
+    assert job["permissions"] == {"contents": "read"}  # no contents write: safe outputs
+    steps = job["steps"]
+    checkout = next(s for s in steps if str(s.get("uses", "")).startswith("actions/checkout@"))
+    assert checkout["with"]["persist-credentials"] is False
+    holders = [s for s in steps if "secrets." in yaml.safe_dump(s)]
+    assert [s.get("id") for s in holders] == ["code"]  # only the coding step holds a secret
+    assert holders[0]["with"]["mode"] == "code"
+    names = [str(s.get("uses") or s.get("name")) for s in steps]
+    upload = next(i for i, n in enumerate(names) if n.startswith("actions/upload-artifact@"))
+    assert steps[upload]["with"]["name"] == "selfheal-patch"
+    assert upload < names.index("Tests")  # uploaded before the code under test runs
+    for step in steps:
+        assert "${{" not in str(step.get("run", "")), step  # no expression in a script
