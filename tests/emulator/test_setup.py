@@ -69,7 +69,7 @@ async def test_manifest_flow_writes_env_and_key_with_private_modes(
         assert manifest["public"] is False
         perms = manifest["default_permissions"]
         assert isinstance(perms, dict) and "workflows" not in perms
-        assert perms["checks"] == perms["pull_requests"] == "write"
+        assert perms["checks"] == perms["pull_requests"] == perms["actions"] == "write"
         assert perms["members"] == perms["metadata"] == "read"
         events = manifest["default_events"]
         assert isinstance(events, list)

@@ -62,6 +62,9 @@ class Emulator:
         self._push_locks: dict[int, asyncio.Lock] = {}
         self.record_exchanges = False
         self.exchanges: list[Exchange] = []
+        self.run_states: dict[int, workflows.RunState] = {}  # run id -> inputs, artifacts, logs
+        self.artifact_blobs: dict[int, bytes] = {}  # artifact id -> zip
+        self.signed_blobs: dict[str, tuple[bytes, str, float]] = {}  # key -> body, type, expiry
 
     # -- server ----------------------------------------------------------------------------
     def _build(self) -> web.Application:
@@ -307,6 +310,53 @@ class Emulator:
         return workflows.workflow_completed(
             self, repo, head_sha, head_branch, conclusion, name, list(jobs), actor or repo.owner
         )
+
+    def workflow_run(self, repo: Repo, run_id: int) -> dict[str, Any]:
+        """The run ``run_id`` of ``repo`` as the REST API serves it (KeyError if none)."""
+        return repo.workflow_runs[run_id]
+
+    def dispatched_runs(self, repo: Repo, path: str | None = None) -> list[dict[str, Any]]:
+        """The runs ``workflow_dispatch`` started on ``repo`` (of the workflow file ``path``,
+        e.g. ``.github/workflows/selfheal-code.yml``), oldest first."""
+        return [
+            run
+            for run in repo.workflow_runs.values()
+            if run["event"] == "workflow_dispatch" and (path is None or run["path"] == path)
+        ]
+
+    def run_inputs(self, run_id: int) -> dict[str, Any]:
+        """The inputs a dispatched run was given (declared defaults filled in)."""
+        return dict(self.run_states[run_id].inputs)
+
+    def start_workflow_run(
+        self, repo: Repo, run_id: int, jobs: Iterable[str] = ("code",)
+    ) -> list[dict[str, Any]]:
+        """A runner picks a queued run up: workflow_job queued and in_progress for each job,
+        then workflow_run in_progress. Returns the jobs."""
+        return workflows.start(self, repo, repo.workflow_runs[run_id], list(jobs))
+
+    def upload_artifact(
+        self, repo: Repo, run_id: int, name: str, files: Mapping[str, bytes | str]
+    ) -> dict[str, Any]:
+        """Stand in for actions/upload-artifact (the Actions runtime, not REST): ``files``
+        zipped as the artifact ``name`` of the running run ``run_id``."""
+        return workflows.upload_artifact(self, repo, repo.workflow_runs[run_id], name, files)
+
+    def expire_artifact(self, repo: Repo, artifact_id: int) -> None:
+        """The artifact's retention ran out: listed as expired, its download is 410."""
+        workflows.find_artifact(self, repo, artifact_id)["expired"] = True
+
+    def finish_workflow_run(
+        self,
+        repo: Repo,
+        run_id: int,
+        conclusion: str = "success",
+        logs: Mapping[str, str] | None = None,
+    ) -> bool:
+        """A started run ends: workflow_job completed per unfinished job (``logs``: job name ->
+        its log text), then workflow_run completed. False when it was already over (a cancel
+        got there first)."""
+        return workflows.finish(self, repo, repo.workflow_runs[run_id], conclusion, logs or {})
 
     def refs_changed(
         self, repo: Repo, before: dict[str, str], after: dict[str, str], sender: User

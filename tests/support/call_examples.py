@@ -165,6 +165,17 @@ EXAMPLES: dict[str, Example] = {
     "checks.rerequest_suite": Example(_repo(check_suite_id=5)),
     "actions.get_workflow_run": Example(_repo(run_id=30433642)),
     "actions.list_jobs_for_workflow_run": Example(_repo(run_id=30433642, filter="latest")),
+    "actions.create_workflow_dispatch": Example(
+        _repo(workflow_id="selfheal-code.yml"),
+        {"ref": "main", "inputs": {"request": "r-0123abcd"}, "return_run_details": True},
+    ),
+    "actions.list_workflow_runs": Example(
+        _repo(workflow_id="selfheal-code.yml", event="workflow_dispatch", branch="main")
+    ),
+    "actions.cancel_workflow_run": Example(_repo(run_id=30433642)),
+    "actions.list_workflow_run_artifacts": Example(_repo(run_id=30433642, name="selfheal-patch")),
+    "actions.download_artifact": Example(_repo(artifact_id=11, archive_format="zip")),
+    "actions.download_job_logs_for_workflow_run": Example(_repo(job_id=399444496)),
     "search.issues_and_pull_requests": Example(
         {"q": "repo:octo-org/service is:issue is:open label:selfheal:request"}
     ),

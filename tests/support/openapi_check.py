@@ -75,6 +75,9 @@ class Recorder:
         self, _s: aiohttp.ClientSession, ctx: SimpleNamespace, params: aiohttp.TraceRequestEndParams
     ) -> None:
         response = params.response
+        # Signed storage downloads are not REST; leave their body to the client's own
+        # bounded streaming read (reading it here would consume the stream).
+        storage = params.url.raw_path.startswith("/_emulator/")
         self.exchanges.append(
             Exchange(
                 method=params.method,
@@ -83,7 +86,7 @@ class Recorder:
                 status=response.status,
                 content_type=response.content_type,
                 headers={k.lower(): v for k, v in response.headers.items()},
-                body=await response.read(),
+                body=b"" if storage else await response.read(),
                 request_body=getattr(ctx, "sent", b""),
             )
         )

@@ -1,90 +1,22 @@
-"""action.yml: its shape, no script injection, and its scripts executed for real with bash.
-
-The steps' ``run:`` scripts are run in order in a temporary git repository, with the ``env:``
-each step declares (``${{ ... }}`` expressions evaluated from the inputs and a fake ``github``
-context) plus GITHUB_OUTPUT, GITHUB_STEP_SUMMARY and GITHUB_ACTIONS=true. Only the pip install
-is skipped (SELFHEAL_ACTION_SKIP_INSTALL=1, which the install step honours): the selfheal on
-PATH is this checkout's editable install.
-"""
+"""action.yml: its shape, no script injection, and its scripts executed for real with bash
+(tests/support/action.py runs them as a runner does), in the scan mode and the code mode."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import os
-import re
-import subprocess
+import json
 from pathlib import Path
-from typing import Any
 
 import pygit2
 import pytest
 import yaml
 
+from tests.support.action import load_action, run_action
 from tests.support.paths import ROOT
 
-ACTION = ROOT / "action.yml"
 WORKFLOW = ROOT / ".github" / "workflows" / "selfheal-scan.yml"
-EXPRESSION = re.compile(r"\$\{\{\s*([^}]+?)\s*\}\}")
 SIGNATURE = pygit2.Signature("Dev", "dev@example.com", 1_700_000_000, 0)
-
-
-def load_action() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(ACTION.read_text())
-    return data
-
-
-def evaluate(value: str, inputs: dict[str, str], github: dict[str, str]) -> str:
-    """The few expression forms action.yml uses: inputs.X and github.X (dotted)."""
-
-    def replace(match: re.Match[str]) -> str:
-        expr = match.group(1)
-        if expr.startswith("inputs."):
-            return inputs[expr.removeprefix("inputs.")]
-        if expr.startswith("github."):
-            return github.get(expr.removeprefix("github."), "")
-        raise AssertionError(f"unexpected expression in action.yml: {expr}")
-
-    return EXPRESSION.sub(replace, str(value))
-
-
-def run_action(
-    workspace: Path, tmp: Path, given: dict[str, str], github: dict[str, str]
-) -> tuple[int, str, dict[str, str], str]:
-    """Run every step; return (exit status, stdout, outputs, job summary)."""
-    action = load_action()
-    inputs = {name: str(spec.get("default", "")) for name, spec in action["inputs"].items()}
-    inputs.update(given)
-    github = {"action_path": str(ROOT), **github}
-    output_file, summary_file = tmp / "github_output", tmp / "step_summary"
-    output_file.write_text("")
-    summary_file.write_text("")
-    base_env = {
-        "PATH": os.environ["PATH"],
-        "HOME": os.environ.get("HOME", str(tmp)),
-        "GITHUB_ACTIONS": "true",
-        "GITHUB_OUTPUT": str(output_file),
-        "GITHUB_STEP_SUMMARY": str(summary_file),
-        "GITHUB_PATH": str(tmp / "github_path"),
-        "RUNNER_TEMP": str(tmp),
-        "SELFHEAL_ACTION_SKIP_INSTALL": "1",
-    }
-    stdout = ""
-    status = 0
-    for step in action["runs"]["steps"]:
-        env = dict(base_env)
-        env.update({k: evaluate(v, inputs, github) for k, v in step.get("env", {}).items()})
-        script = tmp / "step.sh"
-        script.write_text(step["run"])
-        done = subprocess.run(  # exactly how the runner invokes a `shell: bash` step
-            ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
-            cwd=workspace, env=env, capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
-        stdout += done.stdout
-        status = done.returncode
-        if status != 0:
-            break
-    return status, stdout, read_outputs(output_file.read_text()), summary_file.read_text()
 
 
 def commit(repo: pygit2.Repository, message: str) -> str:
@@ -99,11 +31,12 @@ def test_action_shape() -> None:
     action = load_action()
     assert action["runs"]["using"] == "composite"
     assert set(action["inputs"]) == {
-        "path", "fail-on", "base-ref", "sarif-file", "config", "advisories"
+        "mode", "path", "fail-on", "base-ref", "sarif-file", "config", "advisories",
+        "request", "backend", "type", "targets", "task", "budget", "agent-options", "patch-dir",
     }  # fmt: skip
     assert action["inputs"]["fail-on"]["default"] == "high"
     assert action["inputs"]["sarif-file"]["default"] == "selfheal.sarif"
-    assert set(action["outputs"]) == {"findings", "sarif"}
+    assert set(action["outputs"]) == {"findings", "sarif", "patch", "changed"}
     for step in action["runs"]["steps"]:
         assert step["shell"] == "bash"
         # Script injection: no expression at all may appear inside a run: script.
@@ -170,27 +103,6 @@ def test_action_fail_on_none_and_hostile_inputs(pr_repo: tuple[Path, str], tmp_p
     assert status == 2
 
 
-def read_outputs(text: str) -> dict[str, str]:
-    """$GITHUB_OUTPUT as the runner reads it: ``name=value`` lines, and ``name<<DELIMITER``
-    followed by the value's lines up to a line that is exactly DELIMITER."""
-    outputs: dict[str, str] = {}
-    lines = iter(text.splitlines())
-    for line in lines:
-        equals, heredoc = line.find("="), line.find("<<")
-        if equals >= 0 and (heredoc < 0 or equals < heredoc):
-            outputs[line[:equals]] = line[equals + 1 :]
-        elif heredoc >= 0:
-            delimiter, value = line[heredoc + 2 :], []
-            for part in lines:
-                if part == delimiter:
-                    break
-                value.append(part)
-            else:
-                raise AssertionError(f"no closing {delimiter!r} in GITHUB_OUTPUT")
-            outputs[line[:heredoc]] = "\n".join(value)
-    return outputs
-
-
 @pytest.mark.parametrize("path", ["--output={out}", "--format=json", "-h"])
 def test_a_path_input_is_never_an_option(
     pr_repo: tuple[Path, str], tmp_path: Path, path: str
@@ -226,3 +138,74 @@ def test_a_newline_in_sarif_file_cannot_add_outputs(
     assert status == 1
     assert outputs["sarif"] == name and outputs["findings"] != "999"
     assert int(outputs["findings"]) >= 1
+
+
+def _code_repo(tmp_path: Path) -> Path:
+    work = tmp_path / "checkout"
+    work.mkdir()
+    repo = pygit2.init_repository(str(work))
+    (work / "requirements.txt").write_text("requests==2.19.0\n")
+    (work / "app.py").write_text("print(1)\n")
+    commit(repo, "base")
+    return work
+
+
+def test_the_code_mode_writes_the_patch_the_app_takes_back(tmp_path: Path) -> None:
+    work = _code_repo(tmp_path)
+    given = {"mode": "code", "request": "r-0042", "backend": "rules", "type": "dependency",
+             "targets": "requirements.txt", "task": "Bump requests."}  # fmt: skip
+    status, stdout, outputs, _ = run_action(work, tmp_path, given, {})
+    assert status == 0, stdout
+    assert outputs["changed"] == "true"
+    patch = json.loads((Path(outputs["patch"]) / "selfheal-patch.json").read_text())
+    assert set(patch["files"]) == {"requirements.txt"}
+    bumped = base64.b64decode(patch["files"]["requirements.txt"]["content_b64"])
+    assert bumped.startswith(b"requests==") and b"2.19.0" not in bumped
+    assert "findings" not in outputs  # the scan did not run
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"request": "r-1; touch pwned"}, "invalid request id"),
+        ({"request": "r-1", "backend": "$(touch pwned)"}, "invalid backend"),
+        ({"request": "r-1", "task": "--help", "agent-options": "$(touch pwned)"}, ""),
+        ({"request": "r-1", "targets": "--output=pwned\n../outside"}, ""),
+    ],
+)
+def test_the_code_modes_inputs_are_values_never_code(
+    tmp_path: Path, given: dict[str, str], message: str
+) -> None:
+    work = _code_repo(tmp_path)
+    status, stdout, _, _ = run_action(work, tmp_path, {"mode": "code", "task": "x", **given}, {})
+    assert status == 2, stdout
+    assert message in stdout and "usage:" not in stdout
+    assert not (work / "pwned").exists() and not (tmp_path / "pwned").exists()
+
+
+def test_an_unknown_mode_is_refused(tmp_path: Path) -> None:
+    status, stdout, _, _ = run_action(_code_repo(tmp_path), tmp_path, {"mode": "deploy"}, {})
+    assert status == 2 and "mode must be scan or code" in stdout
+
+
+def test_the_example_code_workflow_keeps_secrets_and_write_access_away() -> None:
+    text = (ROOT / "docs/examples/selfheal-code.yml").read_text()
+    workflow = yaml.safe_load(text)
+    assert set(workflow[True]) == {"workflow_dispatch"}
+    inputs = workflow[True]["workflow_dispatch"]["inputs"]
+    assert {"request", "backend", "type", "targets", "task", "budget"} == set(inputs)
+    assert workflow["permissions"] == {}
+    job = workflow["jobs"]["code"]
+    assert job["permissions"] == {"contents": "read"}  # no contents write: safe outputs
+    steps = job["steps"]
+    checkout = next(s for s in steps if str(s.get("uses", "")).startswith("actions/checkout@"))
+    assert checkout["with"]["persist-credentials"] is False
+    holders = [s for s in steps if "secrets." in yaml.safe_dump(s)]
+    assert [s.get("id") for s in holders] == ["code"]  # only the coding step holds a secret
+    assert holders[0]["with"]["mode"] == "code"
+    names = [str(s.get("uses") or s.get("name")) for s in steps]
+    upload = next(i for i, n in enumerate(names) if n.startswith("actions/upload-artifact@"))
+    assert steps[upload]["with"]["name"] == "selfheal-patch"
+    assert upload < names.index("Tests")  # uploaded before the code under test runs
+    for step in steps:
+        assert "${{" not in str(step.get("run", "")), step  # no expression in a script

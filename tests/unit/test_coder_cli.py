@@ -158,3 +158,26 @@ def test_a_limit_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert (data["outcome"], data["limit"], data["commit"]) == ("limit_reached", "time", None)
     assert "wall-clock limit of 0 s" in data["reason"]
     assert repo.head.target == head and (root / "app/conf.py").read_text() == VULNERABLE_CODE
+
+
+AGENT = str(Path(__file__).resolve().parents[1] / "fixtures/coder/fake_agent.py")
+
+
+def test_the_command_backend_takes_its_options_as_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    root = tmp_path / "repo"
+    make_worktree(root, {"notes.txt": "a\n", ".env": "TOKEN=x\n"})
+    tool = [sys.executable, AGENT, "--write", "notes.txt=b\\n", "--cost", "0.1"]
+    options = json.dumps({"command": tool, "cost_field": "total_cost_usd"})
+    argv = ["--repo", str(root), "--backend", "command", "--task", "edit", "--format", "json"]
+    status, _, err = code(capsys, *argv, "--agent-options", options)
+    assert status == 2 and "disposable copy" in err  # it would see .env
+    status, out, _ = code(capsys, *argv, "--agent-options", options, "--disposable")
+    assert status == 0, out
+    assert (root / "notes.txt").read_text() == "b\n" and not (root / ".env").exists()
+    for bad in ("{", "[]", '{"command": []}', "{}"):
+        status, _, err = code(capsys, *argv, "--agent-options", bad)
+        assert (status == 2 and "--agent-options" in err) or "--backend command" in err

@@ -93,10 +93,10 @@ def _nothing(options: BackendOptions) -> Coder:
 
 def test_the_registry_is_built_by_a_function_and_takes_extra_backends() -> None:
     registry = backend_registry()
-    assert sorted(registry) == ["anthropic", "rules"]
+    assert sorted(registry) == ["anthropic", "command", "rules"]
     assert isinstance(registry["rules"](BackendOptions()), RulesCoder)
     extended = backend_registry({"nothing": _nothing})
-    assert sorted(extended) == ["anthropic", "nothing", "rules"]
+    assert sorted(extended) == ["anthropic", "command", "nothing", "rules"]
     assert backend_registry() == registry  # no global state was touched
     with pytest.raises(ValueError, match="already registered"):
         backend_registry({"rules": _nothing})

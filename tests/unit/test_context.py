@@ -44,6 +44,9 @@ class FakeGitHub:
     async def graphql(self, name: str, /, **variables: Any) -> Any:
         raise AssertionError("not used")
 
+    async def download(self, name: str, /, *, max_bytes: int, **params: Any) -> bytes:
+        raise AssertionError("not used")
+
 
 async def test_bot_login_from_the_app_slug() -> None:
     assert await fetch_bot_login(FakeGitHub({"slug": "acme-healer"})) == "acme-healer[bot]"

@@ -16,22 +16,28 @@ to the pre-review). Coding, the branch, the draft PR and the gate are the next s
 
 from collections.abc import Mapping
 
-from selfheal.changes import coding, events, merging, service
+from gidgethub import routing
+
+from selfheal.changes import actions, coding, events, merging, service
 from selfheal.changes.commands import COMMANDS
 from selfheal.coder.interface import BackendFactory, backend_registry
 from selfheal.runtime.context import Feature
 
+# The lifecycle's own backend: coding on the repository's Actions runners (docs/actions.md).
+BUILTIN: Mapping[str, BackendFactory] = {"actions": actions.ActionsExecutor()}
+
 
 def feature(backends: Mapping[str, BackendFactory] | None = None) -> Feature:
     """The request lifecycle; ``backends`` are the coder backends by name (default: the
-    coder registry's)."""
+    coder registry's, and the ``actions`` executor)."""
     kinds = {
         service.JOB_KIND: service.run_request,
-        coding.CODE_JOB: coding.code_job(backends or backend_registry()),
+        coding.CODE_JOB: coding.code_job(backends or backend_registry(BUILTIN)),
         coding.GATE_JOB: coding.run_gate_result,
         merging.MERGE_JOB: merging.run_merge,
     }
-    return Feature("changes", router=events.router, job_kinds=kinds)
+    router = routing.Router(events.router, actions.router)
+    return Feature("changes", router=router, job_kinds=kinds)
 
 
 on_gate_complete = coding.on_gate_complete

@@ -21,6 +21,8 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,6 +186,24 @@ def spend_listener(run: RequestRun, request_id: str, agent_id: str) -> Callable[
         ledger.write(lambda c: spend.record_call(c, row))
 
     return record
+
+
+async def settle(
+    run: RequestRun, request_id: str, plan: CoderPlan, spent_before: float, result: CoderResult
+) -> None:
+    """Charge what a run cost but did not meter call by call: a backend that reports one
+    total at its end (the ``command`` coder's tool, a runner's report) is recorded as one
+    call of the agent's, so the request's spend and its audit trail hold every cent."""
+    latest = await run.ctx.ledger.aread(lambda c: requests.get(c, request_id))
+    if latest is None:
+        return
+    missing = result.cost_usd - (latest.cost_usd - spent_before)
+    if not math.isfinite(missing) or missing <= 1e-9:
+        return
+    agent = plan.agent.agent
+    row = spend.Call(request_id, agent.id, agent.model or agent.backend, 0, 0, 0, 0, 0,
+                     missing, time.time())  # fmt: skip
+    await run.ctx.ledger.awrite(lambda c: spend.record_call(c, row))
 
 
 def halt_probe(run: RequestRun, loop: asyncio.AbstractEventLoop) -> Callable[[], bool]:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import pygit2
 
-from selfheal.changes import agents, branches, machine, queue
+from selfheal.changes import actions, agents, branches, machine, queue
 from selfheal.changes.limits import LimitDecision, money
 from selfheal.coder.interface import BackendFactory, CoderResult, CodeTask, Outcome
 from selfheal.coder.runner import CodingRun, run_coder
@@ -123,10 +123,15 @@ async def code(run: RequestRun, request: requests.Request) -> machine.Event:
     # the text a writer last left (an edit by anyone else does not reach the coder)
     description = await agents.task_description(run, request)
     probe, cancelled = plan.halted, run.ctx.cancelled
+    # the actions executor builds its coder for this request (it dispatches a workflow)
+    plan = dataclasses.replace(
+        plan, factory=actions.bind(plan.factory, run.ctx, gh, run.repo, default)
+    )
 
     def halted() -> bool:  # the halt listener's signal, else the lock label on GitHub
         return cancelled.is_set() or (probe is not None and probe())
 
+    before = await run.ctx.ledger.aread(lambda c: requests.get(c, request.id)) or request
     try:
         coding, tree, paths = await asyncio.to_thread(
             _run_coder_sync, cache, base, task_of(request, description),
@@ -136,6 +141,7 @@ async def code(run: RequestRun, request: requests.Request) -> machine.Event:
         return machine.Error(str(exc))
     coded = time.monotonic()
     result = coding.result
+    await agents.settle(run, request.id, plan, before.cost_usd, result)
     stopped = agents.stopped_event(result)
     if stopped is not None:
         return stopped

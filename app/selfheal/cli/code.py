@@ -39,6 +39,7 @@ from selfheal.coder.interface import (
     DEFAULT_MAX_TURNS,
     DEFAULT_WALL_CLOCK_SECONDS,
     BackendOptions,
+    Coder,
     CodeTask,
     Limits,
     Outcome,
@@ -116,6 +117,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="MODEL",
         help="the model, for a model-backed backend (anthropic: default claude-sonnet-4-5); "
         "it must have a price (the shipped table or SELFHEAL_PRICES)",
+    )
+    parser.add_argument(
+        "--agent-options",
+        default="{}",
+        metavar="JSON",
+        help="the backend's options as a JSON object (command: the program, env passthrough, "
+        "timeout, budget flag, cost field; docs/coder.md)",
+    )
+    parser.add_argument(
+        "--disposable",
+        action="store_true",
+        help="DIR is a throw-away checkout (a CI runner's): secret files may be deleted from it "
+        "before a backend that runs as its own process starts",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument(
@@ -298,18 +312,37 @@ def to_text(run: CodingRun, backend: str, commit: str | None, branch: str) -> st
 # --- the command ----------------------------------------------------------------------
 
 
-def _backend_options(args: argparse.Namespace, scan: ScanOptions) -> BackendOptions:
-    """The backend's options: the model, and the key, API and prices from the environment
-    (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL, SELFHEAL_PRICES), as the server reads them."""
+def _backend_options(
+    args: argparse.Namespace, scan: ScanOptions, agent_options: dict[str, Any]
+) -> BackendOptions:
+    """The backend's options: the model, ``--agent-options``, and the key, API and prices
+    from the environment (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL, SELFHEAL_PRICES), as the
+    server reads them."""
     try:
         coding = parse_coding_settings(os.environ)
     except CodingSettingsError as exc:
         raise UsageError(str(exc)) from None
     try:
-        return BackendOptions(scan, model=args.model, api_key=coding.api_key,
-                              base_url=coding.base_url, prices=coding.prices)  # fmt: skip
+        return BackendOptions(scan, model=args.model, agent_options=agent_options,
+                              api_key=coding.api_key, base_url=coding.base_url,
+                              prices=coding.prices)  # fmt: skip
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _backend(args: argparse.Namespace, scan: ScanOptions) -> Coder:
+    """The backend, built from ``--agent-options`` and the environment; bad options are bad
+    input (exit 2)."""
+    try:
+        parsed = json.loads(args.agent_options)
+    except ValueError:
+        raise UsageError("--agent-options: not JSON") from None
+    if not isinstance(parsed, dict):
+        raise UsageError("--agent-options: must be a JSON object")
+    try:
+        return backend_registry()[args.backend](_backend_options(args, scan, parsed))
+    except ValueError as exc:
+        raise UsageError(f"--backend {args.backend}: {exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -327,11 +360,10 @@ def run(args: argparse.Namespace) -> int:
         secret_engine=secret_engine_setting(),
         secret_engine_cache=secret_engine_cache(),
     )
-    coder = backend_registry()[args.backend](_backend_options(args, options))
+    coder = _backend(args, options)
     task = CodeTask(task_id(description), description, args.type, tuple(args.target))
-    coding = run_coder(
-        coder, root, task, limits, policy=policy, defaults=defaults, scan_options=options
-    )
+    coding = run_coder(coder, root, task, limits, policy=policy, defaults=defaults,
+                       scan_options=options, disposable=args.disposable)  # fmt: skip
     result = coding.result
     commit = None
     branch = ""

@@ -248,14 +248,22 @@ def _anthropic_backend(options: BackendOptions) -> Coder:
     return AnthropicCoder(options)
 
 
+def _command_backend(options: BackendOptions) -> Coder:
+    from selfheal.coder.command import command_backend
+
+    return command_backend(options)
+
+
 def backend_registry(
     extra: Mapping[str, BackendFactory] | None = None,
 ) -> dict[str, BackendFactory]:
-    """The backends by name: the built-in ``rules`` and ``anthropic`` backends, plus ``extra``
-    (a name in both is an error, so a plug-in cannot silently replace a built-in)."""
+    """The backends by name: the built-in ``rules``, ``anthropic`` and ``command`` backends,
+    plus ``extra`` (a name in both is an error, so a plug-in cannot silently replace a
+    built-in)."""
     registry: dict[str, BackendFactory] = {
         "rules": _rules_backend,
         "anthropic": _anthropic_backend,
+        "command": _command_backend,
     }
     for name, factory in (extra or {}).items():
         if name in registry:

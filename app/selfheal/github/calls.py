@@ -313,6 +313,43 @@ CALLS: Mapping[str, Call] = _calls(
         "actions/list-jobs-for-workflow-run",
         pages=True,
     ),
+    # Actions: the `actions` executor dispatches a workflow, follows its run, cancels it
+    # on a halt, and downloads the patch the run uploaded (docs/actions.md)
+    _send(
+        "POST",
+        "actions.create_workflow_dispatch",
+        _R + "/actions/workflows/{workflow_id}/dispatches",
+        "actions/create-workflow-dispatch",
+    ),
+    _get(
+        "actions.list_workflow_runs",
+        _R + "/actions/workflows/{workflow_id}/runs",
+        "actions/list-workflow-runs",
+        pages=True,
+    ),
+    _send(
+        "POST",
+        "actions.cancel_workflow_run",
+        _R + "/actions/runs/{run_id}/cancel",
+        "actions/cancel-workflow-run",
+        body=False,
+    ),
+    _get(
+        "actions.list_workflow_run_artifacts",
+        _R + "/actions/runs/{run_id}/artifacts",
+        "actions/list-workflow-run-artifacts",
+        pages=True,
+    ),
+    _get(
+        "actions.download_artifact",
+        _R + "/actions/artifacts/{artifact_id}/{archive_format}",
+        "actions/download-artifact",
+    ),
+    _get(
+        "actions.download_job_logs_for_workflow_run",
+        _R + "/actions/jobs/{job_id}/logs",
+        "actions/download-job-logs-for-workflow-run",
+    ),
     # Search and rate limit
     _get(
         "search.issues_and_pull_requests",
@@ -345,6 +382,10 @@ GRAPHQL: Mapping[str, str] = MappingProxyType(
         ),
     }
 )
+
+
+# Calls that answer with a redirect to a signed download URL (GitHubClient.download).
+DOWNLOADS = frozenset({"actions.download_artifact", "actions.download_job_logs_for_workflow_run"})
 
 
 def get_call(name: str) -> Call:

@@ -24,14 +24,16 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 import aiohttp
 import gidgethub
 import gidgethub.aiohttp
+import gidgethub.sansio
 import yarl
 
-from selfheal.github.calls import GRAPHQL, Call, CallError, expand, get_call
+from selfheal.github.calls import DOWNLOADS, GRAPHQL, Call, CallError, expand, get_call
 from selfheal.github.protocol import Credential
 from selfheal.github.ratelimit import Decision, Failure, RetryPolicy, classify, decide
 
@@ -46,6 +48,8 @@ ITEMS_KEYS: Mapping[str, str] = {
     "checks.list_for_ref": "check_runs",
     "checks.list_suites_for_ref": "check_suites",
     "actions.list_jobs_for_workflow_run": "jobs",
+    "actions.list_workflow_runs": "workflow_runs",
+    "actions.list_workflow_run_artifacts": "artifacts",
     "search.issues_and_pull_requests": "items",
 }
 
@@ -62,6 +66,15 @@ class GitHubGaveUp(gidgethub.GitHubException):
         self.status = status
         self.attempts = attempts
         super().__init__(f"GitHub call {call} gave up: {reason}")
+
+
+class DownloadTooLarge(gidgethub.GitHubException):
+    """A download was larger than the caller allows."""
+
+    def __init__(self, call: str, max_bytes: int) -> None:
+        self.call = call
+        self.max_bytes = max_bytes
+        super().__init__(f"{call}: the download is larger than {max_bytes} bytes")
 
 
 @dataclass
@@ -123,6 +136,9 @@ class _RetryingAPI(gidgethub.aiohttp.GitHubAPI):
         super().__init__(client.session, USER_AGENT, base_url=client.base_url)
         self._client = client
         self._call = call
+        # a download's redirect goes to signed storage: read it here, never follow it with
+        # the token (see GitHubClient.locate)
+        self._follow = call.name not in DOWNLOADS
 
     async def _request(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
@@ -144,6 +160,7 @@ class _RetryingAPI(gidgethub.aiohttp.GitHubAPI):
                     headers=headers,
                     data=body,
                     timeout=aiohttp.ClientTimeout(total=policy.request_timeout),
+                    allow_redirects=self._follow,
                 ) as response:
                     status, resp_headers = response.status, response.headers
                     payload = await response.read()
@@ -261,6 +278,8 @@ class GitHubClient:
             "accept": accept or ACCEPT,
             "extra_headers": {"x-github-api-version": API_VERSION},
         }
+        if name in DOWNLOADS:
+            raise CallError(f"{name} answers with a redirect: use download() or locate()")
         if call.method == "GET":
             return await api.getitem(target, {}, **kwargs)
         body: Any = b"" if data is None else data
@@ -272,6 +291,47 @@ class GitHubClient:
             return await api.put(target, {}, data=body, **kwargs)
         await api.delete(target, {}, data=body, **kwargs)
         return None
+
+    async def locate(self, name: str, /, **params: Any) -> str:
+        """Where a download call (:data:`~selfheal.github.calls.DOWNLOADS`) redirects: a
+        short-lived signed URL. The redirect is not followed, so the token stays here."""
+        call = get_call(name)
+        if name not in DOWNLOADS:
+            raise CallError(f"{name} is not a download")
+        api = _RetryingAPI(self, call)
+        headers = {"accept": ACCEPT, "user-agent": USER_AGENT,
+                   "x-github-api-version": API_VERSION}  # fmt: skip
+        status, resp_headers, body = await api._request(
+            "GET", self.base_url + expand(call, params), headers
+        )
+        location = resp_headers.get("Location", "")
+        if status >= 400 or status not in (301, 302, 303, 307) or not location:
+            gidgethub.sansio.decipher_response(status, resp_headers, body)
+            raise gidgethub.GitHubBroken(HTTPStatus(status if status >= 300 else 502))
+        target = yarl.URL(location)
+        if target.scheme not in ("https", yarl.URL(self.base_url).scheme):
+            raise CallError(f"{name} redirected to a {target.scheme or 'relative'} URL")
+        return location
+
+    async def download(self, name: str, /, *, max_bytes: int, **params: Any) -> bytes:
+        """The body behind a download call: :meth:`locate`, then a plain GET of the signed URL
+        with no ``Authorization`` header, refused past ``max_bytes``."""
+        location = await self.locate(name, **params)
+        timeout = aiohttp.ClientTimeout(total=self.policy.request_timeout)
+        async with self.session.get(
+            location, headers={"user-agent": USER_AGENT}, timeout=timeout, allow_redirects=False
+        ) as response:
+            if response.status != 200:
+                raise gidgethub.BadRequest(HTTPStatus(response.status))
+            declared = response.content_length
+            if declared is not None and declared > max_bytes:
+                raise DownloadTooLarge(name, max_bytes)
+            data = bytearray()
+            async for chunk in response.content.iter_chunked(65536):
+                data += chunk
+                if len(data) > max_bytes:
+                    raise DownloadTooLarge(name, max_bytes)
+        return bytes(data)
 
     async def paginate(
         self, name: str, /, *, per_page: int = 100, **params: Any

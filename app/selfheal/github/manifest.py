@@ -25,6 +25,7 @@ from aiohttp import web
 from selfheal.github.client import GitHubClient
 
 PERMISSIONS = {
+    "actions": "write",  # dispatch and cancel selfheal-code.yml runs, read their artifacts
     "checks": "write",
     "contents": "write",
     "issues": "write",

@@ -222,6 +222,21 @@ MIGRATIONS += (
             "CREATE INDEX request_transitions_request ON request_transitions(request_id, id)",
         ),
     ),
+    (
+        9,
+        "dispatched Actions runs, as their webhooks report them",
+        (
+            """CREATE TABLE action_runs (
+                run_id INTEGER PRIMARY KEY,
+                repository TEXT NOT NULL,
+                path TEXT NOT NULL,
+                status TEXT NOT NULL,
+                conclusion TEXT,
+                jobs TEXT NOT NULL,
+                updated_at REAL NOT NULL
+            )""",
+        ),
+    ),
 )
 
 
