@@ -69,6 +69,11 @@ async def test_a_scripted_cli_turns_a_request_into_a_draft_pr(
         assert ".env" not in record["files"] and "GITHUB_TOKEN" not in record["env"]
         assert record["argv"][-2:] == ["--max-budget-usd", "5.00"]
         assert "untrusted data" in record["stdin"]
+        # the cost the tool reported at its end is the request's spend, audited as one call
+        request = request_of(server, number)
+        assert request is not None and abs(request.cost_usd - 0.31) < 1e-9
+        (charged,) = server.audit("request.spend")
+        assert charged.details["cost_usd"] == 0.31 and charged.details["agent"] == "rules"
     finally:
         await server.stop()
 
