@@ -18,6 +18,7 @@ from collections.abc import Mapping
 
 from selfheal.changes import coding, events, service
 from selfheal.changes.commands import COMMANDS
+from selfheal.changes.intake import IntakeError, parse_request, render_machine_block
 from selfheal.coder.interface import BackendFactory, backend_registry
 from selfheal.runtime.context import Feature
 
@@ -35,4 +36,11 @@ def feature(backends: Mapping[str, BackendFactory] | None = None) -> Feature:
 
 on_gate_complete = coding.on_gate_complete
 
-__all__ = ["COMMANDS", "feature", "on_gate_complete"]
+__all__ = [
+    "COMMANDS",
+    "IntakeError",
+    "feature",
+    "on_gate_complete",
+    "parse_request",
+    "render_machine_block",
+]

@@ -76,10 +76,15 @@ class Settings:
     plugins: tuple[str, ...] = ()
     data_dir: Path | None = None  # SELFHEAL_DATA_DIR (None: selfheal-data next to the ledger)
     semgrep_engine: str | None = None  # SELFHEAL_SEMGREP_ENGINE (None: the scanner's default)
+    api_rate: float = 10.0  # SELFHEAL_API_RATE: API calls per second per token, sustained
+    api_burst: int = 20  # SELFHEAL_API_BURST: calls a token may make at once above the rate
+    api_concurrency: int = 4  # SELFHEAL_API_CONCURRENCY: calls per token in flight at once
+    metrics_token: Secret | None = None  # SELFHEAL_METRICS_TOKEN: /metrics wants this bearer
 
     def secret_values(self) -> tuple[str, ...]:
         """The configured secret values, for the log redaction filter."""
-        return (self.private_key.get(), self.webhook_secret.get())
+        extra = () if self.metrics_token is None else (self.metrics_token.get(),)
+        return (self.private_key.get(), self.webhook_secret.get(), *extra)
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
@@ -176,6 +181,11 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         choices = " or ".join(ENGINES)
         raise SettingsError(f"{ENGINE_VARIABLE} must be {choices}, got {engine!r}")
     raw_data_dir = env.get("SELFHEAL_DATA_DIR", "").strip()
+    metrics_token = env.get("SELFHEAL_METRICS_TOKEN", "").strip()
+    if metrics_token and len(metrics_token) < MIN_SECRET_LENGTH:
+        raise SettingsError(
+            f"SELFHEAL_METRICS_TOKEN is too short (use at least {MIN_SECRET_LENGTH} characters)"
+        )
     return Settings(
         app_id=int(raw_app_id),
         private_key=Secret(key),
@@ -195,6 +205,10 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         plugins=plugins,
         data_dir=Path(raw_data_dir) if raw_data_dir else None,
         semgrep_engine=engine,
+        api_rate=_float(env, "SELFHEAL_API_RATE", 10.0, 0.01),
+        api_burst=_int(env, "SELFHEAL_API_BURST", 20, 1),
+        api_concurrency=_int(env, "SELFHEAL_API_CONCURRENCY", 4, 1),
+        metrics_token=Secret(metrics_token) if metrics_token else None,
     )
 
 
