@@ -334,3 +334,9 @@ def check(name: str, body: Any) -> tuple[str, str] | None:
     if error is None:
         return None
     return _field(error), _message(error)
+
+
+def check_value(schema: Schema, value: Any) -> str | None:
+    """The problem with one value under ``schema`` (a query parameter's), or None."""
+    error = best_match(Draft202012Validator(schema).iter_errors(value))
+    return None if error is None else _message(error)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -76,6 +77,10 @@ class Call:
         if self.token is None:
             raise errors.unauthorized("this call needs a token")
         return self.token
+
+    def query(self) -> dict[str, Any]:
+        """The query parameters, each converted and checked against its schema (400)."""
+        return read_query(self.request, self.op)
 
     async def body(self) -> Any:
         """The JSON body, checked against the operation's schema (400, 413, 422)."""
@@ -138,6 +143,38 @@ async def read_body(request: web.Request, op: Operation) -> Any:
     if problem is not None:
         raise errors.invalid(*problem)
     return data
+
+
+def _convert(raw: str, schema: Mapping[str, Any]) -> Any:
+    kind = schema.get("type")
+    try:
+        if kind == "integer":
+            return int(raw) if raw.strip().lstrip("-").isdigit() else raw
+        if kind == "number":
+            value = float(raw)
+            return value if math.isfinite(value) else raw
+    except ValueError:
+        return raw
+    return raw
+
+
+def read_query(request: web.Request, op: Operation) -> dict[str, Any]:
+    """The operation's query parameters, converted to their types and checked against the
+    schemas the document publishes; a parameter the operation does not take is refused."""
+    known = {q.name: q for q in op.query}
+    out: dict[str, Any] = {}
+    for name in request.query:
+        param = known.get(name)
+        if param is None:
+            raise errors.invalid(name[:40], "is not a parameter of this call", status=400)
+        if len(request.query.getall(name)) > 1:
+            raise errors.invalid(name, "is given more than once", status=400)
+        value = _convert(request.query[name], param.schema)
+        problem = schemas.check_value(param.schema, value)
+        if problem is not None:
+            raise errors.invalid(name, problem, status=400)
+        out[name] = value
+    return out
 
 
 def _bearer(request: web.Request) -> str:
