@@ -38,6 +38,10 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "selfheal.cli.jobs": ("jobs",),
     "selfheal.cli.halt": ("halt", "resume"),
     "selfheal.cli.setup": ("setup",),
+    "selfheal.cli.token": ("token",),
+    "selfheal.cli.request": ("request",),
+    "selfheal.cli.status": ("status",),
+    "selfheal.cli.history": ("history",),
 }
 
 
