@@ -4,8 +4,8 @@
 server's application, each wrapped by :func:`_guard`, which in order:
 
 1. for a route with a scope, reads ``Authorization: Bearer <token>``, finds the token by its
-   hash and refuses (401) a missing, unknown, revoked or expired token, and (403) a token
-   without the scope;
+   hash and refuses (401) a missing, unknown, revoked or expired token (logged, not audited:
+   there is no token to name), and (403, audited) a token without the scope;
 2. takes a slot under the token's rate and concurrency limits, or answers 429 with
    ``Retry-After``;
 3. runs the handler, turning an :class:`~selfheal.api.errors.ApiError` into its answer and
@@ -185,7 +185,7 @@ def _bearer(request: web.Request) -> str:
     return value.strip()
 
 
-async def authenticate(request: web.Request, scope: str) -> tokens.Token:
+async def authenticate(request: web.Request) -> tokens.Token:
     value = _bearer(request)
     token = await request.app[LEDGER].aread(lambda c: tokens.lookup(c, value))
     now = time.time()
@@ -195,8 +195,6 @@ async def authenticate(request: web.Request, scope: str) -> tokens.Token:
         raise errors.unauthorized("the token was revoked")
     if not token.active(now):
         raise errors.unauthorized("the token has expired")
-    if scope not in token.scopes:
-        raise errors.forbidden(f"the token lacks the {scope!r} scope")
     return token
 
 
@@ -252,13 +250,16 @@ def _guard(
         if op.scope is None:
             return await _run(Call(request, op, call_id, None), handler)
         try:
-            token = await authenticate(request, op.scope)
+            token = await authenticate(request)
         except ApiError as exc:
             log.warning("API call refused: %s", exc.message,
                         extra={"call": call_id, "operation": op.id})  # fmt: skip
             return _error(exc, call_id)
         call = Call(request, op, call_id, token)
-        response = await _limited(call, handler)
+        if op.scope in token.scopes:
+            response = await _limited(call, handler)
+        else:
+            response = _error(errors.forbidden(f"the token lacks the {op.scope!r} scope"), call_id)
         response.headers["X-Request-Id"] = call_id
         try:
             await call.ledger.awrite(_audit_call(call, response.status, started))
