@@ -6,12 +6,14 @@ One server and emulator per test; each test walks several steps to keep the suit
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 
 import pytest
 
 from selfheal.api import stored_events, tokens
+from selfheal.cli import main
 from selfheal.ledger import requests
 from selfheal.sdk import (
     AuthError,
@@ -24,7 +26,7 @@ from selfheal.sdk import (
 )
 from tests.github_emulator import Emulator
 from tests.github_emulator.state import Repo
-from tests.support.api_e2e import client, make_token
+from tests.support.api_e2e import api_url, client, make_token
 from tests.support.e2e import BASE_FILES, REPO, Server, until
 from tests.support.requests_e2e import REQUEST, pr_of, state_labels
 
@@ -33,7 +35,7 @@ OTHER = "acme/gadgets"
 
 
 async def test_a_request_through_the_sdk_becomes_a_ready_pr(
-    github_emulator: Emulator, tmp_path: Path
+    github_emulator: Emulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     emu = github_emulator
     repo = emu.create_repo(REPO, FILES)
@@ -82,6 +84,17 @@ async def test_a_request_through_the_sdk_becomes_a_ready_pr(
             mine = await sdk.history(requester="myca")
             assert [i["change_id"] for i in mine["items"]] == [created["change_id"]]
             assert len((await sdk.history())["items"]) == 2
+
+            url = api_url(server)
+            shell = ["--url", url, "--token", value, "--format", "json"]
+            assert await asyncio.to_thread(main, ["status", created["change_id"], *shell]) == 0
+            assert json.loads(capsys.readouterr().out)["state"] == "pr_ready"
+            assert await asyncio.to_thread(main, ["history", "--requester", "myca", *shell]) == 0
+            assert len(json.loads(capsys.readouterr().out)["items"]) == 1
+            assert await asyncio.to_thread(main, ["status", "req_" + "B" * 16, *shell]) == 1
+            bad_cli = ["request", "x", "--priority", "11", *shell]
+            assert await asyncio.to_thread(main, bad_cli) == 2
+            assert "priority" in capsys.readouterr().err
 
             with pytest.raises(ValidationError) as bad:
                 await sdk.request_change("x", target_files=["../etc/passwd"])
