@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 import time
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from tests.github_emulator import Emulator
 from tests.github_emulator.state import Repo
 from tests.support.api_e2e import api_url, client, make_token
 from tests.support.e2e import BASE_FILES, REPO, Server, until
+from tests.support.paths import ROOT
 from tests.support.requests_e2e import REQUEST, pr_of, state_labels
 
 FILES = {**BASE_FILES, "requirements.txt": "requests==2.19.0\n"}
@@ -160,6 +163,16 @@ async def test_halt_resume_approve_and_report_through_the_sdk(
         ]
         assert "cache miss" in events[0]["stack_trace"]
 
+        env = {**os.environ, "SELFHEAL_API_URL": api_url(server), "SELFHEAL_API_TOKEN": ops}
+        example = await asyncio.create_subprocess_exec(
+            sys.executable, "examples/agent.py", "--repo", REPO, cwd=ROOT, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        printed, _ = await asyncio.wait_for(example.communicate(), 60)
+        assert example.returncode == 0, printed.decode()
+        assert b"self-improvement requested: req_" in printed and b'"state"' in printed
+        await until(lambda: own_file_targeted(server), what="the example's self-improvement")
+
         review = make_token(server, "reviewer", [REPO], ("request", "read"), login="bob")
         async with client(server, review) as sdk:
             asked = await sdk.request_change("Round charges.", target_files=["payments/charge.py"])
@@ -177,6 +190,11 @@ async def test_halt_resume_approve_and_report_through_the_sdk(
         assert created["change_id"].startswith("req_")
     finally:
         await server.stop()
+
+
+def own_file_targeted(server: Server) -> bool:
+    found = server.ledger.read(lambda c: requests.find(c, repository=REPO, limit=100))
+    return ("examples/agent.py",) in [r.targets for r in found]
 
 
 def locked(repo: Repo) -> bool:
