@@ -47,7 +47,7 @@ async def test_a_request_through_the_sdk_becomes_a_ready_pr(
     try:
         emu.install([repo])
         await until(lambda: REQUEST in repo.labels, what="labels created")
-        value = make_token(server, "orchestrator", [REPO], ("request", "read", "report"))
+        value = make_token(server, "orchestrator", [REPO], ("request", "read", "report", "scan"))
         async with client(server, value) as sdk:
             created = await sdk.request_change(
                 "Bump requests to a fixed version.", change_type="dependency",
@@ -98,6 +98,15 @@ async def test_a_request_through_the_sdk_becomes_a_ready_pr(
             bad_cli = ["request", "x", "--priority", "11", *shell]
             assert await asyncio.to_thread(main, bad_cli) == 2
             assert "priority" in capsys.readouterr().err
+
+            scanned = await sdk.scan(["requirements.txt", "app/"])
+            assert scanned["repository"] == REPO and len(scanned["commit"]) == 40
+            assert any("requests" in json.dumps(f) for f in scanned["findings"]), scanned
+            assert scanned["summary"]["files_scanned"] == 2 and scanned["summary"]["complete"]
+            for outside in ("../../etc/passwd", "/etc/passwd", ".git/config"):
+                with pytest.raises(ValidationError) as confined:
+                    await sdk.scan([outside])
+                assert confined.value.field == "file_paths"
 
             with pytest.raises(ValidationError) as bad:
                 await sdk.request_change("x", target_files=["../etc/passwd"])

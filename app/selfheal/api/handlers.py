@@ -17,6 +17,7 @@ from aiohttp import web
 from selfheal import __version__ as VERSION
 from selfheal import changes, commands
 from selfheal.api import errors, filing, store
+from selfheal.api import scan as scanning
 from selfheal.api.errors import ApiError
 from selfheal.api.openapi import OPERATIONS, document
 from selfheal.api.schemas import REQUEST_ID_PATTERN
@@ -298,6 +299,16 @@ async def report_events(call: Call) -> web.StreamResponse:
     return answer({"recorded": recorded}, 202)
 
 
+async def security_scan(call: Call) -> web.StreamResponse:
+    body = await call.body()
+    repo = repository_for(call, body.get("repository"))
+    for raw in body["file_paths"]:
+        scanning.confine(str(raw))  # refuse a path that leaves the repository before any I/O
+    ctx, gh = await github_for(call, repo)
+    result = await scanning.scan(gh, ctx.data_dir, repo, body, call.settings.semgrep_engine)
+    return answer(result)
+
+
 async def security_stats(call: Call) -> web.StreamResponse:
     repos = list(call.need_token().repositories)
     return answer(await call.ledger.aread(lambda c: store.stats(c, repos)))
@@ -323,6 +334,7 @@ HANDLERS: dict[str, Handler] = {
     "cancel": cancel,
     "halt": halt,
     "resume": resume,
+    "scan": security_scan,
     "securityStats": security_stats,
     "health": health,
     "reportEvents": report_events,

@@ -63,6 +63,8 @@ OPERATIONS: tuple[Operation, ...] = (
               "Halted"),
     Operation("resume", "POST", "/api/code/resume", "Resume the token's repositories", "halt",
               "Halt", "Halted"),
+    Operation("scan", "POST", "/api/code/security/scan", "Scan files of a repository", "scan",
+              "Scan", "ScanResult"),
     Operation("securityStats", "GET", "/api/code/security/stats", "Gate and request counts",
               "read", answer="SecurityStats"),
     Operation("health", "GET", "/api/code/health", "Whether the API can serve", None,

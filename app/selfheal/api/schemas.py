@@ -251,14 +251,20 @@ HEALTH = {
 }
 SCAN_RESULT = {
     "type": "object",
+    "description": "the scanner's JSON report (docs/scanning.md) and what was scanned",
     "properties": {
+        "version": {"type": "integer"},
+        "tool": {"type": "object"},
+        "findings": {"type": "array", "items": {"type": "object"}},
+        "skipped": {"type": "array", "items": {"type": "object"}},
+        "errors": {"type": "array", "items": {"type": "string"}},
+        "summary": {"type": "object"},
+        "meta": {"type": "object"},
         "repository": {"type": "string"},
         "ref": {"type": "string"},
         "commit": {"type": "string"},
-        "findings": {"type": "array", "items": {"type": "object"}},
-        "errors": {"type": "array", "items": {"type": "string"}},
     },
-    "required": ["repository", "ref", "commit", "findings", "errors"],
+    "required": ["findings", "skipped", "errors", "summary", "repository", "ref", "commit"],
 }
 SECURITY_STATS = {
     "type": "object",

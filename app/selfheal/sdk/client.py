@@ -259,5 +259,19 @@ class SelfHealClient:
         found = await self._call("POST", "/api/monitor/events", body, idempotent=False)
         return int(cast(Recorded, found)["recorded"])
 
+    async def scan(
+        self, file_paths: Sequence[str], *, repository: str | None = None, ref: str | None = None
+    ) -> dict[str, Any]:
+        """``POST /api/code/security/scan``: the scanner's JSON report for these files (or
+        directories) of the repository, at ``ref`` (default: its default branch)."""
+        body: dict[str, Any] = {"file_paths": list(file_paths)}
+        if repository is not None:
+            body["repository"] = repository
+        if ref is not None:
+            body["ref"] = ref
+        found = await self._call("POST", "/api/code/security/scan", self._with_repo(body),
+                                 idempotent=True)  # fmt: skip
+        return cast(dict[str, Any], found)
+
     async def health(self) -> dict[str, Any]:
         return cast(dict[str, Any], await self._call("GET", "/api/code/health", idempotent=True))
