@@ -1,16 +1,23 @@
-"""API tokens (stored hashed, shown once), their CLI, and the per-token limits."""
+"""API tokens (stored hashed, shown once), their CLI, the per-token limits, and the
+operator's /metrics token."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import aiohttp
 import pytest
+from aiohttp.test_utils import TestServer
 
 from selfheal.api import tokens
 from selfheal.api.limits import Limiter
 from selfheal.cli import main
+from selfheal.config.settings import SettingsError
 from selfheal.ledger import Ledger, audit
+from selfheal.runtime.context import Wiring
+from selfheal.runtime.server import create_app
+from tests.support.appcore import make_settings
 
 
 @pytest.fixture
@@ -109,3 +116,26 @@ def test_the_limiter_allows_a_burst_then_the_rate_and_caps_calls_in_flight() -> 
     slow = Limiter(rate=0.1, burst=1, concurrency=5)
     assert slow.acquire("a", 0.0) is None
     assert slow.acquire("a", 0.0) == 10  # Retry-After: one call per 10 s
+
+
+async def test_metrics_want_the_metrics_token_when_one_is_set(tmp_path: Path) -> None:
+    metrics_token = "m" * 24
+    settings = make_settings(tmp_path / "m.db", SELFHEAL_WORKERS="0",
+                             SELFHEAL_METRICS_TOKEN=metrics_token)  # fmt: skip
+    assert metrics_token in settings.secret_values() and metrics_token not in repr(settings)
+    with Ledger.open(tmp_path / "m.db") as ledger:
+        server = TestServer(create_app(settings, ledger=ledger, wiring=Wiring()),
+                            host="127.0.0.1", port=0)  # fmt: skip
+        await server.start_server()
+        try:
+            url = str(server.make_url("/metrics"))
+            async with aiohttp.ClientSession() as session:
+                for auth, status in ((None, 401), ("Bearer wrong", 401),
+                                     (f"Bearer {metrics_token}", 200)):  # fmt: skip
+                    headers = {} if auth is None else {"Authorization": auth}
+                    async with session.get(url, headers=headers) as resp:
+                        assert resp.status == status
+        finally:
+            await server.close()
+    with pytest.raises(SettingsError, match="too short"):
+        make_settings(tmp_path / "m.db", SELFHEAL_METRICS_TOKEN="short")
