@@ -196,6 +196,19 @@ async def test_halt_resume_approve_and_report_through_the_sdk(
         async with client(server, alice) as sdk:
             moved = await sdk.approve(asked["change_id"])
             assert moved["state"] in {"queued", "coding", "gating", "pr_ready", "rolled_back"}
+        async with client(server, ops, repository=REPO) as sdk:
+            mine = await sdk.request_change("Round refunds.", target_files=["payments/charge.py"])
+            await sdk.wait(mine["change_id"], until={"awaiting_approval"}, timeout=60,
+                           interval=0.1)  # fmt: skip
+            with pytest.raises(AuthError) as not_theirs:
+                await sdk.cancel(asked["change_id"])  # filed by another token, no identity
+            assert not_theirs.value.status == 403
+            cancelled = await sdk.cancel(mine["change_id"])
+            assert cancelled["state"] == "cancelled"
+        number = int(mine["issue_number"])
+        await until(lambda: state_labels(repo, number) == ["selfheal:state/cancelled"],
+                    what="cancelled label")  # fmt: skip
+        assert not any("@ops" in c.body for c in repo.issues[number].comments)
         assert created["change_id"].startswith("req_")
     finally:
         await server.stop()

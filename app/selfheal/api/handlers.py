@@ -235,12 +235,16 @@ async def cancel(call: Call) -> web.StreamResponse:
     request = await _recorded(call, found)
     filed = await call.ledger.aread(lambda c: store.filed(c, request.id))
     own = filed is not None and filed["token"] == token.name
-    login = token.github_login or f"api-{token.name}"
+    if not own and token.github_login is None:
+        raise errors.forbidden("only the token that filed a request may cancel it")
+    # Without an identity the App cancels its own request: the state machine's reason names
+    # whoever cancelled as a mention, and a token's name is nobody's login on GitHub. The
+    # audit entry of the call names the token.
+    ctx, _ = await github_for(call, str(found["repository"]))
+    login = token.github_login or await ctx.bot_login()
     spec = _spec("cancel")
     cmd = await _command_call(call, found, login)
     if not own:
-        if token.github_login is None:
-            raise errors.forbidden("only the token that filed a request may cancel it")
         why = await _allowed(spec, cmd)
         if why is not None:
             raise errors.forbidden(f"@{login} may not cancel: {why}")
