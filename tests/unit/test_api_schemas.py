@@ -47,6 +47,9 @@ def test_events_take_one_object_or_a_list() -> None:
     assert schemas.check("Events", [event, event]) is None
     assert schemas.check("Events", []) is not None
     assert schemas.check("Events", {"source": "agent", "endpoint": {"method": "GET"}}) is not None
+    late = schemas.check("Event", {"source": "agent", "timestamp": "yesterday"})
+    assert late is not None and late[0] == "timestamp"
+    assert schemas.check("Event", {"source": "agent", "timestamp": "2026-01-02T03:04:05Z"}) is None
 
 
 def test_the_issue_is_read_back_by_the_intake_with_the_api_id() -> None:
