@@ -7,8 +7,9 @@ client factory that fails (so the one call that reaches GitHub shows the 500 pat
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from openapi_spec_validator import validate
 
 from selfheal import api
 from selfheal.api import schemas, stored_events, tokens
+from selfheal.github.client import GitHubGaveUp
 from selfheal.ledger import Ledger, audit, installations
 from selfheal.registry import compose
 from selfheal.runtime.server import create_app
@@ -35,12 +37,14 @@ async def _no_github(installation_id: int | None) -> Any:
     raise Broken("secret-looking detail that must not reach the caller")
 
 
-@pytest.fixture
-async def served(tmp_path: Path) -> AsyncIterator[tuple[str, Ledger, str]]:
+@contextlib.asynccontextmanager
+async def _serve(
+    tmp_path: Path, factory: Callable[[int | None], Awaitable[Any]]
+) -> AsyncIterator[tuple[str, Ledger, str]]:
     ledger = Ledger.open(tmp_path / "api.db")
     settings = make_settings(tmp_path / "api.db", SELFHEAL_WORKERS="0", SELFHEAL_API_RATE="0.01",
                              SELFHEAL_API_BURST="4")  # fmt: skip
-    app = create_app(settings, ledger=ledger, github_factory=_no_github,
+    app = create_app(settings, ledger=ledger, github_factory=factory,
                      wiring=compose([api.feature()]))  # fmt: skip
     server = TestServer(app, host="127.0.0.1", port=0)
     await server.start_server()
@@ -53,6 +57,12 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[str, Ledger, str]]:
     finally:
         await server.close()
         ledger.close()
+
+
+@pytest.fixture
+async def served(tmp_path: Path) -> AsyncIterator[tuple[str, Ledger, str]]:
+    async with _serve(tmp_path, _no_github) as running:
+        yield running
 
 
 async def _send(
@@ -151,3 +161,14 @@ async def test_the_document_is_valid_openapi_and_is_the_handlers_schemas(
     assert ops == {(op.method, op.path) for op in api.OPERATIONS}
     health = await _send(url, "GET", "/api/code/health", None)
     assert health[0] == 200 and health[2]["ledger"] is True
+
+
+async def test_github_limiting_selfheal_is_a_503_with_retry_after(tmp_path: Path) -> None:
+    async def limited(installation_id: int | None) -> Any:
+        raise GitHubGaveUp("primary rate limit", "issues.create", 403)
+
+    async with _serve(tmp_path, limited) as (url, _, token):
+        status, headers, data = await _send(url, "POST", "/api/code/request", token,
+                                            _body({"description": "Fix it."}))  # fmt: skip
+    assert status == 503 and data["error"] == "github_unavailable"
+    assert int(headers["Retry-After"]) > 0

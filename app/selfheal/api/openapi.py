@@ -90,6 +90,8 @@ _ERRORS = {
     "413": "the body is larger than 1 MiB",
     "422": "the body does not match the schema; `field` names the field",
     "429": "over the token's rate or concurrency limit; see Retry-After",
+    "502": "GitHub refused selfheal's call",
+    "503": "GitHub is failing or limiting selfheal's calls; see Retry-After",
 }
 
 
@@ -115,7 +117,7 @@ def _responses(op: Operation) -> dict[str, Any]:
     out: dict[str, Any] = {str(op.status): {"description": op.summary, **_json(op.answer)}}
     codes = ["400", "413", "422", "429"] if op.body else ["400", "429"]
     if op.scope is not None:
-        codes += ["401", "403", "404", "409"]
+        codes += ["401", "403", "404", "409", "502", "503"]
     for code in sorted(set(codes)):
         out[code] = {"description": _ERRORS[code], **_json("Error")}
     if op.id == "health":

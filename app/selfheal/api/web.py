@@ -8,8 +8,10 @@ server's application, each wrapped by :func:`_guard`, which in order:
    there is no token to name), and (403, audited) a token without the scope;
 2. takes a slot under the token's rate and concurrency limits, or answers 429 with
    ``Retry-After``;
-3. runs the handler, turning an :class:`~selfheal.api.errors.ApiError` into its answer and
-   anything else into a 500 that names the call's id (the traceback goes to the log only);
+3. runs the handler, turning an :class:`~selfheal.api.errors.ApiError` into its answer,
+   GitHub giving up (rate limits, 5xx, no connection, after the client's retries) into 503
+   with ``Retry-After``, another refusal from GitHub into 502, and anything else into a 500
+   that names the call's id (the traceback goes to the log only);
 4. audits the call (``api.call``) with the token's name, never its value, and the status.
 """
 
@@ -24,6 +26,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import gidgethub
 from aiohttp import web
 
 from selfheal.api import errors, schemas, tokens
@@ -32,6 +35,7 @@ from selfheal.api.limits import Limiter
 from selfheal.api.openapi import Operation
 from selfheal.api.sink import EventSink
 from selfheal.config.settings import Settings
+from selfheal.github.client import GitHubGaveUp
 from selfheal.ledger import Ledger, audit
 from selfheal.runtime.server import LEDGER, SETTINGS, WORKER
 from selfheal.runtime.worker import Worker
@@ -39,6 +43,7 @@ from selfheal.runtime.worker import Worker
 log = logging.getLogger("selfheal.api")
 
 MAX_BODY = 1024 * 1024  # 1 MiB
+GITHUB_RETRY_AFTER = 60
 
 
 @dataclass
@@ -222,6 +227,17 @@ async def _run(call: Call, handler: Handler) -> web.StreamResponse:
         return _error(exc, call.id)
     except web.HTTPException:
         raise
+    except GitHubGaveUp as exc:
+        log.warning("API call: GitHub gave up: %s", exc.reason,
+                    extra={"call": call.id, "operation": call.op.id})  # fmt: skip
+        unavailable = ApiError(503, "github_unavailable", "GitHub is failing or limiting "
+                               "selfheal's calls; retry later",
+                               headers={"Retry-After": str(GITHUB_RETRY_AFTER)})  # fmt: skip
+        return _error(unavailable, call.id)
+    except gidgethub.GitHubException as exc:
+        log.warning("API call: GitHub refused: %s", type(exc).__name__,
+                    extra={"call": call.id, "operation": call.op.id})  # fmt: skip
+        return _error(ApiError(502, "github_refused", "GitHub refused selfheal's call"), call.id)
     except Exception:
         log.exception("API call failed", extra={"call": call.id, "operation": call.op.id})
         return _error(ApiError(500, "internal", "the server failed; see its log"), call.id)
