@@ -59,6 +59,8 @@ async def test_schemathesis_finds_no_server_error_or_schema_violation(
             "--checks", CHECKS, "--max-examples", str(MAX_EXAMPLES), "--seed", "1",
             "--workers", "1", "--header", f"Authorization: Bearer {token}",
             "--phases", "examples,coverage,fuzzing", "--no-color",
+            # a loaded machine must not turn hypothesis' speed checks into skipped operations
+            "--suppress-health-check", "all",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env,
             cwd=tmp_path,
         )  # fmt: skip
