@@ -7,6 +7,7 @@ client factory that fails (so the one call that reaches GitHub shows the 500 pat
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -39,11 +40,11 @@ async def _no_github(installation_id: int | None) -> Any:
 
 @contextlib.asynccontextmanager
 async def _serve(
-    tmp_path: Path, factory: Callable[[int | None], Awaitable[Any]]
+    tmp_path: Path, factory: Callable[[int | None], Awaitable[Any]], **env: str
 ) -> AsyncIterator[tuple[str, Ledger, str]]:
     ledger = Ledger.open(tmp_path / "api.db")
-    settings = make_settings(tmp_path / "api.db", SELFHEAL_WORKERS="0", SELFHEAL_API_RATE="0.01",
-                             SELFHEAL_API_BURST="4")  # fmt: skip
+    limits = {"SELFHEAL_API_RATE": "0.01", "SELFHEAL_API_BURST": "4", **env}
+    settings = make_settings(tmp_path / "api.db", SELFHEAL_WORKERS="0", **limits)
     app = create_app(settings, ledger=ledger, github_factory=factory,
                      wiring=compose([api.feature()]))  # fmt: skip
     server = TestServer(app, host="127.0.0.1", port=0)
@@ -172,3 +173,23 @@ async def test_github_limiting_selfheal_is_a_503_with_retry_after(tmp_path: Path
                                             _body({"description": "Fix it."}))  # fmt: skip
     assert status == 503 and data["error"] == "github_unavailable"
     assert int(headers["Retry-After"]) > 0
+
+
+async def test_a_call_over_the_concurrency_cap_is_a_429(tmp_path: Path) -> None:
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(installation_id: int | None) -> Any:
+        entered.set()
+        await asyncio.wait_for(release.wait(), 10)
+        raise GitHubGaveUp("test", "issues.create", 503)
+
+    async with _serve(tmp_path, slow, SELFHEAL_API_CONCURRENCY="1") as (url, _, token):
+        first = asyncio.create_task(
+            _send(url, "POST", "/api/code/request", token, _body({"description": "One."}))
+        )
+        await asyncio.wait_for(entered.wait(), 10)  # the first call holds the token's one slot
+        status, headers, _ = await _send(url, "GET", "/api/code/history", token)
+        release.set()
+        assert status == 429 and headers["Retry-After"] == "1"
+        assert (await first)[0] == 503
+        assert (await _send(url, "GET", "/api/code/history", token))[0] == 200  # slot freed
