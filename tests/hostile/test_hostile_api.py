@@ -16,6 +16,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 from openapi_spec_validator import validate
 
@@ -24,6 +25,7 @@ from selfheal.api import schemas, stored_events, tokens
 from selfheal.github.client import GitHubGaveUp
 from selfheal.ledger import Ledger, audit, installations
 from selfheal.registry import compose
+from selfheal.runtime.context import Feature
 from selfheal.runtime.server import create_app
 from tests.support.appcore import make_settings
 
@@ -40,13 +42,16 @@ async def _no_github(installation_id: int | None) -> Any:
 
 @contextlib.asynccontextmanager
 async def _serve(
-    tmp_path: Path, factory: Callable[[int | None], Awaitable[Any]], **env: str
+    tmp_path: Path,
+    factory: Callable[[int | None], Awaitable[Any]],
+    feature: Feature | None = None,
+    **env: str,
 ) -> AsyncIterator[tuple[str, Ledger, str]]:
     ledger = Ledger.open(tmp_path / "api.db")
     limits = {"SELFHEAL_API_RATE": "0.01", "SELFHEAL_API_BURST": "4", **env}
     settings = make_settings(tmp_path / "api.db", SELFHEAL_WORKERS="0", **limits)
     app = create_app(settings, ledger=ledger, github_factory=factory,
-                     wiring=compose([api.feature()]))  # fmt: skip
+                     wiring=compose([feature or api.feature()]))  # fmt: skip
     server = TestServer(app, host="127.0.0.1", port=0)
     await server.start_server()
     _, value = ledger.write(lambda c: tokens.create(c, "t", scopes=["request", "read", "report"],
@@ -193,3 +198,25 @@ async def test_a_call_over_the_concurrency_cap_is_a_429(tmp_path: Path) -> None:
         assert status == 429 and headers["Retry-After"] == "1"
         assert (await first)[0] == 503
         assert (await _send(url, "GET", "/api/code/history", token))[0] == 200  # slot freed
+
+
+async def test_another_features_route_gets_the_apis_tokens_audit_and_document(
+    tmp_path: Path,
+) -> None:
+    async def stats(call: api.Call) -> web.StreamResponse:
+        return api.answer({"is_running": True, "token": call.need_token().name})
+
+    op = api.Operation("monitorStats", "GET", "/api/monitor/stats", "The monitor's stats",
+                       "read", answer="MonitorStats")  # fmt: skip
+    schema = {"type": "object", "properties": {"is_running": {"type": "boolean"}}}
+    route = api.Route(op, stats, {"MonitorStats": schema})
+    async with _serve(tmp_path, _no_github, api.feature(extra=[route])) as (url, ledger, token):
+        assert (await _send(url, "GET", "/api/monitor/stats", None))[0] == 401
+        status, _, data = await _send(url, "GET", "/api/monitor/stats", token)
+        assert status == 200 and data == {"is_running": True, "token": "t"}
+        doc = (await _send(url, "GET", "/api/openapi.json", None))[2]
+        validate(doc)
+        assert doc["paths"]["/api/monitor/stats"]["get"]["operationId"] == "monitorStats"
+        assert doc["components"]["schemas"]["MonitorStats"] == schema
+        routes = [e.details["route"] for e in ledger.read(lambda c: audit.entries(c))]
+        assert "/api/monitor/stats" in routes

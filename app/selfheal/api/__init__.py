@@ -18,24 +18,33 @@ Other packages use what this module exports.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
 from aiohttp import web
 
-from selfheal.api.handlers import HANDLERS, openapi_document, web_base
+from selfheal.api.handlers import HANDLERS, openapi_handler, web_base
 from selfheal.api.limits import Limiter
-from selfheal.api.openapi import OPERATIONS, document
+from selfheal.api.openapi import OPERATIONS, Operation, document
 from selfheal.api.sink import EventSink, LedgerSink, SinkFactory, stored_events
 from selfheal.api.tokens import Token, TokenError
-from selfheal.api.web import API_STATE, ApiState, mount
+from selfheal.api.web import API_STATE, ApiState, Call, Handler, answer, mount
 from selfheal.runtime.context import Feature, WebSetup
 from selfheal.runtime.server import LEDGER, SETTINGS
 
 __all__ = [
     "OPERATIONS",
+    "Call",
     "EventSink",
+    "Handler",
     "LedgerSink",
+    "Operation",
+    "Route",
     "SinkFactory",
     "Token",
     "TokenError",
+    "answer",
     "document",
     "feature",
     "stored_events",
@@ -43,19 +52,38 @@ __all__ = [
 ]
 
 
-def _setup(sink: SinkFactory | None) -> WebSetup:
+@dataclass(frozen=True)
+class Route:
+    """Another feature's route under the API's tokens, limits, audit and document (the
+    monitor's ``GET /api/monitor/stats``): its operation, its handler, and the schemas its
+    operation names that the API does not define."""
+
+    operation: Operation
+    handler: Handler
+    schemas: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _setup(sink: SinkFactory | None, extra: Sequence[Route]) -> WebSetup:
+    operations = (*OPERATIONS, *(r.operation for r in extra))
+    handlers = {**HANDLERS, **{r.operation.id: r.handler for r in extra}}
+    if len(handlers) != len(operations):
+        raise ValueError("two API operations share an id")
+    schemas = {name: schema for r in extra for name, schema in r.schemas.items()}
+
     def setup(app: web.Application) -> None:
         settings = app[SETTINGS]
         limiter = Limiter(settings.api_rate, settings.api_burst, settings.api_concurrency)
         make = sink or LedgerSink
         app[API_STATE] = ApiState(limiter, make(app[LEDGER]))
-        mount(app, HANDLERS, OPERATIONS)
-        app.router.add_get("/api/openapi.json", openapi_document)
+        mount(app, handlers, operations)
+        app.router.add_get("/api/openapi.json", openapi_handler(operations, schemas))
 
     return setup
 
 
-def feature(sink: SinkFactory | None = None) -> Feature:
+def feature(sink: SinkFactory | None = None, extra: Sequence[Route] = ()) -> Feature:
     """The API; ``sink`` builds the failure-event sink from the ledger (default: the ledger's
-    ``monitor_events`` table, :class:`LedgerSink`)."""
-    return Feature("api", web=_setup(sink))
+    ``monitor_events`` table, :class:`LedgerSink`); ``extra`` are other features' routes,
+    served with the API's authentication, limits, auditing and errors, and published in its
+    document."""
+    return Feature("api", web=_setup(sink, extra))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -19,7 +20,7 @@ from selfheal import changes, commands
 from selfheal.api import errors, filing, store
 from selfheal.api import scan as scanning
 from selfheal.api.errors import ApiError
-from selfheal.api.openapi import OPERATIONS, document
+from selfheal.api.openapi import OPERATIONS, Operation, document
 from selfheal.api.schemas import REQUEST_ID_PATTERN
 from selfheal.api.web import Call, Handler, answer
 from selfheal.github.protocol import GitHubAPI
@@ -326,8 +327,15 @@ async def health(call: Call) -> web.StreamResponse:
     return answer({"status": "ok", "ledger": True, "version": VERSION})
 
 
-async def openapi_document(request: web.Request) -> web.Response:
-    return web.json_response(document())
+def openapi_handler(
+    operations: Sequence[Operation], extra_schemas: Mapping[str, Any]
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    published = document(operations, extra_schemas)
+
+    async def openapi_document(request: web.Request) -> web.Response:
+        return web.json_response(published)
+
+    return openapi_document
 
 
 HANDLERS: dict[str, Handler] = {

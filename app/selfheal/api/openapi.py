@@ -8,6 +8,7 @@ as the document served at ``/api/openapi.json``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,10 +145,14 @@ def _operation(op: Operation) -> dict[str, Any]:
     return spec
 
 
-def document() -> dict[str, Any]:
-    """The OpenAPI 3.1 document of :data:`OPERATIONS`."""
+def document(
+    operations: Sequence[Operation] = OPERATIONS,
+    extra_schemas: Mapping[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of ``operations`` (default: :data:`OPERATIONS`); other
+    features' operations name their schemas in ``extra_schemas``."""
     paths: dict[str, dict[str, Any]] = {}
-    for op in OPERATIONS:
+    for op in operations:
         paths.setdefault(op.path, {})[op.method.lower()] = _operation(op)
     return {
         "openapi": "3.1.0",
@@ -161,7 +166,7 @@ def document() -> dict[str, Any]:
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
         "paths": paths,
         "components": {
-            "schemas": {**schemas.REQUEST_BODIES, **schemas.RESPONSES},
+            "schemas": {**schemas.REQUEST_BODIES, **schemas.RESPONSES, **(extra_schemas or {})},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
