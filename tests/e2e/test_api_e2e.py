@@ -71,7 +71,10 @@ async def test_a_request_through_the_sdk_becomes_a_ready_pr(
             assert status["cost_usd"] == 0.0 and status["budget_usd"] == 5.0  # the rules coder
             assert status["requester"] == "api:orchestrator" and status["requester_id"] == "myca"
             actions = [e["action"] for e in status["timeline"]]
-            assert actions[0] == "request.created" and "request.state" in actions
+            assert actions[:2] == ["api.request_filed", "request.created"]
+            assert (
+                "request.state" in actions and status["timeline"][0]["actor"] == "api:orchestrator"
+            )
             assert state_labels(repo, number) == ["selfheal:state/pr-open"]
 
             told = await sdk.tell_agent_to_code("coding_agent", "Add input validation.",

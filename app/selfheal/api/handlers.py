@@ -26,7 +26,7 @@ from selfheal.api.web import Call, Handler, answer
 from selfheal.github.protocol import GitHubAPI
 from selfheal.github.repo import permission_of
 from selfheal.halt import halt_repo, is_halted, resume_repo
-from selfheal.ledger import installations, jobs, requests
+from selfheal.ledger import audit, installations, jobs, requests
 from selfheal.runtime.context import JobContext
 
 _ID = re.compile(REQUEST_ID_PATTERN)
@@ -117,7 +117,14 @@ async def create_request(call: Call) -> web.StreamResponse:
     number = int(created["number"])
     record = store.Filed(request_id, repo, number, token.name, ask.requester_id,
                          ask.change_type, ask.priority, ask.agent_id, 5.0)  # fmt: skip
-    await call.ledger.awrite(lambda c: store.record_filed(c, record))
+    filed = {"request": request_id, "requester_id": ask.requester_id, "agent_id": ask.agent_id}
+
+    def write(conn: Any) -> None:
+        store.record_filed(conn, record)
+        audit.append(conn, f"api:{token.name}", "api.request_filed", repository=repo,
+                     request=number, details=filed)  # fmt: skip
+
+    await call.ledger.awrite(write)
     call.change_id = request_id
     data = {
         "change_id": request_id,
