@@ -158,6 +158,10 @@ async def test_halt_resume_approve_and_report_through_the_sdk(
             halted = await sdk.halt_all_code_changes("maintenance")
             assert halted == {"halted": True, "repositories": [REPO, OTHER]}
             await until(lambda: locked(repo) and locked(repo2), what="lock labels")
+            said = [
+                c.body for i in repo.issues.values() for c in i.comments if "maintenance" in c.body
+            ]
+            assert said and "`maintenance` (API token `ops`)" in said[0]
             with pytest.raises(HaltedError) as stopped:
                 await until_halted(sdk)
             assert "halted" in stopped.value.message

@@ -115,8 +115,10 @@ async def create_request(call: Call) -> web.StreamResponse:
         raise errors.halted(repo)
     created = await filing.file_issue(gh, repo, issue)
     number = int(created["number"])
-    record = store.Filed(request_id, repo, number, token.name, ask.requester_id,
-                         ask.change_type, ask.priority, ask.agent_id, 5.0)  # fmt: skip
+    record = store.Filed(
+        request_id, repo, number, token.name, ask.requester_id, ask.change_type, ask.priority,
+        ask.agent_id, store.DEFAULT_BUDGET,
+    )  # fmt: skip
     filed = {"request": request_id, "requester_id": ask.requester_id, "agent_id": ask.agent_id}
 
     def write(conn: Any) -> None:
@@ -275,11 +277,13 @@ async def _moved(call: Call, request_id: str, message: str) -> web.StreamRespons
 async def halt(call: Call) -> web.StreamResponse:
     body = await call.body()
     token = call.need_token()
-    reason = str(body.get("reason") or "").strip() or f"halted through the API by {token.name}"
+    given = " ".join(str(body.get("reason") or "").replace("`", "'").split())
+    # The caller's words go on the dashboard issue as code: no mention, link or markup.
+    reason = f"`{given}` (API token `{token.name}`)" if given else f"API token `{token.name}`"
     done = []
     for repo in token.repositories:
         _, gh = await github_for(call, repo)
-        await halt_repo(gh, repo, f"{reason} (API token `{token.name}`)")
+        await halt_repo(gh, repo, reason)
         done.append(repo)
     call.repository = done[0] if len(done) == 1 else None
     return answer({"halted": True, "repositories": done})

@@ -16,6 +16,10 @@ from typing import Any
 
 from selfheal.ledger import audit, gates, requests
 
+# What a filed request shows as its budget until the request job records the request with
+# its own (the ledger's default for a new request).
+DEFAULT_BUDGET = 5.0
+
 
 @dataclass(frozen=True)
 class Filed:
