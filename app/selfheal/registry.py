@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from gidgethub import routing
 
-from selfheal import changes, commands, dashboard, gate, halt, install, notify
+from selfheal import api, changes, commands, dashboard, gate, halt, install, notify
 from selfheal.ledger.jobs import DeadLetterHook
 from selfheal.runtime.context import Feature, JobHandler, Wiring
 
@@ -28,6 +28,7 @@ FEATURES: tuple[Callable[[], Feature], ...] = (
     changes.feature,
     notify.feature,
     lambda: dashboard.feature(commands=changes.COMMANDS),
+    api.feature,
 )
 
 
@@ -58,7 +59,8 @@ def compose(features: Iterable[Feature] | None = None) -> Wiring:
     chosen = list(features) if features is not None else [make() for make in FEATURES]
     kinds, hooks = _merge(chosen)
     router = routing.Router(*(feature.router for feature in chosen))
-    return Wiring(dispatchers=(router.dispatch,), job_kinds=kinds, dead_letter=hooks)
+    web = tuple(feature.web for feature in chosen if feature.web is not None)
+    return Wiring(dispatchers=(router.dispatch,), job_kinds=kinds, dead_letter=hooks, web=web)
 
 
 def load_plugin(name: str) -> Feature:

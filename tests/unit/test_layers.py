@@ -3,7 +3,8 @@
 Layers from the top: the entry points (cli, registry), the features, the runtime, config,
 the engine (reviewer above scanner and report), the edges (github, git, ledger), the model,
 and the shipped resources. Features meet only through a package's public module; the pure
-core imports no I/O module; the runtime never imports a feature.
+core imports no I/O module; the runtime never imports a feature; the SDK imports nothing
+from the server.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def test_the_import_contracts_hold() -> None:
     kept = [
         line for line in result.stdout.splitlines() if line.endswith(" KEPT") or " KEPT (" in line
     ]
-    assert len(kept) == 4, result.stdout
+    assert len(kept) == 5, result.stdout
 
 
 def test_a_broken_layer_is_reported(tmp_path: Path) -> None:
@@ -47,3 +48,15 @@ def test_a_broken_layer_is_reported(tmp_path: Path) -> None:
     result = _lint(copy)
     assert result.returncode != 0
     assert "selfheal.model.layer_probe" in result.stdout
+
+
+def test_an_sdk_that_imports_the_server_is_reported(tmp_path: Path) -> None:
+    copy = tmp_path / "app"
+    shutil.copytree(ROOT / "app" / "selfheal", copy / "selfheal",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    (copy / "selfheal" / "sdk" / "probe.py").write_text(
+        "from selfheal.api import tokens  # noqa: F401\n"
+    )
+    result = _lint(copy)
+    assert result.returncode != 0
+    assert "selfheal.sdk.probe" in result.stdout

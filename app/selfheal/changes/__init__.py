@@ -20,6 +20,7 @@ from gidgethub import routing
 
 from selfheal.changes import actions, coding, events, merging, service
 from selfheal.changes.commands import COMMANDS
+from selfheal.changes.intake import IntakeError, parse_request, render_machine_block
 from selfheal.coder.interface import BackendFactory, backend_registry
 from selfheal.runtime.context import Feature
 
@@ -43,4 +44,12 @@ def feature(backends: Mapping[str, BackendFactory] | None = None) -> Feature:
 on_gate_complete = coding.on_gate_complete
 on_halt_change = merging.on_halt_change
 
-__all__ = ["COMMANDS", "feature", "on_gate_complete", "on_halt_change"]
+__all__ = [
+    "COMMANDS",
+    "IntakeError",
+    "feature",
+    "on_gate_complete",
+    "on_halt_change",
+    "parse_request",
+    "render_machine_block",
+]

@@ -69,8 +69,14 @@ FORM_FIELDS = {
     "priority (1 low – 10 urgent)": "priority",
     "priority": "priority",
 }
-MACHINE_KEYS = {"version", "type", "description", "target_files", "priority", "agent", "requester"}
+MACHINE_KEYS = {
+    "version", "type", "description", "target_files", "priority", "agent", "requester",
+    "request_id",
+}  # fmt: skip
 REQUESTER = re.compile(r"[A-Za-z0-9_.:@/-]{1,100}")
+# The ledger's request id (``req_`` and 16 URL-safe characters), chosen by whoever files the
+# issue through the App (the API), so that it can answer with the id before the intake runs.
+REQUEST_ID = re.compile(r"req_[A-Za-z0-9_-]{16}")
 
 # ---- hygiene ------------------------------------------------------------------------------
 
@@ -230,6 +236,7 @@ class ParsedRequest:
     agent: str | None  # a coding agent id; None for the repository's choice
     source: str  # "app" (the machine block), "form" or "text"
     requester: str | None = None  # from the App's block: on whose behalf the App filed it
+    request_id: str | None = None  # from the App's block: the ledger id the API gave it
     notes: tuple[str, ...] = ()  # what was ignored, for the status comment
 
 
@@ -434,6 +441,7 @@ def render_machine_block(
     priority: int | None = None,
     agent: str | None = None,
     requester: str | None = None,
+    request_id: str | None = None,
 ) -> str:
     """The fenced block the App puts in the issues it files. JSON with every non-ASCII
     character and every ``<`` escaped, so that the hygiene leaves the block as it is."""
@@ -450,6 +458,8 @@ def render_machine_block(
         data["agent"] = agent
     if requester is not None:
         data["requester"] = requester
+    if request_id is not None:
+        data["request_id"] = request_id
     text = json.dumps(data, ensure_ascii=True, indent=2, sort_keys=True).replace("<", "\\u003c")
     return f"```{MACHINE_INFO}\n{text}\n```"
 
@@ -509,7 +519,8 @@ def _block_ids(data: dict[str, Any], problems: list[Problem]) -> dict[str, Any]:
             problems.append(Problem("priority", "must be a whole number from 1 to 10"))
         else:
             fields["priority"] = data["priority"]
-    for key, pattern in (("agent", AGENT_ID), ("requester", REQUESTER)):
+    for key, pattern in (("agent", AGENT_ID), ("requester", REQUESTER),
+                         ("request_id", REQUEST_ID)):  # fmt: skip
         value = data.get(key)
         if value is None:
             continue
@@ -655,5 +666,6 @@ def parse_request(
         agent=label_agent or fields.get("agent"),
         source=source,
         requester=fields.get("requester"),
+        request_id=fields.get("request_id"),
         notes=tuple(notes),
     )

@@ -83,6 +83,12 @@ def verdict_of(plan: list[tuple[str, Level]]) -> tuple[machine.Verdict, str]:
     return machine.Verdict.OPEN, "every target path is open"
 
 
+def _who(requester: str) -> str:
+    """A GitHub login as a mention; anything else (an API token's ``api:<name>``) as code,
+    so that it never mentions someone."""
+    return f"@{requester}" if requester.replace("-", "").isalnum() else f"`{requester}`"
+
+
 def status_body(request: requests.Request, state: str, note: str, plan: list[Any]) -> str:
     """The status comment's text (pure): state, plan, agent, cost and the next step."""
     lines = [
@@ -91,7 +97,8 @@ def status_body(request: requests.Request, state: str, note: str, plan: list[Any
         note,
         "",
         f"- type: `{request.change_type}`, priority {request.priority}",
-        f"- requested by @{request.requester}",
+        f"- requested by {_who(request.requester)}",
+        f"- cost so far: ${request.cost_usd:.2f} of ${request.budget_usd:.2f}",
     ]
     agent = request.data.get("agent")
     if isinstance(agent, dict) and agent.get("id"):
@@ -401,6 +408,7 @@ async def _record(
         lambda c: requests.create_request(
             c, run.repo, run.number, requester=requester, change_type=parsed.change_type,
             priority=parsed.priority, agent_id=parsed.agent, targets=parsed.target_paths,
+            source="api" if parsed.request_id else "issue", request_id=parsed.request_id,
         )
     )  # fmt: skip
 

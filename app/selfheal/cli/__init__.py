@@ -40,6 +40,10 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "selfheal.cli.halt": ("halt", "resume"),
     "selfheal.cli.labels": ("labels",),
     "selfheal.cli.setup": ("setup",),
+    "selfheal.cli.token": ("token",),
+    "selfheal.cli.request": ("request",),
+    "selfheal.cli.status": ("status",),
+    "selfheal.cli.history": ("history",),
 }
 
 

@@ -12,7 +12,14 @@ from collections.abc import Iterable
 from selfheal.commands.builtin import BUILTIN
 from selfheal.commands.events import make_router, refusal_for
 from selfheal.commands.parse import Command, parse_command
-from selfheal.commands.registry import CommandCall, CommandSpec, Tier, by_name, help_text
+from selfheal.commands.registry import (
+    CommandCall,
+    CommandSpec,
+    Tier,
+    by_name,
+    help_text,
+    refusal,
+)
 from selfheal.runtime.context import Feature
 
 __all__ = [
@@ -24,6 +31,7 @@ __all__ = [
     "feature",
     "help_text",
     "parse_command",
+    "refusal",
     "refusal_for",
 ]
 

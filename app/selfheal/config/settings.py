@@ -64,15 +64,21 @@ class Settings:
     notify_secret: Secret | None = None  # SELFHEAL_NOTIFY_SECRET
     secret_engine: str | None = None  # SELFHEAL_SECRET_ENGINE (None: auto)
     coding: CodingSettings = field(default_factory=CodingSettings)  # agents, key, prices, budget
+    api_rate: float = 10.0  # SELFHEAL_API_RATE: API calls per second per token, sustained
+    api_burst: int = 20  # SELFHEAL_API_BURST: calls a token may make at once above the rate
+    api_concurrency: int = 4  # SELFHEAL_API_CONCURRENCY: calls per token in flight at once
+    metrics_token: Secret | None = None  # SELFHEAL_METRICS_TOKEN: /metrics wants this bearer
 
     def secret_values(self) -> tuple[str, ...]:
         """The configured secret values, for the log redaction filter (the notification
-        URLs too: a webhook URL often carries a token in its path; and the model API key)."""
+        URLs too: a webhook URL often carries a token in its path; the model API key and
+        the metrics token)."""
         extra = (self.notify_secret.get(),) if self.notify_secret is not None else ()
         urls = tuple(t.url for t in self.notify_targets)
         key = self.coding.api_key.get() if self.coding.api_key is not None else ""
+        metrics = () if self.metrics_token is None else (self.metrics_token.get(),)
         return (self.private_key.get(), self.webhook_secret.get(), *extra, *urls,
-                *((key,) if key else ()))  # fmt: skip
+                *((key,) if key else ()), *metrics)  # fmt: skip
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
@@ -164,19 +170,16 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         raise SettingsError(f"SELFHEAL_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
     plugins = tuple(p.strip() for p in env.get("SELFHEAL_PLUGINS", "").split(",") if p.strip())
 
-    engine = env.get(ENGINE_VARIABLE, "").strip().lower() or None
-    if engine is not None and engine not in ENGINES:
-        choices = " or ".join(ENGINES)
-        raise SettingsError(f"{ENGINE_VARIABLE} must be {choices}, got {engine!r}")
-    secret_engine = env.get(SECRET_ENGINE_VARIABLE, "").strip().lower() or None
-    if secret_engine is not None and secret_engine not in SECRET_ENGINES:
-        choices = ", ".join(SECRET_ENGINES)
-        raise SettingsError(f"{SECRET_ENGINE_VARIABLE} must be {choices}, got {secret_engine!r}")
     raw_data_dir = env.get("SELFHEAL_DATA_DIR", "").strip()
     try:
         coding = parse_coding_settings(env)
     except CodingSettingsError as exc:
         raise SettingsError(str(exc)) from None
+    metrics_token = env.get("SELFHEAL_METRICS_TOKEN", "").strip()
+    if metrics_token and len(metrics_token) < MIN_SECRET_LENGTH:
+        raise SettingsError(
+            f"SELFHEAL_METRICS_TOKEN is too short (use at least {MIN_SECRET_LENGTH} characters)"
+        )
     return Settings(
         app_id=int(raw_app_id),
         private_key=Secret(key),
@@ -195,13 +198,29 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         job_timeout_seconds=_float(env, "SELFHEAL_JOB_TIMEOUT_SECONDS", 1800.0, 1.0),
         plugins=plugins,
         data_dir=Path(raw_data_dir) if raw_data_dir else None,
-        semgrep_engine=engine,
+        **_engines(env),
         max_open_prs=_int(env, "SELFHEAL_MAX_OPEN_PRS", 3, 0),
         max_new_prs_per_hour=_int(env, "SELFHEAL_MAX_NEW_PRS_PER_HOUR", 5, 0),
         **_notify(env),
-        secret_engine=secret_engine,
         coding=coding,
+        api_rate=_float(env, "SELFHEAL_API_RATE", 10.0, 0.01),
+        api_burst=_int(env, "SELFHEAL_API_BURST", 20, 1),
+        api_concurrency=_int(env, "SELFHEAL_API_CONCURRENCY", 4, 1),
+        metrics_token=Secret(metrics_token) if metrics_token else None,
     )
+
+
+def _engines(env: Mapping[str, str]) -> dict[str, Any]:
+    """SELFHEAL_SEMGREP_ENGINE and SELFHEAL_SECRET_ENGINE (None: chosen automatically)."""
+    engine = env.get(ENGINE_VARIABLE, "").strip().lower() or None
+    if engine is not None and engine not in ENGINES:
+        choices = " or ".join(ENGINES)
+        raise SettingsError(f"{ENGINE_VARIABLE} must be {choices}, got {engine!r}")
+    secret_engine = env.get(SECRET_ENGINE_VARIABLE, "").strip().lower() or None
+    if secret_engine is not None and secret_engine not in SECRET_ENGINES:
+        choices = ", ".join(SECRET_ENGINES)
+        raise SettingsError(f"{SECRET_ENGINE_VARIABLE} must be {choices}, got {secret_engine!r}")
+    return {"semgrep_engine": engine, "secret_engine": secret_engine}
 
 
 def _notify(env: Mapping[str, str]) -> dict[str, Any]:

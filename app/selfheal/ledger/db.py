@@ -553,6 +553,49 @@ def from_row(cls: type[D], row: sqlite3.Row, **decoded: Any) -> D:
 
 MIGRATIONS += (
     (
+        7,
+        "API tokens, requests filed through the API, and reported failure events",
+        (
+            """CREATE TABLE api_tokens (
+                name TEXT PRIMARY KEY,
+                token_hash TEXT NOT NULL UNIQUE,
+                prefix TEXT NOT NULL,
+                scopes TEXT NOT NULL,
+                repositories TEXT NOT NULL,
+                github_login TEXT,
+                created_at REAL NOT NULL,
+                expires_at REAL,
+                revoked_at REAL,
+                last_used_at REAL
+            )""",
+            """CREATE TABLE api_requests (
+                id TEXT PRIMARY KEY,
+                repository TEXT NOT NULL,
+                issue_number INTEGER NOT NULL,
+                token TEXT NOT NULL,
+                requester_id TEXT,
+                change_type TEXT NOT NULL,
+                priority INTEGER NOT NULL,
+                agent_id TEXT,
+                budget_usd REAL NOT NULL,
+                created_at REAL NOT NULL
+            )""",
+            "CREATE INDEX api_requests_repo ON api_requests(repository COLLATE NOCASE, created_at)",
+            """CREATE TABLE monitor_events (
+                id INTEGER PRIMARY KEY,
+                reporter TEXT NOT NULL,
+                source TEXT NOT NULL,
+                repository TEXT,
+                agent_id TEXT,
+                error_type TEXT,
+                severity TEXT,
+                event TEXT NOT NULL,
+                received_at REAL NOT NULL
+            )""",
+            "CREATE INDEX monitor_events_received ON monitor_events(received_at)",
+        ),
+    ),
+    (
         10,
         "the notification outbox and its delivery attempts",
         (
@@ -582,3 +625,7 @@ MIGRATIONS += (
         ),
     ),
 )
+
+
+# The tuple is extended in several places above; from here on it is in version order.
+MIGRATIONS = tuple(sorted(MIGRATIONS, key=lambda m: m[0]))

@@ -99,14 +99,17 @@ def create_request(
     budget_usd: float = 5.0,
     state: str = "received",
     now: float | None = None,
+    request_id: str | None = None,
 ) -> tuple[Request, bool]:
     """The request of (repository, issue), created in ``state`` when there is none yet;
-    returns it and whether it was created (a redelivered event finds the existing one)."""
+    returns it and whether it was created (a redelivered event finds the existing one).
+    ``request_id``: the id given in advance (the API's), used unless another request has it."""
     found = find_by_issue(conn, repository, issue_number)
     if found is not None:
         return found, False
     now = time.time() if now is None else now
-    request_id = new_id()
+    if request_id is None or get(conn, request_id) is not None:
+        request_id = new_id()
     conn.execute(
         "INSERT INTO requests (id, repository, issue_number, state, requester, source,"
         " change_type, priority, agent_id, targets, budget_usd, cost_usd, data, created_at,"

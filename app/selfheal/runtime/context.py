@@ -5,6 +5,9 @@ gidgethub router, the job kinds it owns and their dead-letter hooks. The registr
 them into one :class:`Wiring`, which the runtime runs; nothing registers itself by being
 imported.
 
+A feature may also serve web routes: its ``web`` setup gets the aiohttp application while the
+server builds it (the API adds ``/api/...`` this way).
+
 A job handler is ``async def handler(job, ctx)``; a webhook handler, registered on a
 feature's router, is ``async def handler(event, ctx)``. Both get a :class:`JobContext`.
 """
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gidgethub
+from aiohttp import web
 from gidgethub import routing
 from gidgethub.sansio import Event
 
@@ -39,6 +43,9 @@ log = logging.getLogger("selfheal.runtime.worker")
 GitHubFactory = Callable[[int | None], Awaitable[Any]]
 JobHandler = Callable[[jobs.Job, "JobContext"], Awaitable[None]]
 Dispatch = Callable[[Event, "JobContext"], Awaitable[None]]
+# A feature's web routes: called once with the aiohttp application while the server builds it
+# (before it starts), it adds routes and whatever state they need under its own app keys.
+WebSetup = Callable[[web.Application], None]
 
 BOT_FALLBACK = "selfheal[bot]"
 # GET /app needs the App's JWT: a token client (a CI GITHUB_TOKEN, a user's token) is told
@@ -70,16 +77,19 @@ class Feature:
     router: routing.Router = field(default_factory=routing.Router)
     job_kinds: Mapping[str, JobHandler] = field(default_factory=dict)
     dead_letter: Mapping[str, jobs.DeadLetterHook] = field(default_factory=dict)
+    web: WebSetup | None = None
 
 
 @dataclass(frozen=True)
 class Wiring:
-    """What the worker runs: the webhook dispatch hooks, the job kinds and the dead-letter
-    hooks (the registry builds it from the features)."""
+    """What the runtime runs: the webhook dispatch hooks, the job kinds and the dead-letter
+    hooks (the worker), and the features' web routes (the server). The registry builds it
+    from the features."""
 
     dispatchers: tuple[Dispatch, ...] = ()
     job_kinds: Mapping[str, JobHandler] = field(default_factory=dict)
     dead_letter: Mapping[str, jobs.DeadLetterHook] = field(default_factory=dict)
+    web: tuple[WebSetup, ...] = ()
 
 
 class BoundedCache(OrderedDict[Any, Any]):

@@ -15,6 +15,7 @@ and stop with it (``cleanup_ctx``). Nothing runs at import time.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -153,7 +154,20 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(details, status=200 if healthy else 503)
 
 
+def _metrics_allowed(request: web.Request) -> bool:
+    """With ``SELFHEAL_METRICS_TOKEN`` set, /metrics wants ``Authorization: Bearer <it>``."""
+    token = request.app[SETTINGS].metrics_token
+    if token is None:
+        return True
+    given = request.headers.get("Authorization", "")
+    return hmac.compare_digest(given.encode(), f"Bearer {token.get()}".encode())
+
+
 async def metrics_endpoint(request: web.Request) -> web.Response:
+    if not _metrics_allowed(request):
+        return web.json_response(
+            {"error": "unauthorized"}, status=401, headers={"WWW-Authenticate": "Bearer"}
+        )
     app_metrics = request.app[METRICS]
     try:
         depth, oldest = await request.app[LEDGER].aread(
@@ -262,4 +276,6 @@ def create_app(
     app.router.add_post("/webhook", webhook)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_endpoint)
+    for setup in wiring.web:
+        setup(app)
     return app
