@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from gidgethub import routing
 
-from selfheal import changes, commands, gate, halt, install
+from selfheal import changes, commands, gate, halt, install, monitor
 from selfheal.ledger.jobs import DeadLetterHook
 from selfheal.runtime.context import Feature, JobHandler, Wiring
 
@@ -26,6 +26,7 @@ FEATURES: tuple[Callable[[], Feature], ...] = (
     install.feature,
     lambda: commands.feature(extra=changes.COMMANDS),
     changes.feature,
+    monitor.feature,
 )
 
 
@@ -56,7 +57,10 @@ def compose(features: Iterable[Feature] | None = None) -> Wiring:
     chosen = list(features) if features is not None else [make() for make in FEATURES]
     kinds, hooks = _merge(chosen)
     router = routing.Router(*(feature.router for feature in chosen))
-    return Wiring(dispatchers=(router.dispatch,), job_kinds=kinds, dead_letter=hooks)
+    routes = tuple(route for feature in chosen for route in feature.web_routes)
+    return Wiring(
+        dispatchers=(router.dispatch,), job_kinds=kinds, dead_letter=hooks, web_routes=routes
+    )
 
 
 def load_plugin(name: str) -> Feature:

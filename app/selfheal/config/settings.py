@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from selfheal.github.auth import AuthError, load_private_key
@@ -55,6 +55,42 @@ class Secret:
 
 
 @dataclass(frozen=True)
+class MonitorOptions:
+    """The operator's monitor settings (the monitor settings); a repository's
+    ``monitor:`` config may only tighten them."""
+
+    threshold: int = 3
+    window_days: float = 7.0
+    cooldown_hours: float = 24.0
+    hourly_cap: int = 5
+    max_attempts: int = 3
+    # Hosts (exact names, or ``*.example.com``) the App may probe for ``monitor.endpoints``;
+    # empty: no probes from the App server (see docs/monitor.md on SSRF).
+    probe_hosts: tuple[str, ...] = ()
+
+
+def monitor_options(env: Mapping[str, str]) -> MonitorOptions:
+    hosts = tuple(
+        h.strip().lower() for h in env.get("SELFHEAL_MONITOR_PROBE_HOSTS", "").split(",")
+        if h.strip()
+    )  # fmt: skip
+    for host in hosts:
+        bare = host.removeprefix("*.")
+        if not bare or any(c in bare for c in "/:@*? "):
+            raise SettingsError(
+                f"SELFHEAL_MONITOR_PROBE_HOSTS: {host!r} is not a host name (or *.domain)"
+            )
+    return MonitorOptions(
+        threshold=_int(env, "SELFHEAL_MONITOR_THRESHOLD", 3, 1),
+        window_days=_float(env, "SELFHEAL_MONITOR_WINDOW_DAYS", 7.0, 0.001),
+        cooldown_hours=_float(env, "SELFHEAL_MONITOR_COOLDOWN_HOURS", 24.0, 0.0),
+        hourly_cap=_int(env, "SELFHEAL_MONITOR_HOURLY_CAP", 5, 1),
+        max_attempts=_int(env, "SELFHEAL_MONITOR_MAX_ATTEMPTS", 3, 1),
+        probe_hosts=hosts,
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the server process needs; see docs/operations.md for the table."""
 
@@ -76,6 +112,7 @@ class Settings:
     plugins: tuple[str, ...] = ()
     data_dir: Path | None = None  # SELFHEAL_DATA_DIR (None: selfheal-data next to the ledger)
     semgrep_engine: str | None = None  # SELFHEAL_SEMGREP_ENGINE (None: the scanner's default)
+    monitor: MonitorOptions = field(default_factory=MonitorOptions)  # the monitor settings
 
     def secret_values(self) -> tuple[str, ...]:
         """The configured secret values, for the log redaction filter."""
@@ -195,6 +232,7 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         plugins=plugins,
         data_dir=Path(raw_data_dir) if raw_data_dir else None,
         semgrep_engine=engine,
+        monitor=monitor_options(env),
     )
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gidgethub
+from aiohttp import web
 from gidgethub import routing
 from gidgethub.sansio import Event
 
@@ -38,6 +39,7 @@ log = logging.getLogger("selfheal.runtime.worker")
 GitHubFactory = Callable[[int | None], Awaitable[Any]]
 JobHandler = Callable[[jobs.Job, "JobContext"], Awaitable[None]]
 Dispatch = Callable[[Event, "JobContext"], Awaitable[None]]
+WebHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 BOT_FALLBACK = "selfheal[bot]"
 # GET /app needs the App's JWT: a token client (a CI GITHUB_TOKEN, a user's token) is told
@@ -62,6 +64,16 @@ MALFORMED_PAYLOAD = (KeyError, TypeError, AttributeError, ValueError)
 
 
 @dataclass(frozen=True)
+class WebRoute:
+    """An HTTP route a feature adds to the server (``GET /api/monitor/stats``); the handler
+    reads the ledger and the worker through the server's app keys."""
+
+    method: str
+    path: str
+    handler: WebHandler
+
+
+@dataclass(frozen=True)
 class Feature:
     """One feature package's contribution to the runtime."""
 
@@ -69,6 +81,7 @@ class Feature:
     router: routing.Router = field(default_factory=routing.Router)
     job_kinds: Mapping[str, JobHandler] = field(default_factory=dict)
     dead_letter: Mapping[str, jobs.DeadLetterHook] = field(default_factory=dict)
+    web_routes: tuple[WebRoute, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,6 +92,7 @@ class Wiring:
     dispatchers: tuple[Dispatch, ...] = ()
     job_kinds: Mapping[str, JobHandler] = field(default_factory=dict)
     dead_letter: Mapping[str, jobs.DeadLetterHook] = field(default_factory=dict)
+    web_routes: tuple[WebRoute, ...] = ()
 
 
 class BoundedCache(OrderedDict[Any, Any]):

@@ -26,7 +26,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from selfheal.config.metrics import CONTENT_TYPE, AppMetrics
 from selfheal.config.settings import Settings
-from selfheal.ledger import Ledger, deliveries, jobs
+from selfheal.ledger import Ledger, deliveries, jobs, monitor
 from selfheal.runtime import intake
 from selfheal.runtime.budget import MemoryBudget
 from selfheal.runtime.context import GitHubFactory, Wiring
@@ -160,8 +160,14 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
             lambda c: (jobs.depth(c), jobs.oldest_due_age(c))
         )
         app_metrics.set_queue_depth(depth, oldest)
+        window = request.app[SETTINGS].monitor.window_days * 86_400
+        app_metrics.set_monitor_stats(
+            await request.app[LEDGER].aread(
+                lambda c: monitor.stats(c, now=time.time(), window=window)
+            )
+        )
     except Exception:
-        log.exception("could not read the queue depth")
+        log.exception("could not read the queue depth or the monitor's statistics")
     return web.Response(body=app_metrics.render().encode(), headers={"Content-Type": CONTENT_TYPE})
 
 
@@ -206,6 +212,7 @@ def worker_config(settings: Settings, *, start_worker: bool = True) -> WorkerCon
         job_timeout=settings.job_timeout_seconds,
         data_dir=settings.data_dir,
         semgrep_engine=settings.semgrep_engine,
+        monitor=settings.monitor,
     )
 
 
@@ -256,4 +263,6 @@ def create_app(
     app.router.add_post("/webhook", webhook)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_endpoint)
+    for route in wiring.web_routes:  # the features' own endpoints (GET /api/monitor/stats)
+        app.router.add_route(route.method, route.path, route.handler)
     return app

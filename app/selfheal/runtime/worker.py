@@ -24,7 +24,7 @@ import socket
 import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ import gidgethub
 from gidgethub.sansio import Event
 
 from selfheal.config.metrics import AppMetrics
+from selfheal.config.settings import MonitorOptions
 from selfheal.github.client import GitHubGaveUp
 from selfheal.ledger import Ledger, deliveries, installations, jobs
 from selfheal.runtime.context import (
@@ -68,6 +69,7 @@ class WorkerConfig:
     job_timeout: float = 1800.0
     data_dir: Path | None = None
     semgrep_engine: str | None = None
+    monitor: MonitorOptions = field(default_factory=MonitorOptions)
 
 
 def _gone(exc: Exception) -> bool:
