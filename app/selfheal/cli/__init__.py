@@ -38,6 +38,8 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "selfheal.cli.jobs": ("jobs",),
     "selfheal.cli.halt": ("halt", "resume"),
     "selfheal.cli.setup": ("setup",),
+    "selfheal.cli.monitor": ("monitor",),
+    "selfheal.cli.report": ("report",),
 }
 
 

@@ -25,6 +25,7 @@ from aiohttp import web
 from selfheal.github.client import GitHubClient
 
 PERMISSIONS = {
+    "actions": "read",  # the monitor reads failed runs' jobs, logs and artifacts
     "checks": "write",
     "contents": "write",
     "issues": "write",
@@ -41,7 +42,8 @@ CONFIG: web.AppKey[dict[str, Any]] = web.AppKey("config", dict)
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>selfheal setup</title></head>
 <body><h1>Register the selfheal GitHub App</h1>
 <p>This creates a private GitHub App named <b>{name}</b> with the permissions selfheal needs
-(checks, contents, issues and pull requests: write; metadata and members: read; no workflows).
+(checks, contents, issues and pull requests: write; actions, metadata and members: read;
+no workflows).
 Webhooks go to <code>{hook}</code>.</p>
 <form action="{action}" method="post">
 <input type="hidden" name="manifest" value="{manifest}">

@@ -27,7 +27,7 @@ from selfheal.monitor.events import FailureEvent
 
 VERSION = "v1"
 TOP_FRAMES = 5
-MODULE_PARTS = 3  # path components kept of an in-app file (the rest is a machine's prefix)
+MODULE_PARTS = 2  # path components kept of an in-app file: the parent and the file
 # Directory names that start a machine's path rather than a project's layout.
 MACHINE_DIRS = frozenset(
     {"home", "root", "srv", "opt", "usr", "var", "tmp", "mnt", "data", "workspace",

@@ -1,0 +1,109 @@
+"""Ingestion into a real ledger: occurrences once per run, sync jobs at the threshold, stats,
+and the scheduler's slots."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from selfheal.ledger import Ledger, jobs
+from selfheal.ledger import monitor as store
+from selfheal.monitor import EventError, Ingest, Limits
+from selfheal.monitor.ingest import SYNC_JOB
+
+REPO = "acme/widgets"
+
+
+def report(n: int, **extra: Any) -> dict[str, Any]:
+    trace = (f'Traceback (most recent call last):\n  File "/srv/m{n}/app/agent.py", line {n},'
+             f" in act\n    go()\nKeyError: 'k{n}'\n")  # fmt: skip
+    return {"source": "agent", "agent_id": "planner", "error_type": "KeyError",
+            "message": f"'k{n}'", "stack_trace": trace, "repository": REPO, **extra}  # fmt: skip
+
+
+def sync_jobs(ledger: Ledger) -> list[jobs.Job]:
+    return [j for j in ledger.read(lambda c: jobs.find(c, status=None, limit=100))
+            if j.kind == SYNC_JOB]  # fmt: skip
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Any:
+    with Ledger.open(tmp_path / "ledger.db") as opened:
+        yield opened
+
+
+async def test_three_reports_queue_one_sync_and_a_fourth_queues_none(ledger: Ledger) -> None:
+    sink = Ingest(ledger, limits=Limits(threshold=3))
+    assert await sink.record([report(1)], reporter="agent-token") == 1
+    assert await sink.record(report(2), reporter="agent-token") == 1
+    assert sync_jobs(ledger) == []
+    await sink.record([report(3)], reporter="agent-token")
+    (job,) = sync_jobs(ledger)
+    await sink.record([report(4)], reporter="agent-token")
+    assert len(sync_jobs(ledger)) == 1  # the flag holds further jobs back
+    (tracked,) = ledger.read(lambda c: store.listing(c))
+    assert tracked.total == 4 and tracked.dirty and job.payload["fingerprint_id"] == tracked.id
+
+
+async def test_a_run_counts_once_and_a_crash_is_filed_at_once(ledger: Ledger) -> None:
+    sink = Ingest(ledger)
+    same = [report(1, run_id="run-9.1"), report(2, run_id="run-9.1")]
+    assert await sink.record(same, reporter="ci") == 1
+    assert sync_jobs(ledger) == []
+    await sink.record([report(5, error_type="Segfault", severity="crash")], reporter="ci")
+    assert len(sync_jobs(ledger)) == 1
+
+
+async def test_bad_events_record_nothing(ledger: Ledger) -> None:
+    sink = Ingest(ledger)
+    with pytest.raises(EventError) as caught:
+        await sink.record([report(1), report(2, severity="meh")], reporter="x")
+    assert [p.field for p in caught.value.problems] == ["[1].severity"]
+    with pytest.raises(EventError):
+        await sink.record([{**report(1), "repository": None}], reporter="x")
+    with pytest.raises(EventError):  # a token bound to one repository reports for another
+        await sink.record([report(1, repository="evil/other")], reporter="x", repository=REPO)
+    assert ledger.read(lambda c: store.listing(c)) == []
+
+
+async def test_stats_count_errors_detections_and_filings(ledger: Ledger) -> None:
+    sink = Ingest(ledger, limits=Limits(threshold=2))
+    for n in range(3):
+        await sink.record([report(n)], reporter="a")
+    await sink.record([report(0, error_type="OSError")], reporter="a")
+    (first, *_) = ledger.read(lambda c: store.listing(c))
+    ledger.write(lambda c: store.set_issue(c, first.id, issue_number=7, state="open",
+                                           attempt=True))  # fmt: skip
+    stats = ledger.read(lambda c: store.stats(c, now=1e12, window=60.0))
+    assert stats["unique_errors"] == 2 and stats["issues_detected"] == 4
+    assert stats["fixes_triggered"] == 1 and stats["pending_fixes"] == 1
+    assert stats["fixes_successful"] == 0 and stats["last_check"]
+
+
+def test_two_workers_never_claim_one_slot(ledger: Ledger) -> None:
+    got: list[float | None] = []
+    lock = threading.Lock()
+
+    def claim(owner: str) -> None:
+        slot = ledger.write(
+            lambda c: store.claim_slot(c, "probe:acme/widgets", interval=60.0, owner=owner,
+                                       now=1_000.0)
+        )  # fmt: skip
+        with lock:
+            got.append(slot)
+
+    threads = [threading.Thread(target=claim, args=(f"w{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert sorted(got, key=lambda s: s is not None) == [None] * 7 + [1_000.0]
+    # after a restart: the next slot is due at 1,060, and slots missed while down run once
+    again = ledger.write(lambda c: store.claim_slot(c, "probe:acme/widgets", interval=60.0,
+                                                    owner="w9", now=1_059.0))  # fmt: skip
+    late = ledger.write(lambda c: store.claim_slot(c, "probe:acme/widgets", interval=60.0,
+                                                   owner="w9", now=1_400.0))  # fmt: skip
+    assert again is None and late == 1_360.0
