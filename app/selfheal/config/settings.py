@@ -82,7 +82,7 @@ def monitor_options(env: Mapping[str, str]) -> MonitorOptions:
             )
     return MonitorOptions(
         threshold=_int(env, "SELFHEAL_MONITOR_THRESHOLD", 3, 1),
-        window_days=_float(env, "SELFHEAL_MONITOR_WINDOW_DAYS", 7.0, 0.001),
+        window_days=_float(env, "SELFHEAL_MONITOR_WINDOW_DAYS", 7.0, 0.00001),
         cooldown_hours=_float(env, "SELFHEAL_MONITOR_COOLDOWN_HOURS", 24.0, 0.0),
         hourly_cap=_int(env, "SELFHEAL_MONITOR_HOURLY_CAP", 5, 1),
         max_attempts=_int(env, "SELFHEAL_MONITOR_MAX_ATTEMPTS", 3, 1),

@@ -28,6 +28,7 @@ from selfheal.model.labels import MONITOR_LABEL, REQUEST_LABEL, TYPE_PREFIX
 from selfheal.monitor import issue as render
 from selfheal.monitor.events import EventError, FailureEvent, parse_event
 from selfheal.monitor.fingerprint import Fingerprint
+from selfheal.monitor.ingest import SYNC_JOB
 from selfheal.monitor.rules import Limits, Step, Tracked, decide
 from selfheal.runtime.context import JobContext, PermanentError
 
@@ -182,9 +183,9 @@ class Sync:
             await self.file(now)
         elif step is Step.CAPPED:
             await self.ctx.ledger.awrite(
-                lambda c: jobs.enqueue(c, "monitor_sync", {"fingerprint_id": self.tracked.id,
+                lambda c: jobs.enqueue(c, SYNC_JOB, {"fingerprint_id": self.tracked.id,
                                        "repository": self.repo},
-                                       key=f"monitor_sync:{self.tracked.id}:capped",
+                                       key=f"{SYNC_JOB}:{self.tracked.id}:capped",
                                        repository=self.repo, run_after=now + CAPPED_RETRY)
             )  # fmt: skip
             await self.ctx.audit(ACTOR, "monitor.capped", {"fingerprint": self.fp.value})
@@ -220,12 +221,23 @@ def _epoch(value: Any) -> float | None:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
 
 
+def _follow_up(conn: Any, job: jobs.Job, fp_id: int, repo: str) -> None:
+    """Run in the transaction that marks the job done: reports that arrived while it ran
+    flagged the fingerprint but found this job still running, so they queued nothing; queue
+    the next sync for them here."""
+    row = conn.execute("SELECT dirty FROM monitor_fingerprints WHERE id = ?", (fp_id,)).fetchone()
+    if row is not None and row["dirty"]:
+        jobs.enqueue(conn, SYNC_JOB, {"fingerprint_id": fp_id, "repository": repo},
+                     key=f"{SYNC_JOB}:{fp_id}:after:{job.id}", repository=repo)  # fmt: skip
+
+
 async def run_sync(job: jobs.Job, ctx: JobContext) -> None:
     """The ``monitor_sync`` job."""
     fp_id = int(job.payload["fingerprint_id"])
     tracked = await ctx.ledger.awrite(lambda c: store.take(c, fp_id))
     if tracked is None:
         return
+    ctx.when_done(lambda c: _follow_up(c, job, fp_id, tracked.repository))
     repo = tracked.repository
     inst = job.payload.get("installation_id") or await ctx.ledger.aread(
         lambda c: installations.installation_for(c, repo)

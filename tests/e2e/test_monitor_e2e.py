@@ -1,0 +1,180 @@
+"""End to end: failures reported to the monitor become one request issue, the bot fixes it,
+the fix is measured, and a recurrence reopens it (emulator, real server, real ledger)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from selfheal import changes, registry
+from selfheal.coder.interface import BackendOptions, CoderResult, CodeTask, Outcome, RunControl
+from selfheal.coder.workspace import Workspace
+from selfheal.ledger import monitor as store
+from selfheal.ledger import requests
+from selfheal.monitor import Ingest, limits_from
+from tests.github_emulator import Emulator
+from tests.github_emulator.state import Repo
+from tests.support.e2e import BASE_FILES, REPO, Server, until
+from tests.support.requests_e2e import BOT, pr_of, state_labels
+
+MONITOR = "selfheal:source/monitor"
+BUGGY = "def ratio(a, b):\n    return a / b\n"
+FIXED = "def ratio(a, b):\n    return a / b if b else 0.0\n"
+FILES = {**BASE_FILES, "app/stats.py": BUGGY}
+# a window of about 2.6 s, so "the window passed with no recurrence" fits in a test
+WINDOW_DAYS = "0.00003"
+
+
+class ScriptedFixer:
+    """A scripted coder, registered through the coder interface like any backend: it makes
+    the one fix the failure needs in the request's target file."""
+
+    name = "rules"
+    needs_model_key = False
+    own_process = False
+
+    def refusal(self, task: CodeTask) -> str | None:
+        return None if task.target_paths == ("app/stats.py",) else "not the scripted task"
+
+    def run(self, workspace: Workspace, task: CodeTask, control: RunControl) -> CoderResult:
+        workspace.write_text("app/stats.py", FIXED)
+        return CoderResult(Outcome.CHANGED, "guarded the division", ("app/stats.py",))
+
+
+def scripted(options: BackendOptions) -> ScriptedFixer:
+    return ScriptedFixer()
+
+
+def report(n: int, **extra: Any) -> dict[str, Any]:
+    """The same bug seen from different machines, runs and moments."""
+    trace = (
+        "Traceback (most recent call last):\n"
+        f'  File "/srv/host{n}/widgets/app/jobs.py", line {10 + n}, in nightly\n'
+        "    ratio(done, total)\n"
+        f'  File "/srv/host{n}/widgets/app/stats.py", line {2 + n}, in ratio\n'
+        "    return a / b\n"
+        "ZeroDivisionError: division by zero\n"
+    )
+    return {"source": "agent", "agent_id": "reporter-7", "error_type": "ZeroDivisionError",
+            "message": "division by zero", "stack_trace": trace,
+            "affected_files": ["app/stats.py"], "timestamp": f"2026-02-0{n}T1{n}:00:00Z",
+            **extra}  # fmt: skip
+
+
+def monitor_issues(repo: Repo) -> list[Any]:
+    return [i for i in repo.issues.values()
+            if i.pull is None and MONITOR in [x.name for x in i.labels]]  # fmt: skip
+
+
+async def stats(server: Server) -> dict[str, Any]:
+    """GET /api/monitor/stats from the running server."""
+    url = server.url.removesuffix("/webhook") + "/api/monitor/stats"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(url, timeout=aiohttp.ClientTimeout(total=5)) as response,
+    ):
+        assert response.status == 200
+        data: dict[str, Any] = await response.json()
+    return data
+
+
+async def stats_until(server: Server, key: str, value: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while (await stats(server))[key] != value:
+        assert time.monotonic() < deadline, f"{key} never became {value}"
+        await asyncio.sleep(0.1)
+
+
+async def test_repeated_failures_file_one_request_that_is_fixed_measured_and_reopened(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    emu = github_emulator
+    repo = emu.create_repo(REPO, FILES)
+    alice = emu.person("alice", "maintain")
+    features = [make() for make in registry.FEATURES if make is not changes.feature]
+    features = [f for f in features if f.name != "changes"]
+    features.append(changes.feature(backends={"rules": scripted}))
+    server = await Server.start(emu, tmp_path / "ledger.db", wiring=registry.compose(features),
+                                SELFHEAL_MONITOR_WINDOW_DAYS=WINDOW_DAYS)  # fmt: skip
+    sink = Ingest(server.ledger, limits=limits_from(server.settings.monitor),
+                  notify=server.worker.notify)  # fmt: skip
+    try:
+        emu.install([repo])
+        await until(lambda: MONITOR in repo.labels, what="labels created")
+
+        # Three reports with different hosts, line numbers and times: exactly one issue.
+        for n in (1, 2, 3):
+            assert await sink.record([report(n)], reporter="agents", repository=REPO) == 1
+        (filed,) = await until(lambda: monitor_issues(repo), what="the monitor's issue")
+        number, body = filed.number, filed.body or ""
+        assert filed.user.login == BOT
+        assert {x.name for x in filed.labels} >= {"selfheal:request", "selfheal:type/fix-bug",
+                                                   MONITOR}  # fmt: skip
+        assert "<!-- selfheal:monitor fingerprint=v1:" in body
+        assert "**Occurrences:** 3 distinct runs" in body
+        assert "`app/stats.py`" in body and "ZeroDivisionError" in body
+
+        # A fourth edits the table: no new issue, no comment from the monitor.
+        await sink.record([report(4)], reporter="agents", repository=REPO)
+        await until(lambda: "**Occurrences:** 4 distinct runs" in (repo.issues[number].body or ""),
+                    what="the table updated")  # fmt: skip
+        assert len(monitor_issues(repo)) == 1
+
+        # The bot works the request: a draft PR, the gate, ready; a maintainer merges it.
+        pr = await until(lambda: pr_of(repo, number), what="the fix PR", timeout=120)
+        await until(lambda: state_labels(repo, number) == ["selfheal:state/pr-open"],
+                    what="pr_ready", timeout=120)  # fmt: skip
+        request = server.ledger.read(lambda c: requests.find_by_issue(c, REPO, number))
+        assert request is not None and request.requester == "selfheal-monitor"
+        assert request.targets == ("app/stats.py",) and request.change_type == "fix-bug"
+        comments = repo.issues[number].comments
+        assert not [c for c in comments if "<!-- selfheal:monitor" in c.body]
+        assert [c.body.split("\n")[0] for c in comments] == ["<!-- selfheal:status -->"]
+        assert (await stats(server))["pending_fixes"] == 1
+        before_fix = await alice.fetch(repo, "refs/heads/main")
+        await alice.merge(repo, pr.number)
+        await until(lambda: repo.issues[number].state == "closed", what="Fixes #N closed it")
+        await until(lambda: state_labels(repo, number) == ["selfheal:state/done"], what="merged")
+
+        # The window passes with no recurrence: the fix counts as successful.
+        await stats_until(server, "fixes_successful", 1)
+        now = await stats(server)
+        assert now["unique_errors"] == 1 and now["issues_detected"] == 4
+        assert now["fixes_triggered"] == 1 and now["pending_fixes"] == 0 and now["is_running"]
+
+        # It recurs on a commit without the fix (an old deployment): a note, still closed.
+        await sink.record([report(6, commit=before_fix)], reporter="agents", repository=REPO)
+        note = "does not contain the fix"
+        await until(lambda: any(note in c.body for c in repo.issues[number].comments),
+                    what="the note")  # fmt: skip
+        assert repo.issues[number].state == "closed"
+
+        # It recurs on a commit that contains the fix: the issue is reopened.
+        main = await alice.fetch(repo, "refs/heads/main")
+        await sink.record([report(5, commit=main)], reporter="agents", repository=REPO)
+        await until(lambda: repo.issues[number].state == "open", what="reopened")
+        assert (await stats(server))["fixes_successful"] == 0
+        assert len(monitor_issues(repo)) == 1
+
+        # A crash is filed at once, at high priority.
+        crash = {"source": "agent", "agent_id": "reporter-7", "error_type": "SegmentationFault",
+                 "message": "worker died", "severity": "crash",
+                 "affected_files": ["app/util.py"]}  # fmt: skip
+        await sink.record([crash], reporter="agents", repository=REPO)
+        await until(lambda: len(monitor_issues(repo)) == 2, what="the crash's issue")
+        (crash_issue,) = [i for i in monitor_issues(repo) if i.number != number]
+        crash_request = await until(
+            lambda: server.ledger.read(
+                lambda c: requests.find_by_issue(c, REPO, crash_issue.number)
+            ),
+            what="the crash's request",
+        )
+        assert crash_request is not None and crash_request.priority == 9
+        listed = server.ledger.read(lambda c: store.listing(c, REPO))
+        assert sorted(t.issue_number or 0 for t in listed) == sorted([number, crash_issue.number])
+    finally:
+        await server.stop()
