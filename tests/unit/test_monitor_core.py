@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+import json
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
+from selfheal import cli
 from selfheal.changes.intake import parse_request
 from selfheal.monitor import EVENT_SCHEMA, EVENTS_SCHEMA, EventError, ci, parse_event, parse_events
 from selfheal.monitor import issue as render
@@ -287,3 +291,36 @@ def test_hostile_or_broken_junit_is_refused(bad: bytes) -> None:
 def test_which_runs_count(conclusion: str, branch: str, timed_out: bool, expected: bool) -> None:
     assert ci.counts(conclusion, branch, "main", branches=["release"],
                      count_timed_out=timed_out) is expected  # fmt: skip
+
+
+# ---- the grouping fixture and the command -------------------------------------------------
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "monitor" / "grouping.jsonl"
+
+
+def test_the_labelled_fixture_groups_with_precision_and_recall_of_095() -> None:
+    rows = [json.loads(line) for line in FIXTURE.read_text("utf-8").splitlines() if line]
+    labelled = [(row.pop("group"), fingerprint(parse_event(row)).value) for row in rows]
+    pairs = list(itertools.combinations(labelled, 2))
+    grouped = [(a[0] == b[0]) for a, b in pairs if a[1] == b[1]]
+    same = [(a[1] == b[1]) for a, b in pairs if a[0] == b[0]]
+    assert len(rows) >= 60 and len(same) >= 60
+    assert sum(grouped) / len(grouped) >= 0.95  # precision
+    assert sum(same) / len(same) >= 0.95  # recall
+
+
+def test_the_command_prints_one_fingerprint_per_line_in_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = [agent(), {"source": "endpoint", "endpoint": {"url": "/v1/x/1", "status": 500}},
+              agent(message="bad value 7")]  # fmt: skip
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(json.dumps(e) for e in events) + "\n\n")
+    assert cli.main(["monitor", "fingerprint", "--input", str(path)]) == 0
+    printed = capsys.readouterr().out.split()
+    expected = [fingerprint(parse_event(e)).value for e in events]
+    assert printed == expected and printed[0] == printed[2] != printed[1]
+    path.write_text(json.dumps(agent()) + "\n{not json\n" + json.dumps({"source": "x"}) + "\n")
+    assert cli.main(["monitor", "fingerprint", "--input", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "line 2:" in captured.err and "line 3: source" in captured.err
