@@ -13,8 +13,8 @@ import aiohttp
 from selfheal import changes, registry
 from selfheal.coder.interface import BackendOptions, CoderResult, CodeTask, Outcome, RunControl
 from selfheal.coder.workspace import Workspace
+from selfheal.ledger import jobs, requests
 from selfheal.ledger import monitor as store
-from selfheal.ledger import requests
 from selfheal.monitor import Ingest, limits_from
 from tests.github_emulator import Emulator
 from tests.github_emulator.state import Repo
@@ -176,5 +176,56 @@ async def test_repeated_failures_file_one_request_that_is_fixed_measured_and_reo
         assert crash_request is not None and crash_request.priority == 9
         listed = server.ledger.read(lambda c: store.listing(c, REPO))
         assert sorted(t.issue_number or 0 for t in listed) == sorted([number, crash_issue.number])
+    finally:
+        await server.stop()
+
+
+def failing_test(name: str, n: int) -> dict[str, Any]:
+    """A test reporter's annotation for one failing test."""
+    return {"path": "tests/test_stats.py", "start_line": 10 + n, "end_line": 10 + n,
+            "annotation_level": "failure", "title": f"tests/test_stats.py::{name}",
+            "message": f"AssertionError: assert {n} == 0",
+            "raw_details": f'  File "/home/runner/work/w/w/tests/test_stats.py", line {10 + n},'
+                           f" in {name}\n    assert ratio(1, 0) == 0\nAssertionError"}  # fmt: skip
+
+
+def ci_occurrences(server: Server) -> dict[str, int]:
+    return {t.identity: t.total for t in server.ledger.read(lambda c: store.listing(c, REPO))}
+
+
+async def test_failing_ci_runs_count_per_test_and_the_bots_branches_never(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    emu = github_emulator
+    repo = emu.create_repo(REPO, FILES)
+    alice = emu.person("alice", "maintain")
+    server = await Server.start(emu, tmp_path / "ledger.db")
+    try:
+        emu.install([repo])
+        await until(lambda: MONITOR in repo.labels, what="labels created")
+        head = await alice.fetch(repo, "refs/heads/main")
+        notes = {"test": [failing_test("test_ratio", 1), failing_test("test_mean", 2)]}
+
+        # The bot's own branch, a success and a cancelled run on main: none counts.
+        emu.complete_workflow_run(repo, head_sha=head, head_branch="selfheal/3-fix",
+                                  conclusion="failure", annotations=notes)  # fmt: skip
+        emu.complete_workflow_run(repo, head_sha=head, head_branch="main", conclusion="success")
+        emu.complete_workflow_run(repo, head_sha=head, head_branch="main",
+                                  conclusion="cancelled", annotations=notes)  # fmt: skip
+        await emu.drain()
+        # Three failing runs on main, each with two failing tests (and a lint job with none).
+        for _ in range(3):
+            emu.complete_workflow_run(repo, head_sha=head, head_branch="main",
+                                      conclusion="failure", jobs=("test", "lint"),
+                                      annotations=notes)  # fmt: skip
+        want = {"test:tests/test_stats.py::test_ratio": 3, "test:tests/test_stats.py::test_mean": 3,
+                "test:CI/lint": 3}  # fmt: skip
+        await until(lambda: ci_occurrences(server) == want, what="three runs, per test")
+        await until(lambda: len(monitor_issues(repo)) == 3, what="one issue per failing test")
+        titles = sorted(i.title for i in monitor_issues(repo))
+        assert any("test_ratio" in t for t in titles) and any("test_mean" in t for t in titles)
+        kinds = {j.payload.get("branch") for j in server.ledger.read(
+            lambda c: jobs.find(c, kind="monitor_ci", limit=100))}  # fmt: skip
+        assert kinds == {"main"}  # the bot's branch and the cancelled run queued nothing
     finally:
         await server.stop()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 import zlib
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import gitdata
@@ -28,6 +29,7 @@ def workflow_completed(
     name: str,
     jobs: list[str],
     actor: User,
+    annotations: Mapping[str, list[JSON]] | None = None,
 ) -> JSON:
     r = emu.render
     now = time.time()
@@ -72,6 +74,8 @@ def workflow_completed(
             "runner_group_name": "Default",
         }
         repo.workflow_jobs.setdefault(run_id, []).append(wj)
+        if annotations and job in annotations:  # e.g. a test reporter's failing tests
+            repo.job_annotations[job_id] = [{"head_sha": head_sha}, *annotations[job]]
         emit(emu, "workflow_job", repo, actor, {"workflow_job": wj}, action="completed")
     pulls = [r.pull_ref(repo, i) for i in open_pulls_for(repo, head_sha)]
     git = gitdata.open_repo(repo.path)

@@ -64,8 +64,10 @@ _NORMALISERS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b0x[0-9a-f]+\b", re.I), "<hex>"),
     (re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,}\b", re.I), "<hex>"),
     # numbers, with a unit when one follows (30s, 1.5ms, 12MB, 80%)
-    (re.compile(r"(?<![\w<])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?:[a-z]{1,3}\b|%)?(?![\w>])", re.I),
-     "<n>"),  # fmt: skip
+    (
+        re.compile(r"(?<![\w<])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?:[a-z]{1,3}\b|%)?(?![\w>])", re.I),
+        "<n>",
+    ),
 )
 _SPACES = re.compile(r"\s+")
 

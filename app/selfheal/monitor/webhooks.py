@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import gidgethub
 from gidgethub import routing
 from gidgethub.sansio import Event
 
@@ -102,6 +103,17 @@ async def on_monitor_issue(event: Event, ctx: JobContext) -> None:
     )  # fmt: skip
 
 
+async def _annotations(gh: Any, owner: str, name: str, check_run_id: int) -> list[Any]:
+    """A check run's annotations; none when GitHub has no check run by that id."""
+    try:
+        return [a async for a in gh.paginate("checks.list_annotations", owner=owner, repo=name,
+                                             check_run_id=check_run_id)]  # fmt: skip
+    except gidgethub.BadRequest as exc:
+        if exc.status_code == 404:
+            return []
+        raise
+
+
 async def _failures(
     ctx: JobContext, p: dict[str, Any], repo: str, run: str
 ) -> list[dict[str, Any]]:
@@ -109,8 +121,7 @@ async def _failures(
     owner, name = split(repo)
     commit = p.get("head_sha")
     if p.get("check_run_id"):
-        found = [a async for a in gh.paginate("checks.list_annotations", owner=owner, repo=name,
-                                              check_run_id=int(p["check_run_id"]))]  # fmt: skip
+        found = await _annotations(gh, owner, name, int(p["check_run_id"]))
         marked = ci.annotation_events(found, run=run, commit=commit, repository=repo)
         return marked or [ci.job_event({"name": p["workflow"]}, workflow="check", run=run,
                                        commit=commit, repository=repo)]  # fmt: skip
@@ -119,8 +130,7 @@ async def _failures(
                                  run_id=int(p["run_id"])):  # fmt: skip
         if job.get("conclusion") not in ("failure", "timed_out"):
             continue
-        notes = [a async for a in gh.paginate("checks.list_annotations", owner=owner,
-                                              repo=name, check_run_id=int(job["id"]))]  # fmt: skip
+        notes = await _annotations(gh, owner, name, int(job["id"]))
         found = ci.annotation_events(notes, run=run, commit=commit, repository=repo)
         events.extend(found or [ci.job_event(job, workflow=str(p["workflow"]), run=run,
                                              commit=commit, repository=repo)])  # fmt: skip
