@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 
 from selfheal import changes, registry
 from selfheal.coder.interface import BackendOptions, CoderResult, CodeTask, Outcome, RunControl
@@ -229,3 +230,50 @@ async def test_failing_ci_runs_count_per_test_and_the_bots_branches_never(
         assert kinds == {"main"}  # the bot's branch and the cancelled run queued nothing
     finally:
         await server.stop()
+
+
+def make_due(conn: Any) -> None:
+    """The endpoint's interval passes: its next run time in the ledger comes due."""
+    conn.execute("UPDATE monitor_schedule SET next_run = ? WHERE name LIKE 'probe:%/health'",
+                 (time.time() - 1,))  # fmt: skip
+
+
+async def test_an_endpoint_probe_that_fails_three_times_files_one_issue(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    hits: list[str] = []
+
+    async def unhealthy(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        return web.Response(status=503)
+
+    target = web.Application()
+    target.router.add_get("/{tail:.*}", unhealthy)
+    runner = web.AppRunner(target, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    config = ("monitor:\n  endpoints:\n"
+              f"    - url: http://127.0.0.1:{port}/health\n      interval_seconds: 60\n"
+              f"    - url: http://localhost:{port}/not-allowed\n")  # fmt: skip
+    emu = github_emulator
+    repo = emu.create_repo(REPO, {**FILES, ".github/selfheal.yml": config})
+    server = await Server.start(emu, tmp_path / "ledger.db",
+                                SELFHEAL_MONITOR_PROBE_HOSTS="127.0.0.1",
+                                SELFHEAL_MONITOR_TICK_SECONDS="0.1")  # fmt: skip
+    try:
+        emu.install([repo])
+        for n in (1, 2, 3):
+            await until(lambda n=n: len(hits) == n, what=f"probe {n}")  # type: ignore[misc]
+            await asyncio.sleep(0.3)  # later ticks: the slot is not due, nothing is probed
+            assert len(hits) == n
+            server.ledger.write(make_due)
+        (filed,) = await until(lambda: monitor_issues(repo), what="the endpoint's issue")
+        assert "GET /health 5xx" in (filed.body or "") and "503" in filed.title
+        assert set(hits) == {"/health"}  # localhost is not on the operator's list
+        (tracked,) = server.ledger.read(lambda c: store.listing(c, REPO))
+        assert tracked.total >= 3 and tracked.issue_number == filed.number
+    finally:
+        await server.stop()
+        await runner.cleanup()

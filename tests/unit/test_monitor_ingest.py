@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 
+from selfheal.config.settings import SettingsError, monitor_options
 from selfheal.ledger import Ledger, jobs
 from selfheal.ledger import monitor as store
 from selfheal.monitor import EventError, Ingest, Limits
 from selfheal.monitor.ingest import SYNC_JOB
+from selfheal.monitor.probes import host_allowed
 
 REPO = "acme/widgets"
 
@@ -107,3 +109,30 @@ def test_two_workers_never_claim_one_slot(ledger: Ledger) -> None:
     late = ledger.write(lambda c: store.claim_slot(c, "probe:acme/widgets", interval=60.0,
                                                    owner="w9", now=1_400.0))  # fmt: skip
     assert again is None and late == 1_360.0
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://api.example.com/health", True),
+        ("http://status.svc.example.com/x", True),
+        ("https://example.com/", False),  # *.example.com names subdomains only
+        ("https://api.example.com.evil.io/", False),
+        ("https://user:pw@api.example.com/", False),
+        ("ftp://api.example.com/", False),
+        ("http://169.254.169.254/latest/meta-data", False),
+        ("http://localhost:8080/", False),
+    ],
+)
+def test_probes_reach_only_the_operators_hosts(url: str, allowed: bool) -> None:
+    assert host_allowed(url, ("api.example.com", "*.svc.example.com", "*.example.com")) is allowed
+
+
+def test_probe_hosts_setting_refuses_urls_and_wildcards_in_the_middle() -> None:
+    assert monitor_options({"SELFHEAL_MONITOR_PROBE_HOSTS": " API.example.com, *.x.io "}
+                           ).probe_hosts == ("api.example.com", "*.x.io")  # fmt: skip
+    for bad in ("http://x.io", "a*.x.io", "x.io:80", "*."):
+        with pytest.raises(SettingsError):
+            monitor_options({"SELFHEAL_MONITOR_PROBE_HOSTS": bad})
+    with pytest.raises(SettingsError):
+        monitor_options({"SELFHEAL_MONITOR_THRESHOLD": "0"})

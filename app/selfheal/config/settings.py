@@ -67,6 +67,7 @@ class MonitorOptions:
     # Hosts (exact names, or ``*.example.com``) the App may probe for ``monitor.endpoints``;
     # empty: no probes from the App server (see docs/monitor.md on SSRF).
     probe_hosts: tuple[str, ...] = ()
+    tick_seconds: float = 30.0  # how often the worker's scheduler looks for due probes
 
 
 def monitor_options(env: Mapping[str, str]) -> MonitorOptions:
@@ -87,6 +88,7 @@ def monitor_options(env: Mapping[str, str]) -> MonitorOptions:
         hourly_cap=_int(env, "SELFHEAL_MONITOR_HOURLY_CAP", 5, 1),
         max_attempts=_int(env, "SELFHEAL_MONITOR_MAX_ATTEMPTS", 3, 1),
         probe_hosts=hosts,
+        tick_seconds=_float(env, "SELFHEAL_MONITOR_TICK_SECONDS", 30.0, 0.05),
     )
 
 

@@ -17,7 +17,7 @@ reopen, note), ``webhooks`` (CI runs, the monitor's issues) and ``web`` (``GET
 /api/monitor/stats``). See docs/monitor.md.
 """
 
-from selfheal.monitor import filing, web, webhooks
+from selfheal.monitor import filing, probes, web, webhooks
 from selfheal.monitor.events import (
     EVENT_SCHEMA,
     EVENTS_SCHEMA,
@@ -35,7 +35,11 @@ from selfheal.runtime.context import Feature
 
 def feature() -> Feature:
     """The monitor: CI webhooks, its sync and CI jobs, and the stats endpoint."""
-    kinds = {SYNC_JOB: filing.run_sync, webhooks.CI_JOB: webhooks.run_ci}
+    kinds = {
+        SYNC_JOB: filing.run_sync,
+        webhooks.CI_JOB: webhooks.run_ci,
+        probes.TICK_JOB: probes.run_tick,
+    }
     return Feature("monitor", router=webhooks.router, job_kinds=kinds, web_routes=web.ROUTES)
 
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from selfheal.changes.intake import normalise_target, quote_untrusted, render_machine_block
 from selfheal.monitor.events import FailureEvent
-from selfheal.monitor.fingerprint import Fingerprint, exception_type, normalise_message
+from selfheal.monitor.fingerprint import Fingerprint, exception_type
 
 MARKER = re.compile(r"<!-- selfheal:monitor fingerprint=(v\d+:[0-9a-f]{8,64})(?: [^>]*)? -->")
 TABLE_START = "<!-- selfheal:occurrences -->"
@@ -74,7 +74,7 @@ def _flat(text: str) -> str:
 def title(event: FailureEvent, fp: Fingerprint) -> str:
     what = exception_type(event) or event.source
     where = event.test_id or (event.endpoint.url if event.endpoint else None) or event.agent_id
-    summary = normalise_message(event.message, 80) if event.message else ""
+    summary = event.message.strip().splitlines()[0][:80] if event.message.strip() else ""
     text = _flat(f"[monitor] {what}" + (f" in {where}" if where else "") +
                  (f": {summary}" if summary else ""))  # fmt: skip
     return text[:MAX_TITLE]

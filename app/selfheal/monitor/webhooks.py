@@ -87,6 +87,25 @@ async def on_check_run(event: Event, ctx: JobContext) -> None:
     })  # fmt: skip
 
 
+@router.register("installation", action="created")
+@router.register("installation_repositories", action="added")
+async def on_installed(event: Event, ctx: JobContext) -> None:
+    """New repositories to probe: start the scheduler's tick chain if it is not running."""
+    from selfheal.monitor.probes import start_ticking
+
+    await start_ticking(ctx)
+
+
+@router.register("push")
+async def on_push(event: Event, ctx: JobContext) -> None:
+    """A push to a default branch may change ``monitor.endpoints``: make sure ticks run."""
+    repo = event.data.get("repository") or {}
+    if event.data.get("ref") == f"refs/heads/{repo.get('default_branch')}":
+        from selfheal.monitor.probes import start_ticking
+
+        await start_ticking(ctx)
+
+
 @router.register("issues", action="closed")
 @router.register("issues", action="reopened")
 async def on_monitor_issue(event: Event, ctx: JobContext) -> None:
