@@ -99,7 +99,8 @@ def test_action_shape() -> None:
     action = load_action()
     assert action["runs"]["using"] == "composite"
     assert set(action["inputs"]) == {
-        "path", "fail-on", "base-ref", "sarif-file", "config", "advisories"
+        "path", "fail-on", "base-ref", "sarif-file", "config", "advisories",
+        "mode", "junit", "selfheal-url", "report-token",
     }  # fmt: skip
     assert action["inputs"]["fail-on"]["default"] == "high"
     assert action["inputs"]["sarif-file"]["default"] == "selfheal.sarif"
@@ -226,3 +227,25 @@ def test_a_newline_in_sarif_file_cannot_add_outputs(
     assert status == 1
     assert outputs["sarif"] == name and outputs["findings"] != "999"
     assert int(outputs["findings"]) >= 1
+
+
+JUNIT_FAILING = """<testsuite name="t"><testcase classname="tests.test_a" name="test_one"
+file="tests/test_a.py"><failure message="assert 1 == 2" type="AssertionError">boom</failure>
+</testcase></testsuite>"""
+
+
+def test_report_mode_sends_failing_tests_and_scans_nothing(tmp_path: Path) -> None:
+    """Report mode with hostile inputs: a glob that matches a file named like an option, and
+    a token that never shows in the output (the URL refuses the connection)."""
+    workspace = tmp_path / "ws"
+    (workspace / "reports").mkdir(parents=True)
+    (workspace / "reports" / "--help.xml").write_text(JUNIT_FAILING)
+    token = "shr_" + hashlib.sha256(b"report-mode").hexdigest()
+    given = {"mode": "report", "junit": "reports/*.xml\nmissing/*.xml",
+             "selfheal-url": "http://127.0.0.1:9", "report-token": token}  # fmt: skip
+    status, stdout, outputs, _ = run_action(workspace, tmp_path, given, {})
+    assert status == 1  # the API could not be reached: exit 1, nothing scanned
+    assert "no JUnit report matches missing/*.xml" in stdout
+    assert token not in stdout and outputs == {}
+    bad, _, _, _ = run_action(workspace, tmp_path, {"mode": "$(id)"}, {})
+    assert bad == 2
