@@ -100,7 +100,7 @@ def test_action_shape() -> None:
     assert action["runs"]["using"] == "composite"
     assert set(action["inputs"]) == {
         "path", "fail-on", "base-ref", "sarif-file", "config", "advisories",
-        "mode", "junit", "selfheal-url", "report-token",
+        "mode", "junit", "selfheal-url", "report-token", "github-token",
     }  # fmt: skip
     assert action["inputs"]["fail-on"]["default"] == "high"
     assert action["inputs"]["sarif-file"]["default"] == "selfheal.sarif"

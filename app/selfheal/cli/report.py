@@ -39,6 +39,13 @@ def register(subparsers: Any) -> None:
     junit.add_argument("--run-id", help="the run (default: $GITHUB_RUN_ID.$GITHUB_RUN_ATTEMPT)")
     junit.add_argument("--commit", help="the commit tested (default: $GITHUB_SHA)")
     junit.add_argument("--dry-run", action="store_true", help="print the events, send nothing")
+    junit.add_argument("--github-issues", action="store_true",
+                       help="without the App: keep counts in plain monitor issues, with "
+                            "$GITHUB_TOKEN")  # fmt: skip
+    junit.add_argument("--issue-author", default="github-actions[bot]",
+                       help="whose monitor issues to update")  # fmt: skip
+    junit.add_argument("--window-days", type=float, default=7.0,
+                       help="how long a run counts in the issue's table (default 7)")  # fmt: skip
     junit.set_defaults(handler=run_junit)
 
 
@@ -87,8 +94,84 @@ def _post(url: str, token: str, events: list[dict[str, Any]]) -> tuple[int, str]
         return int(exc.code), exc.read(4_096).decode("utf-8", "replace")
 
 
+async def _file_issues(
+    events: list[dict[str, Any]], repo: str, token: str, author: str, window: float
+) -> tuple[int, int]:
+    """Without the App: create or update one plain monitor issue per fingerprint; returns
+    (issues created, issues updated)."""
+    import time
+
+    import aiohttp
+
+    from selfheal.github.client import GitHubClient
+    from selfheal.github.repo import split
+    from selfheal.model.labels import MONITOR_LABEL
+    from selfheal.monitor import fingerprint, parse_event
+    from selfheal.monitor import issue as render
+    from selfheal.monitor.standalone import new_body, updated_body
+
+    owner, name = split(repo)
+    now = time.time()
+    created = updated = 0
+    async with aiohttp.ClientSession() as session:
+        gh = GitHubClient.for_token(token, session=session)
+        known: dict[str, dict[str, Any]] = {}
+        async for item in gh.paginate("issues.list_for_repo", owner=owner, repo=name,
+                                      state="all", labels=MONITOR_LABEL):  # fmt: skip
+            login = str((item.get("user") or {}).get("login") or "")
+            mark = render.marked_fingerprint(item.get("body"))
+            if "pull_request" not in item and login.lower() == author.lower() and mark:
+                known.setdefault(mark, dict(item))
+        for raw in events:
+            event = parse_event(raw)
+            fp = fingerprint(event)
+            run = event.run_id or f"local-{int(now)}"
+            item = known.get(fp.value)
+            if item is None:
+                data = {"title": render.title(event, fp), "labels": [MONITOR_LABEL],
+                        "body": new_body(event, fp, run, now, window)}  # fmt: skip
+                known[fp.value] = dict(await gh.call("issues.create", owner=owner, repo=name,
+                                                     data=data))  # fmt: skip
+                created += 1
+                continue
+            body, _ = updated_body(str(item.get("body") or ""), event.source, run, now, window)
+            if body != item.get("body"):
+                await gh.call("issues.update", owner=owner, repo=name,
+                              issue_number=int(item["number"]), data={"body": body})  # fmt: skip
+                item["body"] = body
+                updated += 1
+    return created, updated
+
+
+def _run_github_issues(args: argparse.Namespace, events: list[dict[str, Any]]) -> int:
+    import asyncio
+
+    import gidgethub
+
+    from selfheal.github.client import GitHubGaveUp
+
+    token = os.environ.get("GITHUB_TOKEN", "").strip()
+    repo = args.repository or os.environ.get("GITHUB_REPOSITORY", "").strip()
+    if not token or not repo:
+        raise UsageError("--github-issues needs GITHUB_TOKEN and GITHUB_REPOSITORY (--repository)")
+    if args.window_days <= 0:
+        raise UsageError("--window-days must be positive")
+    try:
+        created, updated = asyncio.run(
+            _file_issues(events, repo, token, args.issue_author, args.window_days * 86_400)
+        )
+    except (gidgethub.GitHubException, GitHubGaveUp, OSError) as exc:
+        print(f"selfheal: GitHub refused the monitor issues: {type(exc).__name__}: "
+              f"{terminal_safe(str(exc))[:200]}", file=sys.stderr)  # fmt: skip
+        return EXIT_FINDINGS
+    print(f"monitor issues: {created} opened, {updated} updated")
+    return EXIT_OK
+
+
 def run_junit(args: argparse.Namespace) -> int:
     events = _events(args)
+    if args.github_issues and not args.dry_run:
+        return _run_github_issues(args, events) if events else EXIT_OK
     if args.dry_run:
         for event in events:
             print(json.dumps(event, sort_keys=True))
