@@ -136,3 +136,15 @@ def test_probe_hosts_setting_refuses_urls_and_wildcards_in_the_middle() -> None:
             monitor_options({"SELFHEAL_MONITOR_PROBE_HOSTS": bad})
     with pytest.raises(SettingsError):
         monitor_options({"SELFHEAL_MONITOR_THRESHOLD": "0"})
+
+
+async def test_a_dead_sync_job_releases_its_fingerprint(ledger: Ledger) -> None:
+    from selfheal.monitor.filing import release
+
+    sink = Ingest(ledger, limits=Limits(threshold=1))
+    await sink.record([report(1)], reporter="a")
+    (job,) = sync_jobs(ledger)
+    ledger.write(lambda c: release(c, job, "gave up"))
+    ledger.write(lambda c: c.execute("UPDATE jobs SET status = 'dead' WHERE id = ?", (job.id,)))
+    await sink.record([report(2)], reporter="a")
+    assert len(sync_jobs(ledger)) == 2  # a fresh sync, not a wait on the dead one

@@ -40,7 +40,8 @@ def feature() -> Feature:
         webhooks.CI_JOB: webhooks.run_ci,
         probes.TICK_JOB: probes.run_tick,
     }
-    return Feature("monitor", router=webhooks.router, job_kinds=kinds, web_routes=web.ROUTES)
+    return Feature("monitor", router=webhooks.router, job_kinds=kinds,
+                   dead_letter={SYNC_JOB: filing.release}, web_routes=web.ROUTES)  # fmt: skip
 
 
 __all__ = [

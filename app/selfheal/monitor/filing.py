@@ -221,6 +221,15 @@ def _epoch(value: Any) -> float | None:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
 
 
+def release(conn: Any, job: jobs.Job, reason: str) -> None:
+    """The dead-letter hook of ``monitor_sync``: clear the fingerprint's flag, so the next
+    report queues a fresh sync instead of waiting on a job that will never run."""
+    conn.execute(
+        "UPDATE monitor_fingerprints SET dirty = 0 WHERE id = ?",
+        (int(job.payload.get("fingerprint_id") or 0),),
+    )
+
+
 def _follow_up(conn: Any, job: jobs.Job, fp_id: int, repo: str) -> None:
     """Run in the transaction that marks the job done: reports that arrived while it ran
     flagged the fingerprint but found this job still running, so they queued nothing; queue
