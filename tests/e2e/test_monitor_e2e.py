@@ -19,7 +19,7 @@ from selfheal.ledger import monitor as store
 from selfheal.monitor import Ingest, limits_from
 from tests.github_emulator import Emulator
 from tests.github_emulator.state import Repo
-from tests.support.e2e import BASE_FILES, REPO, Server, until
+from tests.support.e2e import BASE_FILES, REPO, Server, leaked_token, until
 from tests.support.requests_e2e import BOT, pr_of, state_labels
 
 MONITOR = "selfheal:source/monitor"
@@ -277,3 +277,35 @@ async def test_an_endpoint_probe_that_fails_three_times_files_one_issue(
     finally:
         await server.stop()
         await runner.cleanup()
+
+
+async def test_a_security_finding_pushed_to_main_is_filed_once_at_once(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    emu = github_emulator
+    repo = emu.create_repo(REPO, FILES)
+    alice = emu.person("alice", "maintain")
+    server = await Server.start(emu, tmp_path / "ledger.db")
+    try:
+        emu.install([repo])
+        await until(lambda: MONITOR in repo.labels, what="labels created")
+        settings = {"app/settings.py": f"API_TOKEN = '{leaked_token()}'\n"}
+        first = await alice.push(repo, "main", settings, "Add the settings")
+        (filed,) = await until(lambda: monitor_issues(repo), what="the finding's issue",
+                               timeout=120)  # fmt: skip
+        assert "selfheal:type/security" in {x.name for x in filed.labels}
+        assert "`app/settings.py`" in (filed.body or "")
+        assert leaked_token() not in (filed.body or "") + filed.title  # never echo a secret
+        request = await until(
+            lambda: server.ledger.read(lambda c: requests.find_by_issue(c, REPO, filed.number)),
+            what="the security request",
+        )
+        assert request.change_type == "security" and request.priority == 9
+        # Another push that keeps the finding: the same issue, its table updated.
+        second = await alice.push(repo, "main", {"README.md": "# widgets 2\n"}, "Docs")
+        assert second != first
+        await until(lambda: "**Occurrences:** 2 distinct runs" in (repo.issues[filed.number].body
+                    or ""), what="the table updated", timeout=120)  # fmt: skip
+        assert len(monitor_issues(repo)) == 1
+    finally:
+        await server.stop()

@@ -17,7 +17,7 @@ reopen, note), ``webhooks`` (CI runs, the monitor's issues) and ``web`` (``GET
 /api/monitor/stats``). See docs/monitor.md.
 """
 
-from selfheal.monitor import filing, probes, web, webhooks
+from selfheal.monitor import filing, probes, security, web, webhooks
 from selfheal.monitor.events import (
     EVENT_SCHEMA,
     EVENTS_SCHEMA,
@@ -39,6 +39,7 @@ def feature() -> Feature:
         SYNC_JOB: filing.run_sync,
         webhooks.CI_JOB: webhooks.run_ci,
         probes.TICK_JOB: probes.run_tick,
+        security.SCAN_JOB: security.run_scan,
     }
     return Feature("monitor", router=webhooks.router, job_kinds=kinds,
                    dead_letter={SYNC_JOB: filing.release}, web_routes=web.ROUTES)  # fmt: skip

@@ -179,10 +179,10 @@ def identity(event: FailureEvent, kind: str) -> str:
     if event.source == "endpoint" and event.endpoint is not None:
         ep = event.endpoint
         return f"endpoint:{ep.method} {endpoint_path(ep.url)} {status_class(ep.status)}"
+    if event.source == "security":  # the rule, the file and the finding's own fingerprint
+        return f"security:{kind}:{','.join(event.affected_files[:1])}:{event.test_id or ''}"
     if event.test_id:
         return f"test:{event.test_id}"
-    if event.source == "security":
-        return f"security:{kind}:{','.join(event.affected_files[:1])}"
     if event.agent_id:
         return f"agent:{event.agent_id}:{kind}"
     return f"{event.source}:{kind}"

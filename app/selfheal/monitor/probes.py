@@ -32,6 +32,7 @@ from selfheal.ledger import monitor as store
 from selfheal.model.repo_config import ConfigError, EndpointProbe
 from selfheal.monitor.filing import limits_from
 from selfheal.monitor.ingest import Ingest
+from selfheal.monitor.security import queue_scan
 from selfheal.runtime.context import JobContext
 
 TICK_JOB = "monitor_tick"
@@ -95,6 +96,12 @@ def _event(
     }  # fmt: skip
 
 
+async def _scan_due(
+    ctx: JobContext, repo: str, installation: int, owner: str, interval: float
+) -> None:
+    await ctx.ledger.awrite(lambda c: _scheduled_scan(c, repo, installation, owner, interval))
+
+
 async def _claim(ctx: JobContext, name: str, interval: float, owner: str) -> float | None:
     slot: float | None = await ctx.ledger.awrite(
         lambda c: store.claim_slot(c, name, interval=interval, owner=owner)
@@ -135,6 +142,12 @@ def _installed(conn: Any) -> list[tuple[str, int]]:
     return [(str(row[0]), int(row[1])) for row in rows]
 
 
+def _scheduled_scan(conn: Any, repo: str, installation: int, owner: str, interval: float) -> None:
+    """Queue the repository's scheduled security scan when its slot is due."""
+    if store.claim_slot(conn, f"scan:{repo.lower()}", interval=interval, owner=owner) is not None:
+        queue_scan(conn, repo, installation, None)
+
+
 def next_tick(conn: Any, tick_seconds: float, now: float | None = None) -> None:
     """Queue the next tick (none when one is queued already)."""
     at = time.time() if now is None else now
@@ -143,11 +156,12 @@ def next_tick(conn: Any, tick_seconds: float, now: float | None = None) -> None:
 
 async def run_tick(job: jobs.Job, ctx: JobContext) -> None:
     """The ``monitor_tick`` job: due probes of every installed repository, then the next."""
-    tick = ctx.worker.config.monitor.tick_seconds
-    ctx.when_done(lambda c: next_tick(c, tick))
-    if not ctx.worker.config.monitor.probe_hosts:
-        return  # nothing may be probed
+    options = ctx.worker.config.monitor
+    ctx.when_done(lambda c: next_tick(c, options.tick_seconds))
     for repo, installation in await ctx.ledger.aread(_installed):
+        await _scan_due(ctx, repo, installation, f"job-{job.id}", options.scan_hours * 3600)
+        if not options.probe_hosts:
+            continue  # nothing may be probed
         try:
             await _probe_repo(ctx, repo, installation, f"job-{job.id}")
         except Exception:  # one repository's trouble must not stop the others' probes

@@ -23,6 +23,7 @@ from selfheal.model.repo_config import ConfigError
 from selfheal.monitor import ci
 from selfheal.monitor.filing import limits_from
 from selfheal.monitor.ingest import Ingest
+from selfheal.monitor.security import queue_scan
 from selfheal.runtime.context import JobContext
 
 router = routing.Router()
@@ -100,10 +101,16 @@ async def on_installed(event: Event, ctx: JobContext) -> None:
 async def on_push(event: Event, ctx: JobContext) -> None:
     """A push to a default branch may change ``monitor.endpoints``: make sure ticks run."""
     repo = event.data.get("repository") or {}
-    if event.data.get("ref") == f"refs/heads/{repo.get('default_branch')}":
-        from selfheal.monitor.probes import start_ticking
+    if event.data.get("ref") != f"refs/heads/{repo.get('default_branch')}":
+        return
+    from selfheal.monitor.probes import start_ticking
 
-        await start_ticking(ctx)
+    await start_ticking(ctx)
+    after = str(event.data.get("after") or "")
+    if after and set(after) != {"0"}:  # not a branch deletion
+        name = str(repo["full_name"])
+        await ctx.ledger.awrite(lambda c: queue_scan(c, name, ctx.installation_id, after))
+        ctx.worker.notify()
 
 
 @router.register("issues", action="closed")
