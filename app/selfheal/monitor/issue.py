@@ -15,7 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from selfheal.changes.intake import normalise_target, quote_untrusted, render_machine_block
+from selfheal.changes.intake import (
+    normalise_target,
+    quote_untrusted,
+    render_machine_block,
+    sanitize,
+)
 from selfheal.monitor.events import FailureEvent
 from selfheal.monitor.fingerprint import Fingerprint, exception_type
 
@@ -68,7 +73,9 @@ def targets(event: FailureEvent) -> list[str]:
 
 
 def _flat(text: str) -> str:
-    return " ".join(text.replace("`", "'").replace("<", "‹").split())
+    """One line of reported text for a title or a table cell: no invisible or bidirectional
+    characters, no markdown code spans or HTML."""
+    return " ".join(sanitize(text).replace("`", "'").replace("<", "‹").split())
 
 
 def title(event: FailureEvent, fp: Fingerprint) -> str:
