@@ -177,6 +177,19 @@ async def test_repeated_failures_file_one_request_that_is_fixed_measured_and_reo
         assert crash_request is not None and crash_request.priority == 9
         listed = server.ledger.read(lambda c: store.listing(c, REPO))
         assert sorted(t.issue_number or 0 for t in listed) == sorted([number, crash_issue.number])
+
+        # A new failure in the file the merged bot change touched: a linked revert request.
+        broken = {"source": "agent", "agent_id": "reporter-7", "error_type": "TypeError",
+                  "message": "unsupported operand", "severity": "crash",
+                  "affected_files": ["app/stats.py"]}  # fmt: skip
+        await sink.record([broken], reporter="agents", repository=REPO)
+        await until(lambda: len(monitor_issues(repo)) == 3, what="the revert request")
+        (revert,) = [i for i in monitor_issues(repo) if i.title.startswith("[monitor] Revert")]
+        assert revert.title.startswith(f"[monitor] Revert #{number}:")
+        assert "selfheal:request" in {x.name for x in revert.labels}
+        link = f"#{revert.number} asks to revert it"
+        await until(lambda: any(link in c.body for c in repo.issues[number].comments),
+                    what="linked from the change's issue")  # fmt: skip
     finally:
         await server.stop()
 

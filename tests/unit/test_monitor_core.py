@@ -324,3 +324,15 @@ def test_the_command_prints_one_fingerprint_per_line_in_order(
     assert cli.main(["monitor", "fingerprint", "--input", str(path)]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and "line 2:" in captured.err and "line 3: source" in captured.err
+
+
+def test_the_suspect_change_is_the_latest_merged_right_before_that_touched_the_files() -> None:
+    from selfheal.monitor.rules import MergedChange, suspect_change
+
+    changes = [MergedChange(4, 1_000.0, ("app/a.py",)), MergedChange(7, 2_000.0, ("app/a.py",)),
+               MergedChange(9, 2_500.0, ("docs/x.md",))]  # fmt: skip
+    assert suspect_change(2_100.0, ["app/a.py"], changes) == changes[1]
+    assert suspect_change(1_500.0, ["app/a.py"], changes) == changes[0]
+    assert suspect_change(2_100.0, ["app/b.py"], changes) is None  # not a file it touched
+    assert suspect_change(900.0, ["app/a.py"], changes) is None  # seen before the merge
+    assert suspect_change(2_000.0 + 90_000, ["app/a.py"], changes) is None  # long after

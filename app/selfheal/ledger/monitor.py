@@ -240,6 +240,20 @@ def merged_fix(
     return float(row["at"]), row["sha"]
 
 
+def merged_changes(
+    conn: sqlite3.Connection, repository: str, since: float
+) -> list[tuple[int, float, tuple[str, ...]]]:
+    """The repository's change requests merged since ``since``: (issue, merged at, targets)."""
+    rows = conn.execute(
+        "SELECT r.issue_number, MAX(t.at) AS at, r.targets FROM requests r"
+        " JOIN request_transitions t ON t.request_id = r.id AND t.to_state = 'merged'"
+        " WHERE r.repository = ? COLLATE NOCASE AND r.state = 'merged' GROUP BY r.id"
+        " HAVING MAX(t.at) >= ?",
+        (repository, since),
+    ).fetchall()
+    return [(int(row[0]), float(row[1]), tuple(json.loads(row[2]))) for row in rows]
+
+
 _MERGED = (
     "SELECT f.id, f.last_seen, MAX(t.at) AS merged_at FROM monitor_fingerprints f"
     " JOIN requests r ON r.repository = f.repository COLLATE NOCASE"

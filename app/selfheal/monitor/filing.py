@@ -29,7 +29,15 @@ from selfheal.monitor import issue as render
 from selfheal.monitor.events import EventError, FailureEvent, parse_event
 from selfheal.monitor.fingerprint import Fingerprint
 from selfheal.monitor.ingest import SYNC_JOB
-from selfheal.monitor.rules import Limits, Step, Tracked, decide
+from selfheal.monitor.rules import (
+    REVERT_WINDOW,
+    Limits,
+    MergedChange,
+    Step,
+    Tracked,
+    decide,
+    suspect_change,
+)
 from selfheal.runtime.context import JobContext, PermanentError
 
 HOUR = 3600.0
@@ -131,16 +139,40 @@ class Sync:
                       filed_last_hour=filed, limits=self.limits)  # fmt: skip
         return step, tracked
 
+    async def suspect(self) -> MergedChange | None:
+        """The merged bot change this new failure appeared right after, if any."""
+        first = self.tracked.first_seen
+        found = await self.ctx.ledger.aread(
+            lambda c: store.merged_changes(c, self.repo, first - REVERT_WINDOW)
+        )
+        changes = [MergedChange(n, at, targets) for n, at, targets in found]
+        return suspect_change(first, self.event.affected_files, changes)
+
+    def _data(
+        self, suspect: MergedChange | None, occurrences: list[render.Occurrence], total: int
+    ) -> dict[str, Any]:
+        if suspect is None:
+            kind = TYPE_PREFIX + render.change_type(self.event)
+            return {"title": render.title(self.event, self.fp),
+                    "body": render.body(self.event, self.fp, occurrences, total),
+                    "labels": [REQUEST_LABEL, kind, MONITOR_LABEL]}  # fmt: skip
+        return {"title": render.revert_title(self.event, self.fp, suspect.issue_number),
+                "body": render.revert_body(self.event, self.fp, occurrences, total,
+                                           suspect.issue_number, suspect.targets),
+                "labels": [REQUEST_LABEL, TYPE_PREFIX + "fix-bug", MONITOR_LABEL]}  # fmt: skip
+
     async def file(self, now: float) -> int:
         occurrences, total = await self.rows(now)
-        labels = [REQUEST_LABEL, TYPE_PREFIX + render.change_type(self.event), MONITOR_LABEL]
-        created = await self.gh.call(
-            "issues.create", owner=self.owner, repo=self.name,
-            data={"title": render.title(self.event, self.fp),
-                  "body": render.body(self.event, self.fp, occurrences, total),
-                  "labels": labels},
-        )  # fmt: skip
+        first_filing = self.tracked.attempts == 0 and self.event.source != "security"
+        suspect = await self.suspect() if first_filing else None
+        created = await self.gh.call("issues.create", owner=self.owner, repo=self.name,
+                                     data=self._data(suspect, occurrences, total))  # fmt: skip
         number = int(created["number"])
+        if suspect is not None:
+            text = (f"**selfheal monitor** · a new failure appeared right after this change "
+                    f"merged, in a file it touched: #{number} asks to revert it.")  # fmt: skip
+            await self.gh.call("issues.create_comment", owner=self.owner, repo=self.name,
+                               issue_number=suspect.issue_number, data={"body": text})  # fmt: skip
         await self.ctx.ledger.awrite(
             lambda c: store.set_issue(c, self.tracked.id, issue_number=number, state="open",
                                       attempt=True, now=now)

@@ -126,6 +126,49 @@ def description(event: FailureEvent, fp: Fingerprint) -> str:
     return "\n\n".join(parts)
 
 
+def revert_title(event: FailureEvent, fp: Fingerprint, suspect: int) -> str:
+    rest = title(event, fp).removeprefix("[monitor] ")
+    return _flat(f"[monitor] Revert #{suspect}: {rest}")[:MAX_TITLE]
+
+
+def revert_body(
+    event: FailureEvent, fp: Fingerprint, occurrences: Sequence[Occurrence], total: int,
+    suspect: int, targets_of_suspect: Sequence[str],
+) -> str:  # fmt: skip
+    """A request to revert the bot's change of issue ``suspect``: a new failure in the files
+    it touched appeared right after it merged."""
+    report = quote_untrusted(f"{exception_type(event)}: {event.message}"[:4_000],
+                             "the failure report")  # fmt: skip
+    description = (
+        f"Revert the change that selfheal made for #{suspect}: right after it merged, a new "
+        f"failure ({fp.identity}) appeared in the files it touched. Restore those files to "
+        f"their state before that change.\n\n{report}"
+    )
+    block = render_machine_block("fix-bug", description, list(targets_of_suspect), HIGH_PRIORITY,
+                                 requester="selfheal-monitor")  # fmt: skip
+    lines = [
+        marker(fp.value),
+        f"The selfheal monitor asks to revert the change made for #{suspect}: this failure "
+        "first appeared right after it merged, in a file it touched. The revert is a request "
+        "like any other and goes through the same pre-review and gate.",
+        "",
+        f"- fingerprint: `{fp.value}`",
+        f"- the change: #{suspect}",
+        "",
+        "### Error",
+        "",
+        quote_untrusted(event.message or "(no message)", "the failure report", limit=4_000),
+        "",
+        table(occurrences, total),
+        "",
+        "### Request",
+        "",
+        block,
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def body(
     event: FailureEvent, fp: Fingerprint, occurrences: Sequence[Occurrence], total: int
 ) -> str:

@@ -107,6 +107,33 @@ def decide(
     return Step.ASK if tracked.attempts >= limits.max_attempts else Step.REOPEN
 
 
+@dataclass(frozen=True)
+class MergedChange:
+    issue_number: int
+    merged_at: float
+    targets: tuple[str, ...]
+
+
+REVERT_WINDOW = DAY  # "right after" a merged bot change
+
+
+def suspect_change(
+    first_seen: float,
+    affected_files: Iterable[str],
+    changes: Iterable[MergedChange],
+    within: float = REVERT_WINDOW,
+) -> MergedChange | None:
+    """The merged bot change a new failure most likely came from: the latest one merged at
+    most ``within`` seconds before the failure first appeared that touched one of its files."""
+    files = set(affected_files)
+    suspects = [
+        c
+        for c in changes
+        if c.merged_at <= first_seen <= c.merged_at + within and files & set(c.targets)
+    ]
+    return max(suspects, key=lambda c: c.merged_at, default=None)
+
+
 def fix_held(merged_at: float | None, last_seen: float, now: float, window: float) -> bool:
     """A merged fix counts as successful once the window passed with no recurrence."""
     return merged_at is not None and last_seen <= merged_at and now - merged_at >= window
