@@ -3,6 +3,7 @@ and the scheduler's slots."""
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -148,3 +149,26 @@ async def test_a_dead_sync_job_releases_its_fingerprint(ledger: Ledger) -> None:
     ledger.write(lambda c: c.execute("UPDATE jobs SET status = 'dead' WHERE id = ?", (job.id,)))
     await sink.record([report(2)], reporter="a")
     assert len(sync_jobs(ledger)) == 2  # a fresh sync, not a wait on the dead one
+
+
+async def test_the_stats_and_list_commands_read_the_ledger(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from selfheal import cli
+
+    db = tmp_path / "cli.db"
+    with Ledger.open(db) as opened:
+        sink = Ingest(opened, limits=Limits(threshold=2))
+        for n in range(3):
+            await sink.record([report(n)], reporter="a")
+    assert cli.main(["monitor", "stats", "--db", str(db), "--format", "json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert set(stats) == {"is_running", "issues_detected", "fixes_triggered", "fixes_successful",
+                          "pending_fixes", "unique_errors", "last_check"}  # fmt: skip
+    assert stats["issues_detected"] == 3 and stats["unique_errors"] == 1 and stats["is_running"]
+    assert cli.main(["monitor", "list", "--db", str(db), "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["occurrences"] == 3 and row["state"] == "none" and row["issue"] is None
+    assert cli.main(["monitor", "list", "--db", str(db)]) == 0
+    assert "agent:planner:KeyError" in capsys.readouterr().out
+    assert cli.main(["monitor", "stats", "--db", str(tmp_path / "none.db")]) == 2

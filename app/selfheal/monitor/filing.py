@@ -20,11 +20,12 @@ from selfheal.config.settings import MonitorOptions
 from selfheal.github.issue_state import marker as comment_marker
 from selfheal.github.issue_state import upsert_marked_comment
 from selfheal.github.protocol import GitHubAPI
-from selfheal.github.repo import split
+from selfheal.github.repo import repo_config, split
 from selfheal.halt import is_halted
 from selfheal.ledger import effects, installations, jobs
 from selfheal.ledger import monitor as store
 from selfheal.model.labels import MONITOR_LABEL, REQUEST_LABEL, TYPE_PREFIX
+from selfheal.model.repo_config import ConfigError
 from selfheal.monitor import issue as render
 from selfheal.monitor.events import EventError, FailureEvent, parse_event
 from selfheal.monitor.fingerprint import Fingerprint
@@ -287,9 +288,12 @@ async def run_sync(job: jobs.Job, ctx: JobContext) -> None:
         raise PermanentError(f"selfheal is not installed on {repo}")
     ctx.repository, ctx.installation_id = repo, int(inst)
     gh = await ctx.github()
+    limits = limits_from(ctx.worker.config.monitor)
+    config = await repo_config(gh, repo, ctx.caches.config_text)
+    if not isinstance(config, ConfigError):  # a broken config: the operator's limits hold
+        limits = limits.tightened(config.monitor.threshold, config.monitor.window_days)
     try:
-        sync = Sync(ctx, gh, tracked, limits_from(ctx.worker.config.monitor),
-                    await ctx.bot_login())  # fmt: skip
+        sync = Sync(ctx, gh, tracked, limits, await ctx.bot_login())
     except EventError as exc:
         raise PermanentError(f"the fingerprint's sample does not parse: {exc}") from None
     now = time.time()

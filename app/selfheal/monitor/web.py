@@ -6,6 +6,7 @@ docs/monitor.md): it tells counts, never an event's text.
 
 from __future__ import annotations
 
+import calendar
 import time
 from typing import Any
 
@@ -23,7 +24,10 @@ def running_from(last_check: str | None, now: float) -> bool:
     something within the last 15 minutes."""
     if not last_check:
         return False
-    at = time.mktime(time.strptime(last_check, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
+    try:
+        at = calendar.timegm(time.strptime(last_check, "%Y-%m-%dT%H:%M:%SZ"))
+    except ValueError:
+        return False
     return now - at <= RECENT
 
 
