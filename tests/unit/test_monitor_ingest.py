@@ -172,3 +172,15 @@ async def test_the_stats_and_list_commands_read_the_ledger(
     assert cli.main(["monitor", "list", "--db", str(db)]) == 0
     assert "agent:planner:KeyError" in capsys.readouterr().out
     assert cli.main(["monitor", "stats", "--db", str(tmp_path / "none.db")]) == 2
+
+
+def test_a_task_with_a_first_delay_waits_one_interval(ledger: Ledger) -> None:
+    def claim(now: float) -> float | None:
+        return ledger.write(
+            lambda c: store.claim_slot(
+                c, "scan:acme/widgets", interval=100.0, owner="w", now=now, first_delay=100.0
+            )
+        )
+
+    assert claim(1_000.0) is None and claim(1_050.0) is None
+    assert claim(1_100.0) == 1_100.0 and claim(1_150.0) is None

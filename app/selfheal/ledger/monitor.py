@@ -305,12 +305,26 @@ def get_state(conn: sqlite3.Connection, key: str) -> str | None:
 
 
 def claim_slot(
-    conn: sqlite3.Connection, name: str, *, interval: float, owner: str, now: float | None = None
+    conn: sqlite3.Connection,
+    name: str,
+    *,
+    interval: float,
+    owner: str,
+    now: float | None = None,
+    first_delay: float = 0.0,
 ) -> float | None:
     """The due slot of task ``name`` (its scheduled time), moved forward past ``now`` in this
-    transaction; None when the task is not due. A new task's first slot is ``now``."""
+    transaction; None when the task is not due. A new task's first slot is ``now`` plus
+    ``first_delay``."""
     at = time.time() if now is None else now
     row = conn.execute("SELECT next_run FROM monitor_schedule WHERE name = ?", (name,)).fetchone()
+    if row is None and first_delay > 0:
+        conn.execute(
+            "INSERT INTO monitor_schedule (name, next_run, last_slot, last_owner, updated_at)"
+            " VALUES (?, ?, NULL, ?, ?)",
+            (name, at + first_delay, owner, at),
+        )
+        return None
     if row is not None and float(row[0]) > at:
         return None
     slot = at if row is None else float(row[0])

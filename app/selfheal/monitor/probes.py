@@ -144,7 +144,11 @@ def _installed(conn: Any) -> list[tuple[str, int]]:
 
 def _scheduled_scan(conn: Any, repo: str, installation: int, owner: str, interval: float) -> None:
     """Queue the repository's scheduled security scan when its slot is due."""
-    if store.claim_slot(conn, f"scan:{repo.lower()}", interval=interval, owner=owner) is not None:
+    # The first scheduled scan is one interval away: pushes to the default branch are
+    # scanned as they come, so an installation does not start with a whole-tree scan.
+    slot = store.claim_slot(conn, f"scan:{repo.lower()}", interval=interval, owner=owner,
+                            first_delay=interval)  # fmt: skip
+    if slot is not None:
         queue_scan(conn, repo, installation, None)
 
 
