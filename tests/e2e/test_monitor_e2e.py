@@ -298,7 +298,7 @@ async def test_a_security_finding_pushed_to_main_is_filed_once_at_once(
     emu = github_emulator
     repo = emu.create_repo(REPO, FILES)
     alice = emu.person("alice", "maintain")
-    server = await Server.start(emu, tmp_path / "ledger.db")
+    server = await Server.start(emu, tmp_path / "ledger.db", SELFHEAL_MONITOR_SCAN_HOURS="24")
     try:
         emu.install([repo])
         await until(lambda: MONITOR in repo.labels, what="labels created")

@@ -68,7 +68,7 @@ class MonitorOptions:
     # empty: no probes from the App server (see docs/monitor.md on SSRF).
     probe_hosts: tuple[str, ...] = ()
     tick_seconds: float = 30.0  # how often the worker's scheduler looks for due probes
-    scan_hours: float = 24.0  # scheduled security scans of each default branch
+    scan_hours: float = 24.0  # scheduled security scans of each default branch (0: no scans)
 
 
 def monitor_options(env: Mapping[str, str]) -> MonitorOptions:
@@ -90,7 +90,7 @@ def monitor_options(env: Mapping[str, str]) -> MonitorOptions:
         max_attempts=_int(env, "SELFHEAL_MONITOR_MAX_ATTEMPTS", 3, 1),
         probe_hosts=hosts,
         tick_seconds=_float(env, "SELFHEAL_MONITOR_TICK_SECONDS", 30.0, 0.05),
-        scan_hours=_float(env, "SELFHEAL_MONITOR_SCAN_HOURS", 24.0, 0.01),
+        scan_hours=_float(env, "SELFHEAL_MONITOR_SCAN_HOURS", 24.0, 0.0),
     )
 
 

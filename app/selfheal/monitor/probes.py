@@ -163,7 +163,8 @@ async def run_tick(job: jobs.Job, ctx: JobContext) -> None:
     options = ctx.worker.config.monitor
     ctx.when_done(lambda c: next_tick(c, options.tick_seconds))
     for repo, installation in await ctx.ledger.aread(_installed):
-        await _scan_due(ctx, repo, installation, f"job-{job.id}", options.scan_hours * 3600)
+        if options.scan_hours > 0:
+            await _scan_due(ctx, repo, installation, f"job-{job.id}", options.scan_hours * 3600)
         if not options.probe_hosts:
             continue  # nothing may be probed
         try:

@@ -107,7 +107,7 @@ async def on_push(event: Event, ctx: JobContext) -> None:
 
     await start_ticking(ctx)
     after = str(event.data.get("after") or "")
-    if after and set(after) != {"0"}:  # not a branch deletion
+    if after and set(after) != {"0"} and ctx.worker.config.monitor.scan_hours > 0:
         name = str(repo["full_name"])
         await ctx.ledger.awrite(lambda c: queue_scan(c, name, ctx.installation_id, after))
         ctx.worker.notify()
