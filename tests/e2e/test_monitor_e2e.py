@@ -17,6 +17,7 @@ from selfheal.coder.workspace import Workspace
 from selfheal.ledger import jobs, requests
 from selfheal.ledger import monitor as store
 from selfheal.monitor import Ingest, limits_from
+from selfheal.monitor.web import running_from
 from tests.github_emulator import Emulator
 from tests.github_emulator.state import Repo
 from tests.support.e2e import BASE_FILES, REPO, Server, leaked_token, until
@@ -287,6 +288,8 @@ async def test_an_endpoint_probe_that_fails_three_times_files_one_issue(
         assert set(hits) == {"/health"}  # localhost is not on the operator's list
         (tracked,) = server.ledger.read(lambda c: store.listing(c, REPO))
         assert tracked.total >= 3 and tracked.issue_number == filed.number
+        checked = server.ledger.read(lambda c: store.get_state(c, "last_check"))
+        assert running_from(checked, time.time())  # the scheduler's ticks keep it fresh
     finally:
         await server.stop()
         await runner.cleanup()

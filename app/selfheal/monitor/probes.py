@@ -162,6 +162,8 @@ async def run_tick(job: jobs.Job, ctx: JobContext) -> None:
     """The ``monitor_tick`` job: due probes of every installed repository, then the next."""
     options = ctx.worker.config.monitor
     ctx.when_done(lambda c: next_tick(c, options.tick_seconds))
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    await ctx.ledger.awrite(lambda c: store.set_state(c, "last_check", stamp))
     for repo, installation in await ctx.ledger.aread(_installed):
         if options.scan_hours > 0:
             await _scan_due(ctx, repo, installation, f"job-{job.id}", options.scan_hours * 3600)
