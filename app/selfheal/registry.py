@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from gidgethub import routing
 
-from selfheal import api, changes, commands, dashboard, gate, halt, install, notify
+from selfheal import api, changes, commands, dashboard, gate, halt, install, monitor, notify
 from selfheal.ledger.jobs import DeadLetterHook
 from selfheal.runtime.context import Feature, JobHandler, Wiring
 
@@ -27,8 +27,9 @@ FEATURES: tuple[Callable[[], Feature], ...] = (
     lambda: commands.feature(extra=changes.COMMANDS),
     changes.feature,
     notify.feature,
-    lambda: dashboard.feature(commands=changes.COMMANDS),
-    api.feature,
+    lambda: dashboard.feature(commands=changes.COMMANDS, sections=(monitor.dashboard_section,)),
+    monitor.feature,
+    lambda: api.feature(sink=monitor.event_sink),
 )
 
 

@@ -377,6 +377,19 @@ async def _drive(emulator: Emulator, session: aiohttp.ClientSession) -> None:
     )
     await gh.call("actions.get_workflow_run", run_id=workflow_run["id"], **R)
     await gh.call("actions.list_jobs_for_workflow_run", run_id=workflow_run["id"], **R)
+    note = {"path": "tests/test_x.py", "start_line": 3, "end_line": 3, "title": "test_x",
+            "annotation_level": "failure", "message": "assert 1 == 2"}  # fmt: skip
+    reported = emulator.complete_workflow_run(
+        repo, head_sha=pushed, head_branch="feature/docs", conclusion="failure",
+        annotations={"test": [note]},
+    )  # fmt: skip
+    jobs = await gh.call("actions.list_jobs_for_workflow_run", run_id=reported["id"], **R)
+    [
+        a
+        async for a in gh.paginate(
+            "checks.list_annotations", check_run_id=jobs["jobs"][0]["id"], **R
+        )
+    ]
     [
         p
         async for p in gh.paginate(

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from selfheal.api import stored_events, tokens
+from selfheal.api import tokens
 from selfheal.cli import main
+from selfheal.ledger import monitor as monitor_store
 from selfheal.ledger import requests
 from selfheal.sdk import (
     AuthError,
@@ -173,11 +174,13 @@ async def test_halt_resume_approve_and_report_through_the_sdk(
                 raise KeyError("cache miss")
             except KeyError as exc:
                 assert await agent.report_bug_for_fix(exc, affected_files=["app/util.py"]) == 1
-        events = server.ledger.read(stored_events)
-        assert [(e["agent_id"], e["error_type"], e["reporter"]) for e in events] == [
-            ("reporting_agent", "KeyError", "ops")
-        ]
-        assert "cache miss" in events[0]["stack_trace"]
+        # the monitor took the event: grouped under a fingerprint of the client's repository
+        (tracked,) = server.ledger.read(lambda c: monitor_store.listing(c))
+        assert tracked.repository == REPO and tracked.total == 1
+        assert tracked.sample["agent_id"] == "reporting_agent"
+        assert tracked.sample["error_type"] == "KeyError"
+        (seen,) = server.ledger.read(lambda c: monitor_store.occurrences(c, tracked.id))
+        assert seen.reporter == "ops"
 
         env = {**os.environ, "SELFHEAL_API_URL": api_url(server), "SELFHEAL_API_TOKEN": ops}
         example = await asyncio.create_subprocess_exec(

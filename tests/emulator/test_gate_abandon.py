@@ -169,7 +169,7 @@ def test_the_server_wiring_has_the_abandon_job_and_hook(tmp_path: Path) -> None:
     by being imported)."""
     for wiring in (compose(), compose_with_plugins([])):
         assert {"gate", "gate_abandon"} <= set(wiring.job_kinds)
-        assert list(wiring.dead_letter) == ["gate", "notify"]
+        assert list(wiring.dead_letter) == ["gate", "notify", "monitor_sync"]
     with Ledger.open(tmp_path / "ledger.db") as ledger:
         assert list(Worker(ledger).job_kinds()) == ["webhook"]
 

@@ -304,11 +304,21 @@ class Emulator:
         name: str = "CI",
         jobs: Iterable[str] = ("test",),
         actor: User | None = None,
+        annotations: Mapping[str, list[dict[str, Any]]] | None = None,
     ) -> dict[str, Any]:
         """Simulate a GitHub Actions run finishing: workflow_job completed per job, then
-        workflow_run completed. Returns the workflow_run object sent."""
+        workflow_run completed. Returns the workflow_run object sent. ``annotations``: job
+        name -> the check-run annotations of that job (a test reporter's failing tests)."""
         return workflows.workflow_completed(
-            self, repo, head_sha, head_branch, conclusion, name, list(jobs), actor or repo.owner
+            self,
+            repo,
+            head_sha,
+            head_branch,
+            conclusion,
+            name,
+            list(jobs),
+            actor or repo.owner,
+            annotations,
         )
 
     def workflow_run(self, repo: Repo, run_id: int) -> dict[str, Any]:

@@ -228,10 +228,15 @@ async def get_check_run(request: web.Request) -> web.Response:
 
 async def list_annotations(request: web.Request) -> web.Response:
     repo = repo_for(request)
-    run = _run(repo, request)
-    api = f"{emu(request).render.base}/repos/{repo.full_name}/blob/{run.head_sha}"
+    job_notes = repo.job_annotations.get(int(request.match_info["check_run_id"]))
+    if job_notes is not None:  # a workflow job's check run
+        head_sha, notes = job_notes[0]["head_sha"], job_notes[1:]
+    else:
+        run = _run(repo, request)
+        head_sha, notes = run.head_sha, run.annotations
+    api = f"{emu(request).render.base}/repos/{repo.full_name}/blob/{head_sha}"
     items = []
-    for a in run.annotations:
+    for a in notes:
         items.append(
             {
                 "path": a["path"],

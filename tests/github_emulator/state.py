@@ -246,6 +246,8 @@ class Repo:
     required_checks: dict[str, list[str]] = field(default_factory=dict)  # branch -> names
     workflow_runs: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> run JSON
     workflow_jobs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # run id -> jobs
+    # a workflow job's check-run annotations (on GitHub a job id is its check run's id)
+    job_annotations: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     allow_forking: bool | None = None  # None: GitHub's default (public yes, private no)
     parent: Repo | None = field(default=None, repr=False, compare=False)  # set on forks
     forks: list[Repo] = field(default_factory=list, repr=False, compare=False)

@@ -431,9 +431,11 @@ def workflow_completed(
     name: str,
     jobs: list[str],
     actor: User,
+    annotations: Mapping[str, list[JSON]] | None = None,
 ) -> JSON:
     """A run of the repository's CI on a push that is already over: workflow_job.completed
-    for each job, then workflow_run.completed."""
+    for each job, then workflow_run.completed. ``annotations``: by job name, the check-run
+    annotations its job leaves (a test reporter's failing tests)."""
     path = ".github/workflows/ci.yml"
     wf = Workflow(zlib.crc32(f"{repo.id}:{name}".encode()) % 10**8, name, path, None, None)
     run_id = emu.world.next_id()
@@ -443,6 +445,8 @@ def workflow_completed(
         job = _job_json(emu, repo, run, emu.world.next_id(), job_name)
         _complete_job(job, conclusion, "Run tests")
         repo.workflow_jobs.setdefault(run_id, []).append(job)
+        if annotations and job_name in annotations:
+            repo.job_annotations[int(job["id"])] = [{"head_sha": head_sha}, *annotations[job_name]]
         emit(emu, "workflow_job", repo, actor, {"workflow_job": dict(job)}, action="completed")
     run.update(status="completed", conclusion=conclusion)
     _send_run(emu, repo, run, "completed", actor)

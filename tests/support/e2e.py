@@ -57,6 +57,8 @@ def env_for(emulator: Emulator, db: Path, **extra: str) -> dict[str, str]:
         "SELFHEAL_POLL_INTERVAL": "0.05",
         "SELFHEAL_JOB_BACKOFF_SECONDS": "0",
         "SELFHEAL_CANCEL_GRACE_SECONDS": "2",
+        # the monitor's whole-tree scans of every push to main: only where a test asks
+        "SELFHEAL_MONITOR_SCAN_HOURS": "0",
     }
     env.update(extra)
     return env

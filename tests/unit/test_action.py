@@ -33,6 +33,7 @@ def test_action_shape() -> None:
     assert set(action["inputs"]) == {
         "mode", "path", "fail-on", "base-ref", "sarif-file", "config", "advisories",
         "request", "backend", "type", "targets", "task", "budget", "agent-options", "patch-dir",
+        "junit", "selfheal-url", "report-token", "github-token",
     }  # fmt: skip
     assert action["inputs"]["fail-on"]["default"] == "high"
     assert action["inputs"]["sarif-file"]["default"] == "selfheal.sarif"
@@ -185,7 +186,7 @@ def test_the_code_modes_inputs_are_values_never_code(
 
 def test_an_unknown_mode_is_refused(tmp_path: Path) -> None:
     status, stdout, _, _ = run_action(_code_repo(tmp_path), tmp_path, {"mode": "deploy"}, {})
-    assert status == 2 and "mode must be scan or code" in stdout
+    assert status == 2 and "mode must be scan, code or report" in stdout
 
 
 def test_the_example_code_workflow_keeps_secrets_and_write_access_away() -> None:
@@ -209,3 +210,25 @@ def test_the_example_code_workflow_keeps_secrets_and_write_access_away() -> None
     assert upload < names.index("Tests")  # uploaded before the code under test runs
     for step in steps:
         assert "${{" not in str(step.get("run", "")), step  # no expression in a script
+
+
+JUNIT_FAILING = """<testsuite name="t"><testcase classname="tests.test_a" name="test_one"
+file="tests/test_a.py"><failure message="assert 1 == 2" type="AssertionError">boom</failure>
+</testcase></testsuite>"""
+
+
+def test_report_mode_sends_failing_tests_and_scans_nothing(tmp_path: Path) -> None:
+    """Report mode with hostile inputs: a glob that matches a file named like an option, and
+    a token that never shows in the output (the URL refuses the connection)."""
+    workspace = tmp_path / "ws"
+    (workspace / "reports").mkdir(parents=True)
+    (workspace / "reports" / "--help.xml").write_text(JUNIT_FAILING)
+    token = "shr_" + hashlib.sha256(b"report-mode").hexdigest()
+    given = {"mode": "report", "junit": "reports/*.xml\nmissing/*.xml",
+             "selfheal-url": "http://127.0.0.1:9", "report-token": token}  # fmt: skip
+    status, stdout, outputs, _ = run_action(workspace, tmp_path, given, {})
+    assert status == 1  # the API could not be reached: exit 1, nothing scanned
+    assert "no JUnit report matches missing/*.xml" in stdout
+    assert token not in stdout and outputs == {}
+    bad, _, _, _ = run_action(workspace, tmp_path, {"mode": "$(id)"}, {})
+    assert bad == 2

@@ -10,6 +10,7 @@ from selfheal.changes.authorisation import (
     decide_label,
     decide_request,
     honours_machine_block,
+    monitor_issue_author,
 )
 
 APP = Actor("selfheal-app[bot]", "none", is_app=True)
@@ -142,3 +143,28 @@ def test_label_changes(label: str, actor: Actor, added: bool, allowed: bool, wor
 @pytest.mark.parametrize("label", ["bug", "selfheal:halt", "ops:stop-bot", "selfheal:typo"])
 def test_other_labels_are_not_governed_here(label: str) -> None:
     assert decide_label(label, TRIAGE) is None
+
+
+ACTIONS = Actor("github-actions[bot]", "none")
+MARKED = "<!-- selfheal:monitor fingerprint=v1:0123456789abcdef -->\nfailures"
+
+
+@pytest.mark.parametrize(
+    ("labeller", "body", "counts"),
+    [
+        (Actor("mara", "maintain"), MARKED, True),
+        (Actor("adam", "admin"), MARKED, True),
+        (Actor("wes", "write"), MARKED, False),  # a maintainer's label only
+        (None, MARKED, False),  # the label came with the issue
+        (ACTIONS, MARKED, False),  # the Action labelled its own issue
+        (Actor("mara", "maintain"), "no marker", False),
+    ],
+)
+def test_an_action_monitor_issue_counts_as_the_apps_once_a_maintainer_labels_it(
+    labeller: Actor | None, body: str, counts: bool
+) -> None:
+    author = monitor_issue_author(ACTIONS, labeller, body)
+    assert author.is_app is counts
+    assert decide_request(author, labeller).allowed is counts
+    someone = monitor_issue_author(Actor("octocat", "none"), Actor("mara", "maintain"), MARKED)
+    assert not someone.is_app

@@ -27,11 +27,11 @@ from aiohttp import web
 from selfheal.api.handlers import HANDLERS, openapi_handler, web_base
 from selfheal.api.limits import Limiter
 from selfheal.api.openapi import OPERATIONS, Operation, document
-from selfheal.api.sink import EventSink, LedgerSink, SinkFactory, stored_events
+from selfheal.api.sink import EventSink, LedgerSink, SinkFactory, ledger_sink, stored_events
 from selfheal.api.tokens import Token, TokenError
 from selfheal.api.web import API_STATE, ApiState, Call, Handler, answer, mount
 from selfheal.runtime.context import Feature, WebSetup
-from selfheal.runtime.server import LEDGER, SETTINGS
+from selfheal.runtime.server import SETTINGS
 
 __all__ = [
     "OPERATIONS",
@@ -73,8 +73,8 @@ def _setup(sink: SinkFactory | None, extra: Sequence[Route]) -> WebSetup:
     def setup(app: web.Application) -> None:
         settings = app[SETTINGS]
         limiter = Limiter(settings.api_rate, settings.api_burst, settings.api_concurrency)
-        make = sink or LedgerSink
-        app[API_STATE] = ApiState(limiter, make(app[LEDGER]))
+        make = sink or ledger_sink
+        app[API_STATE] = ApiState(limiter, make(app))
         mount(app, handlers, operations)
         app.router.add_get("/api/openapi.json", openapi_handler(operations, schemas))
 

@@ -307,11 +307,14 @@ async def resume(call: Call) -> web.StreamResponse:
 async def report_events(call: Call) -> web.StreamResponse:
     body = await call.body()
     token = call.need_token()
-    events = body if isinstance(body, list) else [body]
-    for event in events:
-        if "repository" in event:
-            repository_for(call, str(event["repository"]))
-    recorded = await call.state.sink.record(events, reporter=token.name)
+    # every event names its repository, one the token covers: an event without one is the
+    # token's only repository's (422 when the token covers several)
+    events = [{**event, "repository": repository_for(call, event.get("repository"))}
+              for event in (body if isinstance(body, list) else [body])]  # fmt: skip
+    try:
+        recorded = await call.state.sink.record(events, reporter=token.name)
+    except ValueError as exc:  # the sink's own checks (the monitor's event shape)
+        raise errors.invalid("body", str(exc)[:500]) from None
     return answer({"recorded": recorded}, 202)
 
 

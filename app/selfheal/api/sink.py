@@ -3,8 +3,9 @@
 :class:`EventSink` is the whole interface: ``await sink.record(events, reporter=...)`` takes
 validated event objects (the fields of the API's ``Event`` schema) and the name of the token
 that reported them, and returns how many it recorded. The monitor feature provides its own
-sink (grouping, thresholds); until it is wired in, :class:`LedgerSink` stores the events in
-the ledger's ``monitor_events`` table (migration 7), one row per event with its JSON.
+sink (grouping, thresholds), wired in by the registry; without it, :class:`LedgerSink` stores
+the events in the ledger's ``monitor_events`` table (migration 7), one row per event with its
+JSON. A sink raises ``ValueError`` for events it will not take; the API answers 422.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
+from aiohttp import web
+
 from selfheal.ledger import Ledger
+from selfheal.runtime.server import LEDGER
 
 Event = Mapping[str, Any]
 
@@ -24,7 +28,9 @@ class EventSink(Protocol):
     async def record(self, events: Sequence[Event], *, reporter: str) -> int: ...
 
 
-SinkFactory = Callable[[Ledger], EventSink]
+# Builds the sink from the server's application (its ledger, settings and worker), once,
+# while the server builds it.
+SinkFactory = Callable[[web.Application], EventSink]
 
 
 def _insert(conn: sqlite3.Connection, events: Sequence[Event], reporter: str, now: float) -> int:
@@ -50,6 +56,10 @@ class LedgerSink:
     async def record(self, events: Sequence[Event], *, reporter: str) -> int:
         now = time.time()
         return await self.ledger.awrite(lambda c: _insert(c, events, reporter, now))
+
+
+def ledger_sink(app: web.Application) -> LedgerSink:
+    return LedgerSink(app[LEDGER])
 
 
 def stored_events(conn: sqlite3.Connection, limit: int = 1000) -> list[dict[str, Any]]:

@@ -89,6 +89,27 @@ def decide_request(author: Actor, labeller: Actor | None = None) -> Decision:
     )
 
 
+ACTIONS_BOT = "github-actions[bot]"
+# The hidden marker of a monitor issue (selfheal.monitor.issue writes it).
+MONITOR_MARKER = "<!-- selfheal:monitor fingerprint="
+
+
+def monitor_issue_author(author: Actor, labeller: Actor | None, body: str | None) -> Actor:
+    """The Action's monitor mode files plain issues as ``github-actions[bot]`` (it has only
+    the workflow's ``GITHUB_TOKEN``). Such an issue that carries the monitor marker counts as
+    written by the App once a maintainer applied ``selfheal:request``; a label that came with
+    the issue, or one a writer or the Action itself applied, changes nothing."""
+    if (
+        author.login.lower() == ACTIONS_BOT
+        and MONITOR_MARKER in (body or "")
+        and labeller is not None
+        and labeller.login.lower() != ACTIONS_BOT
+        and labeller.is_maintainer
+    ):
+        return Actor(author.login, "admin", is_app=True)
+    return author
+
+
 def decide_edit(editor: Actor) -> Decision:
     """Whether an edit of the issue changes the request."""
     if editor.is_writer:

@@ -26,7 +26,7 @@ import gidgethub
 
 from selfheal import notify
 from selfheal.changes import machine
-from selfheal.changes.authorisation import Actor, decide_request
+from selfheal.changes.authorisation import Actor, decide_request, monitor_issue_author
 from selfheal.changes.intake import IntakeError, ParsedRequest, parse_request, quote_untrusted
 from selfheal.changes.limits import money
 from selfheal.coder.interface import BackendFactory, backend_registry
@@ -433,6 +433,7 @@ async def run_request(job: jobs.Job, ctx: JobContext) -> None:
         return
     author = await run.actor(str(issue["user"]["login"]))
     labeller = await run.actor(str(p["labeller"])) if p.get("labeller") else None
+    author = monitor_issue_author(author, labeller, issue.get("body"))
     decision = decide_request(author, labeller)
     if not decision.allowed:
         await run.refuse_once(decision.reason, str(p.get("sender") or author.login))

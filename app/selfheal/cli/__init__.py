@@ -44,6 +44,8 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "selfheal.cli.request": ("request",),
     "selfheal.cli.status": ("status",),
     "selfheal.cli.history": ("history",),
+    "selfheal.cli.monitor": ("monitor",),
+    "selfheal.cli.report": ("report",),
 }
 
 

@@ -196,6 +196,10 @@ class AppMetrics:
             "selfheal_gate_conclusions_total", "Security-gate check runs completed, by conclusion.",
             ("conclusion",),
         )  # fmt: skip
+        self.monitor = Gauge(
+            "selfheal_monitor", "The monitor's statistics (as GET /api/monitor/stats), by stat.",
+            ("stat",),
+        )  # fmt: skip
         # Every metric attribute above, in the order defined: none can be left off /metrics.
         for metric in list(vars(self).values()):
             if isinstance(metric, _Metric):
@@ -213,6 +217,12 @@ class AppMetrics:
         for status, count in depth.items():
             self.queue_depth.set(count, {"status": status})
         self.queue_oldest.set(oldest_due_age)
+
+    def set_monitor_stats(self, stats: Mapping[str, object]) -> None:
+        """The monitor's numeric statistics (``last_check`` is a time, left off)."""
+        for name, value in stats.items():
+            if isinstance(value, bool | int | float):
+                self.monitor.set(float(value), {"stat": name})
 
     def render(self) -> str:
         return self.registry.render()

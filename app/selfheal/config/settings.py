@@ -37,6 +37,46 @@ class SettingsError(Exception):
 
 
 @dataclass(frozen=True)
+class MonitorOptions:
+    """The operator's monitor settings (the monitor settings); a repository's
+    ``monitor:`` config may only tighten them."""
+
+    threshold: int = 3
+    window_days: float = 7.0
+    cooldown_hours: float = 24.0
+    hourly_cap: int = 5
+    max_attempts: int = 3
+    # Hosts (exact names, or ``*.example.com``) the App may probe for ``monitor.endpoints``;
+    # empty: no probes from the App server (see docs/monitor.md on SSRF).
+    probe_hosts: tuple[str, ...] = ()
+    tick_seconds: float = 30.0  # how often the worker's scheduler looks for due probes
+    scan_hours: float = 24.0  # scheduled security scans of each default branch (0: no scans)
+
+
+def monitor_options(env: Mapping[str, str]) -> MonitorOptions:
+    hosts = tuple(
+        h.strip().lower() for h in env.get("SELFHEAL_MONITOR_PROBE_HOSTS", "").split(",")
+        if h.strip()
+    )  # fmt: skip
+    for host in hosts:
+        bare = host.removeprefix("*.")
+        if not bare or any(c in bare for c in "/:@*? "):
+            raise SettingsError(
+                f"SELFHEAL_MONITOR_PROBE_HOSTS: {host!r} is not a host name (or *.domain)"
+            )
+    return MonitorOptions(
+        threshold=_int(env, "SELFHEAL_MONITOR_THRESHOLD", 3, 1),
+        window_days=_float(env, "SELFHEAL_MONITOR_WINDOW_DAYS", 7.0, 0.00001),
+        cooldown_hours=_float(env, "SELFHEAL_MONITOR_COOLDOWN_HOURS", 24.0, 0.0),
+        hourly_cap=_int(env, "SELFHEAL_MONITOR_HOURLY_CAP", 5, 1),
+        max_attempts=_int(env, "SELFHEAL_MONITOR_MAX_ATTEMPTS", 3, 1),
+        probe_hosts=hosts,
+        tick_seconds=_float(env, "SELFHEAL_MONITOR_TICK_SECONDS", 30.0, 0.05),
+        scan_hours=_float(env, "SELFHEAL_MONITOR_SCAN_HOURS", 24.0, 0.0),
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the server process needs; see docs/operations.md for the table."""
 
@@ -68,6 +108,7 @@ class Settings:
     api_burst: int = 20  # SELFHEAL_API_BURST: calls a token may make at once above the rate
     api_concurrency: int = 4  # SELFHEAL_API_CONCURRENCY: calls per token in flight at once
     metrics_token: Secret | None = None  # SELFHEAL_METRICS_TOKEN: /metrics wants this bearer
+    monitor: MonitorOptions = field(default_factory=MonitorOptions)  # the monitor settings
 
     def secret_values(self) -> tuple[str, ...]:
         """The configured secret values, for the log redaction filter (the notification
@@ -207,6 +248,7 @@ def parse_settings(env: Mapping[str, str]) -> Settings:
         api_burst=_int(env, "SELFHEAL_API_BURST", 20, 1),
         api_concurrency=_int(env, "SELFHEAL_API_CONCURRENCY", 4, 1),
         metrics_token=Secret(metrics_token) if metrics_token else None,
+        monitor=monitor_options(env),
     )
 
 

@@ -25,7 +25,9 @@ from aiohttp import web
 from selfheal.github.client import GitHubClient
 
 PERMISSIONS = {
-    "actions": "write",  # dispatch and cancel selfheal-code.yml runs, read their artifacts
+    # write: dispatch and cancel selfheal-code.yml runs, read their artifacts; the monitor
+    # reads failed runs' jobs, logs and artifacts (write includes read)
+    "actions": "write",
     "checks": "write",
     "contents": "write",
     "issues": "write",
@@ -42,7 +44,8 @@ CONFIG: web.AppKey[dict[str, Any]] = web.AppKey("config", dict)
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>selfheal setup</title></head>
 <body><h1>Register the selfheal GitHub App</h1>
 <p>This creates a private GitHub App named <b>{name}</b> with the permissions selfheal needs
-(checks, contents, issues and pull requests: write; metadata and members: read; no workflows).
+(checks, contents, issues and pull requests: write; actions, metadata and members: read;
+no workflows).
 Webhooks go to <code>{hook}</code>.</p>
 <form action="{action}" method="post">
 <input type="hidden" name="manifest" value="{manifest}">

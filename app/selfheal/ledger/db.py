@@ -266,6 +266,66 @@ MIGRATIONS += (
 )
 
 
+# The monitor's fingerprints, their occurrences (one row per distinct run) and its scheduler
+# (selfheal.ledger.monitor).
+MIGRATIONS += (
+    (
+        8,
+        "the monitor: fingerprints, occurrences, schedule",
+        (
+            """CREATE TABLE monitor_fingerprints (
+                id INTEGER PRIMARY KEY,
+                repository TEXT NOT NULL,
+                fingerprint TEXT NOT NULL,
+                identity TEXT NOT NULL,
+                signature TEXT NOT NULL,
+                sample TEXT NOT NULL,
+                immediate INTEGER NOT NULL DEFAULT 0,
+                first_seen REAL NOT NULL,
+                last_seen REAL NOT NULL,
+                total INTEGER NOT NULL DEFAULT 0,
+                dirty INTEGER NOT NULL DEFAULT 0,
+                issue_number INTEGER,
+                issue_state TEXT NOT NULL DEFAULT 'none',
+                closed_at REAL,
+                filed_at REAL,
+                attempts INTEGER NOT NULL DEFAULT 0
+            )""",
+            "CREATE UNIQUE INDEX monitor_fingerprints_key ON monitor_fingerprints("
+            "repository COLLATE NOCASE, fingerprint)",
+            """CREATE TABLE monitor_occurrences (
+                fingerprint_id INTEGER NOT NULL REFERENCES monitor_fingerprints(id),
+                run TEXT NOT NULL,
+                at REAL NOT NULL,
+                source TEXT NOT NULL,
+                commit_sha TEXT,
+                reporter TEXT,
+                PRIMARY KEY (fingerprint_id, run)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX monitor_occurrences_at ON monitor_occurrences(fingerprint_id, at)",
+            """CREATE TABLE monitor_filings (
+                repository TEXT NOT NULL,
+                fingerprint TEXT NOT NULL,
+                issue_number INTEGER NOT NULL,
+                at REAL NOT NULL
+            )""",
+            "CREATE INDEX monitor_filings_at ON monitor_filings(repository, at)",
+            """CREATE TABLE monitor_schedule (
+                name TEXT PRIMARY KEY,
+                next_run REAL NOT NULL,
+                last_slot REAL,
+                last_owner TEXT,
+                updated_at REAL NOT NULL
+            )""",
+            """CREATE TABLE monitor_state (
+                key TEXT PRIMARY KEY,
+                value TEXT NOT NULL
+            )""",
+        ),
+    ),
+)
+
+
 def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
     """A connection with WAL, foreign keys and a busy timeout; autocommit mode."""
     conn = sqlite3.connect(

@@ -118,6 +118,46 @@ class NotificationsConfig:
 
 
 @dataclass(frozen=True)
+class EndpointProbe:
+    url: str
+    method: str = "GET"
+    expected_status: int = 200
+    interval_seconds: int = 300
+    timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    enabled: bool = True
+    threshold: int | None = None  # None: the operator's
+    window_days: float | None = None
+    branches: tuple[str, ...] = ()
+    count_timed_out: bool = False
+    endpoints: tuple[EndpointProbe, ...] = ()
+
+
+def _monitor_config(data: Mapping[str, Any]) -> MonitorConfig:
+    probes = tuple(
+        EndpointProbe(
+            url=str(e["url"]), method=str(e.get("method", "GET")),
+            expected_status=int(e.get("expected_status", 200)),
+            interval_seconds=int(e.get("interval_seconds", 300)),
+            timeout_seconds=float(e.get("timeout_seconds", 10.0)),
+        )
+        for e in data.get("endpoints", ())
+    )  # fmt: skip
+    threshold, window = data.get("threshold"), data.get("window_days")
+    return MonitorConfig(
+        enabled=bool(data.get("enabled", True)),
+        threshold=None if threshold is None else int(threshold),
+        window_days=None if window is None else float(window),
+        branches=tuple(str(b) for b in data.get("branches", ())),
+        count_timed_out=bool(data.get("count_timed_out", False)),
+        endpoints=probes,
+    )
+
+
+@dataclass(frozen=True)
 class RepoConfig:
     version: int = 1
     halt_label: str = HALT_LABEL
@@ -128,6 +168,7 @@ class RepoConfig:
     requests: RequestsConfig = field(default_factory=RequestsConfig)
     notifications: NotificationsConfig = field(default_factory=NotificationsConfig)
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
     warnings: tuple[str, ...] = ()
     source: str = DEFAULT_PATH
 
@@ -328,6 +369,7 @@ def _build(data: Mapping[str, Any], warnings: tuple[str, ...], source: str) -> R
         notifications=NotificationsConfig(
             events=tuple(str(e) for e in notes["events"]) if "events" in notes else None
         ),
+        monitor=_monitor_config(_section(data, "monitor")),
         warnings=warnings,
         source=source,
     )

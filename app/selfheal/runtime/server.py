@@ -27,7 +27,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from selfheal.config.metrics import CONTENT_TYPE, AppMetrics
 from selfheal.config.settings import Settings
-from selfheal.ledger import Ledger, deliveries, jobs
+from selfheal.ledger import Ledger, deliveries, jobs, monitor
 from selfheal.runtime import intake
 from selfheal.runtime.budget import MemoryBudget
 from selfheal.runtime.context import GitHubFactory, Wiring
@@ -154,7 +154,7 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(details, status=200 if healthy else 503)
 
 
-def _metrics_allowed(request: web.Request) -> bool:
+def metrics_allowed(request: web.Request) -> bool:
     """With ``SELFHEAL_METRICS_TOKEN`` set, /metrics wants ``Authorization: Bearer <it>``."""
     token = request.app[SETTINGS].metrics_token
     if token is None:
@@ -164,7 +164,7 @@ def _metrics_allowed(request: web.Request) -> bool:
 
 
 async def metrics_endpoint(request: web.Request) -> web.Response:
-    if not _metrics_allowed(request):
+    if not metrics_allowed(request):
         return web.json_response(
             {"error": "unauthorized"}, status=401, headers={"WWW-Authenticate": "Bearer"}
         )
@@ -174,8 +174,14 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
             lambda c: (jobs.depth(c), jobs.oldest_due_age(c))
         )
         app_metrics.set_queue_depth(depth, oldest)
+        window = request.app[SETTINGS].monitor.window_days * 86_400
+        app_metrics.set_monitor_stats(
+            await request.app[LEDGER].aread(
+                lambda c: monitor.stats(c, now=time.time(), window=window)
+            )
+        )
     except Exception:
-        log.exception("could not read the queue depth")
+        log.exception("could not read the queue depth or the monitor's statistics")
     return web.Response(body=app_metrics.render().encode(), headers={"Content-Type": CONTENT_TYPE})
 
 
@@ -226,6 +232,7 @@ def worker_config(settings: Settings, *, start_worker: bool = True) -> WorkerCon
         notify_secret=settings.notify_secret,
         secret_engine=settings.secret_engine,
         coding=settings.coding,
+        monitor=settings.monitor,
     )
 
 

@@ -33,7 +33,7 @@ from gidgethub.sansio import Event
 
 from selfheal.config.coding import CodingSettings
 from selfheal.config.metrics import AppMetrics
-from selfheal.config.settings import Secret
+from selfheal.config.settings import MonitorOptions, Secret
 from selfheal.github.client import GitHubGaveUp
 from selfheal.ledger import Ledger, deliveries, installations, jobs
 from selfheal.model.notifications import Target
@@ -79,6 +79,7 @@ class WorkerConfig:
     notify_secret: Secret | None = None
     secret_engine: str | None = None  # SELFHEAL_SECRET_ENGINE (None: auto)
     coding: CodingSettings = field(default_factory=CodingSettings)  # agents, key, prices, budget
+    monitor: MonitorOptions = field(default_factory=MonitorOptions)
 
 
 def _gone(exc: Exception) -> bool:

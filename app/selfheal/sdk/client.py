@@ -254,8 +254,10 @@ class SelfHealClient:
             await asyncio.sleep(min(interval, max(0.0, deadline - loop.time())))
 
     async def report_events(self, events: Sequence[Mapping[str, Any]]) -> int:
-        """``POST /api/monitor/events``; returns how many were recorded."""
-        body = [dict(e) for e in events]
+        """``POST /api/monitor/events``; returns how many were recorded. An event without a
+        ``repository`` is about the client's repository, when it has one."""
+        default = {"repository": self.repository} if self.repository else {}
+        body = [{**default, **dict(e)} for e in events]
         found = await self._call("POST", "/api/monitor/events", body, idempotent=False)
         return int(cast(Recorded, found)["recorded"])
 
