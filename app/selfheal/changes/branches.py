@@ -21,6 +21,8 @@ from pathlib import Path
 import pygit2
 
 from selfheal.git.clones import repo_lock
+from selfheal.github.protocol import GitHubAPI
+from selfheal.github.repo import split
 
 MAX_WALK = 200  # commits inspected on a branch before it counts as a person's
 
@@ -74,3 +76,12 @@ def inspect_tip(cache: Path, tip_sha: str, base: str, bot_email: str) -> Tip:
                 bot_only = False
                 break
         return Tip(tip_sha, str(head.tree_id), bot_only)
+
+
+async def taken(gh: GitHubAPI, repo: str, number: int) -> list[str]:
+    """The branches already named ``selfheal/<number>-...`` (an earlier attempt's, or a
+    revert's), so a new name does not collide with them."""
+    owner, name = split(repo)
+    refs = await gh.call("git.list_matching_refs", owner=owner, repo=name,
+                         ref=f"heads/selfheal/{number}-")  # fmt: skip
+    return [str(ref["ref"]).removeprefix("refs/heads/") for ref in refs or []]

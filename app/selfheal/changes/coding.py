@@ -242,7 +242,7 @@ async def _publish(
     shared = set(request.data.get("shared_branches") or [])
     branch = request.branch
     if branch is None or branch in shared:
-        taken = [*await _branches(run.gh, run.repo, run.number), *shared]
+        taken = [*await branches.taken(run.gh, run.repo, run.number), *shared]
         title = str(run.issue.get("title") or "change")
         branch = branch_name(run.number, title, taken=taken, template=run.branch_template)
     await run.ctx.ledger.awrite(lambda c: requests.update(c, request.id, branch=branch))
@@ -263,14 +263,6 @@ async def _publish(
     force = step is branches.Step.REPLACE
     await push(target.cache, target.url, {branch: sha}, target.token, force=force)
     return branch, sha
-
-
-async def _branches(gh: GitHubAPI, repo: str, number: int) -> list[str]:
-    """The branches already named ``selfheal/<number>-...`` (an earlier attempt's)."""
-    owner, name = split(repo)
-    refs = await gh.call("git.list_matching_refs", owner=owner, repo=name,
-                         ref=f"heads/selfheal/{number}-")  # fmt: skip
-    return [str(ref["ref"]).removeprefix("refs/heads/") for ref in refs or []]
 
 
 def pr_body(request: requests.Request, run: RequestRun, summary: str, files: list[str]) -> str:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import pygit2
 
-from selfheal.changes import machine
+from selfheal.changes import branches, machine
 from selfheal.git.clones import GitOpsError, branch_refspec, fetch, has_commit
 from selfheal.git.commits import bot_identity, branch_name, commit_message, push, revert_on
 from selfheal.github.protocol import GitHubAPI
@@ -104,13 +104,6 @@ async def _merged_pr(run: RequestRun, number: int | None) -> tuple[dict[str, Any
     return pr, sha
 
 
-async def _existing_branches(gh: GitHubAPI, repo: str, number: int) -> list[str]:
-    owner, name = split(repo)
-    refs = await gh.call("git.list_matching_refs", owner=owner, repo=name,
-                         ref=f"heads/selfheal/{number}-")  # fmt: skip
-    return [str(ref["ref"]).removeprefix("refs/heads/") for ref in refs or []]
-
-
 async def _revert_commit(
     run: RequestRun,
     request: requests.Request,
@@ -143,7 +136,7 @@ async def _revert_commit(
     except GitOpsError as exc:
         return f"the revert of #{pr['number']} does not apply cleanly on {default} ({exc}); " \
                "revert it by hand"  # fmt: skip
-    taken = await _existing_branches(run.gh, run.repo, run.number)
+    taken = await branches.taken(run.gh, run.repo, run.number)
     branch = branch_name(run.number, f"revert {pr['number']}", taken=taken)
     # Recorded before the push: a retry after a crash pushes this commit, not a second one.
     await _save(run, request.id, {"state": "pending", "branch": branch, "sha": sha, "by": by,

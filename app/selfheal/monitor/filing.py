@@ -27,7 +27,7 @@ from selfheal.ledger import effects, installations, jobs
 from selfheal.ledger import monitor as store
 from selfheal.model.labels import MONITOR_LABEL, REQUEST_LABEL, TYPE_PREFIX
 from selfheal.model.notifications import Notification
-from selfheal.model.repo_config import ConfigError
+from selfheal.model.repo_config import ConfigError, RepoConfig
 from selfheal.monitor import issue as render
 from selfheal.monitor.events import EventError, FailureEvent, parse_event
 from selfheal.monitor.fingerprint import Fingerprint
@@ -47,6 +47,18 @@ HOUR = 3600.0
 CAPPED_RETRY = 300.0
 ACTOR = "selfheal-monitor"
 CONTAINED = frozenset({"ahead", "identical"})
+
+
+async def monitored(job: jobs.Job, ctx: JobContext) -> tuple[str, GitHubAPI, RepoConfig] | None:
+    """A monitor job's repository, its client and its configuration, or None when the
+    repository's config is broken or turns the monitor off (the job then does nothing)."""
+    repo = str(job.payload["repository"])
+    ctx.repository, ctx.installation_id = repo, job.payload.get("installation_id")
+    gh = await ctx.github()
+    config = await repo_config(gh, repo, ctx.caches.config_text)
+    if isinstance(config, ConfigError) or not config.monitor.enabled:
+        return None
+    return repo, gh, config
 
 
 def limits_from(options: MonitorOptions) -> Limits:

@@ -18,11 +18,11 @@ from typing import Any
 from selfheal.git.clones import branch_refspec, fetch
 from selfheal.git.worktrees import export_tree
 from selfheal.github.protocol import GitHubAPI
-from selfheal.github.repo import repo_config, split
+from selfheal.github.repo import split
 from selfheal.ledger import jobs
 from selfheal.model.findings import Finding
-from selfheal.model.repo_config import ConfigError, RepoConfig
-from selfheal.monitor.filing import limits_from
+from selfheal.model.repo_config import RepoConfig
+from selfheal.monitor.filing import limits_from, monitored
 from selfheal.monitor.ingest import Ingest
 from selfheal.runtime.context import JobContext
 from selfheal.scanner.engine import scan_path
@@ -62,12 +62,10 @@ def _wanted(findings: list[Finding], config: RepoConfig) -> list[Finding]:
 async def run_scan(job: jobs.Job, ctx: JobContext) -> None:
     """The ``monitor_scan`` job: scan a default branch's head, report its findings."""
     p = job.payload
-    repo = str(p["repository"])
-    ctx.repository, ctx.installation_id = repo, p.get("installation_id")
-    gh = await ctx.github()
-    config = await repo_config(gh, repo, ctx.caches.config_text)
-    if isinstance(config, ConfigError) or not config.monitor.enabled:
+    found = await monitored(job, ctx)
+    if found is None:
         return
+    repo, gh, config = found
     owner, name = split(repo)
     info = await gh.call("repos.get", owner=owner, repo=name)
     branch, url = str(info["default_branch"]), str(info["clone_url"])

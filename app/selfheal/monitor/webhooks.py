@@ -16,12 +16,11 @@ import gidgethub
 from gidgethub import routing
 from gidgethub.sansio import Event
 
-from selfheal.github.repo import repo_config, split
+from selfheal.github.repo import split
 from selfheal.ledger import jobs
 from selfheal.ledger import monitor as store
-from selfheal.model.repo_config import ConfigError
 from selfheal.monitor import ci
-from selfheal.monitor.filing import limits_from
+from selfheal.monitor.filing import limits_from, monitored
 from selfheal.monitor.ingest import Ingest
 from selfheal.monitor.security import queue_scan
 from selfheal.runtime.context import JobContext
@@ -166,12 +165,10 @@ async def _failures(
 async def run_ci(job: jobs.Job, ctx: JobContext) -> None:
     """The ``monitor_ci`` job: a completed CI run's failures into the monitor."""
     p = job.payload
-    repo = str(p["repository"])
-    ctx.repository, ctx.installation_id = repo, p.get("installation_id")
-    gh = await ctx.github()
-    config = await repo_config(gh, repo, ctx.caches.config_text)
-    if isinstance(config, ConfigError) or not config.monitor.enabled:
+    found = await monitored(job, ctx)
+    if found is None:
         return
+    repo, _, config = found
     if not ci.counts(p.get("conclusion"), p.get("branch"), p.get("default_branch"),
                      branches=config.monitor.branches,
                      count_timed_out=config.monitor.count_timed_out):  # fmt: skip

@@ -30,13 +30,10 @@ warning in the scan report.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import importlib.util
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -47,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from selfheal.scanner import ScannerError
+from selfheal.scanner.semgrep import execute_tool
 
 AUTO = "auto"
 KINGFISHER = "kingfisher"
@@ -179,32 +177,11 @@ def _chunks(targets: Sequence[str]) -> Iterator[list[str]]:
 
 
 def _execute(argv: list[str], root: Path, env: dict[str, str], timeout: float) -> tuple[int, str]:
-    try:
-        process = subprocess.Popen(
-            argv,
-            cwd=root,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            start_new_session=True,
-        )
-    except OSError as exc:
-        raise ScannerError(f"cannot start kingfisher: {exc.strerror or exc}") from None
-    try:
-        stdout, stderr = process.communicate(timeout=max(timeout, 0.1))
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        raise ScannerError(f"kingfisher did not finish within {timeout:.0f} s") from None
-    if process.returncode not in OK_EXIT_CODES:
+    returncode, stdout, stderr = execute_tool("kingfisher", argv, root, env, timeout)
+    if returncode not in OK_EXIT_CODES:
         tail = " ".join(stderr.strip().splitlines()[-2:])[:STDERR_CHARS]
-        raise ScannerError(f"kingfisher failed (exit {process.returncode}): {tail}")
-    return process.returncode, stdout
+        raise ScannerError(f"kingfisher failed (exit {returncode}): {tail}")
+    return returncode, stdout
 
 
 def _hit(item: Any, root: Path) -> EngineHit | None:

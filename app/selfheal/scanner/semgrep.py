@@ -166,12 +166,20 @@ def semgrep_environment() -> dict[str, str]:
 
 def execute_semgrep(argv: list[str], root: Path, timeout: float) -> tuple[int, str, str]:
     """Run semgrep in its own process group so a timeout also stops semgrep-core."""
+    return execute_tool("semgrep", argv, root, semgrep_environment(), timeout)
+
+
+def execute_tool(
+    name: str, argv: list[str], root: Path, env: dict[str, str], timeout: float
+) -> tuple[int, str, str]:
+    """Run a scanner's program in its own process group (so a timeout stops its children
+    too); returns the exit status, stdout and stderr. An argv list, never a shell: target
+    names cannot inject commands."""
     try:
-        # An argv list, never a shell: target names cannot inject commands.
         process = subprocess.Popen(
             argv,
             cwd=root,
-            env=semgrep_environment(),
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -181,14 +189,14 @@ def execute_semgrep(argv: list[str], root: Path, timeout: float) -> tuple[int, s
             start_new_session=True,
         )
     except OSError as exc:
-        raise ScannerError(f"cannot start semgrep: {exc}") from exc
+        raise ScannerError(f"cannot start {name}: {exc.strerror or exc}") from None
     try:
         stdout, stderr = process.communicate(timeout=max(timeout, 0.1))
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
-        raise ScannerError(f"semgrep did not finish within {timeout:.0f} s") from None
+        raise ScannerError(f"{name} did not finish within {timeout:.0f} s") from None
     return process.returncode, stdout, stderr
 
 
