@@ -6,7 +6,9 @@ passed to the lifecycle by name, as the other request tests pass theirs."""
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ from tests.github_emulator.gitdata import open_repo, refs
 from tests.support.e2e import BASE_FILES, REPO, Server, until
 from tests.support.forms import render_form
 from tests.support.paths import ROOT
-from tests.support.requests_e2e import REQUEST, pr_of, request_of, state_labels
+from tests.support.requests_e2e import REQUEST, pr_of, request_of, state_labels, status_comments
 
 AGENT = str(ROOT / "tests/fixtures/coder/fake_agent.py")
 FILES = {**BASE_FILES, ".env": "API_TOKEN=do-not-read\n"}
@@ -99,5 +101,68 @@ async def test_a_tool_past_its_timeout_is_killed_and_nothing_is_pushed(
         assert request is not None and request.state == "failed"
         branches = [r for r in refs(open_repo(repo.path)) if r.startswith("refs/heads/selfheal/")]
         assert branches == [] and pr_of(repo, number) is None
+    finally:
+        await server.stop()
+
+
+async def test_a_halt_kills_the_tool_within_ten_seconds_and_nothing_is_pushed(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    emu = github_emulator
+    repo = emu.create_repo(REPO, FILES)
+    alice = emu.person("alice", "write")
+    pidfile = tmp_path / "sleeper.pid"
+    options = {"command": [sys.executable, AGENT, "--write", f"app/util.py={FIXED}",
+                           "--spawn-sleeper", str(pidfile), "--sleep", "120"],
+               "cost_field": "total_cost_usd"}  # fmt: skip
+    server = await _server_with(emu, tmp_path / "ledger.db", options)
+    try:
+        emu.install([repo])
+        await until(lambda: REQUEST in repo.labels, what="labels created")
+        opened = await alice.open_issue(repo, "Cast inputs", _form(), labels=[REQUEST])
+        number = int(opened["number"])
+        await until(lambda: pidfile.exists() and pidfile.read_text(), what="tool started",
+                    timeout=60)  # fmt: skip
+        pid = int(pidfile.read_text())
+        halted_at = time.monotonic()
+        await alice.open_issue(repo, "Stop", labels=["selfheal:halt"])
+
+        def gone() -> bool:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            return False
+
+        await until(gone, what="tool killed", timeout=10)
+        assert time.monotonic() - halted_at < 10
+        await until(lambda: state_labels(repo, number) == ["selfheal:state/halted"],
+                    what="halted", timeout=30)  # fmt: skip
+        branches = [r for r in refs(open_repo(repo.path)) if r.startswith("refs/heads/selfheal/")]
+        assert branches == [] and pr_of(repo, number) is None
+    finally:
+        await server.stop()
+
+
+async def test_an_unmetered_tool_runs_only_when_allowed_and_the_issue_says_so(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    emu = github_emulator
+    repo = emu.create_repo(REPO, FILES)
+    alice = emu.person("alice", "write")
+    options = {"command": [sys.executable, AGENT, "--write", f"app/util.py={FIXED}"],
+               "allow_unmetered": True}  # fmt: skip
+    server = await _server_with(emu, tmp_path / "ledger.db", options)
+    try:
+        emu.install([repo])
+        await until(lambda: REQUEST in repo.labels, what="labels created")
+        opened = await alice.open_issue(repo, "Cast inputs", _form(), labels=[REQUEST])
+        number = int(opened["number"])
+        await until(lambda: pr_of(repo, number), what="draft PR", timeout=120)
+        await until(lambda: any("**not metered**" in body
+                                for body in status_comments(repo, number)),
+                    what="the status comment says the cost was not metered")  # fmt: skip
+        request = request_of(server, number)
+        assert request is not None and request.cost_usd == 0.0
     finally:
         await server.stop()

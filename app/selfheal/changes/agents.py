@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 
 HALT_PROBE_SECONDS = 10.0
 EXTENDED_KEY = "budget_extended_usd"
+UNMETERED_KEY = "cost_unmetered"  # a run's cost could not be metered (shown on the issue)
 KEPT_KEY = "kept_branch"  # the branch a budget-stopped run left, to resume on
 
 
@@ -197,6 +198,9 @@ async def settle(
     latest = await run.ctx.ledger.aread(lambda c: requests.get(c, request_id))
     if latest is None:
         return
+    if not result.cost_metered:  # said on the status comment from now on
+        data = {**latest.data, UNMETERED_KEY: True}
+        latest = await run.ctx.ledger.awrite(lambda c: requests.update(c, request_id, data=data))
     missing = result.cost_usd - (latest.cost_usd - spent_before)
     if not math.isfinite(missing) or missing <= 1e-9:
         return

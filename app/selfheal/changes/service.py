@@ -98,13 +98,15 @@ def status_body(request: requests.Request, state: str, note: str, plan: list[Any
         "",
         f"- type: `{request.change_type}`, priority {request.priority}",
         f"- requested by {_who(request.requester)}",
-        f"- cost so far: ${request.cost_usd:.2f} of ${request.budget_usd:.2f}",
     ]
     agent = request.data.get("agent")
     if isinstance(agent, dict) and agent.get("id"):
         model = f", model `{agent['model']}`" if agent.get("model") else ""
         lines.append(f"- coding agent: `{agent['id']}` ({agent.get('backend')}{model})")
     lines.append(f"- cost so far: {money(request.cost_usd)} of {money(request.budget_usd)}")
+    if request.data.get("cost_unmetered"):  # agents.UNMETERED_KEY
+        lines.append("- the cost of a run was **not metered**: this agent's tool neither caps nor "
+                     "reports its cost, and the operator allows it to run unmetered")  # fmt: skip
     if plan:
         lines += ["", "| target | policy |", "|---|---|"]
         lines += [f"| `{path}` | {level} |" for path, level in plan]
