@@ -268,6 +268,54 @@ async def test_failing_ci_runs_count_per_test_and_the_bots_branches_never(
         await server.stop()
 
 
+def junit_report(run: int) -> str:
+    """A test step's JUnit XML: one passing and two failing tests (the message differs per
+    run, as a real failure's ids and numbers do)."""
+    return (
+        '<testsuite name="pytest"><testcase classname="tests.test_io" name="test_ok" '
+        'file="tests/test_io.py"/>'
+        '<testcase classname="tests.test_io" name="test_read" file="tests/test_io.py">'
+        f'<failure message="OSError: [Errno 2] /tmp/run{run}/data.csv" type="OSError">'
+        "boom</failure></testcase>"
+        '<testcase classname="tests.test_io" name="test_write" file="tests/test_io.py">'
+        f'<error message="timeout after {run}.5 s" type="TimeoutError">slow</error>'
+        "</testcase></testsuite>"
+    )
+
+
+async def test_junit_artifacts_count_per_test_and_a_bare_job_by_its_log(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    emu = github_emulator
+    repo = emu.create_repo(REPO, FILES)
+    alice = emu.person("alice", "maintain")
+    server = await Server.start(emu, tmp_path / "ledger.db")
+    try:
+        emu.install([repo])
+        await until(lambda: MONITOR in repo.labels, what="labels created")
+        head = await alice.fetch(repo, "refs/heads/main")
+        for n in range(3):
+            # the tests are named by the uploaded report (plus a file that is not JUnit)
+            files = {"reports/junit.xml": junit_report(n), "reports/coverage.xml": "<coverage/>"}
+            emu.complete_workflow_run(repo, head_sha=head, head_branch="main",
+                                      conclusion="failure",
+                                      artifacts={"test-results": files})  # fmt: skip
+            # a job that names no test: its log's tail stands for it
+            log = f"2026-12-03T00:00:0{n}Z Deploying\n2026-12-03T00:00:0{n}Z error: disk full\n"
+            emu.complete_workflow_run(repo, head_sha=head, head_branch="main", name="Release",
+                                      conclusion="failure", jobs=("deploy",),
+                                      logs={"deploy": log})  # fmt: skip
+        want = {"test:tests/test_io.py::test_read": 3, "test:tests/test_io.py::test_write": 3,
+                "test:Release/deploy": 3}  # fmt: skip
+        await until(lambda: ci_occurrences(server) == want, what="per test, and the bare job")
+        deploy = next(t for t in server.ledger.read(lambda c: store.listing(c, REPO))
+                      if t.identity == "test:Release/deploy")  # fmt: skip
+        assert "error: disk full" in deploy.sample.get("stack_trace", "")
+        assert "2026-12-03" not in deploy.sample.get("stack_trace", "")  # timestamps dropped
+    finally:
+        await server.stop()
+
+
 def make_due(conn: Any) -> None:
     """The endpoint's interval passes: its next run time in the ledger comes due."""
     conn.execute("UPDATE monitor_schedule SET next_run = ? WHERE name LIKE 'probe:%/health'",

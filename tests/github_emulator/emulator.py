@@ -305,10 +305,14 @@ class Emulator:
         jobs: Iterable[str] = ("test",),
         actor: User | None = None,
         annotations: Mapping[str, list[dict[str, Any]]] | None = None,
+        artifacts: Mapping[str, Mapping[str, bytes | str]] | None = None,
+        logs: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """Simulate a GitHub Actions run finishing: workflow_job completed per job, then
         workflow_run completed. Returns the workflow_run object sent. ``annotations``: job
-        name -> the check-run annotations of that job (a test reporter's failing tests)."""
+        name -> the check-run annotations of that job (a test reporter's failing tests);
+        ``artifacts``: name -> files the run uploaded (a JUnit report, say); ``logs``: job
+        name -> its log."""
         return workflows.workflow_completed(
             self,
             repo,
@@ -319,6 +323,8 @@ class Emulator:
             list(jobs),
             actor or repo.owner,
             annotations,
+            artifacts,
+            logs,
         )
 
     def workflow_run(self, repo: Repo, run_id: int) -> dict[str, Any]:

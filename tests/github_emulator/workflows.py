@@ -432,19 +432,28 @@ def workflow_completed(
     jobs: list[str],
     actor: User,
     annotations: Mapping[str, list[JSON]] | None = None,
+    artifacts: Mapping[str, Mapping[str, bytes | str]] | None = None,
+    logs: Mapping[str, str] | None = None,
 ) -> JSON:
     """A run of the repository's CI on a push that is already over: workflow_job.completed
     for each job, then workflow_run.completed. ``annotations``: by job name, the check-run
-    annotations its job leaves (a test reporter's failing tests)."""
+    annotations its job leaves (a test reporter's failing tests); ``artifacts``: by name, the
+    files the run uploaded while it ran; ``logs``: by job name, the job's log."""
     path = ".github/workflows/ci.yml"
     wf = Workflow(zlib.crc32(f"{repo.id}:{name}".encode()) % 10**8, name, path, None, None)
     run_id = emu.world.next_id()
     run = _run_json(emu, repo, run_id, wf, head_sha=head_sha, head_branch=head_branch,
                     event="push", actor=actor, title=name)  # fmt: skip
+    run["status"] = "in_progress"  # the run uploads while it runs
+    repo.workflow_runs[run_id] = run
+    for artifact, files in (artifacts or {}).items():
+        upload_artifact(emu, repo, run, artifact, files)
+    state = emu.run_states.setdefault(run_id, RunState())
     for job_name in jobs:
         job = _job_json(emu, repo, run, emu.world.next_id(), job_name)
         _complete_job(job, conclusion, "Run tests")
         repo.workflow_jobs.setdefault(run_id, []).append(job)
+        state.logs[int(job["id"])] = (logs or {}).get(job_name, "")
         if annotations and job_name in annotations:
             repo.job_annotations[int(job["id"])] = [{"head_sha": head_sha}, *annotations[job_name]]
         emit(emu, "workflow_job", repo, actor, {"workflow_job": dict(job)}, action="completed")

@@ -336,3 +336,24 @@ def test_the_suspect_change_is_the_latest_merged_right_before_that_touched_the_f
     assert suspect_change(2_100.0, ["app/b.py"], changes) is None  # not a file it touched
     assert suspect_change(900.0, ["app/a.py"], changes) is None  # seen before the merge
     assert suspect_change(2_000.0 + 90_000, ["app/a.py"], changes) is None  # long after
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_junit_reports_are_the_bounded_xml_files_of_an_artifact() -> None:
+    report = b'<testsuite><testcase name="t"><failure message="x"/></testcase></testsuite>'
+    big = b"<testsuite>" + b" " * (ci.MAX_JUNIT_BYTES + 1) + b"</testsuite>"  # compresses well
+    blob = _zip({"a.xml": report, "notes.txt": b"not xml", "dir/b.XML": report, "big.xml": big})
+    assert ci.junit_reports(blob, 10) == [report, report]  # the oversized one is never read
+    assert ci.junit_reports(blob, 1) == [report]
+    assert ci.junit_reports(b"not a zip", 10) == []
+    assert ci.junit_reports(b"", 10) == []

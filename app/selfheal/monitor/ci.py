@@ -14,7 +14,9 @@ declaration (no entities, so no entity expansion and no external fetches), withi
 
 from __future__ import annotations
 
+import io
 import xml.etree.ElementTree as ET
+import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -175,6 +177,32 @@ def job_event(
     if commit:
         event["commit"] = commit
     return event
+
+
+def junit_reports(blob: bytes, limit: int) -> list[bytes]:
+    """The ``.xml`` files of an artifact's zip archive, at most ``limit`` of them, each no
+    larger than a JUnit report may be (pure: bytes in, bytes out; a broken archive has none)."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(blob))
+    except (zipfile.BadZipFile, ValueError):
+        return []
+    out: list[bytes] = []
+    with archive:
+        for info in archive.infolist():
+            if len(out) >= limit:
+                break
+            if info.is_dir() or not info.filename.lower().endswith(".xml"):
+                continue
+            if info.file_size > MAX_JUNIT_BYTES:
+                continue  # declared too large: never inflated
+            try:
+                with archive.open(info) as member:
+                    data = member.read(MAX_JUNIT_BYTES + 1)
+            except (zipfile.BadZipFile, OSError, RuntimeError):
+                continue
+            if len(data) <= MAX_JUNIT_BYTES:
+                out.append(data)
+    return out
 
 
 def tail(text: str, lines: int = 60) -> str:

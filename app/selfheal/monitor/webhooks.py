@@ -10,12 +10,14 @@ own check runs are never counted.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import gidgethub
 from gidgethub import routing
 from gidgethub.sansio import Event
 
+from selfheal.github.client import DownloadTooLarge
 from selfheal.github.repo import split
 from selfheal.ledger import jobs
 from selfheal.ledger import monitor as store
@@ -139,6 +141,60 @@ async def _annotations(gh: Any, owner: str, name: str, check_run_id: int) -> lis
         raise
 
 
+log = logging.getLogger(__name__)
+
+# What the monitor downloads from a failed run, at most: a run's artifacts (the JUnit reports
+# a test step uploaded), each artifact, each XML file in one, and a failed job's log.
+MAX_ARTIFACTS = 5
+MAX_ARTIFACT_BYTES = 10 * 1024 * 1024
+MAX_REPORTS = 20
+MAX_LOG_BYTES = 1024 * 1024
+
+
+async def _download(gh: Any, name: str, max_bytes: int, **params: Any) -> bytes | None:
+    """A download, or None when it is gone, too large or refused (the run still counts:
+    it falls back to what the job says about itself)."""
+    try:
+        data: bytes = await gh.download(name, max_bytes=max_bytes, **params)
+    except DownloadTooLarge:
+        log.warning("monitor: download too large, skipped", extra={"call": name})
+        return None
+    except gidgethub.BadRequest as exc:
+        if exc.status_code in (404, 410):  # expired or deleted
+            return None
+        raise
+    return data
+
+
+async def _junit_events(
+    gh: Any, owner: str, name: str, run_id: int, *, run: str, commit: str | None, repo: str
+) -> list[dict[str, Any]]:
+    """The failing tests of the JUnit XML reports among the run's artifacts."""
+    artifacts = await gh.call("actions.list_workflow_run_artifacts", owner=owner, repo=name,
+                              run_id=run_id)  # fmt: skip
+    events: list[dict[str, Any]] = []
+    for artifact in (artifacts.get("artifacts") or [])[:MAX_ARTIFACTS]:
+        if artifact.get("expired") or int(artifact.get("size_in_bytes") or 0) > MAX_ARTIFACT_BYTES:
+            continue
+        blob = await _download(gh, "actions.download_artifact", MAX_ARTIFACT_BYTES, owner=owner,
+                               repo=name, artifact_id=int(artifact["id"]),
+                               archive_format="zip")  # fmt: skip
+        for report in ci.junit_reports(blob or b"", MAX_REPORTS):
+            try:
+                failures = ci.parse_junit(report)
+            except ci.JUnitError:
+                continue  # an XML file that is not a JUnit report
+            events.extend(ci.junit_events(failures, run=run, commit=commit, repository=repo))
+    return events[: ci.MAX_FAILURES]
+
+
+async def _log_tail(gh: Any, owner: str, name: str, job_id: int) -> str:
+    """The last lines of a failed job's log (bounded download), or nothing."""
+    data = await _download(gh, "actions.download_job_logs_for_workflow_run", MAX_LOG_BYTES,
+                           owner=owner, repo=name, job_id=job_id)  # fmt: skip
+    return ci.tail(data.decode("utf-8", "replace")) if data else ""
+
+
 async def _failures(
     ctx: JobContext, p: dict[str, Any], repo: str, run: str
 ) -> list[dict[str, Any]]:
@@ -150,15 +206,21 @@ async def _failures(
         marked = ci.annotation_events(found, run=run, commit=commit, repository=repo)
         return marked or [ci.job_event({"name": p["workflow"]}, workflow="check", run=run,
                                        commit=commit, repository=repo)]  # fmt: skip
-    events: list[dict[str, Any]] = []
+    run_id = int(p["run_id"])
+    junit = await _junit_events(gh, owner, name, run_id, run=run, commit=commit, repo=repo)
+    events: list[dict[str, Any]] = list(junit)
     async for job in gh.paginate("actions.list_jobs_for_workflow_run", owner=owner, repo=name,
-                                 run_id=int(p["run_id"])):  # fmt: skip
+                                 run_id=run_id):  # fmt: skip
         if job.get("conclusion") not in ("failure", "timed_out"):
             continue
         notes = await _annotations(gh, owner, name, int(job["id"]))
         found = ci.annotation_events(notes, run=run, commit=commit, repository=repo)
-        events.extend(found or [ci.job_event(job, workflow=str(p["workflow"]), run=run,
-                                             commit=commit, repository=repo)])  # fmt: skip
+        if found or junit:  # the failing tests are named: no job-level event besides
+            events.extend(found)
+            continue
+        log = await _log_tail(gh, owner, name, int(job["id"]))
+        events.append(ci.job_event(job, workflow=str(p["workflow"]), run=run, commit=commit,
+                                   repository=repo, log_tail=log))  # fmt: skip
     return events[: ci.MAX_FAILURES]
 
 
