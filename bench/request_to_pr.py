@@ -86,7 +86,7 @@ async def one_run(emu: Emulator, server: Server, n: int) -> dict[str, float]:
     }
 
 
-async def main(runs: int, files: int) -> None:
+async def main(runs: int, files: int, secret_engine: str) -> None:
     with tempfile.TemporaryDirectory(prefix="selfheal-bench-") as tmp:
         root = Path(tmp)
         emu = Emulator(root / "github", private_key_pem=generate_private_key())
@@ -96,7 +96,10 @@ async def main(runs: int, files: int) -> None:
         tree = {f"pkg/mod_{i:04d}.py": module(i) for i in range(files)}
         tree["requirements.txt"] = "requests==2.19.0\n"
         repo = emu.create_repo(REPO, tree)
-        server = await Server.start(emu, root / "ledger.db")
+        # the runs' PRs stay open: lift the limits on the bot's PRs, which would queue them
+        server = await Server.start(emu, root / "ledger.db", SELFHEAL_MAX_OPEN_PRS="1000",
+                                    SELFHEAL_MAX_NEW_PRS_PER_HOUR="1000",
+                                    SELFHEAL_SECRET_ENGINE=secret_engine)  # fmt: skip
         try:
             emu.install([repo])
             await until(lambda: "selfheal:request" in repo.labels, what="labels")
@@ -118,5 +121,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument(
+        "--secret-engine",
+        choices=("auto", "kingfisher", "builtin"),
+        default="auto",
+        help="SELFHEAL_SECRET_ENGINE for the coder's review",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.runs, args.files))
+    asyncio.run(main(args.runs, args.files, args.secret_engine))

@@ -11,7 +11,7 @@ one small file with one line of interest:
   values ending in the vendors' documented ``EXAMPLE`` marker, environment reads, template
   variables, content hashes, git object ids, UUIDs, publishable (public) keys, file paths.
 
-``bench/secrets.py`` scores detectors on it; ``tests/unit/test_secret_engine.py`` uses a few
+``bench/secret_detection.py`` scores detectors on it; ``tests/unit/test_secret_engine.py`` uses a few
 cases as known answers.
 """
 

@@ -1,6 +1,6 @@
 """Secret detection quality and speed on the generated labelled corpus: prints figures.
 
-    python bench/secrets.py [--per-format 3] [--seed N] [--show-misses]
+    python bench/secret_detection.py [--per-format 3] [--seed N] [--show-misses]
 
 The corpus (tests/support/secret_corpus.py) is generated from providers' documented token
 formats: true cases in several file contexts, and false cases (placeholders, documented
