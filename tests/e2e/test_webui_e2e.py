@@ -1,0 +1,174 @@
+"""End to end: the web dashboard on a real server with the GitHub emulator, through HTTP as a
+browser without JavaScript sees it (cookies, forms, redirects)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from selfheal.ledger import audit, requests
+from tests.github_emulator import Emulator
+from tests.github_emulator.state import Repo
+from tests.support.api_e2e import client, make_token
+from tests.support.e2e import BASE_FILES, REPO, Server, until
+from tests.support.requests_e2e import REQUEST
+from tests.support.webui import Visitor, csrf_of, post_forms
+
+HOSTILE = 'Fix <script>alert("pwned")</script> and <img src=x onerror=alert(1)> now.'
+
+
+def locked(repo: Repo) -> bool:
+    return any("selfheal:halt" in [x.name for x in i.labels] for i in repo.issues.values())
+
+
+async def started(emu: Emulator, tmp_path: Path) -> tuple[Repo, Server]:
+    repo = emu.create_repo(REPO, BASE_FILES)
+    server = await Server.start(emu, tmp_path / "ledger.db")
+    emu.install([repo])
+    await until(lambda: REQUEST in repo.labels, what="labels created")
+    return repo, server
+
+
+async def test_login_sets_a_safe_cookie_and_logout_ends_the_session(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    _, server = await started(github_emulator, tmp_path)
+    try:
+        value = make_token(server, "reader", [REPO], ("read",))
+        scanner = make_token(server, "scanner", [REPO], ("scan",))
+        async with Visitor(server) as web:
+            status, _ = await web.get("/dashboard")
+            assert status == 303  # to the login form
+            status, html = await web.get("/dashboard/login")
+            assert status == 200 and '<label for="token">' in html
+            bad = await web.login("shk_" + "A" * 43)
+            assert bad.status == 401
+            no_read = await web.login(scanner)
+            assert no_read.status == 403
+            resp = await web.login(value)
+            assert resp.status == 303 and resp.headers["Location"] == "/dashboard"
+            cookie = resp.headers["Set-Cookie"]
+            assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+            assert "Secure" not in cookie  # plain HTTP here; over TLS the cookie is Secure
+            assert value not in cookie and "reader" not in cookie
+            status, html = await web.get("/dashboard")
+            assert status == 200 and REPO in html and "<h1>Repositories</h1>" in html
+            for path in ("/dashboard/requests", "/dashboard/monitor", "/dashboard/notifications",
+                         "/dashboard/audit"):  # fmt: skip
+                status, html = await web.get(path)
+                assert status == 200, path
+            csrf = csrf_of(html)
+            verified = await web.http.post(web.base + "/dashboard/audit/verify",
+                                           data={"csrf": csrf})  # fmt: skip
+            assert verified.status == 200 and "The chain verifies" in await verified.text()
+            out = await web.post("/dashboard/logout", {"csrf": csrf})
+            assert out.status == 303
+            status, _ = await web.get("/dashboard")
+            assert status == 303
+        logins = server.ledger.read(lambda c: audit.entries(c, action="webui.login"))
+        assert [e.actor for e in logins] == ["api:reader"]
+        assert not any(value in str(e.to_dict()) for e in server.audit())
+    finally:
+        await server.stop()
+
+
+async def test_a_read_only_token_sees_no_buttons_and_its_post_is_refused(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    repo, server = await started(github_emulator, tmp_path)
+    try:
+        reader = make_token(server, "reader", [REPO], ("read",))
+        async with Visitor(server) as web:
+            await web.login(reader)
+            status, html = await web.get("/dashboard")
+            assert status == 200
+            assert post_forms(html) == ["/dashboard/logout"]
+            refused = await web.post("/dashboard/halt", {"csrf": csrf_of(html)})
+            assert refused.status == 403
+        assert not locked(repo)
+        (call,) = server.audit("api.call")
+        assert call.actor == "api:reader" and call.details["status"] == 403
+        assert call.details["via"] == "dashboard"
+    finally:
+        await server.stop()
+
+
+async def test_a_forged_form_post_is_refused_and_does_nothing(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    repo, server = await started(github_emulator, tmp_path)
+    try:
+        ops = make_token(server, "ops", [REPO], ("read", "halt"))
+        async with Visitor(server) as stranger:  # no session at all
+            assert (await stranger.post("/dashboard/halt", {"csrf": "x"})).status == 403
+        async with Visitor(server) as web:
+            await web.login(ops)
+            assert (await web.post("/dashboard/halt", {})).status == 403
+            assert (await web.post("/dashboard/halt", {"csrf": "forged"})).status == 403
+            other = Visitor(server)
+            async with other:
+                await other.login(ops)
+                theirs = await other.csrf()
+            assert (await web.post("/dashboard/halt", {"csrf": theirs})).status == 403
+        assert not locked(repo)
+        assert server.audit("api.call") == []  # nothing reached the operation
+    finally:
+        await server.stop()
+
+
+async def test_the_halt_button_halts_and_the_page_shows_it(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    repo, server = await started(github_emulator, tmp_path)
+    try:
+        ops = make_token(server, "ops", [REPO], ("read", "halt"))
+        async with Visitor(server) as web:
+            await web.login(ops)
+            status, html = await web.get("/dashboard")
+            assert status == 200
+            assert post_forms(html) == ["/dashboard/logout", "/dashboard/halt", "/dashboard/resume"]
+            done = await web.post("/dashboard/halt", {"csrf": csrf_of(html)})
+            assert done.status == 303 and done.headers["Location"] == "/dashboard?done=halted"
+            await until(lambda: locked(repo), what="the lock label")
+
+            async def shows_halted() -> bool:
+                return '<span class="halted">halted</span>' in (await web.get("/dashboard"))[1]
+
+            for _ in range(200):
+                if await shows_halted():
+                    break
+                await asyncio.sleep(0.05)  # the state follows the label's webhook
+            assert await shows_halted()
+            resumed = await web.post("/dashboard/resume", {"csrf": csrf_of(html)})
+            assert resumed.status == 303
+            await until(lambda: not locked(repo), what="the lock label removed")
+        (halted, _) = reversed(server.audit("api.call"))  # oldest first: halt, then resume
+        assert halted.details["route"] == "/api/code/halt" and halted.details["status"] == 200
+    finally:
+        await server.stop()
+
+
+async def test_a_request_page_escapes_the_issue_text(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    _, server = await started(github_emulator, tmp_path)
+    try:
+        value = make_token(server, "filer", [REPO], ("request", "read"))
+        async with client(server, value) as sdk:
+            created = await sdk.request_change(HOSTILE, target_files=["app/util.py"])
+        change_id = created["change_id"]
+        await until(lambda: server.ledger.read(lambda c: requests.get(c, change_id)),
+                    what="the request recorded")  # fmt: skip
+        async with Visitor(server) as web:
+            await web.login(value)
+            status, listing = await web.get(f"/dashboard/requests?repository={REPO}")
+            assert status == 200 and change_id in listing
+            status, html = await web.get(f"/dashboard/requests/{change_id}")
+            assert status == 200
+            assert "<script>" not in html and "<img" not in html
+            assert "&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt;" in html
+            assert "api.request_filed" in html  # the timeline from the audit log
+            status, _ = await web.get("/dashboard/requests/req_" + "Z" * 16)
+            assert status == 404
+    finally:
+        await server.stop()
