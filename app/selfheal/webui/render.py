@@ -37,6 +37,9 @@ button.danger { border-color: #a00; color: #a00; }
 input, select { font: inherit; padding: .2rem; border: 1px solid #555; }
 label { font-weight: 600; margin-right: .3rem; }
 pre { white-space: pre-wrap; background: #f4f4f4; border: 1px solid #ccc; padding: .5rem; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
+dt { font-weight: 600; }
+dd { margin: 0; }
 .notice { border: 2px solid #0b4fa8; padding: .5rem; }
 .error { border: 2px solid #a00; padding: .5rem; color: #700; }
 .halted { color: #a00; font-weight: 700; }
