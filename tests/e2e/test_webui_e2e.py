@@ -172,3 +172,44 @@ async def test_a_request_page_escapes_the_issue_text(
             assert status == 404
     finally:
         await server.stop()
+
+
+async def test_the_approve_button_follows_the_api_rules(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    emu = github_emulator
+    emu.person("alice", "write")
+    emu.person("bob", "write")
+    _, server = await started(emu, tmp_path)
+    try:
+        filer = make_token(server, "filer", [REPO], ("request", "read"))
+        async with client(server, filer) as sdk:
+            asked = await sdk.request_change("Round charges.", target_files=["payments/charge.py"])
+            await sdk.wait(asked["change_id"], until={"awaiting_approval"}, timeout=60,
+                           interval=0.1)  # fmt: skip
+        path = f"/dashboard/requests/{asked['change_id']}"
+        async with Visitor(server) as web:  # no approve scope: no button
+            await web.login(filer)
+            _, html = await web.get(path)
+            assert post_forms(html) == ["/dashboard/logout"]
+        bob = make_token(server, "bob", [REPO], ("approve", "read"), login="bob")
+        async with Visitor(server) as web:  # the scope, but not an owner of the target
+            await web.login(bob)
+            _, html = await web.get(path)
+            assert f"{path}/approve" in post_forms(html)
+            refused = await web.post(f"{path}/approve", {"csrf": csrf_of(html)})
+            assert refused.status == 403
+            _, html = await web.get(path)
+            assert '<strong id="state">awaiting_approval</strong>' in html
+        alice = make_token(server, "alice", [REPO], ("approve", "read"), login="alice")
+        async with Visitor(server) as web:
+            await web.login(alice)
+            _, html = await web.get(path)
+            done = await web.post(f"{path}/approve", {"csrf": csrf_of(html)})
+            assert done.status == 303 and done.headers["Location"] == f"{path}?done=approved"
+            _, html = await web.get(path)
+            assert "awaiting_approval</strong>" not in html
+        statuses = [(e.actor, e.details["status"]) for e in reversed(server.audit("api.call"))]
+        assert ("api:bob", 403) in statuses and ("api:alice", 200) in statuses
+    finally:
+        await server.stop()
