@@ -4,13 +4,27 @@ browser without JavaScript sees it (cookies, forms, redirects)."""
 from __future__ import annotations
 
 import asyncio
+import datetime
+import ipaddress
+import ssl
 from pathlib import Path
 
-from selfheal.ledger import audit, requests
+import aiohttp
+from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from selfheal.api import tokens
+from selfheal.config.settings import parse_settings
+from selfheal.ledger import Ledger, audit, requests
+from selfheal.registry import compose
+from selfheal.runtime.server import create_app
 from tests.github_emulator import Emulator
 from tests.github_emulator.state import Repo
 from tests.support.api_e2e import client, make_token
-from tests.support.e2e import BASE_FILES, REPO, Server, until
+from tests.support.e2e import BASE_FILES, REPO, Server, env_for, until
 from tests.support.requests_e2e import REQUEST
 from tests.support.webui import Visitor, csrf_of, post_forms
 
@@ -213,3 +227,51 @@ async def test_the_approve_button_follows_the_api_rules(
         assert ("api:bob", 403) in statuses and ("api:alice", 200) in statuses
     finally:
         await server.stop()
+
+
+def self_signed(folder: Path) -> ssl.SSLContext:
+    """A server TLS context with a throwaway certificate for 127.0.0.1."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return context
+
+
+async def test_over_tls_the_session_cookie_is_secure(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    settings = parse_settings(env_for(github_emulator, tmp_path / "ledger.db"))
+    ledger = Ledger.open(tmp_path / "ledger.db")
+    app = create_app(settings, ledger=ledger, wiring=compose(), start_worker=False)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=self_signed(tmp_path))
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        _, value = ledger.write(lambda c: tokens.create(c, "reader", scopes=["read"],
+                                                        repositories=[REPO]))  # fmt: skip
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"https://127.0.0.1:{port}/dashboard/login", ssl=False,
+                                 data={"token": value}, allow_redirects=False) as resp:  # fmt: skip
+                assert resp.status == 303
+                cookie = resp.headers["Set-Cookie"]
+        assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    finally:
+        await runner.cleanup()
+        ledger.close()
