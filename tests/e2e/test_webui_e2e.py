@@ -275,3 +275,30 @@ async def test_over_tls_the_session_cookie_is_secure(
     finally:
         await runner.cleanup()
         ledger.close()
+
+
+async def test_hostile_input_to_the_dashboard_is_refused(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    _, server = await started(github_emulator, tmp_path)
+    try:
+        ops = make_token(server, "ops", [REPO], ("read", "approve", "halt"), login="alice")
+        async with Visitor(server) as web:
+            big = await web.post("/dashboard/login", {"token": "x" * 20_000})
+            assert big.status == 413
+            web.http.cookie_jar.update_cookies({"selfheal_session": "guessed"})
+            status, _ = await web.get("/dashboard")
+            assert status == 303  # an unknown session id is no session
+            await web.login(ops)
+            csrf = await web.csrf()
+            for junk in ("req_..%2F..%2Fetc", "req_" + "A" * 16, "%3Cscript%3E"):
+                status, html = await web.get(f"/dashboard/requests/{junk}")
+                assert status == 404 and "<script>" not in html
+                refused = await web.post(f"/dashboard/requests/{junk}/approve", {"csrf": csrf})
+                assert refused.status == 404
+            status, html = await web.get("/dashboard/requests?repository=evil/other&state=<x>")
+            assert status == 200 and "evil/other" not in html and "<x>" not in html
+            status, _ = await web.get("/dashboard/requests?offset=-5")
+            assert status == 200
+    finally:
+        await server.stop()
