@@ -19,7 +19,7 @@ os.environ.setdefault("SEMGREP_SEND_METRICS", "off")
 pytest_plugins: list[str] = ["tests.github_emulator.plugin", "tests.support.sarif"]
 
 TESTS = Path(__file__).resolve().parent
-SLOW_FOLDERS = frozenset({"e2e", "contract", "emulator"})
+SLOW_FOLDERS = frozenset({"e2e", "contract", "emulator", "browser"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -16,7 +16,18 @@ from collections.abc import Callable, Iterable, Sequence
 
 from gidgethub import routing
 
-from selfheal import api, changes, commands, dashboard, gate, halt, install, monitor, notify
+from selfheal import (
+    api,
+    changes,
+    commands,
+    dashboard,
+    gate,
+    halt,
+    install,
+    monitor,
+    notify,
+    webui,
+)
 from selfheal.ledger.jobs import DeadLetterHook
 from selfheal.runtime.context import Feature, JobHandler, Wiring
 
@@ -30,6 +41,7 @@ FEATURES: tuple[Callable[[], Feature], ...] = (
     lambda: dashboard.feature(commands=changes.COMMANDS, sections=(monitor.dashboard_section,)),
     monitor.feature,
     lambda: api.feature(sink=monitor.event_sink),
+    webui.feature,  # after the API: its buttons run the API's operations
 )
 
 

@@ -11,7 +11,9 @@ else. Its parts:
 - ``store``: the API's ledger reads and writes (filed requests, history, status);
 - ``sink``: where accepted failure events go (:class:`EventSink`; the default stores them);
 - ``web``: authentication, limits, bodies, auditing and error answers;
-- ``handlers``: the operations.
+- ``handlers``: the operations;
+- ``acting``: an operation run for another front end (the web dashboard's buttons), through
+  the same scope check, limits, handler and audit as the API's route.
 
 Other packages use what this module exports.
 """
@@ -24,22 +26,35 @@ from typing import Any
 
 from aiohttp import web
 
+from selfheal.api.acting import Outcome, perform
+from selfheal.api.errors import ApiError
 from selfheal.api.handlers import HANDLERS, openapi_handler, web_base
 from selfheal.api.limits import Limiter
 from selfheal.api.openapi import OPERATIONS, Operation, document
+from selfheal.api.schemas import STATES as REQUEST_STATES
 from selfheal.api.sink import EventSink, LedgerSink, SinkFactory, ledger_sink, stored_events
+from selfheal.api.store import HistoryQuery
+from selfheal.api.store import details as request_details
+from selfheal.api.store import history as request_history
+from selfheal.api.store import stats as request_stats
 from selfheal.api.tokens import Token, TokenError
-from selfheal.api.web import API_STATE, ApiState, Call, Handler, answer, mount
+from selfheal.api.tokens import get as token_named
+from selfheal.api.web import API_STATE, ApiState, Call, Handler, answer, mount, token_for
 from selfheal.runtime.context import Feature, WebSetup
 from selfheal.runtime.server import SETTINGS
 
 __all__ = [
+    "API_STATE",
     "OPERATIONS",
+    "REQUEST_STATES",
+    "ApiError",
     "Call",
     "EventSink",
     "Handler",
+    "HistoryQuery",
     "LedgerSink",
     "Operation",
+    "Outcome",
     "Route",
     "SinkFactory",
     "Token",
@@ -47,7 +62,13 @@ __all__ = [
     "answer",
     "document",
     "feature",
+    "perform",
+    "request_details",
+    "request_history",
+    "request_stats",
     "stored_events",
+    "token_for",
+    "token_named",
     "web_base",
 ]
 

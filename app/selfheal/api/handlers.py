@@ -142,7 +142,7 @@ async def create_request(call: Call) -> web.StreamResponse:
 
 async def _known(call: Call) -> dict[str, Any]:
     """The request named in the path, in one of the token's repositories (404 otherwise)."""
-    request_id = call.request.match_info.get("id", "")
+    request_id = call.path_param("id")
     found = None
     if _ID.fullmatch(request_id):
         found = await call.ledger.aread(lambda c: store.summary(c, request_id))

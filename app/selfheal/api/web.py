@@ -57,6 +57,10 @@ class Call:
     repository: str | None = None  # for the audit entry, once the handler knows it
     change_id: str | None = None
     body_cache: Any = None
+    # a call that did not come through the API's own route (the web dashboard's buttons):
+    # its path parameters, and what the audit entry names it came through
+    params: Mapping[str, str] | None = None
+    via: str | None = None
 
     @property
     def app(self) -> web.Application:
@@ -77,6 +81,11 @@ class Call:
     @property
     def state(self) -> ApiState:
         return self.request.app[API_STATE]
+
+    def path_param(self, name: str) -> str:
+        if self.params is not None:
+            return self.params.get(name, "")
+        return self.request.match_info.get(name, "")
 
     def need_token(self) -> tokens.Token:
         if self.token is None:
@@ -191,8 +200,13 @@ def _bearer(request: web.Request) -> str:
 
 
 async def authenticate(request: web.Request) -> tokens.Token:
-    value = _bearer(request)
-    token = await request.app[LEDGER].aread(lambda c: tokens.lookup(c, value))
+    return await token_for(request.app[LEDGER], _bearer(request))
+
+
+async def token_for(ledger: Ledger, value: str) -> tokens.Token:
+    """The active token whose value is ``value``; 401 (:class:`ApiError`) for a value that is
+    unknown, or a token that was revoked or has expired."""
+    token = await ledger.aread(lambda c: tokens.lookup(c, value))
     now = time.time()
     if token is None:
         raise errors.unauthorized("the token is not known")
@@ -209,6 +223,8 @@ def _audit_call(call: Call, status: int, started: float) -> Callable[[Any], obje
                                "status": status, "call": call.id}  # fmt: skip
     if call.change_id is not None:
         details["change_id"] = call.change_id
+    if call.via is not None:
+        details["via"] = call.via
     details["ms"] = round((time.monotonic() - started) * 1000, 1)
     now = time.time()
 
@@ -271,19 +287,25 @@ def _guard(
             log.warning("API call refused: %s", exc.message,
                         extra={"call": call_id, "operation": op.id})  # fmt: skip
             return _error(exc, call_id)
-        call = Call(request, op, call_id, token)
-        if op.scope in token.scopes:
-            response = await _limited(call, handler)
-        else:
-            response = _error(errors.forbidden(f"the token lacks the {op.scope!r} scope"), call_id)
-        response.headers["X-Request-Id"] = call_id
-        try:
-            await call.ledger.awrite(_audit_call(call, response.status, started))
-        except Exception:
-            log.exception("could not audit an API call", extra={"call": call_id})
-        return response
+        return await serve(Call(request, op, call_id, token), handler, started)
 
     return guarded
+
+
+async def serve(call: Call, handler: Handler, started: float) -> web.StreamResponse:
+    """An authenticated call: the scope check (403), the token's limits, the handler, and the
+    audit entry. The API's routes and the web dashboard's buttons both come through here."""
+    token = call.need_token()
+    if call.op.scope in token.scopes:
+        response = await _limited(call, handler)
+    else:
+        response = _error(errors.forbidden(f"the token lacks the {call.op.scope!r} scope"), call.id)
+    response.headers["X-Request-Id"] = call.id
+    try:
+        await call.ledger.awrite(_audit_call(call, response.status, started))
+    except Exception:
+        log.exception("could not audit an API call", extra={"call": call.id})
+    return response
 
 
 def mount(

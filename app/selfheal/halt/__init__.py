@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from selfheal.halt.events import HaltListener, make_router
 from selfheal.halt.ops import halt_repo, installation_repos, resume_repo
-from selfheal.halt.state import halt_label, halted_by, is_halted
+from selfheal.halt.state import halt_label, halted_by, is_halted, known_halting
 from selfheal.runtime.context import Feature
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "halted_by",
     "installation_repos",
     "is_halted",
+    "known_halting",
     "resume_repo",
 ]
 

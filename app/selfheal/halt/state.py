@@ -152,6 +152,13 @@ async def search_halting(gh: GitHubAPI, repo: str, labels: Iterable[str]) -> set
     return found
 
 
+def known_halting(conn: Any, repo: str) -> set[int] | None:
+    """The halting issues of ``repo`` as the ledger last knew them, read without GitHub (for
+    a page that shows the state; None: never looked up). Jobs ask :func:`is_halted`."""
+    cached = effects.get_effect(conn, _key(repo))
+    return None if cached is None else {int(n) for n in cached.data.get("issues", [])}
+
+
 async def cached_issues(ctx: JobContext, repo: str, labels: Labels) -> set[int] | None:
     return await ctx.ledger.aread(lambda c: _cached(c, repo, labels))
 
