@@ -266,15 +266,44 @@ async def test_over_tls_the_session_cookie_is_secure(
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         _, value = ledger.write(lambda c: tokens.create(c, "reader", scopes=["read"],
                                                         repositories=[REPO]))  # fmt: skip
-        async with aiohttp.ClientSession() as http:
-            async with http.post(f"https://127.0.0.1:{port}/dashboard/login", ssl=False,
-                                 data={"token": value}, allow_redirects=False) as resp:  # fmt: skip
+        url = f"https://127.0.0.1:{port}/dashboard/login"
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.get(url, ssl=False) as resp:
+                form = await resp.text()
+                login_cookie = resp.headers["Set-Cookie"]
+            async with http.post(url, ssl=False, allow_redirects=False,
+                                 data={"token": value, "csrf": csrf_of(form)}) as resp:  # fmt: skip
                 assert resp.status == 303
-                cookie = resp.headers["Set-Cookie"]
-        assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+                cookie = next(c for c in resp.headers.getall("Set-Cookie")
+                              if c.startswith("selfheal_session="))  # fmt: skip
+        for made in (cookie, login_cookie):
+            assert "Secure" in made and "HttpOnly" in made and "SameSite=Strict" in made
     finally:
         await runner.cleanup()
         ledger.close()
+
+
+async def test_a_login_posted_from_elsewhere_is_refused(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    """Login CSRF: a post without the form's value (another site's form cannot read it, and
+    the browser sends it no cookie) logs nobody in, however good the token."""
+    _, server = await started(github_emulator, tmp_path)
+    try:
+        ops = make_token(server, "ops", [REPO], ("read", "halt"), login="alice")
+        async with Visitor(server) as web:
+            forged = await web.post("/dashboard/login", {"token": ops})
+            assert forged.status == 403 and "selfheal_session" not in forged.cookies
+            status, _ = await web.get("/dashboard/login")
+            assert status == 200  # the form (and its cookie) were handed out
+            wrong = await web.post("/dashboard/login", {"token": ops, "csrf": "x" * 43})
+            assert wrong.status == 403 and "selfheal_session" not in wrong.cookies
+            status, _ = await web.get("/dashboard")
+            assert status == 303  # still not logged in
+            done = await web.login(ops)
+            assert done.status == 303 and "selfheal_session" in done.cookies
+    finally:
+        await server.stop()
 
 
 async def test_hostile_input_to_the_dashboard_is_refused(

@@ -51,7 +51,10 @@ class Visitor:
             return resp
 
     async def login(self, token: str) -> aiohttp.ClientResponse:
-        return await self.post("/dashboard/login", {"token": token})
+        """Log in as a browser does: the form first (its CSRF value and cookie), then post."""
+        status, html = await self.get("/dashboard/login")
+        form = {"token": token, "csrf": csrf_of(html)} if status == 200 else {"token": token}
+        return await self.post("/dashboard/login", form)
 
     async def csrf(self, path: str = "/dashboard") -> str:
         status, html = await self.get(path)

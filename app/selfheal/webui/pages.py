@@ -10,8 +10,10 @@ are the API's, not a second copy.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -116,23 +118,40 @@ def form_route(handler: FormHandler) -> Callable[[web.Request], Awaitable[web.St
 # ---- log in and out ------------------------------------------------------------------------
 
 
+LOGIN_COOKIE = "selfheal_login"  # the login form's CSRF value, double-submitted
+
+
+def _login_page(request: web.Request, error: str = "", status: int = 200) -> web.Response:
+    """The login form with a fresh CSRF value, also set as a cookie only this path gets: a
+    login posted from another site carries no such cookie (SameSite=Strict) and is refused,
+    so nobody can log a visitor in under their own token."""
+    value = secrets.token_urlsafe(32)
+    response = html(render.login_page(error, value), status)
+    response.set_cookie(LOGIN_COOKIE, value, path=f"{BASE}/login", httponly=True,
+                        samesite="Strict", secure=request.secure)  # fmt: skip
+    return response
+
+
 async def login_form(request: web.Request) -> web.StreamResponse:
     if await _viewed(request) is not None:
         raise web.HTTPSeeOther(BASE, headers=HEADERS)
-    return html(render.login_page())
+    return _login_page(request)
 
 
 async def login(request: web.Request) -> web.StreamResponse:
     form = await _form(request)
+    expected, given = request.cookies.get(LOGIN_COOKIE, ""), form.get("csrf", "")
+    if not expected or not hmac.compare_digest(expected.encode(), given.encode()):
+        return _login_page(request, "Not logged in: the form expired; log in again.", 403)
     value = form.get("token", "").strip()
     ledger = request.app[LEDGER]
     try:
         token = await api.token_for(ledger, value)
     except api.ApiError as exc:
         log.warning("dashboard: login refused: %s", exc.message)
-        return html(render.login_page(f"Not logged in: {exc.message}."), 401)
+        return _login_page(request, f"Not logged in: {exc.message}.", 401)
     if "read" not in token.scopes:
-        return html(render.login_page("Not logged in: the token lacks the read scope."), 403)
+        return _login_page(request, "Not logged in: the token lacks the read scope.", 403)
     sessions = request.app[SESSIONS]
     sessions.end(request.cookies.get(COOKIE))  # a new id at every login
     session = sessions.start(token.name)
@@ -141,6 +160,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     response = web.HTTPSeeOther(BASE, headers=HEADERS)
     response.set_cookie(COOKIE, session.id, path=BASE, httponly=True, samesite="Strict",
                         secure=request.secure)  # fmt: skip
+    response.del_cookie(LOGIN_COOKIE, path=f"{BASE}/login")
     raise response
 
 

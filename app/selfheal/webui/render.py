@@ -130,9 +130,10 @@ def page(title: str, body: str, viewer: Viewer | None = None, *, flash: str = ""
     )
 
 
-def login_page(error: str = "") -> str:
+def login_page(error: str = "", csrf: str = "") -> str:
     body = (
         f'<form method="post" action="{BASE}/login">'
+        f'<input type="hidden" name="csrf" value="{esc(csrf)}">'
         '<p><label for="token">API token</label>'
         '<input id="token" name="token" type="password" autocomplete="off" required '
         'size="50" aria-describedby="token-help"></p>'
