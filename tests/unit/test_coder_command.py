@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from selfheal.coder.backends import backend_registry
 from selfheal.coder.command import CommandCoder, CommandConfig, read_report
 from selfheal.coder.interface import (
     BackendOptions,
@@ -22,7 +23,6 @@ from selfheal.coder.interface import (
     Limit,
     Limits,
     Outcome,
-    backend_registry,
 )
 from selfheal.coder.runner import CodingRun, run_coder
 from selfheal.model.policy import load_default_policy

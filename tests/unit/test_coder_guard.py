@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from selfheal.coder.backends import backend_registry
 from selfheal.coder.guard import (
     ChangeKind,
     GuardError,
@@ -26,7 +27,6 @@ from selfheal.coder.interface import (
     Limits,
     Outcome,
     RunControl,
-    backend_registry,
 )
 from selfheal.coder.runner import run_coder
 from selfheal.coder.workspace import Workspace

@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from selfheal.coder.backends import backend_registry
 from selfheal.coder.interface import (
     BackendOptions,
     Coder,
@@ -15,7 +16,6 @@ from selfheal.coder.interface import (
     LimitReached,
     Limits,
     RunControl,
-    backend_registry,
 )
 from selfheal.coder.rules import RulesCoder
 

@@ -21,7 +21,8 @@ from gidgethub import routing
 from selfheal.changes import actions, coding, events, merging, service
 from selfheal.changes.commands import COMMANDS
 from selfheal.changes.intake import IntakeError, parse_request, render_machine_block
-from selfheal.coder.interface import BackendFactory, backend_registry
+from selfheal.coder.backends import backend_registry
+from selfheal.coder.interface import BackendFactory
 from selfheal.runtime.context import Feature
 
 # The lifecycle's own backend: coding on the repository's Actions runners (docs/actions.md).

@@ -29,7 +29,8 @@ from selfheal.changes import machine
 from selfheal.changes.authorisation import Actor, decide_request, monitor_issue_author
 from selfheal.changes.intake import IntakeError, ParsedRequest, parse_request, quote_untrusted
 from selfheal.changes.limits import money
-from selfheal.coder.interface import BackendFactory, backend_registry
+from selfheal.coder.backends import backend_registry
+from selfheal.coder.interface import BackendFactory
 from selfheal.git.commits import DEFAULT_BRANCH_TEMPLATE
 from selfheal.github.issue_state import marker, set_family_label, upsert_marked_comment
 from selfheal.github.protocol import GitHubAPI

@@ -33,6 +33,7 @@ from selfheal.cli import (
     secret_engine_setting,
     semgrep_engine_setting,
 )
+from selfheal.coder.backends import backend_registry
 from selfheal.coder.interface import (
     CHANGE_TYPES,
     DEFAULT_BUDGET_USD,
@@ -43,7 +44,6 @@ from selfheal.coder.interface import (
     CodeTask,
     Limits,
     Outcome,
-    backend_registry,
 )
 from selfheal.coder.runner import CodingRun, run_coder
 from selfheal.config.coding import CodingSettingsError, parse_coding_settings

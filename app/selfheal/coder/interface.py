@@ -8,8 +8,9 @@ with the checks that do not depend on the backend's good behaviour: targets chec
 secret files scrubbed for a backend that runs as its own process, and every changed path
 reviewed again afterwards.
 
-The registry is explicit: :func:`backend_registry` builds a dict of factories by name.
-Nothing registers itself by being imported, so a test backend is added by passing it in.
+The registry is explicit: :func:`selfheal.coder.backends.backend_registry` builds a dict of
+factories by name. Nothing registers itself by being imported, so a test backend is added
+by passing it in.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from selfheal.config.settings import Secret
+from selfheal.config.secret import Secret
 from selfheal.model.findings import Finding
 from selfheal.model.labels import REQUEST_TYPES
 from selfheal.model.prices import PriceTable
-from selfheal.scanner.pipeline import ScanOptions
+from selfheal.scanner.options import ScanOptions
 
 if TYPE_CHECKING:
     from selfheal.coder.meter import CallListener
@@ -234,39 +235,3 @@ class BackendOptions:
 
 
 BackendFactory = Callable[[BackendOptions], Coder]
-
-
-def _rules_backend(options: BackendOptions) -> Coder:
-    from selfheal.coder.rules import RulesCoder
-
-    return RulesCoder(options)
-
-
-def _anthropic_backend(options: BackendOptions) -> Coder:
-    from selfheal.coder.anthropic_coder import AnthropicCoder
-
-    return AnthropicCoder(options)
-
-
-def _command_backend(options: BackendOptions) -> Coder:
-    from selfheal.coder.command import command_backend
-
-    return command_backend(options)
-
-
-def backend_registry(
-    extra: Mapping[str, BackendFactory] | None = None,
-) -> dict[str, BackendFactory]:
-    """The backends by name: the built-in ``rules``, ``anthropic`` and ``command`` backends,
-    plus ``extra`` (a name in both is an error, so a plug-in cannot silently replace a
-    built-in)."""
-    registry: dict[str, BackendFactory] = {
-        "rules": _rules_backend,
-        "anthropic": _anthropic_backend,
-        "command": _command_backend,
-    }
-    for name, factory in (extra or {}).items():
-        if name in registry:
-            raise ValueError(f"coder backend {name!r} is already registered")
-        registry[name] = factory
-    return registry

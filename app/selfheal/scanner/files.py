@@ -19,6 +19,7 @@ from pathlib import Path
 import pygit2
 
 from selfheal.scanner.gitdiff import ignore_context
+from selfheal.scanner.options import DEFAULT_MAX_FILE_SIZE as DEFAULT_MAX_FILE_SIZE
 
 # Directory names that hold third-party or generated code. Pruned unless include_vendored.
 # dist/ and build/ are deliberately NOT here: they are usually gitignored anyway, and when a
@@ -48,7 +49,6 @@ ALWAYS_PRUNED = frozenset(
 BINARY_SNIFF_BYTES = 8192
 # Share of control characters (other than whitespace) above which a NUL-free file is binary.
 BINARY_CONTROL_RATIO = 0.30
-DEFAULT_MAX_FILE_SIZE = 1_048_576
 
 REASON_VENDORED = "vendored path"
 REASON_IGNORED = "gitignored"

@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING
 
 from selfheal.model.findings import Finding, Source, sort_findings
 from selfheal.scanner import ScannerError
-from selfheal.scanner.files import DEFAULT_MAX_FILE_SIZE, REASON_BINARY, FileText
+from selfheal.scanner.files import REASON_BINARY, FileText
+from selfheal.scanner.options import ALL_SCANNERS as ALL_SCANNERS
+from selfheal.scanner.options import ScanOptions as ScanOptions
 from selfheal.scanner.progress import Progress
 
 if TYPE_CHECKING:
     from selfheal.scanner.secret_engine import EngineHit
 
-ALL_SCANNERS = frozenset({"semgrep", "secrets", "dependencies"})
 CVE_SOURCES = ("osv", "safety")
 # How much decoded text the pipeline keeps between its first read and the secret scan.
 TEXT_CACHE_CHARS = 128 * 1024 * 1024
@@ -44,28 +45,6 @@ class ScanTarget:
     path: str
     content: bytes
     changed_lines: frozenset[int] | None = None
-
-
-@dataclass
-class ScanOptions:
-    rules: Path | None = None  # semgrep config; None = the bundled rules/
-    advisories: Path | None = None  # None = updated local copy, else the bundled snapshot
-    cve_source: str = "osv"  # "osv" (offline advisory data) or "safety"
-    baseline: Path | None = None
-    max_file_size: int = DEFAULT_MAX_FILE_SIZE
-    scanners: frozenset[str] = ALL_SCANNERS
-    include_vendored: bool = False
-    exclude: tuple[str, ...] = ()
-    # The operator's SELFHEAL_SEMGREP_ENGINE setting (None: osemgrep where it can run).
-    semgrep_engine: str | None = None
-    # The operator's SELFHEAL_SECRET_ENGINE setting: "auto"/None (Kingfisher where installed,
-    # else our detector alone, with a warning), "kingfisher" (required) or "builtin".
-    secret_engine: str | None = None
-    secret_engine_executable: Path | None = None  # tests: a stand-in binary
-    secret_engine_cache: Path | None = None  # None: a private folder of this process
-    secret_engine_timeout: float = 300.0
-    # Hardening and configuration rules also report in test code (tests/, test_*.py ...).
-    include_tests: bool = False
 
 
 @dataclass
