@@ -3,12 +3,15 @@ argument, and the spend kept per call in the ledger across a restart."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
+import types
 from pathlib import Path
 
 import pytest
 
+from selfheal.changes import agents
 from selfheal.changes.agents import AgentRefused, choose, request_budget
 from selfheal.changes.commands import budget_amount
 from selfheal.coder.catalog import catalog_from
@@ -125,3 +128,39 @@ def test_a_negative_or_unknown_call_is_refused(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="finite"):
             ledger.write(lambda c: spend.record_call(
                 c, spend.Call("req_x", "a", "m", 0, 0, 0, 0, 0, -1.0, 1.0)))  # fmt: skip
+
+
+async def test_the_halt_probe_asks_github_at_most_every_interval_and_fails_closed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The coder's thread asks between steps; GitHub is asked at most once per interval, a
+    halt seen is asked again at every check, and no answer counts as halted."""
+    asked: list[str] = []
+    state = {"halted": False, "fail": False}
+
+    async def is_halted(ctx: object, repo: str, *, gh: object) -> bool:
+        asked.append(repo)
+        if state["fail"]:
+            raise RuntimeError("GitHub is down")
+        return state["halted"]
+
+    monkeypatch.setattr(agents, "is_halted", is_halted)
+    now = [100.0]
+    run = types.SimpleNamespace(ctx=None, repo="acme/app", gh=None)
+    probe = agents.halt_probe(run, asyncio.get_running_loop(), every=2.0,  # type: ignore[arg-type]
+                              clock=lambda: now[0])  # fmt: skip
+
+    def ask() -> bool:
+        return bool(probe())
+
+    assert await asyncio.to_thread(ask) is False
+    now[0] += 1.0
+    assert await asyncio.to_thread(ask) is False and len(asked) == 1  # within the interval
+    state["halted"] = True
+    now[0] += 1.5
+    assert await asyncio.to_thread(ask) is True and len(asked) == 2
+    now[0] += 0.1
+    assert await asyncio.to_thread(ask) is True and len(asked) == 3  # a halt is asked again
+    state.update(halted=False, fail=True)
+    now[0] += 5.0
+    assert await asyncio.to_thread(ask) is True  # no answer: fail closed

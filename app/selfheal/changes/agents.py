@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from selfheal.changes.service import RequestRun
 
 HALT_PROBE_SECONDS = 10.0
+HALT_PROBE_INTERVAL = 2.0  # seconds between two questions to GitHub from one run
 EXTENDED_KEY = "budget_extended_usd"
 UNMETERED_KEY = "cost_unmetered"  # a run's cost could not be metered (shown on the issue)
 KEPT_KEY = "kept_branch"  # the branch a budget-stopped run left, to resume on
@@ -210,16 +211,28 @@ async def settle(
     await run.ctx.ledger.awrite(lambda c: spend.record_call(c, row))
 
 
-def halt_probe(run: RequestRun, loop: asyncio.AbstractEventLoop) -> Callable[[], bool]:
-    """Asks the halt state on the event loop from the coder's thread."""
+def halt_probe(
+    run: RequestRun, loop: asyncio.AbstractEventLoop, *, every: float = HALT_PROBE_INTERVAL,
+    clock: Callable[[], float] = time.monotonic,
+) -> Callable[[], bool]:  # fmt: skip
+    """Asks the halt state on the event loop from the coder's thread, at most once every
+    ``every`` seconds (a coder checks between each of its steps, and asking GitHub each time
+    cost more than the steps; the halt listener's signal is read at every check besides)."""
+    asked: list[float] = []
+    answer = [False]
 
     def halted() -> bool:
+        now = clock()
+        if asked and now - asked[-1] < every and not answer[0]:
+            return False
+        asked[:] = [now]
         future = asyncio.run_coroutine_threadsafe(is_halted(run.ctx, run.repo, gh=run.gh), loop)
         try:
-            return bool(future.result(HALT_PROBE_SECONDS))
+            answer[0] = bool(future.result(HALT_PROBE_SECONDS))
         except Exception:  # no answer in time, or no answer at all: fail closed
             future.cancel()
-            return True
+            answer[0] = True
+        return answer[0]
 
     return halted
 
