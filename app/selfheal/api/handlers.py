@@ -209,11 +209,6 @@ def _spec(name: str) -> commands.CommandSpec:
     return next(spec for spec in changes.COMMANDS if spec.name == name)
 
 
-async def _allowed(spec: commands.CommandSpec, cmd: commands.CommandCall) -> str | None:
-    requester, owner = await spec.facts(cmd) if spec.facts is not None else (False, False)
-    return commands.refusal(spec.tier, cmd.role, requester=requester, owner=owner)
-
-
 async def _recorded(call: Call, found: dict[str, Any]) -> requests.Request:
     request_id = str(found["id"])
     request = await call.ledger.aread(lambda c: requests.get(c, request_id))
@@ -232,7 +227,7 @@ async def approve(call: Call) -> web.StreamResponse:
         raise ApiError(409, "wrong_state", f"nothing to approve: the request is {request.state}")
     spec = _spec("approve")
     cmd = await _command_call(call, found, login)
-    why = await _allowed(spec, cmd)
+    why = await commands.refusal_for(spec, cmd)
     if why is not None:
         raise errors.forbidden(f"@{login} may not approve: {why}")
     message = await spec.run(cmd) or ""
@@ -255,7 +250,7 @@ async def cancel(call: Call) -> web.StreamResponse:
     spec = _spec("cancel")
     cmd = await _command_call(call, found, login)
     if not own:
-        why = await _allowed(spec, cmd)
+        why = await commands.refusal_for(spec, cmd)
         if why is not None:
             raise errors.forbidden(f"@{login} may not cancel: {why}")
     message = await spec.run(cmd) or ""

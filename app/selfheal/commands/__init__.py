@@ -18,7 +18,6 @@ from selfheal.commands.registry import (
     Tier,
     by_name,
     help_text,
-    refusal,
 )
 from selfheal.runtime.context import Feature
 
@@ -31,7 +30,6 @@ __all__ = [
     "feature",
     "help_text",
     "parse_command",
-    "refusal",
     "refusal_for",
 ]
 
