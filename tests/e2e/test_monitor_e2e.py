@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -230,17 +232,25 @@ def ci_occurrences(server: Server) -> dict[str, int]:
     return {t.identity: t.total for t in server.ledger.read(lambda c: store.listing(c, REPO))}
 
 
-async def test_failing_ci_runs_count_per_test_and_the_bots_branches_never(
-    github_emulator: Emulator, tmp_path: Path
-) -> None:
-    emu = github_emulator
+@asynccontextmanager
+async def ci_world(emu: Emulator, tmp_path: Path) -> AsyncIterator[tuple[Repo, Server, str]]:
+    """A repository with the App installed and its labels made: (repo, server, main's head)."""
     repo = emu.create_repo(REPO, FILES)
     alice = emu.person("alice", "maintain")
     server = await Server.start(emu, tmp_path / "ledger.db")
     try:
         emu.install([repo])
         await until(lambda: MONITOR in repo.labels, what="labels created")
-        head = await alice.fetch(repo, "refs/heads/main")
+        yield repo, server, await alice.fetch(repo, "refs/heads/main")
+    finally:
+        await server.stop()
+
+
+async def test_failing_ci_runs_count_per_test_and_the_bots_branches_never(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    emu = github_emulator
+    async with ci_world(emu, tmp_path) as (repo, server, head):
         notes = {"test": [failing_test("test_ratio", 1), failing_test("test_mean", 2)]}
 
         # The bot's own branch, a success and a cancelled run on main: none counts.
@@ -264,8 +274,6 @@ async def test_failing_ci_runs_count_per_test_and_the_bots_branches_never(
         kinds = {j.payload.get("branch") for j in server.ledger.read(
             lambda c: jobs.find(c, kind="monitor_ci", limit=100))}  # fmt: skip
         assert kinds == {"main"}  # the bot's branch and the cancelled run queued nothing
-    finally:
-        await server.stop()
 
 
 def junit_report(run: int) -> str:
@@ -287,13 +295,7 @@ async def test_junit_artifacts_count_per_test_and_a_bare_job_by_its_log(
     github_emulator: Emulator, tmp_path: Path
 ) -> None:
     emu = github_emulator
-    repo = emu.create_repo(REPO, FILES)
-    alice = emu.person("alice", "maintain")
-    server = await Server.start(emu, tmp_path / "ledger.db")
-    try:
-        emu.install([repo])
-        await until(lambda: MONITOR in repo.labels, what="labels created")
-        head = await alice.fetch(repo, "refs/heads/main")
+    async with ci_world(emu, tmp_path) as (repo, server, head):
         for n in range(3):
             # the tests are named by the uploaded report (plus a file that is not JUnit)
             files = {"reports/junit.xml": junit_report(n), "reports/coverage.xml": "<coverage/>"}
@@ -312,8 +314,6 @@ async def test_junit_artifacts_count_per_test_and_a_bare_job_by_its_log(
                       if t.identity == "test:Release/deploy")  # fmt: skip
         assert "error: disk full" in deploy.sample.get("stack_trace", "")
         assert "2026-12-03" not in deploy.sample.get("stack_trace", "")  # timestamps dropped
-    finally:
-        await server.stop()
 
 
 def make_due(conn: Any) -> None:
