@@ -130,9 +130,9 @@ async def client_main(args: argparse.Namespace) -> None:
 
 async def server_main(args: argparse.Namespace) -> None:
     from selfheal.api import tokens
+    from selfheal.emulator import Emulator, faults
+    from selfheal.emulator.keys import generate_private_key
     from selfheal.ledger import installations
-    from tests.github_emulator import Emulator, faults
-    from tests.github_emulator.keys import generate_private_key
     from tests.support.api_e2e import api_url
     from tests.support.e2e import Server
 

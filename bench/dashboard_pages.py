@@ -81,8 +81,8 @@ async def measure(http: aiohttp.ClientSession, url: str, runs: int) -> tuple[lis
 
 async def main(args: argparse.Namespace) -> int:
     from selfheal.api import tokens
-    from tests.github_emulator import Emulator
-    from tests.github_emulator.keys import generate_private_key
+    from selfheal.emulator import Emulator
+    from selfheal.emulator.keys import generate_private_key
     from tests.support.api_e2e import api_url
     from tests.support.e2e import Server
 

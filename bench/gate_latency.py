@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.github_emulator import Emulator  # noqa: E402
+from selfheal.emulator import Emulator  # noqa: E402
 from tests.support.e2e import completed_gate, env_for, free_port, healthy  # noqa: E402
 
 

@@ -36,11 +36,11 @@ from selfheal.coder.interface import BackendOptions, CodeTask, Limits, RunContro
 from selfheal.coder.meter import meter_for  # noqa: E402
 from selfheal.coder.runner import run_coder  # noqa: E402
 from selfheal.config.secret import Secret  # noqa: E402
+from selfheal.emulator import Emulator  # noqa: E402
+from selfheal.emulator.keys import generate_private_key  # noqa: E402
 from selfheal.ledger import Ledger, requests, spend  # noqa: E402
 from selfheal.model.policy import load_default_policy  # noqa: E402
 from selfheal.model.prices import Usage, shipped_price_table  # noqa: E402
-from tests.github_emulator import Emulator  # noqa: E402
-from tests.github_emulator.keys import generate_private_key  # noqa: E402
 from tests.support.coder import make_worktree  # noqa: E402
 from tests.support.e2e import Server, until  # noqa: E402
 from tests.support.fake_anthropic import API_KEY, FakeAnthropic, Turn, finish  # noqa: E402

@@ -32,9 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "app"))
 
+from selfheal.emulator import Emulator  # noqa: E402
+from selfheal.emulator.keys import generate_private_key  # noqa: E402
 from selfheal.ledger import requests  # noqa: E402
-from tests.github_emulator import Emulator  # noqa: E402
-from tests.github_emulator.keys import generate_private_key  # noqa: E402
 from tests.support.e2e import Server, completed_gate, until  # noqa: E402
 from tests.support.forms import render_form  # noqa: E402
 

@@ -16,7 +16,7 @@ import pytest
 os.environ.setdefault("SEMGREP_ENABLE_VERSION_CHECK", "0")
 os.environ.setdefault("SEMGREP_SEND_METRICS", "off")
 
-pytest_plugins: list[str] = ["tests.github_emulator.plugin", "tests.support.sarif"]
+pytest_plugins: list[str] = ["tests.support.emulator_plugin", "tests.support.sarif"]
 
 TESTS = Path(__file__).resolve().parent
 SLOW_FOLDERS = frozenset({"e2e", "contract", "emulator", "browser"})

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
-from tests.github_emulator import Emulator
-from tests.github_emulator.state import Repo
+from selfheal.emulator import Emulator
+from selfheal.emulator.state import Repo
 from tests.support.api_e2e import api_url, client, make_token
 from tests.support.e2e import BASE_FILES, REPO, Server, until
 from tests.support.paths import ROOT

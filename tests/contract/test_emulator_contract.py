@@ -25,10 +25,11 @@ import gidgethub
 import pytest
 import pytest_asyncio
 
+from selfheal.emulator import Emulator
 from selfheal.github.auth import AppAuth
 from selfheal.github.client import GitHubClient
-from tests.github_emulator import Emulator, WebhookReceiver
 from tests.support.openapi_check import Exchange, Recorder, ResponseChecker
+from tests.support.webhook_receiver import WebhookReceiver
 from tests.support.webhook_schema import problems as webhook_problems
 
 OWNER, REPO = "octo-org", "service"

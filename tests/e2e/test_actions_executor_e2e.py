@@ -16,9 +16,9 @@ import pygit2
 
 from selfheal import changes, registry
 from selfheal.changes.actions import actions_executor
-from tests.github_emulator import Emulator
-from tests.github_emulator.gitdata import open_repo, refs
-from tests.github_emulator.state import Repo
+from selfheal.emulator import Emulator
+from selfheal.emulator.gitdata import open_repo, refs
+from selfheal.emulator.state import Repo
 from tests.support.action import run_action
 from tests.support.e2e import BASE_FILES, REPO, Server, until
 from tests.support.forms import render_form

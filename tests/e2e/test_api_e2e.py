@@ -16,6 +16,8 @@ import pytest
 
 from selfheal.api import tokens
 from selfheal.cli import main
+from selfheal.emulator import Emulator
+from selfheal.emulator.state import Repo
 from selfheal.ledger import monitor as monitor_store
 from selfheal.ledger import requests
 from selfheal.sdk import (
@@ -27,8 +29,6 @@ from selfheal.sdk import (
     SelfHealClient,
     ValidationError,
 )
-from tests.github_emulator import Emulator
-from tests.github_emulator.state import Repo
 from tests.support.api_e2e import api_url, client, make_token
 from tests.support.e2e import BASE_FILES, REPO, Server, until
 from tests.support.paths import ROOT

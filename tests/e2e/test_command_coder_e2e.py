@@ -17,8 +17,8 @@ import pygit2
 from selfheal import changes, registry
 from selfheal.coder.command import CommandCoder, CommandConfig
 from selfheal.coder.interface import BackendOptions
-from tests.github_emulator import Emulator
-from tests.github_emulator.gitdata import open_repo, refs
+from selfheal.emulator import Emulator
+from selfheal.emulator.gitdata import open_repo, refs
 from tests.support.e2e import BASE_FILES, REPO, Server, until
 from tests.support.forms import render_form
 from tests.support.paths import ROOT

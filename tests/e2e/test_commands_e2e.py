@@ -8,9 +8,9 @@ from pathlib import Path
 
 import aiohttp
 
+from selfheal.emulator import Emulator
+from selfheal.emulator.state import Repo
 from selfheal.github.client import GitHubClient
-from tests.github_emulator import Emulator
-from tests.github_emulator.state import Repo
 from tests.support.e2e import BASE_FILES, REPO, Server, until
 
 HALT = "selfheal:halt"

@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from selfheal.dashboard.render import boxes
+from selfheal.emulator import Emulator, Person
+from selfheal.emulator.state import Issue, Repo
 from selfheal.model.markers import DASHBOARD_MARKER
-from tests.github_emulator import Emulator, Person
-from tests.github_emulator.state import Issue, Repo
 from tests.support.e2e import BASE_FILES, until
 from tests.support.forms import render_form
 from tests.support.requests_e2e import REQUEST, request_of, request_server, state_labels

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.github_emulator import Emulator, events
+from selfheal.emulator import Emulator, events
 from tests.support.e2e import (
     BASE_FILES,
     REPO,

@@ -12,8 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from selfheal.emulator import Emulator
 from selfheal.ledger import Ledger, audit, connect, effects
-from tests.github_emulator import Emulator
 from tests.support.e2e import (
     BASE_FILES,
     REPO,

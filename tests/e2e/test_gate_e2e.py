@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from selfheal.emulator import Emulator
 from selfheal.ledger import audit, connect, jobs
 from selfheal.runtime.server import METRICS
-from tests.github_emulator import Emulator
 from tests.support.e2e import (
     BASE_FILES,
     REPO,

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from selfheal.emulator import Emulator
+from selfheal.emulator.state import Repo
 from selfheal.ledger import effects, jobs
-from tests.github_emulator import Emulator
-from tests.github_emulator.state import Repo
 from tests.support.e2e import (
     BASE_FILES,
     REPO,

@@ -13,11 +13,11 @@ import pygit2
 import pytest
 
 from selfheal.changes.limits import money
+from selfheal.emulator import Emulator
+from selfheal.emulator.gitdata import open_repo, refs
+from selfheal.emulator.state import Repo
 from selfheal.ledger import requests, spend
 from selfheal.model.prices import shipped_price_table
-from tests.github_emulator import Emulator
-from tests.github_emulator.gitdata import open_repo, refs
-from tests.github_emulator.state import Repo
 from tests.support.e2e import BASE_FILES, REPO, Server, completed_gate, until
 from tests.support.fake_anthropic import (
     API_KEY,

@@ -17,12 +17,12 @@ from aiohttp import web
 from selfheal import changes, registry
 from selfheal.coder.interface import BackendOptions, CoderResult, CodeTask, Outcome, RunControl
 from selfheal.coder.workspace import Workspace
+from selfheal.emulator import Emulator, Person
+from selfheal.emulator.state import Repo
 from selfheal.ledger import jobs, requests
 from selfheal.ledger import monitor as store
 from selfheal.monitor import Ingest, limits_from
 from selfheal.monitor.web import running_from
-from tests.github_emulator import Emulator, Person
-from tests.github_emulator.state import Repo
 from tests.support.e2e import BASE_FILES, REPO, Server, leaked_token, until
 from tests.support.notify_receiver import SECRET, Receiver, receiving
 from tests.support.requests_e2e import BOT, pr_of, state_labels

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from selfheal.emulator import Emulator
 from selfheal.ledger import notifications
-from tests.github_emulator import Emulator
 from tests.support.e2e import BASE_FILES, until
 from tests.support.forms import render_form
 from tests.support.notify_receiver import SECRET, Receiver, receiving

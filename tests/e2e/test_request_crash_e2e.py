@@ -9,8 +9,8 @@ import signal
 import subprocess
 from pathlib import Path
 
+from selfheal.emulator import Emulator
 from selfheal.ledger import Ledger, requests
-from tests.github_emulator import Emulator
 from tests.support.e2e import BASE_FILES, REPO, free_port, serve_process, until
 from tests.support.forms import render_form
 from tests.support.requests_e2e import (

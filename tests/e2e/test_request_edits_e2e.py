@@ -10,10 +10,10 @@ from pathlib import Path
 import aiohttp
 
 from selfheal.changes.intake import render_machine_block
+from selfheal.emulator import Emulator, Person
+from selfheal.emulator.state import Repo
 from selfheal.github.client import GitHubClient
 from selfheal.ledger import requests
-from tests.github_emulator import Emulator, Person
-from tests.github_emulator.state import Repo
 from tests.support.e2e import BASE_FILES, REPO, Server, until
 from tests.support.forms import render_form
 from tests.support.requests_e2e import REQUEST, bot_comments, request_of, state_labels

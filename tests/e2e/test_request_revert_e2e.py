@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pygit2
 
+from selfheal.emulator import Emulator
+from selfheal.emulator.gitdata import open_repo
+from selfheal.emulator.state import Issue, Repo
 from selfheal.ledger import requests
-from tests.github_emulator import Emulator
-from tests.github_emulator.gitdata import open_repo
-from tests.github_emulator.state import Issue, Repo
 from tests.support.e2e import BASE_FILES, REPO, Server, completed_gate, until
 from tests.support.forms import render_form
 from tests.support.requests_e2e import BOT, REQUEST, pr_of, request_of, state_labels

@@ -9,9 +9,9 @@ import pygit2
 
 from selfheal.coder.interface import BackendOptions, CoderResult, CodeTask, Outcome, RunControl
 from selfheal.coder.workspace import Workspace
+from selfheal.emulator import Emulator
+from selfheal.emulator.gitdata import open_repo, refs
 from selfheal.ledger import requests
-from tests.github_emulator import Emulator
-from tests.github_emulator.gitdata import open_repo, refs
 from tests.support.e2e import BASE_FILES, REPO, completed_gate, until
 from tests.support.forms import render_form
 from tests.support.requests_e2e import BOT, REQUEST, pr_of, request_server, state_labels

@@ -7,8 +7,8 @@ import functools
 from pathlib import Path
 from typing import Any
 
+from selfheal.emulator import Emulator
 from selfheal.ledger import requests
-from tests.github_emulator import Emulator
 from tests.support.e2e import BASE_FILES, REPO, Server, until
 from tests.support.forms import render_form
 from tests.support.requests_e2e import REQUEST, bot_comments, request_of, state_labels

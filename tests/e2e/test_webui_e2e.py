@@ -18,11 +18,11 @@ from cryptography.x509.oid import NameOID
 
 from selfheal.api import tokens
 from selfheal.config.settings import parse_settings
+from selfheal.emulator import Emulator
+from selfheal.emulator.state import Repo
 from selfheal.ledger import Ledger, audit, requests
 from selfheal.registry import compose
 from selfheal.runtime.server import create_app
-from tests.github_emulator import Emulator
-from tests.github_emulator.state import Repo
 from tests.support.api_e2e import client, make_token
 from tests.support.e2e import BASE_FILES, REPO, Server, env_for, until
 from tests.support.requests_e2e import REQUEST

@@ -13,9 +13,10 @@ import aiohttp
 import gidgethub
 import pytest
 
+from selfheal.emulator import Emulator
+from selfheal.emulator.state import Repo
 from selfheal.github.client import DownloadTooLarge, GitHubClient
-from tests.github_emulator import Emulator, WebhookReceiver
-from tests.github_emulator.state import Repo
+from tests.support.webhook_receiver import WebhookReceiver
 
 WORKFLOW = """\
 name: selfheal code

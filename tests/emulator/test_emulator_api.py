@@ -12,8 +12,8 @@ import pytest
 from gidgethub import BadRequest, InvalidField
 from gidgethub.aiohttp import GitHubAPI
 
-from tests.github_emulator import Emulator, Person
-from tests.github_emulator.state import Repo
+from selfheal.emulator import Emulator, Person
+from selfheal.emulator.state import Repo
 
 R = "/repos/acme/widgets"
 

@@ -13,8 +13,8 @@ import jwt
 import pygit2
 import pytest
 
-from tests.github_emulator import Emulator, PersonError, generate_private_key
-from tests.github_emulator.state import Repo
+from selfheal.emulator import Emulator, PersonError, generate_private_key
+from selfheal.emulator.state import Repo
 
 
 async def call(

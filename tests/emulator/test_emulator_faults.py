@@ -10,7 +10,7 @@ import pytest
 from gidgethub import BadRequest, GitHubBroken, RateLimitExceeded
 from gidgethub.aiohttp import GitHubAPI
 
-from tests.github_emulator import Emulator
+from selfheal.emulator import Emulator
 
 
 @pytest.fixture

@@ -13,9 +13,10 @@ from typing import Any
 import pygit2
 import pytest
 
-from tests.github_emulator import Emulator, Person, PersonError, WebhookReceiver
-from tests.github_emulator.gitdata import open_repo, refs
-from tests.github_emulator.state import Installation, Repo
+from selfheal.emulator import Emulator, Person, PersonError
+from selfheal.emulator.gitdata import open_repo, refs
+from selfheal.emulator.state import Installation, Repo
+from tests.support.webhook_receiver import WebhookReceiver
 from tests.support.webhook_schema import problems
 
 

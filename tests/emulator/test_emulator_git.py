@@ -14,8 +14,9 @@ import aiohttp
 import pygit2
 import pytest
 
-from tests.github_emulator import Emulator, WebhookReceiver
-from tests.github_emulator.state import Repo
+from selfheal.emulator import Emulator
+from selfheal.emulator.state import Repo
+from tests.support.webhook_receiver import WebhookReceiver
 
 # git asks this helper for credentials; the token comes from the environment, never from disk
 CREDENTIAL_HELPER = '!f() { echo "username=x-access-token"; echo "password=$EMU_TOKEN"; }; f'

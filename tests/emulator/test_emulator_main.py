@@ -1,4 +1,4 @@
-"""``python -m tests.github_emulator`` starts a usable emulator and stops cleanly on SIGTERM."""
+"""``python -m selfheal.emulator`` starts a usable emulator and stops cleanly on SIGTERM."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def test_command_serves_and_stops(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "tests.github_emulator",
+            "selfheal.emulator",
             "--root",
             str(tmp_path),
             "--repo",

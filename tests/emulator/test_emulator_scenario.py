@@ -16,8 +16,8 @@ import pytest
 from gidgethub import BadRequest, apps
 from gidgethub.aiohttp import GitHubAPI
 
-from tests.github_emulator import Emulator
-from tests.github_emulator.receiver import WebhookReceiver
+from selfheal.emulator import Emulator
+from tests.support.webhook_receiver import WebhookReceiver
 
 
 async def app_client(

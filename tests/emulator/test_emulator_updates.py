@@ -12,8 +12,9 @@ import pytest
 from gidgethub import BadRequest
 from gidgethub.aiohttp import GitHubAPI
 
-from tests.github_emulator import Emulator, Person, WebhookReceiver
-from tests.github_emulator.state import Repo
+from selfheal.emulator import Emulator, Person
+from selfheal.emulator.state import Repo
+from tests.support.webhook_receiver import WebhookReceiver
 
 R = "/repos/acme/widgets"
 

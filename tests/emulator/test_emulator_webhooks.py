@@ -7,8 +7,9 @@ import socket
 
 import pytest
 
-from tests.github_emulator import Emulator, Person, PersonError, WebhookReceiver, sign
-from tests.github_emulator.state import Repo
+from selfheal.emulator import Emulator, Person, PersonError, sign
+from selfheal.emulator.state import Repo
+from tests.support.webhook_receiver import WebhookReceiver
 from tests.support.webhook_schema import problems
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from tests.github_emulator import Emulator
+from selfheal.emulator import Emulator
 from tests.support.e2e import BASE_FILES, Server, completed_gate, gate_runs, open_pr, until
 from tests.support.samples import tokens
 

@@ -14,14 +14,14 @@ import aiohttp
 
 from selfheal.config.metrics import AppMetrics
 from selfheal.config.settings import parse_settings
+from selfheal.emulator import Emulator
+from selfheal.emulator.state import Installation, Repo
 from selfheal.gate.abandon import ABANDON_KIND
 from selfheal.gate.job import EXTERNAL_PREFIX
 from selfheal.ledger import Ledger, audit, effects, gates, jobs
 from selfheal.registry import compose, compose_with_plugins
 from selfheal.runtime.server import default_github_factory
 from selfheal.runtime.worker import Worker, WorkerConfig
-from tests.github_emulator import Emulator
-from tests.github_emulator.state import Installation, Repo
 from tests.support.appcore import wait_for
 from tests.support.e2e import BASE_FILES, GATE, env_for, gate_runs, open_pr
 

@@ -11,13 +11,13 @@ import aiohttp
 
 from selfheal.config.metrics import AppMetrics
 from selfheal.config.settings import parse_settings
+from selfheal.emulator import Emulator
 from selfheal.gate.job import EXTERNAL_PREFIX, run_gate
 from selfheal.ledger import Ledger, audit, gates
 from selfheal.ledger.jobs import Job
 from selfheal.runtime.context import JobContext
 from selfheal.runtime.server import default_github_factory
 from selfheal.runtime.worker import Worker, WorkerConfig
-from tests.github_emulator import Emulator
 from tests.support.e2e import BASE_FILES, GATE, env_for, gate_runs, open_pr
 from tests.support.samples import tokens
 

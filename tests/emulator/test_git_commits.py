@@ -9,6 +9,8 @@ from pathlib import Path
 import pygit2
 import pytest
 
+from selfheal.emulator import Emulator
+from selfheal.emulator.gitdata import open_repo, refs
 from selfheal.git.clones import GitOpsError, branch_refspec, fetch
 from selfheal.git.commits import (
     bot_identity,
@@ -19,8 +21,6 @@ from selfheal.git.commits import (
     revert_on,
 )
 from selfheal.git.worktrees import Change, WorkTreeError, export_tree, snapshot
-from tests.github_emulator import Emulator
-from tests.github_emulator.gitdata import open_repo, refs
 
 FILES = {
     "app/main.py": "print('hi')\n",

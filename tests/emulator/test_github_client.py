@@ -17,6 +17,8 @@ import jwt
 import pytest
 from aiohttp import web
 
+from selfheal.emulator.emulator import Emulator
+from selfheal.emulator.keys import public_key_of
 from selfheal.github.auth import AppAuth, InstallationToken, app_jwt
 from selfheal.github.calls import CallError
 from selfheal.github.client import (
@@ -27,8 +29,6 @@ from selfheal.github.client import (
     graphql_url,
 )
 from selfheal.github.ratelimit import RetryPolicy
-from tests.github_emulator.emulator import Emulator
-from tests.github_emulator.keys import public_key_of
 
 FAST = RetryPolicy(
     max_attempts=4,
@@ -138,7 +138,7 @@ async def test_the_app_jwt_is_accepted(
 async def test_a_jwt_signed_with_another_key_is_refused(
     world: Emulator, session: aiohttp.ClientSession, recorder: Recorder
 ) -> None:
-    from tests.github_emulator.keys import generate_private_key
+    from selfheal.emulator.keys import generate_private_key
 
     stranger = AppAuth(
         world.app.id, generate_private_key(), session=session, base_url=world.base_url

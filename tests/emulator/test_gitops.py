@@ -8,8 +8,8 @@ from pathlib import Path
 import pygit2
 import pytest
 
+from selfheal.emulator import Emulator
 from selfheal.git.clones import GitOpsError, branch_refspec, cache_path, fetch
-from tests.github_emulator import Emulator
 
 
 async def test_fetch_into_the_cache_keeps_the_token_off_disk(

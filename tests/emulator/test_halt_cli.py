@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from selfheal.cli import main
+from selfheal.emulator import Emulator
 from selfheal.model.markers import DASHBOARD_MARKER
-from tests.github_emulator import Emulator
 from tests.support.e2e import BASE_FILES, REPO, Server, until
 
 HALT = "selfheal:halt"

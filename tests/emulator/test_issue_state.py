@@ -9,6 +9,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from selfheal.emulator import Emulator
 from selfheal.github.client import GitHubClient
 from selfheal.github.issue_state import (
     MAX_COMMENT_CHARS,
@@ -17,7 +18,6 @@ from selfheal.github.issue_state import (
     set_family_label,
     upsert_marked_comment,
 )
-from tests.github_emulator import Emulator
 
 BOT = "selfheal[bot]"
 STATUS = marker("status")

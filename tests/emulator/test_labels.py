@@ -10,12 +10,12 @@ import aiohttp
 import pytest
 
 from selfheal.cli import main
+from selfheal.emulator import Emulator
+from selfheal.emulator.state import Label, Repo
 from selfheal.github.client import GitHubClient
 from selfheal.install import migrate_labels
 from selfheal.install.events import ensure_labels
 from selfheal.model.labels import HALT_LABEL, label_set
-from tests.github_emulator import Emulator
-from tests.github_emulator.state import Label, Repo
 
 
 def test_every_label_has_a_colour_and_a_short_description() -> None:

@@ -9,12 +9,12 @@ from pathlib import Path
 from selfheal.changes.coding import run_gate_result
 from selfheal.config.metrics import AppMetrics
 from selfheal.config.settings import parse_settings
+from selfheal.emulator import Emulator
 from selfheal.ledger import Ledger, audit, requests
 from selfheal.ledger.jobs import Job
 from selfheal.runtime.context import JobContext
 from selfheal.runtime.server import default_github_factory
 from selfheal.runtime.worker import Worker, WorkerConfig
-from tests.github_emulator import Emulator
 from tests.support.e2e import BASE_FILES, env_for
 
 

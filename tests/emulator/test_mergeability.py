@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from selfheal.emulator import Emulator
 from selfheal.github.client import GitHubClient
 from selfheal.github.pulls import MergeabilityPending, mergeability
-from tests.github_emulator import Emulator
 
 
 @pytest.fixture

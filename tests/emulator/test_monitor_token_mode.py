@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from selfheal import cli
+from selfheal.emulator import Emulator
 from selfheal.monitor import issue as render
 from selfheal.monitor.standalone import runs_in
-from tests.github_emulator import Emulator
 
 JUNIT = """<testsuite name="t">
 <testcase classname="tests.test_a" name="test_one" file="tests/test_a.py">

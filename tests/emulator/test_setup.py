@@ -19,8 +19,8 @@ import pytest
 from aiohttp import web
 
 from selfheal.config.settings import parse_settings
+from selfheal.emulator import Emulator
 from selfheal.github.manifest import DONE, create_setup_app
-from tests.github_emulator import Emulator
 from tests.support.paths import ROOT
 
 

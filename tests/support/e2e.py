@@ -20,13 +20,13 @@ from typing import Any
 from aiohttp import web
 
 from selfheal.config.settings import Settings, parse_settings
+from selfheal.emulator import Emulator, Person
+from selfheal.emulator.state import CheckRun, Repo
 from selfheal.ledger import Ledger, audit
 from selfheal.registry import compose
 from selfheal.runtime.context import Wiring
 from selfheal.runtime.server import WORKER, create_app
 from selfheal.runtime.worker import Worker
-from tests.github_emulator import Emulator, Person
-from tests.github_emulator.state import CheckRun, Repo
 from tests.support.paths import ROOT
 
 REPO = "acme/widgets"

@@ -9,10 +9,10 @@ from typing import Any
 
 from selfheal import changes, registry
 from selfheal.coder.interface import BackendFactory
+from selfheal.emulator import Emulator
+from selfheal.emulator.gitdata import open_repo, refs
+from selfheal.emulator.state import Repo
 from selfheal.ledger import requests
-from tests.github_emulator import Emulator
-from tests.github_emulator.gitdata import open_repo, refs
-from tests.github_emulator.state import Repo
 from tests.support.e2e import REPO, Server, until
 
 BOT = "selfheal[bot]"

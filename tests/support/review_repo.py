@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pygit2
 
-from tests.github_emulator.gitdata import write_files
+from selfheal.emulator.gitdata import write_files
 
 SIGNATURE = pygit2.Signature("Test Person", "test@example.com", 1_700_000_000, 0)
 

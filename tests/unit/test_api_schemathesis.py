@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 from selfheal.api import OPERATIONS
+from selfheal.emulator import Emulator
 from selfheal.ledger import installations
-from tests.github_emulator import Emulator
 from tests.support.api_e2e import api_url, make_token
 from tests.support.e2e import BASE_FILES, REPO, Server
 

@@ -41,7 +41,7 @@ def test_mypy_strict_is_clean() -> None:
 
 
 def test_no_test_module_imports_another() -> None:
-    """Shared helpers live in tests/support (and the emulator in tests/github_emulator); a
+    """Shared helpers live in tests/support (and the emulator in app/selfheal/emulator); a
     test module or a conftest is never imported by another module."""
     import ast
 

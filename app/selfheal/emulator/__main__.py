@@ -1,6 +1,6 @@
 """Run the emulator by hand::
 
-    python -m tests.github_emulator --port 8080 --repo acme/widgets --person alice:write \
+    python -m selfheal.emulator --port 8080 --repo acme/widgets --person alice:write \
         --webhook-url http://127.0.0.1:3000/webhook
 
 Prints the base URL, the App id, where its private key and webhook secret were written, the
@@ -21,7 +21,7 @@ from .emulator import Emulator
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m tests.github_emulator",
+        prog="python -m selfheal.emulator",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -1,18 +1,24 @@
-"""How fast is the emulator? ``python -m tests.github_emulator.bench`` prints figures for
+"""How fast is the emulator? ``python bench/emulator_throughput.py`` prints figures for
 REST calls, webhook deliveries and git pushes (so end-to-end test time is spent in the app,
 not here). Bounded: a fixed number of operations, no timing assertions."""
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import aiohttp
 
-from .emulator import Emulator
-from .receiver import WebhookReceiver
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "app"))
+
+from selfheal.emulator import Emulator  # noqa: E402
+from tests.support.webhook_receiver import WebhookReceiver  # noqa: E402
 
 REST_CALLS = 300
 ISSUES = 100

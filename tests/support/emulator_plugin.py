@@ -4,7 +4,7 @@ It starts an Emulator on 127.0.0.1 (ephemeral port) with one App ("selfheal"; RS
 once per session and reused) and yields it; ``webhook_receiver`` adds a WebhookReceiver that
 gets the App's webhooks. Register in tests/conftest.py::
 
-    pytest_plugins = ["tests.github_emulator.plugin"]
+    pytest_plugins = ["tests.support.emulator_plugin"]
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from .emulator import Emulator
-from .keys import generate_private_key
-from .receiver import WebhookReceiver
+from selfheal.emulator import Emulator, generate_private_key
+from tests.support.webhook_receiver import WebhookReceiver
 
 
 @pytest.fixture(scope="session")
