@@ -46,6 +46,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "selfheal.cli.history": ("history",),
     "selfheal.cli.monitor": ("monitor",),
     "selfheal.cli.report": ("report",),
+    "selfheal.cli.demo": ("demo",),
 }
 
 

@@ -133,11 +133,19 @@ def turns_taken(body: dict[str, Any]) -> int:
 
 class ScriptedMessagesAPI:
     """The Messages API, answering from ``script`` (see the module's docstring). When the
-    script runs out it answers a text-only turn, which ends a tool loop."""
+    script runs out it answers with ``default`` (a function of the request body), or else a
+    text-only turn, which ends a tool loop."""
 
-    def __init__(self, script: list[Step] | None = None, *, key: str) -> None:
+    def __init__(
+        self,
+        script: list[Step] | None = None,
+        *,
+        key: str,
+        default: Callable[[dict[str, Any]], Reply] | None = None,
+    ) -> None:
         self.script: list[Step] = list(script or [])
         self.key = key
+        self.default = default
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.reported: list[dict[str, Any]] = []  # the usage of every successful reply
@@ -157,7 +165,9 @@ class ScriptedMessagesAPI:
 
     def _next(self, body: dict[str, Any]) -> object:
         with self._lock:
-            step = self.script.pop(0) if self.script else Turn(text="(the script ran out)")
+            step = self.script.pop(0) if self.script else None
+        if step is None:
+            return self.default(body) if self.default else Turn(text="(the script ran out)")
         return step(body) if callable(step) else step
 
     async def resolve(self, step: object) -> Reply:
