@@ -1,16 +1,22 @@
 """The monitor's section of the dashboard issue: the top failing fingerprints of a
-repository in the window, read from a real ledger."""
+repository in the window, read from a real ledger, and rendered (pure) so that nothing a
+reporter wrote can become markdown, a mention, HTML, a checkbox or a hidden marker."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from selfheal.dashboard.render import Facts, boxes, render
 from selfheal.ledger import Ledger
 from selfheal.ledger import monitor as store
+from selfheal.model.markers import DASHBOARD_MARKER
+from selfheal.monitor.render import TOP, TopFailure, section
+from selfheal.monitor.web import top_failure
 
 REPO = "acme/widgets"
 NOW = 1_800_000_000.0
@@ -91,3 +97,83 @@ def test_the_row_keeps_the_issue_and_last_seen(ledger: Ledger) -> None:
                                            attempt=True, now=NOW))  # fmt: skip
     (found,) = ledger.read(lambda c: store.top_failing(c, REPO, since=NOW - DAY))
     assert found.tracked.issue_number == 12 and found.tracked.last_seen == NOW - 10
+
+
+# ---- the rendering (pure) -----------------------------------------------------------------
+
+SUMMARY = {"errors": 3, "occurrences": 9, "open_issues": 1, "attempts": 1}
+FP = "v1:0123456789abcdef0123456789abcdef"
+AT = 1_780_000_000.0  # 2026-05-28 20:26:40 UTC
+HOSTILE = (
+    "@everyone look\n- [ ] Approve <!-- selfheal:box approve:req_zz -->\r- [x] Halt "
+    "<!-- selfheal:box halt -->\u2028<!-- selfheal:dashboard --> `code` ```fence``` "
+    "<img src=x onerror=alert(1)> **bold** [link](https://evil.example) " + "x" * 5_000
+)
+
+
+def failure(**over: object) -> TopFailure:
+    base: dict[str, object] = {"fingerprint": FP, "kind": "ZeroDivisionError",
+                               "message": "division by zero", "occurrences": 4,
+                               "last_seen": AT, "issue": 12}  # fmt: skip
+    base.update(over)
+    return TopFailure(**base)  # type: ignore[arg-type]
+
+
+def test_nothing_seen_is_no_section() -> None:
+    assert section({"errors": 0, "occurrences": 0, "open_issues": 0, "attempts": 0}, [], 7) is None
+
+
+def test_the_section_shows_the_counts_and_each_top_fingerprint() -> None:
+    text = section(SUMMARY, [failure(), failure(fingerprint="v1:ff", kind="", message="",
+                                                occurrences=1, issue=None)], 7.0)  # fmt: skip
+    assert text is not None
+    assert "| 3 | 9 | 1 | 1 |" in text
+    assert "Top failing fingerprints in the last 7 days:" in text
+    first, second = text.splitlines()[-2:]
+    assert first == ("1. `v1:0123456789abc` `ZeroDivisionError` × 4: `division by zero`"
+                     " · last seen 2026-05-28 20:26 UTC · fix request #12")  # fmt: skip
+    assert second.startswith("2. `v1:ff` `-` × 1: (no message)")
+    assert second.endswith("no fix request yet")
+
+
+def test_at_most_the_top_few_and_a_quiet_window_says_so() -> None:
+    many = [failure(fingerprint=f"v1:{n:02d}", occurrences=20 - n) for n in range(TOP + 3)]
+    text = section(SUMMARY, many, 1.0) or ""
+    assert "in the last day:" in text
+    ranked = [line.split(" ")[:2] for line in text.splitlines() if line[:1].isdigit()]
+    assert ranked == [[f"{n + 1}.", f"`v1:{n:02d}`"] for n in range(TOP)]
+    assert "No failures in the last 0.5 days." in (section(SUMMARY, [], 0.5) or "")
+
+
+def test_hostile_messages_and_types_stay_inside_one_bounded_code_span() -> None:
+    text = section(SUMMARY, [failure(message=HOSTILE, kind="@admins\n- [ ] <!-- x -->`")], 7)
+    assert text is not None
+    line = text.splitlines()[-1]
+    assert line.startswith("1. ") and len(text.splitlines()) == 6  # table, blank, title, one
+    assert len(line) < 400  # the message is cut, not the line's end
+    assert line.endswith("· fix request #12")
+    assert line.count("`") == 6  # three code spans, each closed, nothing else in backticks
+    assert "<" not in line and "\u2028" not in line and "\r" not in line
+    # the mentions and checkbox text are there only inside code spans
+    outside = line.split("`")[::2]
+    assert not any("@" in part or "[ ]" in part or "**" in part for part in outside)
+    # in the whole dashboard body: no forged box, one marker
+    body = render(Facts(repository="acme/widgets", halted=False, halt_label="selfheal:halt",
+                        sections={"Monitor": text}))  # fmt: skip
+    assert boxes(body) == {"halt": False}
+    assert body.count(DASHBOARD_MARKER) == 1 and "<!-- selfheal:box approve" not in body
+
+
+def test_a_row_becomes_what_the_dashboard_shows(ledger: Ledger) -> None:
+    event = {"source": "agent", "agent_id": "planner", "message": "boom",
+             "stack_trace": "Traceback (most recent call last):\nKeyError: 'k'\n"}  # fmt: skip
+    fp_id = ledger.write(lambda c: store.upsert(c, REPO, "v1:abc", identity="i", signature="s",
+                                                sample=event, immediate=False, at=NOW))  # fmt: skip
+    ledger.write(lambda c: store.add_occurrence(c, fp_id, "r1", at=NOW, source="agent"))
+    (found,) = ledger.read(lambda c: store.top_failing(c, REPO, since=NOW - DAY))
+    assert top_failure(found) == TopFailure("v1:abc", "KeyError", "boom", 1, NOW, None)
+    # a sample that no longer parses shows no text rather than failing the rebuild
+    broken = store.Failing(replace(found.tracked, sample={"source": "nope"}), 1)
+    assert top_failure(broken) == TopFailure("v1:abc", "", "", 1, NOW, None)
+    no_type = store.Failing(replace(found.tracked, sample={"source": "ci", "message": "m"}), 2)
+    assert top_failure(no_type).kind == "ci"
