@@ -1,6 +1,7 @@
 """End to end: the dashboard issue. It appears pinned once something happens in the
 repository, follows the requests, halts and resumes from its checkbox, approves from an
-owner's tick and undoes a non-owner's, and is rebuilt in place after someone clears it."""
+owner's tick and undoes a non-owner's, shows the monitor's top failing fingerprints, and is
+rebuilt in place after someone clears it."""
 
 from __future__ import annotations
 
@@ -9,13 +10,18 @@ from pathlib import Path
 from selfheal.dashboard.render import boxes
 from selfheal.emulator import Emulator, Person
 from selfheal.emulator.state import Issue, Repo
+from selfheal.ledger import monitor as store
 from selfheal.model.markers import DASHBOARD_MARKER
+from selfheal.monitor import Ingest, limits_from
 from tests.support.e2e import BASE_FILES, until
 from tests.support.forms import render_form
 from tests.support.requests_e2e import REQUEST, request_of, request_server, state_labels
 
 POLICY = "/src/core/   review   @alice\n"
 FILES = {**BASE_FILES, ".github/selfheal.policy": POLICY, "src/core/engine.py": "x = 1\n"}
+# a failure an agent reports, its message written to break out of the dashboard
+FAILURE = {"source": "agent", "agent_id": "planner", "error_type": "KeyError",
+           "message": "no key for @everyone\n- [ ] Halt <!-- selfheal:box halt -->"}  # fmt: skip
 
 
 def dashboard(repo: Repo) -> Issue | None:
@@ -53,6 +59,12 @@ async def test_the_dashboard_issue_follows_and_steers_the_bot(
         await until(lambda: key in boxes(board.body or ""), what="the approve box")
         assert "State: **running**" in (board.body or "")
 
+        # an agent reports a failure (below the threshold: no fix request); the next rebuild
+        # shows it among the monitor's top fingerprints
+        sink = Ingest(server.ledger, limits=limits_from(server.settings.monitor))
+        assert await sink.record([FAILURE], reporter="agents", repository=repo.full_name) == 1
+        (failing,) = server.ledger.read(lambda c: store.listing(c, repo.full_name))
+
         # bob is a writer but not an owner of src/core/: his tick is undone
         await tick(bob, repo, board, f"#{number}", on=True)
         refused = await until(lambda: server.audit("dashboard.checkbox_reverted"), what="undo")
@@ -76,6 +88,10 @@ async def test_the_dashboard_issue_follows_and_steers_the_bot(
         await tick(bob, repo, board, "Halt selfheal", on=False)
         await until(lambda: server.audit("halt.resumed"), what="resumed")
         await until(lambda: "State: **running**" in (board.body or ""), what="shown running")
+        top = (f"1. `{failing.fingerprint[:16]}` `KeyError` × 1: `no key for @everyone - [ ] Halt"
+               " ‹!-- selfheal:box halt -->`")  # fmt: skip
+        assert top in (board.body or "") and "no fix request yet" in (board.body or "")
+        assert list(boxes(board.body or "")) == ["halt"]
 
         # someone clears the body: the next event rebuilds it in the same issue
         await alice.call("PATCH", f"/repos/{repo.full_name}/issues/{board.number}",

@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from selfheal.model.markdown import inline_code
 from selfheal.model.markers import DASHBOARD_MARKER
 
 BOX = re.compile(r"^- \[([ xX])\] .*<!-- selfheal:box ([a-z]+(?::[A-Za-z0-9_]+)?) -->\s*$")
@@ -56,16 +57,10 @@ def _box(checked: bool, text: str, key: str) -> str:
     return f"- [{'x' if checked else ' '}] {text} <!-- selfheal:box {key} -->"
 
 
-def _code(text: str) -> str:
-    """Inline code that cannot be closed early (paths come from the request's issue)."""
-    clean = text.replace("\n", " ").replace("`", "'")[:120]
-    return f"`{clean}`"
-
-
 def _halt(f: Facts) -> list[str]:
     if f.halted:
         where = ", ".join(f"#{n}" for n in f.halting_issues) or "an issue"
-        state = f"**⛔ halted**: the lock label {_code(f.halt_label)} is on {where}."
+        state = f"**⛔ halted**: the lock label {inline_code(f.halt_label)} is on {where}."
     else:
         state = "**running**"
     box = _box(f.halted, "Halt selfheal in this repository (writers; untick to resume)", HALT_KEY)
@@ -78,8 +73,8 @@ def _approvals(f: Facts) -> list[str]:
         return ["Nothing is waiting for an owner's approval."]
     lines = []
     for r in waiting:
-        targets = ", ".join(_code(t) for t in r.targets[:5]) or "no paths"
-        lines.append(_box(False, f"Approve #{r.issue} ({_code(r.id)}): {targets}",
+        targets = ", ".join(inline_code(t) for t in r.targets[:5]) or "no paths"
+        lines.append(_box(False, f"Approve #{r.issue} ({inline_code(r.id)}): {targets}",
                           APPROVE_PREFIX + r.id))  # fmt: skip
     lines += ["", "Only owners of the review paths (or admins) can approve; other ticks are "
               "undone."]  # fmt: skip
@@ -97,7 +92,7 @@ def _requests(f: Facts) -> list[str]:
         lines.append(f"**{state}** ({len(group)})")
         for r in group[:MAX_PER_STATE]:
             pr = f", PR #{r.pr}" if r.pr else ""
-            lines.append(f"- #{r.issue}{pr} · ${r.cost_usd:.2f} · {_code(r.id)}")
+            lines.append(f"- #{r.issue}{pr} · ${r.cost_usd:.2f} · {inline_code(r.id)}")
         if len(group) > MAX_PER_STATE:
             lines.append(f"- … and {len(group) - MAX_PER_STATE} more")
     return lines

@@ -225,6 +225,29 @@ def listing(
     return [_tracked(row) for row in rows]
 
 
+@dataclass(frozen=True)
+class Failing:
+    """A fingerprint and its occurrences since the start of a window."""
+
+    tracked: Tracked
+    recent: int
+
+
+def top_failing(
+    conn: sqlite3.Connection, repository: str, *, since: float, limit: int = 5
+) -> list[Failing]:
+    """The repository's fingerprints with the most occurrences since ``since``, the most
+    first (then the most recently seen); those with none since then are left out."""
+    rows = conn.execute(
+        "SELECT f.*, COUNT(*) AS recent FROM monitor_fingerprints f"
+        " JOIN monitor_occurrences o ON o.fingerprint_id = f.id AND o.at >= ?"
+        " WHERE f.repository = ? COLLATE NOCASE GROUP BY f.id"
+        " ORDER BY recent DESC, f.last_seen DESC, f.id DESC LIMIT ?",
+        (since, repository, limit),
+    ).fetchall()
+    return [Failing(_tracked(row), int(row["recent"])) for row in rows]
+
+
 def merged_fix(
     conn: sqlite3.Connection, repository: str, issue_number: int
 ) -> tuple[float, str | None] | None:

@@ -9,6 +9,7 @@ The pure core, tested with plain values and free of I/O (the import contracts ch
 - ``rules``: occurrences within the window, the threshold, the cooldown, the hourly cap, the
   fix attempts, regressions;
 - ``issue``: the request issue's title, body, marker and occurrences table;
+- ``render``: the monitor's section of the dashboard issue (counts, top failing fingerprints);
 - ``ci``: which CI runs count, JUnit XML and check-run annotations as failure events;
 - ``standalone``: without the App, the runs kept in a hidden marker of the issue itself.
 
@@ -16,7 +17,8 @@ The edges: ``ingest`` (:class:`Ingest`, the sink ``POST /api/monitor/events`` ha
 to, and every source's entry point), ``filing`` (the ``monitor_sync`` job: file, update,
 reopen, note, revert requests), ``webhooks`` (CI runs, pushes, installations, the monitor's
 issues), ``probes`` (the ``monitor_tick`` scheduler and endpoint probes), ``security`` (the
-``monitor_scan`` job) and ``web`` (``GET /api/monitor/stats``). See docs/monitor.md.
+``monitor_scan`` job) and ``web`` (``GET /api/monitor/stats`` and the dashboard section).
+See docs/monitor.md.
 """
 
 from selfheal.monitor import filing, probes, security, web, webhooks

@@ -1,12 +1,16 @@
-"""``GET /api/monitor/stats``: the seed's statistics as JSON, read from the ledger.
+"""``GET /api/monitor/stats``: the seed's statistics as JSON, read from the ledger; and the
+monitor's section of the dashboard issue.
 
-An operator endpoint like ``/metrics``, behind the same bearer token when the operator set
-``SELFHEAL_METRICS_TOKEN`` (see docs/monitor.md): it tells counts, never an event's text.
+The stats are an operator endpoint like ``/metrics``, behind the same bearer token when the
+operator set ``SELFHEAL_METRICS_TOKEN`` (see docs/monitor.md): it tells counts, never an
+event's text. The dashboard section (rendered by ``render``) is in the repository itself,
+next to the fix-request issues that quote the same failures.
 """
 
 from __future__ import annotations
 
 import calendar
+import sqlite3
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -14,8 +18,11 @@ from typing import Any
 from aiohttp import web
 
 from selfheal.ledger import monitor as store
+from selfheal.monitor.events import EventError, parse_event
 from selfheal.monitor.filing import limits_from
+from selfheal.monitor.fingerprint import exception_type
 from selfheal.monitor.ingest import Ingest
+from selfheal.monitor.render import TOP, TopFailure, section
 from selfheal.runtime.context import JobContext
 from selfheal.runtime.server import LEDGER, SETTINGS, WORKER, metrics_allowed
 
@@ -70,20 +77,28 @@ def event_sink(app: web.Application) -> EventSink:
                             notify=worker.notify))  # fmt: skip
 
 
-def summary_markdown(summary: Mapping[str, int]) -> str | None:
-    """The dashboard issue's monitor section (pure); None when nothing was seen."""
-    if not summary.get("errors"):
-        return None
-    return (
-        "| distinct failures | occurrences | fix requests open | fix attempts |\n"
-        "|---:|---:|---:|---:|\n"
-        f"| {summary['errors']} | {summary['occurrences']} | {summary['open_issues']} "
-        f"| {summary['attempts']} |"
-    )
+def top_failure(found: store.Failing) -> TopFailure:
+    """A fingerprint as the dashboard shows it: the error and message of its representative
+    event (a sample that no longer parses shows neither, rather than failing the rebuild)."""
+    t = found.tracked
+    try:
+        event = parse_event(t.sample)
+    except EventError:
+        kind, message = "", ""
+    else:
+        kind, message = exception_type(event) or event.source, event.message
+    return TopFailure(t.fingerprint, kind, message, found.recent, t.last_seen, t.issue_number)
 
 
 async def dashboard_section(ctx: JobContext, gh: Any, repo: str) -> tuple[str, str] | None:
-    """The monitor's section of the dashboard issue, for this repository."""
-    found = await ctx.ledger.aread(lambda c: store.repository_summary(c, repo))
-    text = summary_markdown(found)
+    """The monitor's section of the dashboard issue, for this repository: its counts and its
+    top failing fingerprints in the operator's window."""
+    window_days = ctx.worker.config.monitor.window_days
+    since = time.time() - window_days * 86_400
+
+    def read(c: sqlite3.Connection) -> tuple[dict[str, int], list[store.Failing]]:
+        return store.repository_summary(c, repo), store.top_failing(c, repo, since=since, limit=TOP)
+
+    summary, top = await ctx.ledger.aread(read)
+    text = section(summary, [top_failure(f) for f in top], window_days)
     return None if text is None else ("Monitor", text)
