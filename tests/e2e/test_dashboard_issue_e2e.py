@@ -53,7 +53,9 @@ async def test_the_dashboard_issue_follows_and_steers_the_bot(
         await until(lambda: state_labels(repo, number) == ["selfheal:state/needs-approval"],
                     what="waiting for approval")  # fmt: skip
         board = await until(lambda: dashboard(repo), what="the dashboard issue")
-        assert board.pinned and board.user.login == "selfheal[bot]"
+        # pinning is a second call after the issue is created: wait for it, do not race it
+        await until(lambda: board.pinned, what="the dashboard pinned")
+        assert board.user.login == "selfheal[bot]"
         request = request_of(server, number)
         assert request is not None
         key = f"approve:{request.id}"
