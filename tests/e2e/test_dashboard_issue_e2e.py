@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from selfheal.dashboard.render import boxes
 from selfheal.emulator import Emulator, Person
 from selfheal.emulator.state import Issue, Repo
 from selfheal.ledger import monitor as store
+from selfheal.ledger import requests
 from selfheal.model.markers import DASHBOARD_MARKER
 from selfheal.monitor import Ingest, limits_from
 from tests.support.e2e import BASE_FILES, until
@@ -40,9 +43,13 @@ async def tick(person: Person, repo: Repo, issue: Issue, text: str, on: bool) ->
 
 
 async def test_the_dashboard_issue_follows_and_steers_the_bot(
-    github_emulator: Emulator, tmp_path: Path
+    github_emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     emu = github_emulator
+    # About one request id in five holds a "-" (they are token_urlsafe); the approve box must
+    # work for those too, so this run always has one rather than by chance.
+    new_id = requests.new_id
+    monkeypatch.setattr(requests, "new_id", lambda: new_id()[:-1] + "-")
     async with request_server(emu, tmp_path, FILES) as (repo, server):
         alice, bob = emu.person("alice", "maintain"), emu.person("bob", "write")
         form = render_form({"type": "fix-bug", "description": "Tune the engine.",
@@ -52,7 +59,9 @@ async def test_the_dashboard_issue_follows_and_steers_the_bot(
         await until(lambda: state_labels(repo, number) == ["selfheal:state/needs-approval"],
                     what="waiting for approval")  # fmt: skip
         board = await until(lambda: dashboard(repo), what="the dashboard issue")
-        assert board.pinned and board.user.login == "selfheal[bot]"
+        # pinning is a second call after the issue is created: wait for it, do not race it
+        await until(lambda: board.pinned, what="the dashboard pinned")
+        assert board.user.login == "selfheal[bot]"
         request = request_of(server, number)
         assert request is not None
         key = f"approve:{request.id}"

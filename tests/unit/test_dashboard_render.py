@@ -54,3 +54,15 @@ def test_paths_from_issues_cannot_break_out_of_their_code_span() -> None:
     evil = RequestLine("req_e", 6, "awaiting_approval", 0.0, targets=("a`b\n@everyone",))
     body = render(facts(requests=(evil,)))
     assert "`a'b @everyone`" in body and "\n@everyone" not in body
+
+
+def test_approve_boxes_work_for_every_character_a_request_id_can_hold() -> None:
+    # Request ids are ``req_`` + token_urlsafe: letters, digits, ``_`` and ``-``. A box whose
+    # key held a ``-`` was not read back, so roughly one request in five had an approve box
+    # that no tick could reach (and the dashboard e2e test failed that often).
+    ids = ("req_T0Er9-D6lC-RvYja", "req_-_azAZ09", "req_" + "-" * 16)
+    lines = tuple(RequestLine(i, n, "awaiting_approval", 0.0) for n, i in enumerate(ids, 1))
+    body = render(facts(requests=lines))
+    assert boxes(body) == {"halt": False, **{f"approve:{i}": False for i in ids}}
+    ticked = body.replace("- [ ] Approve #1 ", "- [x] Approve #1 ")
+    assert toggled(body, ticked) == [("approve:req_T0Er9-D6lC-RvYja", True)]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from selfheal.model.markdown import inline_code
 from selfheal.model.markers import DASHBOARD_MARKER
 
-BOX = re.compile(r"^- \[([ xX])\] .*<!-- selfheal:box ([a-z]+(?::[A-Za-z0-9_]+)?) -->\s*$")
+BOX = re.compile(r"^- \[([ xX])\] .*<!-- selfheal:box ([a-z]+(?::[A-Za-z0-9_-]+)?) -->\s*$")
 HALT_KEY = "halt"
 APPROVE_PREFIX = "approve:"
 STATE_ORDER = (
