@@ -127,7 +127,9 @@ async def test_an_owner_approves_the_plan_and_the_requester_cancels(
     repo = emu.create_repo(REPO, FILES)
     alice = emu.person("alice", "write")  # owns /src/core/ under the policy
     bob = emu.person("bob", "write")
-    server = await Server.start(emu, tmp_path / "ledger.db")
+    # No PR may open, so the approved request stays queued until bob cancels it (else the
+    # coder may finish it first, and a finished request cannot be cancelled).
+    server = await Server.start(emu, tmp_path / "ledger.db", SELFHEAL_MAX_OPEN_PRS="0")
     try:
         emu.install([repo])
         await until(lambda: REQUEST in repo.labels, what="labels created")
