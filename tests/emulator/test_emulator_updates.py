@@ -181,3 +181,24 @@ async def test_merge_refusals_message_and_closing_keywords(
 
     await gh.patch(f"{R}/pulls/{first['number']}", data={"state": "closed"})
     assert await refused(first["number"]) == 405  # closed
+
+
+async def test_a_merge_closes_what_its_commits_say_and_nothing_quoted_as_code(
+    gh: GitHubAPI, alice: Person, repo: Repo
+) -> None:
+    """As on GitHub: a closing keyword in a commit the merge brings to the default branch
+    closes its issue too; a reference inside code (a fenced block, a code span) links
+    nothing, so it closes nothing."""
+    by_commit = await alice.open_issue(repo, "Closed by a commit")
+    in_block = await alice.open_issue(repo, "Quoted in a block")
+    in_span = await alice.open_issue(repo, "Quoted in a span")
+    await alice.push(
+        repo, "work", {"a.py": "a = 1\n"}, f"Tidy a.py\n\nCloses: #{by_commit['number']}"
+    )
+    body = f"Work.\n\n```text\nFixes #{in_block['number']}\n```\nand `fixes #{in_span['number']}`"
+    pr = await alice.open_pr(repo, "work", "Work", body)
+    await gh.put(f"{R}/pulls/{pr['number']}/merge", data={"merge_method": "squash"})
+    states = {n: (await gh.getitem(f"{R}/issues/{n}"))["state"]
+              for n in (by_commit["number"], in_block["number"], in_span["number"])}  # fmt: skip
+    assert states == {by_commit["number"]: "closed", in_block["number"]: "open",
+                      in_span["number"]: "open"}  # fmt: skip

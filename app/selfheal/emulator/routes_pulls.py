@@ -18,7 +18,24 @@ from .issue_ops import set_state
 from .responses import ApiError, body, custom, paged_reply, reply, validation
 from .state import Issue, PullRequest, Repo, permission_at_least, required_check_problem
 
-CLOSING_RE = re.compile(r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s+#(\d+)", re.IGNORECASE)
+CLOSING_RE = re.compile(
+    r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?):?\s+(?:(?P<repo>[\w.-]+/[\w.-]+))?#(?P<n>\d+)\b",
+    re.IGNORECASE,
+)
+# GitHub links no reference inside code: fenced blocks and inline code spans.
+CODE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})[^\n]*\n.*?(?:^ {0,3}\1[^\n]*$|\Z)|(`+)[^`].*?\2",
+                     re.MULTILINE | re.DOTALL)  # fmt: skip
+
+
+def closing_references(text: str, repository: str) -> list[int]:
+    """The issue numbers of ``repository`` that ``text`` (a pull request's body or a commit
+    message) says it closes: a keyword, an optional colon, then ``#N`` or ``owner/repo#N``;
+    never in code."""
+    found = []
+    for m in CLOSING_RE.finditer(CODE_RE.sub(" ", text)):
+        if m.group("repo") is None or m.group("repo").lower() == repository.lower():
+            found.append(int(m.group("n")))
+    return found
 
 
 def _head_repo(request: web.Request, repo: Repo, head: str, head_repo: Any) -> tuple[Repo, str]:
@@ -196,6 +213,7 @@ async def merge_pull(request: web.Request) -> web.Response:
     message = _merge_message(repo, issue, pr, method, data)
     author = actor.author()
     async with e.push_lock(repo):  # no push may move the base between merge and ref update
+        brought = [c.message for c in gitdata.commits_between(git, pr.base_sha, pr.head_sha)]
         sha = gitdata.merge(git, pr.base_sha, pr.head_sha, method, message, author)
         if sha is None:
             raise ApiError(405, "Pull Request is not mergeable")
@@ -207,7 +225,7 @@ async def merge_pull(request: web.Request) -> web.Response:
         events.pull_request(e, repo, issue, "closed", actor)
         e.refs_changed(repo, before, gitdata.refs(git), actor)
     if pr.base_ref == repo.default_branch:
-        _close_referenced_issues(request, repo, issue)
+        _close_referenced_issues(request, repo, issue, [message, *brought])
     return reply({"sha": sha, "merged": True, "message": "Pull Request successfully merged"})
 
 
@@ -242,12 +260,17 @@ def _merge_message(
     return message
 
 
-def _close_referenced_issues(request: web.Request, repo: Repo, issue: Issue) -> None:
-    """Close the issues (not pull requests) that the merged pull request's body says it
-    fixes, closes or resolves ("Fixes #12")."""
-    for number in CLOSING_RE.findall(issue.body or ""):
-        target = repo.issues.get(int(number))
-        if target is not None and target.pull is None:
+def _close_referenced_issues(
+    request: web.Request, repo: Repo, issue: Issue, messages: list[str]
+) -> None:
+    """Close the issues (not pull requests) that the merged pull request's body, or a message
+    of a commit it brought to the default branch, says it fixes, closes or resolves."""
+    numbers = closing_references(issue.body or "", repo.full_name)
+    for message in messages:
+        numbers += closing_references(message, repo.full_name)
+    for number in dict.fromkeys(numbers):
+        target = repo.issues.get(number)
+        if target is not None and target.pull is None and target.state == "open":
             set_state(request, repo, target, "closed", "completed")
 
 
