@@ -15,6 +15,7 @@ import pytest
 from selfheal.changes.limits import money
 from selfheal.emulator import Emulator
 from selfheal.emulator.gitdata import open_repo, refs
+from selfheal.emulator.routes_pulls import closing_references
 from selfheal.emulator.state import Repo
 from selfheal.ledger import requests, spend
 from selfheal.model.prices import shipped_price_table
@@ -420,5 +421,43 @@ async def test_an_agent_label_the_operator_does_not_define_fails_with_the_reason
                                       if "not one of the operator's agents" in c],
                              what="the reason")  # fmt: skip
         assert "gpt-unlimited" in reason[0] and fake.requests == []
+    finally:
+        await server.stop()
+
+
+async def test_a_models_summary_is_quoted_data_and_closes_no_other_issue(
+    github_emulator: Emulator, fake: FakeAnthropic, tmp_path: Path
+) -> None:
+    """The summary a model writes goes into the PR body and the commit message. It is
+    untrusted: its closing keywords are defused (merging closes the request's issue only),
+    and in the PR body it is a fenced block (no mention, image or hidden marker renders)."""
+    emu = github_emulator
+    repo = emu.create_repo(REPO, FILES)
+    maria = emu.person("maria", "maintain")
+    lock = await maria.open_issue(repo, "An issue the model must not close")
+    hostile = (
+        f"Documented it.\nCloses #{lock['number']}\nFixes: {REPO}#{lock['number']} "
+        "@acme/everyone ![x](https://evil.example/p.png) <!-- selfheal:status -->"
+    )
+    edit = {"path": "app/util.py", "line": 1, "text": '"""Helpers."""\n'}
+    fake.add(Turn(tools=[("insert", edit)]), finish(hostile))
+    server = await start(emu, fake, tmp_path / "ledger.db")
+    try:
+        emu.install([repo])
+        await until(lambda: REQUEST in repo.labels, what="labels created")
+        number = await file_request(emu, repo, "Add a module docstring.", "app/util.py")
+        pr = await until(lambda: pr_of(repo, number), what="draft PR", timeout=120)
+        body = pr.body or ""
+        assert closing_references(body, REPO) == [number]  # the bot's own "Fixes #N" only
+        assert "```untrusted\nDocumented it." in body and "untrusted data" in body
+        head = open_repo(repo.path).get(pr.pull.head_sha)
+        assert isinstance(head, pygit2.Commit)
+        assert closing_references(head.message, REPO) == []
+        assert f"Closes (reference) #{lock['number']}" in head.message
+        await until(lambda: state_labels(repo, number) == ["selfheal:state/pr-open"],
+                    what="pr_ready", timeout=120)  # fmt: skip
+        await maria.merge(repo, pr.number)
+        await until(lambda: repo.issues[number].state == "closed", what="the request closed")
+        assert repo.issues[lock["number"]].state == "open"
     finally:
         await server.stop()

@@ -11,6 +11,7 @@ import pytest
 
 from selfheal.emulator import Emulator
 from selfheal.emulator.gitdata import open_repo, refs
+from selfheal.emulator.routes_pulls import closing_references
 from selfheal.git.clones import GitOpsError, branch_refspec, fetch
 from selfheal.git.commits import (
     bot_identity,
@@ -65,8 +66,8 @@ async def test_a_coders_folder_becomes_a_pushed_commit(
 
     author = bot_identity("selfheal", 4242)
     message = commit_message(
-        "Bump requests for #7\nInjected: trailer",
-        "Fixes #7.",
+        "Bump requests for #7\nInjected: trailer; closes #3",
+        "Fixes #7. Resolves: acme/tools#2",
         {"Selfheal-Request": "acme/tools#7", "Requested-by": "alice\nSigned-off-by: mallory"},
     )
     sha = commit_on(cache, base, tree, message, author)
@@ -83,7 +84,10 @@ async def test_a_coders_folder_becomes_a_pushed_commit(
     assert pushed.author.name == "selfheal[bot]"
     assert pushed.author.email == "4242+selfheal[bot]@users.noreply.github.com"
     lines = pushed.message.splitlines()
-    assert lines[0] == "Bump requests for #7 Injected: trailer"
+    assert lines[0] == "Bump requests for #7 Injected: trailer; closes (reference) #3"
+    # text from an issue or a model closes nothing when the commit reaches the default branch
+    assert closing_references(pushed.message, "acme/tools") == []
+    assert "Fixes (reference) #7. Resolves (reference): acme/tools#2" in lines
     assert "Requested-by: alice Signed-off-by: mallory" in lines  # one line: no forged trailer
     assert not any(line.startswith("Signed-off-by") for line in lines)
     tree_obj = pushed.tree

@@ -1,11 +1,15 @@
-"""The one escaper for untrusted text in issue bodies (pure)."""
+"""The one escaper for untrusted text in issue bodies, and the closing-keyword defuser
+(pure)."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
 from selfheal.dashboard.render import BOX, boxes
-from selfheal.model.markdown import inline_code
+from selfheal.emulator.routes_pulls import closing_references
+from selfheal.model.markdown import defuse_closing_keywords, inline_code
 from selfheal.model.markers import DASHBOARD_MARKER
 
 HOSTILE = [
@@ -43,3 +47,41 @@ def test_long_text_is_cut_with_an_ellipsis() -> None:
     out = inline_code("x" * 10_000, limit=50)
     assert out == "`" + "x" * 49 + "…`"
     assert inline_code("y" * 50, limit=50) == "`" + "y" * 50 + "`"
+
+
+CLOSING_TEXTS = [
+    "Fixes #8",
+    "fixes: #3 and closes #4",
+    "Closes acme/widgets#5",
+    "Fixes#10",
+    "**Fixes** #13",
+    "RESOLVED   #14",
+    "closes\n#3",
+    "Resolves https://github.com/acme/widgets/issues/8",
+    "resolve: GH-12",
+    "Done. Closed #2, fixed #6 and resolved #7.",
+]
+
+
+@pytest.mark.parametrize("text", CLOSING_TEXTS)
+def test_no_closing_keyword_is_left_before_a_reference(text: str) -> None:
+    defused = defuse_closing_keywords(text)
+    assert closing_references(defused, "acme/widgets") == []
+    assert defuse_closing_keywords(defused) == defused  # a fixed point
+    # the references stay, for a reader (and as plain links)
+    for ref in re.findall(r"#\d+|GH-\d+|https://\S+", text):
+        assert ref in defused
+
+
+def test_the_emulator_would_have_closed_these() -> None:
+    """The check above can fail: GitHub's stand-in closes issues for the raw texts."""
+    closing = [t for t in CLOSING_TEXTS if closing_references(t, "acme/widgets")]
+    assert len(closing) >= 6
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["fixes the #11 bug", "a fix for #4", "prefixes #3", "closest #2", "#5 closes nothing", ""],
+)
+def test_text_without_a_closing_reference_is_left_as_it_is(text: str) -> None:
+    assert defuse_closing_keywords(text) == text

@@ -49,6 +49,7 @@ from selfheal.github.repo import repo_config
 from selfheal.halt import is_halted
 from selfheal.ledger import requests, spend
 from selfheal.model.findings import Severity
+from selfheal.model.markdown import inline_code
 from selfheal.model.repo_config import ConfigError, RepoConfig
 from selfheal.scanner.pipeline import ScanOptions
 
@@ -60,6 +61,7 @@ HALT_PROBE_INTERVAL = 2.0  # seconds between two questions to GitHub from one ru
 EXTENDED_KEY = "budget_extended_usd"
 UNMETERED_KEY = "cost_unmetered"  # a run's cost could not be metered (shown on the issue)
 KEPT_KEY = "kept_branch"  # the branch a budget-stopped run left, to resume on
+REASON_CHARS = 300  # of a coder's words on the issue, when it pushed nothing
 
 
 class AgentRefused(Exception):
@@ -92,6 +94,13 @@ def keeps_edits(coding: CodingRun) -> bool:
     return bool(coding.changes) and not coding.violations and not risky
 
 
+def untrusted_reason(result: CoderResult) -> str:
+    """What a coder said of a run that pushed nothing, for the issue's comments: one line of
+    inline code, since a model's or a tool's words are untrusted (no markdown, mention, image,
+    link or hidden marker renders from them)."""
+    return inline_code(result.reason or result.summary or "no reason given", limit=REASON_CHARS)
+
+
 def stopped_event(result: CoderResult) -> machine.Event | None:
     """The event for a run that ends before anything is pushed (pure): a halt halts the
     request, a limit other than the budget fails it, a refusal has nothing to do. None: the
@@ -99,9 +108,9 @@ def stopped_event(result: CoderResult) -> machine.Event | None:
     if result.outcome is Outcome.LIMIT_REACHED and result.limit is Limit.HALT:
         return machine.Halt()
     if result.outcome is Outcome.LIMIT_REACHED and result.limit is not Limit.BUDGET:
-        return machine.Error(f"a limit stopped the coder: {result.reason}")
+        return machine.Error(f"a limit stopped the coder: {untrusted_reason(result)}")
     if result.outcome is Outcome.REFUSED:
-        return machine.NothingToDo(result.reason or result.summary)
+        return machine.NothingToDo(untrusted_reason(result))
     return None
 
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pygit2
 
 from selfheal.changes import actions, agents, branches, machine, queue
+from selfheal.changes.intake import quote_untrusted
 from selfheal.changes.limits import LimitDecision, money
 from selfheal.coder.interface import BackendFactory, CoderResult, CodeTask, Outcome
 from selfheal.coder.runner import CodingRun, run_coder
@@ -38,6 +39,7 @@ from selfheal.github.repo import repo_config, split
 from selfheal.halt import is_halted
 from selfheal.ledger import jobs, requests
 from selfheal.model.labels import BOT_LABEL
+from selfheal.model.markdown import defuse_closing_keywords
 from selfheal.model.policy import PolicyError, load_default_policy
 from selfheal.model.repo_config import ConfigError
 from selfheal.reviewer.reviewer import policy_at
@@ -50,6 +52,8 @@ CODE_JOB = "request_code"
 GATE_JOB = "request_gate"
 DEFAULT_BACKEND = "rules"
 # where a ``request_code`` job picks a request up again after its worker died
+MAX_SUMMARY_CHARS = 6_000  # of a coder's summary in the PR body
+MAX_TITLE_CHARS = 256  # GitHub's limit for a pull request's title
 RESUMABLE = (machine.State.QUEUED, machine.State.CODING, machine.State.GATING)
 
 
@@ -156,7 +160,7 @@ async def code(run: RequestRun, request: requests.Request) -> machine.Event:
     if resume and sha:  # the change is everything on the kept branch, this run's and before
         paths = await asyncio.to_thread(agents.changed_paths, cache, default_sha, sha)
     if not paths and result.outcome is not Outcome.LIMIT_REACHED:
-        return machine.NothingToDo(result.reason or result.summary)
+        return machine.NothingToDo(agents.untrusted_reason(result))
     timings = {"fetch": fetched - started, "code": coded - fetched,
                "commit_push": time.monotonic() - coded}  # fmt: skip
     run.ctx.log.info("request coded", extra={"request": request.id, **{
@@ -265,12 +269,26 @@ async def _publish(
     return branch, sha
 
 
+def pr_title(issue: dict[str, Any]) -> str:
+    """The PR's title: the issue's, on one line, with no closing keyword left before a
+    reference (a squash merge makes the title the commit's subject)."""
+    title = " ".join(str(issue.get("title") or "").split())[:MAX_TITLE_CHARS]
+    return defuse_closing_keywords(title) or "selfheal change"
+
+
 def pr_body(request: requests.Request, run: RequestRun, summary: str, files: list[str]) -> str:
-    lines = [f"Fixes #{run.number}", "", summary or "The change the request asked for.", ""]
+    """The draft PR's body: ``Fixes #N`` (the only closing reference in it), the coder's
+    summary, the files with their policy levels, the request, its agent and its cost. A
+    summary that a model or an external tool wrote is untrusted: it is quoted as data (no
+    markdown, HTML, image or mention renders) and none of its closing keywords is left."""
+    agent = request.data.get("agent")
+    text = defuse_closing_keywords(summary.strip()) or "The change the request asked for."
+    if summary.strip() and not (isinstance(agent, dict) and agent.get("backend") == "rules"):
+        text = quote_untrusted(text, "the coding agent's summary", limit=MAX_SUMMARY_CHARS)
+    lines = [f"Fixes #{run.number}", "", text, ""]
     lines += ["| file | policy |", "|---|---|"]
     levels = dict(run.plan)
     lines += [f"| `{path}` | {levels.get(path, 'open')} |" for path in files]
-    agent = request.data.get("agent")
     who = f" · agent `{agent['id']}`" if isinstance(agent, dict) and agent.get("id") else ""
     lines += ["", f"Request `{request.id}`{who} · cost {money(request.cost_usd)}"]
     return "\n".join(lines)
@@ -296,7 +314,7 @@ async def open_draft_pr(run: RequestRun, request: requests.Request) -> None:
     )
     recovered = await _existing_pr(gh, run.repo, fresh.branch)
     pr = recovered or await gh.call("pulls.create", owner=owner, repo=name, data={
-        "title": str(run.issue.get("title") or "selfheal change"), "head": fresh.branch,
+        "title": pr_title(run.issue), "head": fresh.branch,
         "base": str(fresh.data.get("base") or "main"), "body": body, "draft": True,
     })  # fmt: skip
     number = int(pr["number"])

@@ -20,6 +20,7 @@ from pathlib import Path
 import pygit2
 
 from selfheal.git.clones import TOKEN_USER, GitOpsError, repo_lock
+from selfheal.model.markdown import defuse_closing_keywords
 
 DEFAULT_BRANCH_TEMPLATE = "selfheal/{issue}-{slug}"
 SLUG_MAX = 40
@@ -51,15 +52,17 @@ def bot_identity(slug: str, user_id: int | None = None) -> Identity:
 def commit_message(subject: str, body: str = "", trailers: Mapping[str, str] = {}) -> str:
     """A commit message with git trailers. Subjects and values are single lines (newlines
     and other control characters become spaces), so text from an issue cannot forge a
-    trailer or a second paragraph."""
+    trailer or a second paragraph; and no closing keyword in the subject or the body is left
+    before an issue reference, so text from an issue or a model cannot close an issue when
+    the commit reaches the default branch."""
 
     def line(text: str) -> str:
         return " ".join("".join(" " if unicodedata.category(ch)[0] == "C" else ch
                                 for ch in text).split())  # fmt: skip
 
-    parts = [line(subject)[:72] or "selfheal change"]
+    parts = [defuse_closing_keywords(line(subject)[:72]) or "selfheal change"]
     if body.strip():
-        parts.append(body.strip())
+        parts.append(defuse_closing_keywords(body.strip()))
     if trailers:
         for key in trailers:
             if not TRAILER_KEY.match(key):

@@ -10,6 +10,7 @@ body) and no invisible or bidirectional control character.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 HIDDEN = frozenset({"Cc", "Cf"})  # control and format characters (zero-width, bidi)
@@ -24,3 +25,22 @@ def inline_code(text: str, limit: int = 120) -> str:
     if len(clean) > limit:
         clean = clean[: max(limit - 1, 0)].rstrip() + "…"
     return f"`{clean}`"
+
+
+# GitHub's closing keywords. Followed by a reference to an issue, in a pull request's body or in
+# a commit message that reaches the default branch, they close that issue when it merges.
+_CLOSING = re.compile(
+    r"\b(close[sd]?|fix(?:e[sd])?|resolve[sd]?)"  # the keyword
+    r"(\W{0,8}?)"  # a colon, spaces or a line break, emphasis marks ...
+    r"(?=(?:[\w.-]+/[\w.-]+)?#\d|GH-\d|(?:https?://)?(?:www\.)?github\.com/)",  # ... a reference
+    re.IGNORECASE,
+)
+
+
+def defuse_closing_keywords(text: str) -> str:
+    """``text`` with every closing keyword that precedes an issue reference (``Fixes #8``,
+    ``closes: owner/repo#8``, ``Resolves https://github.com/o/r/issues/8``) turned into plain
+    words (``Fixes (reference) #8``), so that text selfheal did not write (a model's summary,
+    an issue title, an agent's words) can never close an issue when the bot's change merges.
+    The reference stays readable and still links."""
+    return _CLOSING.sub(lambda m: f"{m.group(1)} (reference){m.group(2) or ' '}", text)
