@@ -113,8 +113,13 @@ async def test_a_failed_run_fails_the_request_with_its_log(
         emu.finish_workflow_run(repo, run["id"], "failure", logs={"code": "E   tests broke\n"})
         await until(lambda: state_labels(repo, number) == ["selfheal:state/failed"],
                     what="failed", timeout=60)  # fmt: skip
-        comments = "\n".join(c.body for c in repo.issues[number].comments)
-        assert "ended failure" in comments and "tests broke" in comments
+        # the label comes first, then the status comment: wait for it
+        comments = await until(
+            lambda: "\n".join(c.body for c in repo.issues[number].comments)
+            if any("ended failure" in c.body for c in repo.issues[number].comments) else "",
+            what="the status comment", timeout=30,
+        )  # fmt: skip
+        assert "tests broke" in comments
         assert [r for r in refs(open_repo(repo.path)) if r.startswith("refs/heads/selfheal/")] == []
     finally:
         await server.stop()
