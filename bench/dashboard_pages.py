@@ -105,8 +105,12 @@ async def main(args: argparse.Namespace) -> int:
             base = api_url(server)
             jar = aiohttp.CookieJar(unsafe=True)
             async with aiohttp.ClientSession(cookie_jar=jar) as http:
-                async with http.post(f"{base}/dashboard/login", data={"token": token},
-                                     allow_redirects=False) as resp:  # fmt: skip
+                # the login form sets its CSRF cookie; the post sends the value back
+                async with http.get(f"{base}/dashboard/login") as resp:
+                    form = await resp.text()
+                csrf = form.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+                async with http.post(f"{base}/dashboard/login", data={"token": token,
+                                     "csrf": csrf}, allow_redirects=False) as resp:  # fmt: skip
                     assert resp.status == 303, resp.status
                 pages = {
                     "repositories": "/dashboard",
