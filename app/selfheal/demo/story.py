@@ -19,12 +19,12 @@ import pygit2
 from selfheal.changes.limits import money
 from selfheal.demo import world
 from selfheal.demo.messages import ScriptedMessagesAPI
-from selfheal.emulator import Emulator, Person
+from selfheal.emulator import Emulator, Person, PersonError
 from selfheal.emulator.gitdata import entry_at, open_repo, refs, resolve
 from selfheal.emulator.state import Issue, Repo
 from selfheal.ledger import Ledger, audit, requests, spend
 from selfheal.model.prices import ModelPrice
-from selfheal.sdk import BaseAgent, SelfHealClient
+from selfheal.sdk import BaseAgent, SelfHealClient, SelfHealError
 
 REQUEST_LABEL = "selfheal:request"
 HALT_LABEL = "selfheal:halt"
@@ -166,6 +166,9 @@ async def to_ready_pr(stage: Stage, number: int, coder: str) -> tuple[requests.R
     stage.say(f"  the security gate passed on {sha[:8]}")
     ready = await until(stage, f"#{number} to be pr_ready",
                         lambda: in_state(stage, number, "pr_ready"))  # fmt: skip
+    # the ledger moves first, then the bot marks the PR ready on GitHub
+    pull = pr.pull
+    await until(stage, f"PR #{pr.number} marked ready", lambda: not pull.draft)
     stage.say(f"  the PR is ready for review: {stage.link(ready)}")
     return ready, pr
 
@@ -332,10 +335,15 @@ async def play(stage: Stage, steps: list[tuple[str, Step]] | None = None) -> lis
             found = await step(stage, facts)
         except (StepFailed, AssertionError) as exc:
             outcome = Outcome(title, False, time.monotonic() - started, str(exc))
-            stage.say(f"  FAILED: {outcome.problem}")
-            outcomes.append(outcome)
-            break
-        facts.update(found)
-        outcomes.append(Outcome(title, True, time.monotonic() - started, facts=found))
-        stage.say(f"  done in {outcomes[-1].seconds:.1f} s")
+        except (PersonError, SelfHealError) as exc:  # GitHub or the App refused an action
+            problem = f"{type(exc).__name__}: {exc}"
+            outcome = Outcome(title, False, time.monotonic() - started, problem)
+        else:
+            facts.update(found)
+            outcomes.append(Outcome(title, True, time.monotonic() - started, facts=found))
+            stage.say(f"  done in {outcomes[-1].seconds:.1f} s")
+            continue
+        stage.say(f"  FAILED: {outcome.problem}")
+        outcomes.append(outcome)
+        break
     return outcomes
