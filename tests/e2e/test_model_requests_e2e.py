@@ -4,7 +4,9 @@ real git, the real anthropic SDK, and the fake Messages API on loopback scripted
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -459,5 +461,48 @@ async def test_a_models_summary_is_quoted_data_and_closes_no_other_issue(
         await maria.merge(repo, pr.number)
         await until(lambda: repo.issues[number].state == "closed", what="the request closed")
         assert repo.issues[lock["number"]].state == "open"
+    finally:
+        await server.stop()
+
+
+async def test_the_monthly_cap_stops_model_agents_and_leaves_the_rules_agent(
+    github_emulator: Emulator, fake: FakeAnthropic, tmp_path: Path
+) -> None:
+    """A repository's budget.monthly_cap_usd: once this month's spend reaches it, a request for
+    a model agent fails before any call, with the reason; the rules agent, which spends
+    nothing, still codes."""
+    emu = github_emulator
+    config = "budget:\n  monthly_cap_usd: 0.5\n"
+    repo = emu.create_repo(REPO, {**FILES, ".github/selfheal.yml": config,
+                                  "requirements.txt": "requests==2.19.0\n"})  # fmt: skip
+    server = await start(emu, fake, tmp_path / "ledger.db")
+    try:
+        emu.install([repo])
+        await until(lambda: REQUEST in repo.labels, what="labels created")
+
+        def spent_earlier(conn: sqlite3.Connection) -> None:  # an earlier request this month
+            old, _ = requests.create_request(conn, REPO, 999, requester="alice")
+            spend.record_call(conn, spend.Call(old.id, "coding_agent", MODEL, 1000, 1000, 0, 0,
+                                               0, 0.5, time.time()))  # fmt: skip
+
+        server.ledger.write(spent_earlier)
+        number = await file_request(emu, repo, "Add a module docstring.", "app/util.py")
+        await until(lambda: state_labels(repo, number) == ["selfheal:state/failed"],
+                    what="failed at the cap", timeout=120)  # fmt: skip
+        notice = await until(
+            lambda: [c for c in bot_comments(repo, number) if "monthly cap" in c], what="why"
+        )
+        assert "$0.50 spent in" in notice[0] and "budget.monthly_cap_usd" in notice[0]
+        assert fake.requests == []  # no call was made
+        assert request_of(server, number).cost_usd == 0
+
+        alice = emu.person("alice", "write")
+        body = render_form({"type": "dependency", "description": "Bump requests.",
+                            "target_files": "requirements.txt", "priority": "5"})  # fmt: skip
+        opened = await alice.open_issue(repo, "Bump requests", body,
+                                        labels=[REQUEST, "selfheal:agent/rules"])  # fmt: skip
+        pr = await until(lambda: pr_of(repo, int(opened["number"])), what="the rules agent's PR",
+                         timeout=120)  # fmt: skip
+        assert pr.pull is not None and fake.requests == []
     finally:
         await server.stop()

@@ -32,7 +32,14 @@ import pygit2
 
 from selfheal.changes import machine
 from selfheal.changes.intake import IntakeError, parse_request, sanitize
-from selfheal.coder.agents import AgentChoice, AgentChoiceError, RepoAgentChoice, choose_agent
+from selfheal.coder.agents import (
+    RULES_BACKEND,
+    AgentChoice,
+    AgentChoiceError,
+    CodingAgent,
+    RepoAgentChoice,
+    choose_agent,
+)
 from selfheal.coder.catalog import catalog_from
 from selfheal.coder.interface import (
     BackendFactory,
@@ -278,6 +285,7 @@ async def prepare(run: RequestRun, request: requests.Request) -> CoderPlan:
     }, request=run.number)  # fmt: skip
     if fresh.cost_usd >= budget:
         raise BudgetSpent(fresh.cost_usd)
+    month_left = await _month_left(run, config, agent)
     options = BackendOptions(
         ScanOptions(semgrep_engine=run.ctx.worker.config.semgrep_engine,
                     secret_engine=run.ctx.secret_engine,
@@ -286,10 +294,41 @@ async def prepare(run: RequestRun, request: requests.Request) -> CoderPlan:
         base_url=coding.base_url, prices=coding.prices,
         on_call=spend_listener(run, request.id, agent.id),
     )  # fmt: skip
-    remaining = max(0.0, budget - fresh.cost_usd)
+    remaining = max(0.0, min(budget - fresh.cost_usd, month_left))
     limits = Limits(remaining, agent.limits.max_turns, agent.limits.wall_clock_seconds)
     loop = asyncio.get_running_loop()
     return CoderPlan(choice, factory, options, limits, budget, halt_probe(run, loop))
+
+
+def costs_nothing(agent: CodingAgent) -> bool:
+    """An agent that never spends: the ``rules`` backend, with no model."""
+    return agent.backend == RULES_BACKEND and not agent.model
+
+
+async def _month_left(run: RequestRun, config: RepoConfig, agent: CodingAgent) -> float:
+    """What the repository's ``budget.monthly_cap_usd`` leaves this month (UTC) for a run of
+    ``agent`` (infinite without a cap, or for an agent that spends nothing); raises
+    :class:`MonthlyCapReached` when nothing is left."""
+    cap = config.budget.monthly_cap_usd
+    if cap is None or costs_nothing(agent):
+        return math.inf
+    month, since = spend.month_of(time.time())
+    spent = await run.ctx.ledger.aread(lambda c: spend.repository_spend(c, run.repo, since))
+    if spent >= cap:
+        raise MonthlyCapReached(cap, spent, month)
+    return cap - spent
+
+
+class MonthlyCapReached(AgentRefused):
+    """The repository's monthly cap is spent: no agent that costs anything runs this month."""
+
+    def __init__(self, cap_usd: float, spent_usd: float, month: str) -> None:
+        super().__init__(
+            f"the repository's monthly cap (budget.monthly_cap_usd, ${cap_usd:.2f}) is reached: "
+            f"${spent_usd:.2f} spent in {month}; a maintainer can raise the cap in "
+            ".github/selfheal.yml, or pick the `rules` agent, then `/selfheal retry`"
+        )
+        self.cap_usd, self.spent_usd, self.month = cap_usd, spent_usd, month
 
 
 class BudgetSpent(Exception):

@@ -30,7 +30,7 @@ from selfheal.github.repo import (
     repo_config,
     split,
 )
-from selfheal.ledger import effects, jobs, requests
+from selfheal.ledger import effects, jobs, requests, spend
 from selfheal.model.policy import REPO_POLICY_PATH, PolicyError, parse_policy
 from selfheal.model.repo_config import ConfigError, RepoConfig
 from selfheal.runtime.context import JobContext
@@ -63,12 +63,6 @@ async def queue_refresh(ctx: JobContext, repo: str, installation_id: int | None)
     ctx.worker.notify()
 
 
-def _month_start(now: float) -> tuple[str, float]:
-    t = time.gmtime(now)
-    start = time.mktime((t.tm_year, t.tm_mon, 1, 0, 0, 0, 0, 0, 0)) - time.timezone
-    return f"{t.tm_year:04d}-{t.tm_mon:02d}", start
-
-
 async def _problems(gh: GitHubAPI, repo: str, config: RepoConfig | ConfigError) -> list[str]:
     found = [str(config)] if isinstance(config, ConfigError) else list(config.warnings)
     _, sha = await default_branch_sha(gh, repo, None)
@@ -93,11 +87,11 @@ async def gather(
     ctx: JobContext, gh: GitHubAPI, repo: str, config: RepoConfig | ConfigError,
     sections: Sequence[Section] = (),
 ) -> Facts:  # fmt: skip
-    month, start = _month_start(time.time())
+    month, start = spend.month_of(time.time())
     found = await ctx.ledger.aread(lambda c: requests.find(c, repository=repo, limit=1000))
     lines = [RequestLine(r.id, r.issue_number, r.state, r.cost_usd, r.pr_number, r.targets)
              for r in found]  # fmt: skip
-    spend = sum(r.cost_usd for r in found if r.updated_at >= start)
+    spent = await ctx.ledger.aread(lambda c: spend.repository_spend(c, repo, start))
     halting = await halt.halted_by(ctx, gh, repo)
     extra: dict[str, str] = {}
     for section in sections:
@@ -107,7 +101,7 @@ async def gather(
     cap = config.budget.monthly_cap_usd if isinstance(config, RepoConfig) else None
     return Facts(
         repo, bool(halting), await halt.halt_label(gh, repo), tuple(sorted(halting)), lines,
-        await _bot_prs(ctx, gh, repo), month, spend, cap, await _problems(gh, repo, config),
+        await _bot_prs(ctx, gh, repo), month, spent, cap, await _problems(gh, repo, config),
         extra,
     )  # fmt: skip
 

@@ -4,6 +4,7 @@ so a restart keeps every cent that was spent."""
 
 from __future__ import annotations
 
+import calendar
 import math
 import sqlite3
 import time
@@ -74,3 +75,22 @@ def calls(conn: sqlite3.Connection, request_id: str) -> list[Call]:
 def total(conn: sqlite3.Connection, request_id: str) -> float:
     """The exact sum of the request's calls."""
     return math.fsum(c.cost_usd for c in calls(conn, request_id))
+
+
+def month_of(now: float) -> tuple[str, float]:
+    """The calendar month (UTC) that ``now`` falls in: its label (``2026-12``) and the epoch
+    second it began."""
+    t = time.gmtime(now)
+    start = calendar.timegm((t.tm_year, t.tm_mon, 1, 0, 0, 0, 0, 0, 0))
+    return f"{t.tm_year:04d}-{t.tm_mon:02d}", float(start)
+
+
+def repository_spend(conn: sqlite3.Connection, repository: str, since: float) -> float:
+    """What the repository's requests spent since ``since``: every metered call (and every
+    run's reported cost) charged from then on, whichever request it belongs to."""
+    row = conn.execute(
+        "SELECT COALESCE(SUM(c.cost_usd), 0) FROM request_calls c JOIN requests r"
+        " ON r.id = c.request_id WHERE r.repository = ? COLLATE NOCASE AND c.at >= ?",
+        (repository, since),
+    ).fetchone()
+    return float(row[0])

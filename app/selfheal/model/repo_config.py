@@ -82,7 +82,7 @@ class BudgetConfig:
     """``per_request_usd`` None: the operator's budget. A repository may only lower it."""
 
     per_request_usd: float | None = None
-    monthly_cap_usd: float | None = None  # shown on the dashboard against this month's spend
+    monthly_cap_usd: float | None = None  # this month's spend may not pass it (UTC months)
 
 
 @dataclass(frozen=True)
