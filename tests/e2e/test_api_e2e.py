@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from selfheal.api import tokens
@@ -259,3 +260,36 @@ class ReportingAgent(BaseAgent):
 
     def __init__(self, sdk: SelfHealClient) -> None:
         self.selfheal = sdk
+
+
+async def test_a_halt_halts_every_repository_it_can_and_says_which_it_could_not(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    """A token covering a repository the App is not installed on: the halt still halts the
+    others (an emergency stop must not stop at the first failure), and the answer names the
+    repositories done and the one that failed, and why."""
+    emu = github_emulator
+    repo = emu.create_repo(REPO, FILES)
+    emu.create_repo(OTHER, BASE_FILES)  # never installed
+    server = await Server.start(emu, tmp_path / "ledger.db")
+    try:
+        emu.install([repo])
+        await until(lambda: REQUEST in repo.labels, what="labels")
+        ops = make_token(server, "ops", [OTHER, REPO], ("halt", "read"))
+        headers = {"Authorization": f"Bearer {ops}"}
+        async with aiohttp.ClientSession(headers=headers) as http:
+            async with http.post(f"{api_url(server)}/api/code/halt",
+                                 json={"reason": "incident 12"}) as resp:  # fmt: skip
+                assert resp.status == 409
+                body = await resp.json()
+            assert body["error"] == "partly_halted"
+            assert body["repositories"] == [REPO]
+            assert body["failed"] == [{"repository": OTHER, "error": "not_installed"}]
+            await until(lambda: locked(repo), what="the installed repository halted")
+            async with http.post(f"{api_url(server)}/api/code/resume", json={}) as resp:
+                assert resp.status == 409
+                body = await resp.json()
+            assert body["error"] == "partly_resumed" and body["repositories"] == [REPO]
+            await until(lambda: not locked(repo), what="resumed")
+    finally:
+        await server.stop()

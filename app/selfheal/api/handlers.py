@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+import gidgethub
 from aiohttp import web
 
 from selfheal import __version__ as VERSION
@@ -22,15 +23,18 @@ from selfheal.api import scan as scanning
 from selfheal.api.errors import ApiError
 from selfheal.api.openapi import OPERATIONS, Operation, document
 from selfheal.api.schemas import REQUEST_ID_PATTERN
-from selfheal.api.web import Call, Handler, answer
+from selfheal.api.web import Call, Handler, answer, github_failure
+from selfheal.github.client import GitHubGaveUp
 from selfheal.github.protocol import GitHubAPI
 from selfheal.github.repo import permission_of
 from selfheal.halt import halt_repo, is_halted, resume_repo
 from selfheal.ledger import audit, installations, jobs, requests
+from selfheal.model.markdown import inline_code
 from selfheal.runtime.context import JobContext
 
 _ID = re.compile(REQUEST_ID_PATTERN)
 AWAITING_APPROVAL = "awaiting_approval"
+HALT_REASON_CHARS = 500  # of a caller's reason, on the dashboard issue
 
 
 def web_base(api_url: str) -> str:
@@ -269,31 +273,50 @@ async def _moved(call: Call, request_id: str, message: str) -> web.StreamRespons
 # ---- halt and resume ----------------------------------------------------------------------
 
 
+async def _each_repository(
+    call: Call, act: Callable[[GitHubAPI, str], Awaitable[object]], halting: bool
+) -> web.StreamResponse:
+    """``act`` on every repository of the token, each on its own: one that fails (the App not
+    installed there, GitHub refusing) never keeps the others from being halted or resumed.
+    All done: 200. Otherwise the first failure's status, with the repositories done and
+    those that failed (and why) in the body, so the caller knows what to retry."""
+    done: list[str] = []
+    failed: list[dict[str, str]] = []
+    first: ApiError | None = None
+    for repo in call.need_token().repositories:
+        try:
+            _, gh = await github_for(call, repo)
+            await act(gh, repo)
+        except (ApiError, GitHubGaveUp, gidgethub.GitHubException) as exc:
+            error = github_failure(exc, call)
+            first = first or error
+            failed.append({"repository": repo, "error": error.code})
+        else:
+            done.append(repo)
+    touched = done + [f["repository"] for f in failed]
+    call.repository = touched[0] if len(touched) == 1 else None
+    if first is None:
+        return answer({"halted": halting, "repositories": done})
+    verb = "halted" if halting else "resumed"
+    raise ApiError(first.status, first.code if not done else f"partly_{verb}",
+                   f"{len(failed)} of {len(done) + len(failed)} repositories could not be {verb} "
+                   f"({first.message}); the others were", headers=first.headers,
+                   extra={"repositories": done, "failed": failed})  # fmt: skip
+
+
 async def halt(call: Call) -> web.StreamResponse:
     body = await call.body()
     token = call.need_token()
-    given = " ".join(str(body.get("reason") or "").replace("`", "'").split())
     # The caller's words go on the dashboard issue as code: no mention, link or markup.
-    reason = f"`{given}` (API token `{token.name}`)" if given else f"API token `{token.name}`"
-    done = []
-    for repo in token.repositories:
-        _, gh = await github_for(call, repo)
-        await halt_repo(gh, repo, reason)
-        done.append(repo)
-    call.repository = done[0] if len(done) == 1 else None
-    return answer({"halted": True, "repositories": done})
+    given = str(body.get("reason") or "").strip()
+    who = f"API token {inline_code(token.name)}"
+    reason = f"{inline_code(given, limit=HALT_REASON_CHARS)} ({who})" if given else who
+    return await _each_repository(call, lambda gh, repo: halt_repo(gh, repo, reason), True)
 
 
 async def resume(call: Call) -> web.StreamResponse:
     await call.body()
-    token = call.need_token()
-    done = []
-    for repo in token.repositories:
-        _, gh = await github_for(call, repo)
-        await resume_repo(gh, repo)
-        done.append(repo)
-    call.repository = done[0] if len(done) == 1 else None
-    return answer({"halted": False, "repositories": done})
+    return await _each_repository(call, resume_repo, False)
 
 
 # ---- events, stats, health, the document ---------------------------------------------------

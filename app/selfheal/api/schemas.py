@@ -144,6 +144,16 @@ ERROR = {
         "error": {"type": "string"},
         "message": {"type": "string"},
         "field": {"type": "string"},
+        # halt and resume: the repositories done, and those that failed with the error's code
+        "repositories": {"type": "array", "items": {"type": "string"}},
+        "failed": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"repository": {"type": "string"}, "error": {"type": "string"}},
+                "required": ["repository", "error"],
+            },
+        },
     },
     "required": ["error", "message"],
 }

@@ -236,24 +236,31 @@ def _audit_call(call: Call, status: int, started: float) -> Callable[[Any], obje
     return write
 
 
+def github_failure(
+    exc: ApiError | GitHubGaveUp | gidgethub.GitHubException, call: Call
+) -> ApiError:
+    """The API's answer for a call that failed at GitHub (logged), or an ApiError as it is:
+    503 with Retry-After when GitHub kept failing or limiting, 502 when it refused."""
+    if isinstance(exc, ApiError):
+        return exc
+    where = {"call": call.id, "operation": call.op.id}
+    if isinstance(exc, GitHubGaveUp):
+        log.warning("API call: GitHub gave up: %s", exc.reason, extra=where)
+        retry = {"Retry-After": str(GITHUB_RETRY_AFTER)}
+        return ApiError(503, "github_unavailable",
+                        "GitHub is failing or limiting selfheal's calls; retry later",
+                        headers=retry)  # fmt: skip
+    log.warning("API call: GitHub refused: %s", type(exc).__name__, extra=where)
+    return ApiError(502, "github_refused", "GitHub refused selfheal's call")
+
+
 async def _run(call: Call, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(call)
-    except ApiError as exc:
-        return _error(exc, call.id)
     except web.HTTPException:
         raise
-    except GitHubGaveUp as exc:
-        log.warning("API call: GitHub gave up: %s", exc.reason,
-                    extra={"call": call.id, "operation": call.op.id})  # fmt: skip
-        unavailable = ApiError(503, "github_unavailable", "GitHub is failing or limiting "
-                               "selfheal's calls; retry later",
-                               headers={"Retry-After": str(GITHUB_RETRY_AFTER)})  # fmt: skip
-        return _error(unavailable, call.id)
-    except gidgethub.GitHubException as exc:
-        log.warning("API call: GitHub refused: %s", type(exc).__name__,
-                    extra={"call": call.id, "operation": call.op.id})  # fmt: skip
-        return _error(ApiError(502, "github_refused", "GitHub refused selfheal's call"), call.id)
+    except (ApiError, GitHubGaveUp, gidgethub.GitHubException) as exc:
+        return _error(github_failure(exc, call), call.id)
     except Exception:
         log.exception("API call failed", extra={"call": call.id, "operation": call.op.id})
         return _error(ApiError(500, "internal", "the server failed; see its log"), call.id)
