@@ -31,11 +31,11 @@ async def test_the_story_plays_then_the_dashboard_stays_up_until_stopped(
     out, stop = io.StringIO(), asyncio.Event()
     running = asyncio.ensure_future(demo.run(demo.DemoOptions(port=0), out, stop))
     for _ in range(1200):  # at most 120 s
-        if "press Ctrl-C" in out.getvalue() or running.done():
+        if "Press Ctrl-C" in out.getvalue() or running.done():
             break
         await asyncio.sleep(0.1)
     text = out.getvalue()
-    assert "press Ctrl-C" in text, text
+    assert "Press Ctrl-C" in text, text
     assert not running.done()  # the dashboard stays up ...
     stop.set()
     assert await asyncio.wait_for(running, 30) == 0  # ... until it is stopped

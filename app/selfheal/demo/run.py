@@ -18,7 +18,7 @@ import shutil
 import signal
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -105,7 +105,7 @@ def _price(model: str) -> ModelPrice:
 
 
 @contextlib.contextmanager
-def _state_folder(keep: bool) -> Any:
+def _state_folder(keep: bool) -> Iterator[Path]:
     root = Path(tempfile.mkdtemp(prefix="selfheal-demo-"))
     try:
         yield root
@@ -238,7 +238,12 @@ async def _play(
     if options.once:
         stopping.cancel()
         return 0 if everything else 1
-    say(f"The web dashboard stays up at {app_url}/dashboard; press Ctrl-C to stop.")
+    say(f"The web dashboard stays up at {app_url}/dashboard (log in with the token in "
+        f"{token_file}):")
+    say("  Requests: each request's timeline, diff, gate findings and cost;")
+    say("  Monitor: the planner's failure and its fix request;")
+    say("  Audit log: every step above, hash-chained (Verify checks the chain).")
+    say("Press Ctrl-C to stop.")
     await stopping
     return 0 if everything else 1
 
