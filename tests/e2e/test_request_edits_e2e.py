@@ -73,7 +73,8 @@ async def test_a_writers_edit_is_reviewed_again_and_a_non_writers_changes_nothin
         ], what="reviewed again")  # fmt: skip
         await until(lambda: status_shows(repo, number, "`payments/refund.py` | review", "charge"),
                     what="status comment: the new plan")  # fmt: skip
-        assert state_labels(repo, number) == NEEDS_APPROVAL
+        # the reviewing step shows the new plan; the move back to awaiting sets the label
+        await until(lambda: state_labels(repo, number) == NEEDS_APPROVAL, what="awaiting again")
         (edited,) = server.audit("request.edited")
         assert edited.actor == "bob" and edited.details["changed"] == ["targets"]
 
