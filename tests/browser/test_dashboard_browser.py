@@ -20,6 +20,7 @@ from selfheal.emulator import Emulator
 from selfheal.emulator.state import Repo
 from tests.support.api_e2e import api_url, client, make_token
 from tests.support.e2e import BASE_FILES, REPO, Server, until
+from tests.support.gate_delay import slow_down
 from tests.support.paths import ROOT
 from tests.support.requests_e2e import REQUEST
 
@@ -82,9 +83,12 @@ async def state_of(page: Page) -> str:
 
 
 async def test_a_request_appears_moves_and_the_halt_button_labels_the_repository(
-    github_emulator: Emulator, tmp_path: Path, browser: Browser
+    github_emulator: Emulator, tmp_path: Path, browser: Browser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     repo, server = await started(github_emulator, tmp_path)
+    # the gate holds the request short of pr_ready until the page has shown it once, so the
+    # page is seen to follow it whichever of the browser and the bot is quicker
+    gate = slow_down(monkeypatch, 600)
     try:
         ops = make_token(server, "ops", [REPO], ("request", "read", "halt"))
         page = await browser.new_page()
@@ -104,6 +108,8 @@ async def test_a_request_appears_moves_and_the_halt_button_labels_the_repository
         await shoot(page, tmp_path, "requests")
         await link.click()
         seen = [await state_of(page)]
+        assert seen[0] not in DONE, seen
+        gate.seconds = 0
         deadline = time.monotonic() + 120
         while seen[-1] not in DONE:
             assert time.monotonic() < deadline, f"stuck: {seen}"

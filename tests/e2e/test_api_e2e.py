@@ -77,7 +77,9 @@ async def test_a_request_through_the_sdk_becomes_a_ready_pr(
             assert (
                 "request.state" in actions and status["timeline"][0]["actor"] == "api:orchestrator"
             )
-            assert state_labels(repo, number) == ["selfheal:state/pr-open"]
+            # the ledger moves first, then the bot sets the state label
+            await until(lambda: state_labels(repo, number) == ["selfheal:state/pr-open"],
+                        what="the pr-open label")  # fmt: skip
 
             told = await sdk.tell_agent_to_code("coding_agent", "Add input validation.",
                                                 ["app/util.py"], 6)  # fmt: skip

@@ -54,13 +54,15 @@ async def test_halt_and_resume_by_comment_with_permission_checks(
         # A writer halts: the lock label goes on the dashboard issue and the halt starts.
         await maint.comment(repo, number, "/selfheal halt the deploy @everyone is broken")
         await until(lambda: server.audit("halt.started"), what="halt started")
+        # the label's webhook starts the halt while the command goes on to comment the reason
+        # on the dashboard issue, reply, and only then audit itself
+        (halted,) = await until(lambda: server.audit("command.halt"), what="halt audited")
+        assert halted.actor == "maint" and halted.request == number
         (dashboard,) = halting_issues(repo)
         assert dashboard != number
         reason = [c.body for c in repo.issues[dashboard].comments if c.user.login == BOT]
         assert any("/selfheal halt by @maint in #" in body for body in reason)
         assert not any("@everyone" in body for body in reason)  # no mention from the args
-        (halted,) = server.audit("command.halt")
-        assert halted.actor == "maint" and halted.request == number
 
         # An unknown command gets the generated help; the bot's own comments are ignored.
         await maint.comment(repo, number, "/selfheal frobnicate")
@@ -85,6 +87,7 @@ async def test_halt_and_resume_by_comment_with_permission_checks(
         assert halting_issues(repo) == []
         await until(lambda: len(bot_replies(repo, number)) == replies + 1, what="resume reply")
         assert "Resumed" in bot_replies(repo, number)[-1]
+        await until(lambda: server.audit("command.resume"), what="resume audited (after its reply)")
         # Every command was handled once, whatever the bot itself wrote in between.
         counts = [len(server.audit(a)) for a in ("command.halt", "command.resume")]
         assert counts == [1, 1]

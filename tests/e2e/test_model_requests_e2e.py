@@ -458,6 +458,8 @@ async def test_a_models_summary_is_quoted_data_and_closes_no_other_issue(
         assert f"Closes (reference) #{lock['number']}" in head.message
         await until(lambda: state_labels(repo, number) == ["selfheal:state/pr-open"],
                     what="pr_ready", timeout=120)  # fmt: skip
+        # the bot sets the state label first, then marks the draft ready
+        await until(lambda: not pr.pull.draft, what="marked ready")
         await maria.merge(repo, pr.number)
         await until(lambda: repo.issues[number].state == "closed", what="the request closed")
         assert repo.issues[lock["number"]].state == "open"

@@ -162,6 +162,8 @@ async def _files_fixes_and_reopens(
         assert [c.body.split("\n")[0] for c in comments] == ["<!-- selfheal:status -->"]
         assert (await stats(server))["pending_fixes"] == 1
         before_fix = await alice.fetch(repo, "refs/heads/main")
+        # the bot sets the state label first, then marks the draft ready
+        await until(lambda: not pr.pull.draft, what="marked ready")
         await alice.merge(repo, pr.number)
         await until(lambda: repo.issues[number].state == "closed", what="Fixes #N closed it")
         await until(lambda: state_labels(repo, number) == ["selfheal:state/done"], what="merged")

@@ -73,7 +73,8 @@ async def test_a_writers_edit_is_reviewed_again_and_a_non_writers_changes_nothin
         ], what="reviewed again")  # fmt: skip
         await until(lambda: status_shows(repo, number, "`payments/refund.py` | review", "charge"),
                     what="status comment: the new plan")  # fmt: skip
-        assert state_labels(repo, number) == NEEDS_APPROVAL
+        # the reviewing step shows the new plan; the move back to awaiting sets the label
+        await until(lambda: state_labels(repo, number) == NEEDS_APPROVAL, what="awaiting again")
         (edited,) = server.audit("request.edited")
         assert edited.actor == "bob" and edited.details["changed"] == ["targets"]
 
@@ -82,7 +83,10 @@ async def test_a_writers_edit_is_reviewed_again_and_a_non_writers_changes_nothin
         await edit(alice, repo, number, form("app/util.py"))
         await edit(alice, repo, number, form("README.md"))
         await until(lambda: len(server.audit("request.edit_refused")) == 2, what="both audited")
-        refused = [b for b in bot_comments(repo, number) if "ignores this edit" in b]
+        # each refusal is audited before the one comment about them is posted
+        refused = await until(lambda: [b for b in bot_comments(repo, number)
+                                       if "ignores this edit" in b],
+                              what="the refusal comment")  # fmt: skip
         assert len(refused) == 1 and "triage" in refused[0]
         assert targets(server, number) == ("payments/refund.py",)
         assert state_labels(repo, number) == NEEDS_APPROVAL

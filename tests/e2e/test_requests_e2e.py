@@ -155,7 +155,9 @@ async def test_an_owner_approves_the_plan_and_the_requester_cancels(
 
         (step,) = await until(approved, what="approved and queued")
         assert (step.from_state, step.to_state) == ("awaiting_approval", "queued")
-        assert "selfheal:approved" in [label.name for label in repo.issues[number].labels]
+        # the ledger moves first, then the bot applies the label
+        await until(lambda: "selfheal:approved" in [x.name for x in repo.issues[number].labels],
+                    what="the approved label")  # fmt: skip
         request = request_of(server, number)
         assert request is not None and request.data["approved_by"] == "alice"
 

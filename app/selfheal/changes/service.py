@@ -239,7 +239,7 @@ class RequestRun:
     async def _bookkeep(self, request: requests.Request, action: machine.Action) -> bool:
         """What the issue shows: the state label, the status comment, comments, approval."""
         if isinstance(action, machine.SetStateLabel):
-            await self.set_state_label(action.state)
+            await self.set_state_label(request, action.state)
         elif isinstance(action, machine.UpdateStatusComment):
             await self.update_status(request, action)
         elif isinstance(action, machine.Comment):
@@ -281,10 +281,29 @@ class RequestRun:
             await revert.open_revert_pr(self, request, action.by)
         return None
 
-    async def set_state_label(self, state: machine.State) -> None:
-        wanted = state_label(state.value)
-        await set_family_label(self.gh, self.repo, self.number, self.labels, STATE_PREFIX, wanted)
-        self.labels = [n for n in self.labels if not n.startswith(STATE_PREFIX)] + [wanted]
+    async def set_state_label(self, request: requests.Request, state: machine.State) -> None:
+        """Make the label of the state the request is in now the issue's one state label.
+
+        Another job on the issue (a command, an edit) may move the request while this one
+        labels it: each job's labels from its start are stale then, and two jobs labelling
+        from them leave two state labels. So the labels are read afresh, the ledger's state
+        wins over ``state`` (this step's, perhaps overtaken), and a move seen after the write
+        means labelling again: the job that moved last always sees the other's labels."""
+        seen = await self.ctx.ledger.aread(lambda c: requests.get(c, request.id))
+        for _ in range(STALE_RETRIES):
+            wanted = state_label(seen.state if seen is not None else state.value)
+            owner, name = split(self.repo)
+            issue = await self.gh.call("issues.get", owner=owner, repo=name,
+                                       issue_number=self.number)  # fmt: skip
+            await set_family_label(self.gh, self.repo, self.number, _names(issue), STATE_PREFIX,
+                                   wanted)  # fmt: skip
+            self.labels = [n for n in _names(issue) if not n.startswith(STATE_PREFIX)] + [wanted]
+            now = await self.ctx.ledger.aread(lambda c: requests.get(c, request.id))
+            if now is None or seen is None or (now.state, now.updated_at) == (
+                seen.state, seen.updated_at,
+            ):  # fmt: skip
+                return
+            seen = now
 
     async def update_status(
         self, request: requests.Request, action: machine.UpdateStatusComment
