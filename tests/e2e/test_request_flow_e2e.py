@@ -5,6 +5,7 @@ to the bot's branch, which the bot never force-pushes afterwards."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from pathlib import Path
@@ -98,7 +99,7 @@ async def test_a_halt_mid_coding_stops_the_coder_within_10_s_and_pushes_nothing(
         assert request is not None and request.state == "halted"
         steps = server.ledger.read(lambda c: requests.transitions(c, request.id))
         assert [s.to_state for s in steps][-2:] == ["coding", "halted"]
-        time.sleep(1.0)  # anything still in flight would push now
+        await asyncio.sleep(1.0)  # anything still in flight (on this loop) would push now
         assert selfheal_branches(repo) == [] and pr_of(repo, number) is None
 
 
@@ -150,7 +151,7 @@ async def test_a_review_path_waits_for_the_diff_approval_and_is_never_auto_merge
                     what="ready after the diff approval")  # fmt: skip
         await until(lambda: not pr.pull.draft, what="marked ready")
         await emu.drain()
-        time.sleep(1.0)  # a merge job, if one had been queued, would have run by now
+        await asyncio.sleep(1.0)  # a merge job, if one had been queued, would have run by now
         assert not pr.pull.merged and pr.state == "open"
         assert not server.audit("request.auto_merged")
 
