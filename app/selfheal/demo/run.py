@@ -238,8 +238,10 @@ async def _play(
     if options.once:
         stopping.cancel()
         return 0 if everything else 1
-    say(f"The web dashboard stays up at {app_url}/dashboard (log in with the token in "
-        f"{token_file}):")
+    say(
+        f"The web dashboard stays up at {app_url}/dashboard (log in with the token in "
+        f"{token_file}):"
+    )
     say("  Requests: each request's timeline, diff, gate findings and cost;")
     say("  Monitor: the planner's failure and its fix request;")
     say("  Audit log: every step above, hash-chained (Verify checks the chain).")
