@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
 
-from selfheal.changes.machine import State
+from selfheal.changes.machine import State, UpdateStatusComment
 from selfheal.changes.service import RequestRun
 from selfheal.config.metrics import AppMetrics
 from selfheal.config.settings import parse_settings
@@ -23,7 +23,7 @@ from selfheal.runtime.context import JobContext
 from selfheal.runtime.server import default_github_factory
 from selfheal.runtime.worker import Worker, WorkerConfig
 from tests.support.e2e import BASE_FILES, env_for
-from tests.support.requests_e2e import REQUEST, state_labels
+from tests.support.requests_e2e import REQUEST, state_labels, status_comments
 
 REPO = "acme/labels"
 WAITING = "selfheal:state/needs-approval"
@@ -111,3 +111,19 @@ async def test_a_move_while_a_job_labels_is_labelled_again_not_left_beside_it(
         )
         assert approving.fired
         assert state_labels(repo, request.issue_number) == ["selfheal:state/cancelled"]
+
+
+async def test_a_job_late_with_its_status_comment_leaves_the_later_moves(
+    github_emulator: Emulator, tmp_path: Path
+) -> None:
+    """The status comment, like the label, shows the state the ledger has: a job writing the
+    comment for a step another job has moved past writes nothing."""
+    async with two_jobs(github_emulator, tmp_path) as (repo, ledger, request, ctx, gh, issue):
+        approving, cancelling = RequestRun(ctx, gh, REPO, issue), RequestRun(ctx, gh, REPO, issue)
+        queued = move(ledger, request, "queued", "approved")
+        cancelled = move(ledger, queued, "cancelled", "cancel")
+        cancel = UpdateStatusComment(State.CANCELLED, "cancelled by @bob")
+        await cancelling.update_status(cancelled, cancel)
+        await approving.update_status(queued, UpdateStatusComment(State.QUEUED, "approved"))
+        (status,) = status_comments(repo, request.issue_number)
+        assert "state: **cancelled**" in status and "cancelled by @bob" in status

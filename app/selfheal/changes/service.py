@@ -308,7 +308,12 @@ class RequestRun:
     async def update_status(
         self, request: requests.Request, action: machine.UpdateStatusComment
     ) -> None:
+        """Write the status comment for the move to ``action.state``, unless another job moved
+        the request on since: then this job's state and note are out of date, and the job that
+        made the later move writes (or wrote) the comment for it."""
         fresh = await self.ctx.ledger.aread(lambda c: requests.get(c, request.id)) or request
+        if fresh.state != action.state.value:
+            return
         body = status_body(fresh, action.state.value, action.note, self.plan)
         await upsert_marked_comment(self.gh, self.repo, self.number, STATUS, body,
                                     await self.ctx.bot_login())  # fmt: skip
