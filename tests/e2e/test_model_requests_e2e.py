@@ -28,7 +28,6 @@ from tests.support.fake_anthropic import (
     Hold,
     Turn,
     finish,
-    reported_usage_cost,
 )
 from tests.support.forms import render_form
 from tests.support.requests_e2e import BOT, REQUEST, bot_comments, pr_of, state_labels
@@ -138,7 +137,7 @@ async def test_a_scripted_model_turns_a_request_into_a_pr_with_its_cost_on_the_i
         await until(lambda: state_labels(repo, number) == ["selfheal:state/pr-open"],
                     what="pr_ready")  # fmt: skip
         request = request_of(server, number)
-        expected = reported_usage_cost(fake, price())
+        expected = fake.billed_usd(price())
         assert request.cost_usd == pytest.approx(expected) and expected > 0
         assert request.agent_id == "coding_agent"
         calls = server.ledger.read(lambda c: spend.calls(c, request.id))
@@ -237,7 +236,7 @@ async def test_the_budget_stops_the_run_and_budget_plus_5_resumes_it(
                     what="budget exceeded", timeout=120)  # fmt: skip
         stopped = request_of(server, number)
         assert len(fake.requests) == 5 and 4.5 < stopped.cost_usd <= 5.0
-        assert stopped.cost_usd == pytest.approx(reported_usage_cost(fake, price()))
+        assert stopped.cost_usd == pytest.approx(fake.billed_usd(price()))
         assert pr_of(repo, number) is None  # no PR, but the edits are kept on a branch
         kept = await until(lambda: branches(repo), what="kept branch")
         assert len(kept) == 1
@@ -251,7 +250,7 @@ async def test_the_budget_stops_the_run_and_budget_plus_5_resumes_it(
         assert "return b + a" in head.tree["app/util.py"].data.decode()
         done = request_of(server, number)
         assert done.budget_usd == 10.0 and len(fake.requests) == 6
-        assert done.cost_usd == pytest.approx(reported_usage_cost(fake, price()))
+        assert done.cost_usd == pytest.approx(fake.billed_usd(price()))
         assert server.audit("request.budget_raised")
     finally:
         await server.stop()
@@ -299,7 +298,7 @@ async def test_a_restart_mid_run_keeps_the_spend(
         await until(lambda: fake.held == 1, what="a call in flight", timeout=120)
         first = request_of(server, number)
         assert first.cost_usd > 0
-        assert first.cost_usd == pytest.approx(reported_usage_cost(fake, price()))
+        assert first.cost_usd == pytest.approx(fake.billed_usd(price()))
     finally:
         await server.stop()
     edit = ("insert", {"path": "app/util.py", "line": 1, "text": "# helpers\n"})
@@ -308,7 +307,7 @@ async def test_a_restart_mid_run_keeps_the_spend(
     try:
         pr = await until(lambda: pr_of(repo, number), what="PR after the restart", timeout=120)
         request = request_of(server, number)
-        assert request.cost_usd == pytest.approx(reported_usage_cost(fake, price()))
+        assert request.cost_usd == pytest.approx(fake.billed_usd(price()))
         assert request.cost_usd > first.cost_usd
         calls = server.ledger.read(lambda c: spend.calls(c, request.id))
         assert len(calls) == 3 and calls[0].input_tokens == 4000

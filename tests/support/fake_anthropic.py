@@ -21,7 +21,6 @@ from selfheal.demo.messages import (
     finish,
     wire_problem,
 )
-from selfheal.model.prices import ModelPrice
 
 __all__ = [
     "API_KEY",
@@ -32,7 +31,6 @@ __all__ = [
     "Turn",
     "fake_anthropic",
     "finish",
-    "reported_usage_cost",
     "wire_problem",
 ]  # fmt: skip
 
@@ -83,8 +81,3 @@ def fake_anthropic(*script: Step) -> Iterator[FakeAnthropic]:
         yield fake
     finally:
         fake.stop()
-
-
-def reported_usage_cost(fake: ScriptedMessagesAPI, price: ModelPrice) -> float:
-    """What the fake's reported usage costs at ``price``."""
-    return fake.billed_usd(price)

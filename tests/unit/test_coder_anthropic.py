@@ -24,7 +24,6 @@ from tests.support.fake_anthropic import (
     Turn,
     fake_anthropic,
     finish,
-    reported_usage_cost,
 )
 
 MODEL = "claude-sonnet-4-5"
@@ -70,7 +69,7 @@ def test_a_scripted_model_reads_edits_and_finishes_with_a_metered_cost(tmp_path:
     assert (tmp_path / "app/util.py").read_text() == "def add(a, b):\n    return a + b\n"
     price = shipped_price_table().price_of(MODEL)
     assert price is not None
-    assert result.cost_usd == pytest.approx(reported_usage_cost(fake, price))
+    assert result.cost_usd == pytest.approx(fake.billed_usd(price))
     assert [c.spent_usd for c in calls][-1] == pytest.approx(result.cost_usd)
     listing = fake.requests[1]["messages"][-1]["content"][0]
     assert listing["type"] == "tool_result" and "app/util.py" in listing["content"]
@@ -112,7 +111,7 @@ def test_an_overload_is_retried_by_the_sdk_and_only_real_usage_is_charged(
     price = shipped_price_table().price_of(MODEL)
     assert price is not None
     assert coding.result.cost_usd > 0
-    assert coding.result.cost_usd == pytest.approx(reported_usage_cost(fake, price))
+    assert coding.result.cost_usd == pytest.approx(fake.billed_usd(price))
 
 
 def test_the_budget_stops_the_run_before_a_call_that_could_exceed_it(tmp_path: Path) -> None:
@@ -127,7 +126,7 @@ def test_the_budget_stops_the_run_before_a_call_that_could_exceed_it(tmp_path: P
     assert "budget exceeded" in result.reason
     price = shipped_price_table().price_of(MODEL)
     assert price is not None
-    assert result.cost_usd == pytest.approx(reported_usage_cost(fake, price))
+    assert result.cost_usd == pytest.approx(fake.billed_usd(price))
     assert 0 < result.cost_usd <= 0.5
     assert len(fake.requests) < 20
 
