@@ -30,6 +30,7 @@ from selfheal.config.settings import Settings, parse_settings
 from selfheal.demo import story, world
 from selfheal.demo.messages import ScriptedMessagesAPI, Turn, demo_key, finish, turns_taken
 from selfheal.emulator import Emulator
+from selfheal.github.manifest import write_private
 from selfheal.ledger import Ledger
 from selfheal.model.prices import ModelPrice, shipped_price_table
 from selfheal.registry import compose
@@ -131,12 +132,6 @@ async def _listening(app: web.Application, port: int) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-def _write_secret(path: Path, value: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(value + "\n")
-
-
 async def _labels_ready(emulator: Emulator) -> None:
     deadline = time.monotonic() + LABELS_WAIT
     repo = emulator.repo(world.REPO)
@@ -209,7 +204,7 @@ async def _play(
     _, agent_token = ledger.write(lambda c: tokens.create(
         c, "demo-agent", scopes=("report", "read"), repositories=(world.REPO,)))  # fmt: skip
     token_file = root / "dashboard-token"
-    _write_secret(token_file, dashboard_token)
+    write_private(token_file, dashboard_token + "\n")
     where = "a scripted local Messages API" if model_api else "the Anthropic API"
     say("selfheal demo: the App, an embedded GitHub and a coding model on this machine")
     say(f"  embedded GitHub:  {github_url}  (repository {world.REPO})")
